@@ -1,0 +1,376 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+var varintCases = []struct {
+	v    uint64
+	wire []byte
+}{
+	// RFC 9000 Appendix A.1 examples.
+	{37, []byte{0x25}},
+	{15293, []byte{0x7b, 0xbd}},
+	{494878333, []byte{0x9d, 0x7f, 0x3e, 0x7d}},
+	{151288809941952652, []byte{0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c}},
+	{0, []byte{0x00}},
+	{63, []byte{0x3f}},
+	{64, []byte{0x40, 0x40}},
+	{MaxVarint, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+}
+
+func TestVarint(t *testing.T) {
+	for _, c := range varintCases {
+		got := AppendVarint(nil, c.v)
+		if !bytes.Equal(got, c.wire) {
+			t.Errorf("AppendVarint(%d) = %x, want %x", c.v, got, c.wire)
+		}
+		if n := VarintLen(c.v); n != len(c.wire) {
+			t.Errorf("VarintLen(%d) = %d, want %d", c.v, n, len(c.wire))
+		}
+		v, n, err := ParseVarint(c.wire)
+		if err != nil || v != c.v || n != len(c.wire) {
+			t.Errorf("ParseVarint(%x) = %d, %d, %v; want %d, %d", c.wire, v, n, err, c.v, len(c.wire))
+		}
+		v, err = ReadVarint(bytes.NewReader(c.wire))
+		if err != nil || v != c.v {
+			t.Errorf("ReadVarint(%x) = %d, %v", c.wire, v, err)
+		}
+		if len(c.wire) > 1 {
+			if _, _, err := ParseVarint(c.wire[:len(c.wire)-1]); err == nil {
+				t.Errorf("ParseVarint(%x) of a cut varint: no error", c.wire[:len(c.wire)-1])
+			}
+			if _, err := ReadVarint(bytes.NewReader(c.wire[:1])); err != io.ErrUnexpectedEOF {
+				t.Errorf("ReadVarint of a cut varint: %v, want io.ErrUnexpectedEOF", err)
+			}
+		}
+	}
+}
+
+func FuzzVarint(f *testing.F) {
+	for _, c := range varintCases {
+		f.Add(c.wire)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, n, err := ParseVarint(b)
+		if err != nil {
+			return
+		}
+		// Re-serialising gives the shortest form, which is never longer.
+		re := AppendVarint(nil, v)
+		if len(re) > n {
+			t.Fatalf("%x: re-encoded %d as %x, longer than %d bytes", b, v, re, n)
+		}
+		if v2, _, _ := ParseVarint(re); v2 != v {
+			t.Fatalf("round trip %d -> %x -> %d", v, re, v2)
+		}
+	})
+}
+
+func TestTicket(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, TicketKeySize)
+	now := time.Unix(1_800_000_000, 0)
+	tk := Ticket{Stream: "demo", User: "alice", Expires: now.Add(time.Minute)}
+	s, err := SignTicket(key, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifyTicket(key, s, "demo", now)
+	if err != nil {
+		t.Fatalf("VerifyTicket: %v", err)
+	}
+	if got.Stream != tk.Stream || got.User != tk.User || !got.Expires.Equal(tk.Expires) {
+		t.Errorf("got %+v, want %+v", got, tk)
+	}
+
+	otherKey := bytes.Repeat([]byte{8}, TicketKeySize)
+	forged, _ := SignTicket(otherKey, tk)
+	// Flip one payload character: the MAC no longer matches.
+	tampered := []byte(s)
+	if tampered[5] == 'A' {
+		tampered[5] = 'B'
+	} else {
+		tampered[5] = 'A'
+	}
+	for _, c := range []struct {
+		name, ticket, stream string
+		now                  time.Time
+		want                 error
+	}{
+		{"expired", s, "demo", now.Add(time.Minute), ErrTicketExpired},
+		{"other stream", s, "other", now, ErrTicketStream},
+		{"forged key", forged, "demo", now, ErrTicketForged},
+		{"tampered", string(tampered), "demo", now, ErrTicketForged},
+		{"missing", "", "demo", now, ErrTicketMalformed},
+		{"garbage", "v1.!!!.???", "demo", now, ErrTicketMalformed},
+		{"no signature", "v1.abc", "demo", now, ErrTicketMalformed},
+	} {
+		if _, err := VerifyTicket(key, c.ticket, c.stream, c.now); !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+		}
+	}
+	if _, err := SignTicket(key, Ticket{Stream: strings.Repeat("x", 256)}); err == nil {
+		t.Error("SignTicket with a 256-byte stream name: no error")
+	}
+}
+
+func FuzzTicketPayload(f *testing.F) {
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 1, 4, 'd', 'e', 'm', 'o', 1, 'a'})
+	f.Add([]byte{1})
+	f.Add([]byte{})
+	key := make([]byte, TicketKeySize)
+	f.Fuzz(func(t *testing.T, p []byte) {
+		tk, err := parseTicketPayload(p)
+		if err != nil {
+			return
+		}
+		s, err := SignTicket(key, tk)
+		if err != nil {
+			t.Fatalf("re-sign %+v: %v", tk, err)
+		}
+		back, err := verifyTicketMAC(key, s)
+		if err != nil || back.Stream != tk.Stream || back.User != tk.User || !back.Expires.Equal(tk.Expires) {
+			t.Fatalf("round trip %+v -> %+v, %v", tk, back, err)
+		}
+	})
+}
+
+func TestControlRoundTrip(t *testing.T) {
+	msgs := []*Message{
+		{Type: MsgHello, Client: "quicast-viewer"},
+		{Type: MsgCatalog, Tracks: []TrackInfo{
+			{Kind: "video", Codec: "vp8", PayloadType: PayloadTypeVP8, SSRC: 1, ClockRate: ClockRateVideo, Width: 640, Height: 480},
+			{Kind: "audio", Codec: "opus", PayloadType: PayloadTypeOpus, SSRC: 2, ClockRate: ClockRateOpus, Channels: 2},
+		}},
+		{Type: MsgSync, Sync: &SyncReport{SSRC: 1, NTPTime: 1 << 40, RTPTime: 12345}},
+		{Type: MsgEnded, Reason: "publisher left"},
+	}
+	var buf bytes.Buffer
+	for _, m := range msgs {
+		if err := WriteMessage(&buf, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewControlReader(&buf)
+	for i, want := range msgs {
+		got, err := r.Read()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got.Type != want.Type || len(got.Tracks) != len(want.Tracks) || got.Reason != want.Reason || got.Client != want.Client {
+			t.Errorf("message %d = %+v, want %+v", i, got, want)
+		}
+		if want.Sync != nil && (got.Sync == nil || *got.Sync != *want.Sync) {
+			t.Errorf("message %d sync = %+v, want %+v", i, got.Sync, want.Sync)
+		}
+	}
+	if _, err := r.Read(); err != io.EOF {
+		t.Errorf("after the last message: %v, want io.EOF", err)
+	}
+
+	if _, err := AppendMessage(nil, &Message{}); err == nil {
+		t.Error("message without type: no error")
+	}
+	big := AppendVarint(nil, MaxControlMessage+1)
+	if _, err := NewControlReader(bytes.NewReader(big)).Read(); err == nil {
+		t.Error("oversized length: no error")
+	}
+	cut, _ := AppendMessage(nil, msgs[0])
+	if _, err := NewControlReader(bytes.NewReader(cut[:len(cut)-1])).Read(); err != io.ErrUnexpectedEOF {
+		t.Errorf("cut message: %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+func FuzzControl(f *testing.F) {
+	b, _ := AppendMessage(nil, &Message{Type: MsgSync, Sync: &SyncReport{SSRC: 9, NTPTime: 3, RTPTime: 4}})
+	f.Add(b)
+	f.Add([]byte{0x02, '{', '}'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := NewControlReader(bytes.NewReader(b)).Read()
+		if err != nil {
+			return
+		}
+		re, err := AppendMessage(nil, m)
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", m, err)
+		}
+		m2, err := NewControlReader(bytes.NewReader(re)).Read()
+		if err != nil || m2.Type != m.Type {
+			t.Fatalf("round trip %+v -> %+v, %v", m, m2, err)
+		}
+	})
+}
+
+func TestGroupStream(t *testing.T) {
+	pkts := [][]byte{{0x80, 96, 0, 1}, bytes.Repeat([]byte{0xaa}, MaxPacket), {0x80, 96, 0, 3}}
+	b := AppendGroupHeader(nil, GroupHeader{SSRC: 0xdeadbeef, Group: 70000})
+	for _, p := range pkts {
+		b = AppendPacket(b, p)
+	}
+	g, err := NewGroupReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := g.Header(); h.SSRC != 0xdeadbeef || h.Group != 70000 {
+		t.Errorf("header = %+v", h)
+	}
+	var buf []byte
+	for i, want := range pkts {
+		got, err := g.ReadPacket(buf)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("packet %d = %x, want %x", i, got, want)
+		}
+		buf = got
+	}
+	if _, err := g.ReadPacket(buf); err != io.EOF {
+		t.Errorf("end of group: %v, want io.EOF", err)
+	}
+
+	for name, bad := range map[string][]byte{
+		"empty":       {},
+		"wrong type":  {0x02, 0, 0},
+		"cut header":  {0x01, 0x40},
+		"zero length": append(AppendGroupHeader(nil, GroupHeader{}), 0),
+		"too long":    AppendVarint(AppendGroupHeader(nil, GroupHeader{}), MaxPacket+1),
+		"cut packet":  append(AppendGroupHeader(nil, GroupHeader{}), 5, 1, 2),
+	} {
+		g, err := NewGroupReader(bytes.NewReader(bad))
+		if err == nil {
+			_, err = g.ReadPacket(nil)
+		}
+		if err == nil || err == io.EOF {
+			t.Errorf("%s: err = %v, want a protocol error", name, err)
+		}
+	}
+}
+
+func FuzzGroupStream(f *testing.F) {
+	f.Add(AppendPacket(AppendGroupHeader(nil, GroupHeader{SSRC: 1, Group: 2}), []byte{0x80, 0x60}))
+	f.Add([]byte{0x01, 0x00, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := NewGroupReader(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		re := AppendGroupHeader(nil, g.Header())
+		for {
+			p, err := g.ReadPacket(nil)
+			if err != nil {
+				break
+			}
+			if len(p) == 0 || len(p) > MaxPacket {
+				t.Fatalf("packet of %d bytes accepted", len(p))
+			}
+			re = AppendPacket(re, p)
+		}
+		g2, err := NewGroupReader(bytes.NewReader(re))
+		if err != nil || g2.Header() != g.Header() {
+			t.Fatalf("re-encoded header: %+v, %v", g2, err)
+		}
+	})
+}
+
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		b    byte
+		want PacketClass
+	}{
+		{0, ClassSTUN}, {3, ClassSTUN}, {10, ClassUnknown}, {20, ClassDTLS}, {63, ClassDTLS},
+		{64, ClassQUICShort}, {127, ClassQUICShort}, {128, ClassRTP}, {191, ClassRTP},
+		{192, ClassQUICLong}, {255, ClassQUICLong},
+	} {
+		if got := Classify(c.b); got != c.want {
+			t.Errorf("Classify(%d) = %d, want %d", c.b, got, c.want)
+		}
+	}
+	if !IsRTCP([]byte{0x80, 200}) || IsRTCP([]byte{0x80, 96}) || IsRTCP([]byte{0x80}) {
+		t.Error("IsRTCP misclassifies")
+	}
+}
+
+func TestVP8KeyframeStart(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		payload []byte
+		want    bool
+	}{
+		{"key, no extension", []byte{0x10, 0x50}, true},
+		{"delta, no extension", []byte{0x10, 0x51}, false},
+		{"continuation", []byte{0x00, 0x50}, false},
+		{"partition 1", []byte{0x11, 0x50}, false},
+		{"key, 15-bit picture ID", []byte{0x90, 0x80, 0x81, 0x02, 0x50}, true},
+		{"delta, 7-bit picture ID", []byte{0x90, 0x80, 0x05, 0x51}, false},
+		{"key, picture ID + TL0 + TID", []byte{0x90, 0xe0, 0x05, 0x01, 0x00, 0x50}, true},
+		{"truncated extension", []byte{0x90, 0x80}, false},
+		{"empty", nil, false},
+	} {
+		if got := VP8KeyframeStart(c.payload); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestNTPAndRTPClock(t *testing.T) {
+	ts := time.Date(2026, 11, 24, 12, 0, 0, 123_456_789, time.UTC)
+	back := NTPToTime(NTPTime(ts))
+	if d := back.Sub(ts); d < -time.Nanosecond || d > time.Nanosecond {
+		t.Errorf("NTP round trip off by %v", d)
+	}
+	// 2^32 fraction units are one second: 0x80000000 is half a second.
+	if got := NTPToTime(uint64(ntpEpochOffset)<<32 | 0x80000000); !got.Equal(time.Unix(0, 5e8)) {
+		t.Errorf("NTPToTime(1970 + 0.5 s) = %v", got)
+	}
+
+	c := RTPClock{ClockRate: 90000}
+	if !c.WallTime(5).IsZero() || c.Synced() {
+		t.Error("unsynced clock maps a timestamp")
+	}
+	base := uint32(0xffffff00) // just before the 32-bit wrap
+	c.Update(NTPTime(ts), base)
+	if got := c.WallTime(base + 90000); !got.Equal(ts.Add(time.Second)) {
+		t.Errorf("one second after the report, across the wrap: %v, want %v", got, ts.Add(time.Second))
+	}
+	if got := c.WallTime(base - 45000); !got.Equal(ts.Add(-500 * time.Millisecond)) {
+		t.Errorf("half a second before: %v", got)
+	}
+}
+
+func TestValidStreamName(t *testing.T) {
+	for _, ok := range []string{"demo", "a", "Class_7-b", strings.Repeat("x", 64)} {
+		if err := ValidStreamName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a b", "../x", "é", strings.Repeat("x", 65), "a/b", "a?b"} {
+		if err := ValidStreamName(bad); !errors.Is(err, ErrBadStreamName) {
+			t.Errorf("%q: %v, want ErrBadStreamName", bad, err)
+		}
+	}
+}
+
+func BenchmarkGroupPacketRoundTrip(b *testing.B) {
+	pkt := bytes.Repeat([]byte{0x80}, 1100)
+	wire := AppendPacket(AppendGroupHeader(nil, GroupHeader{SSRC: 1}), pkt)
+	buf := make([]byte, MaxPacket)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkt)))
+	rd := bytes.NewReader(wire)
+	for b.Loop() {
+		rd.Reset(wire)
+		g, err := NewGroupReader(rd)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := g.ReadPacket(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

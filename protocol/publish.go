@@ -1,0 +1,99 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Paths of the relay's HTTPS API.
+const (
+	// PathPublish is POSTed by a sender with "Authorization: Bearer <publish key>"
+	// and a PublishRequest body; the relay answers with a PublishResponse.
+	PathPublish = "/api/publish"
+	// PathWebTransport prefixes the WebTransport endpoint of a stream:
+	// PathWebTransport + NAME + "?ticket=" + ticket.
+	PathWebTransport = "/wt/"
+)
+
+// SRTP protection profile names as used in the publish handshake and in SDP
+// a=crypto lines (RFC 4568 §6.2, RFC 7714 §14.2).
+const (
+	ProfileAEADAES128GCM       = "AEAD_AES_128_GCM"
+	ProfileAES128CMHMACSHA1_80 = "AES_CM_128_HMAC_SHA1_80"
+)
+
+// Payload types and clock rates of the tracks quicast sends (dynamic payload
+// types, RFC 3551 §6).
+const (
+	PayloadTypeVP8  = 96
+	PayloadTypeOpus = 111
+
+	ClockRateVideo = 90000 // Hz, RFC 7741 §6.1
+	ClockRateOpus  = 48000 // Hz, RFC 7587 §4.1
+
+	// MTU is the largest SRTP packet quicast sends, in bytes. Small enough
+	// that an RTP packet also fits a QUIC datagram seen by a browser (~1215).
+	MTU = 1200
+)
+
+// PublishRequest is the JSON body of POST PathPublish.
+type PublishRequest struct {
+	Stream string `json:"stream"`
+	// Profile is the SRTP profile the sender asks for; empty means
+	// ProfileAEADAES128GCM.
+	Profile string      `json:"profile,omitempty"`
+	Video   *TrackOffer `json:"video,omitempty"`
+	Audio   *TrackOffer `json:"audio,omitempty"`
+}
+
+// TrackOffer describes one track a sender will send.
+type TrackOffer struct {
+	Codec     string `json:"codec"`     // "VP8" or "opus"
+	ClockRate uint32 `json:"clockRate"` // Hz
+	Channels  uint16 `json:"channels,omitempty"`
+	Width     int    `json:"width,omitempty"`  // pixels
+	Height    int    `json:"height,omitempty"` // pixels
+}
+
+// PublishResponse is the relay's answer to a PublishRequest. The keys protect
+// both directions; the relay's own RTCP (PLI, receiver reports) uses
+// RelaySSRC, so its SRTCP nonces never collide with the sender's.
+type PublishResponse struct {
+	Session    string `json:"session"`
+	Profile    string `json:"profile"`
+	MasterKey  []byte `json:"masterKey"`  // 16 bytes, base64 in JSON
+	MasterSalt []byte `json:"masterSalt"` // 12 (GCM) or 14 (CM) bytes
+	VideoSSRC  uint32 `json:"videoSSRC,omitempty"`
+	AudioSSRC  uint32 `json:"audioSSRC,omitempty"`
+	RelaySSRC  uint32 `json:"relaySSRC"`
+	VideoPT    uint8  `json:"videoPT,omitempty"`
+	AudioPT    uint8  `json:"audioPT,omitempty"`
+	// Addr is the UDP host:port to send SRTP and SRTCP to (rtcp-mux, RFC 5761).
+	Addr string `json:"addr"`
+	// WatchURL is where viewers watch this stream.
+	WatchURL string `json:"watchURL,omitempty"`
+}
+
+// ErrorResponse is the JSON body of every non-2xx API answer.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+var (
+	// ErrBadStreamName reports a stream name outside [A-Za-z0-9_-]{1,64}.
+	ErrBadStreamName = errors.New("protocol: bad stream name")
+)
+
+// ValidStreamName reports whether name may name a stream: 1 to 64 characters
+// of [A-Za-z0-9_-], so it can sit in a URL path unescaped.
+func ValidStreamName(name string) error {
+	ok := len(name) >= 1 && len(name) <= 64
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q (want 1-64 of A-Z a-z 0-9 _ -)", ErrBadStreamName, name)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package protocol
+
+import (
+	"time"
+)
+
+// PacketClass is the kind of a datagram arriving on a port shared by QUIC,
+// RTP/RTCP, STUN and DTLS, told apart by its first byte (RFC 7983 §7,
+// RFC 9443 §3 for QUIC).
+type PacketClass int
+
+const (
+	ClassUnknown PacketClass = iota
+	ClassSTUN                // 0..3
+	ClassDTLS                // 20..63
+	ClassQUICShort           // 64..127: QUIC short header (fixed bit set)
+	ClassRTP                 // 128..191: RTP or RTCP (version 2)
+	ClassQUICLong            // 192..255: QUIC long header
+)
+
+// Classify returns the class of a datagram from its first byte.
+func Classify(first byte) PacketClass {
+	switch {
+	case first <= 3:
+		return ClassSTUN
+	case first >= 20 && first <= 63:
+		return ClassDTLS
+	case first >= 64 && first <= 127:
+		return ClassQUICShort
+	case first >= 128 && first <= 191:
+		return ClassRTP
+	case first >= 192:
+		return ClassQUICLong
+	}
+	return ClassUnknown
+}
+
+// IsRTCP reports whether an RTP-class packet is RTCP: with rtcp-mux the
+// second byte (RTCP packet type) lies in 192..223 (RFC 5761 §4).
+func IsRTCP(pkt []byte) bool {
+	return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223
+}
+
+// VP8KeyframeStart reports whether payload, the payload of an RTP packet
+// carrying VP8 (RFC 7741), begins a keyframe: the payload descriptor has the
+// S bit set with partition index 0, and the P bit of the VP8 payload header
+// (RFC 6386 §9.1) is 0.
+//
+//	 0 1 2 3 4 5 6 7
+//	+-+-+-+-+-+-+-+-+
+//	|X|R|N|S|R| PID | (REQUIRED)
+//	+-+-+-+-+-+-+-+-+
+//	|I|L|T|K| RSV   | (OPTIONAL, if X)
+//	|M| PictureID   | (OPTIONAL, if I; 15 bits if M)
+//	|   TL0PICIDX   | (OPTIONAL, if L)
+//	|TID|Y| KEYIDX  | (OPTIONAL, if T or K)
+func VP8KeyframeStart(payload []byte) bool {
+	if len(payload) < 1 {
+		return false
+	}
+	d := payload[0]
+	if d&0x10 == 0 || d&0x07 != 0 {
+		return false
+	}
+	i := 1
+	if d&0x80 != 0 {
+		if len(payload) < 2 {
+			return false
+		}
+		x := payload[1]
+		i++
+		if x&0x80 != 0 {
+			if len(payload) <= i {
+				return false
+			}
+			if payload[i]&0x80 != 0 {
+				i++
+			}
+			i++
+		}
+		if x&0x40 != 0 {
+			i++
+		}
+		if x&0x30 != 0 {
+			i++
+		}
+	}
+	return len(payload) > i && payload[i]&0x01 == 0
+}
+
+// ntpEpochOffset is the number of seconds from 1900-01-01 (the NTP era 0
+// epoch) to 1970-01-01.
+const ntpEpochOffset = 2208988800
+
+// NTPTime converts t to the 64-bit NTP timestamp format of RTCP sender
+// reports (RFC 3550 §4): seconds since 1900 in the high 32 bits, fraction in
+// the low 32 bits.
+func NTPTime(t time.Time) uint64 {
+	ns := t.UnixNano()
+	secs := uint64(ns/1e9) + ntpEpochOffset
+	frac := (uint64(ns%1e9) << 32) / 1e9
+	return secs<<32 | frac
+}
+
+// NTPToTime converts a 64-bit NTP timestamp to a time.Time (era 0).
+func NTPToTime(ntp uint64) time.Time {
+	secs := int64(ntp>>32) - ntpEpochOffset
+	ns := (int64(ntp&0xffffffff)*1e9 + 1<<31) >> 32 // rounded to the nearest ns
+	return time.Unix(secs, ns)
+}
+
+// RTPClock maps the RTP timestamps of one track to the sender's wall clock,
+// from the latest sender report (RFC 3550 §6.4.1). The zero value has no
+// mapping.
+type RTPClock struct {
+	ClockRate uint32 // Hz
+	ntp       time.Time
+	rtp       uint32
+	ok        bool
+}
+
+// Update records a sender report: the sender's wall clock was ntp when the
+// track's RTP clock read rtp.
+func (c *RTPClock) Update(ntp uint64, rtp uint32) {
+	c.ntp, c.rtp, c.ok = NTPToTime(ntp), rtp, true
+}
+
+// Synced reports whether a sender report has been seen.
+func (c *RTPClock) Synced() bool { return c.ok }
+
+// WallTime returns the sender's wall-clock instant of RTP timestamp ts. The
+// difference ts - rtp is taken modulo 2^32 as a signed 32-bit value, so
+// timestamps up to 2^31 ticks either side of the report map correctly across
+// wrap-around. It returns the zero Time before the first report.
+func (c *RTPClock) WallTime(ts uint32) time.Time {
+	if !c.ok || c.ClockRate == 0 {
+		return time.Time{}
+	}
+	d := int64(int32(ts - c.rtp))
+	return c.ntp.Add(time.Duration(d * int64(time.Second) / int64(c.ClockRate)))
+}
