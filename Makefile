@@ -1,0 +1,57 @@
+# quicast — build, test, benchmark and run everything.
+#
+#   make demo    build, then run a relay and a test-source sender on this machine
+#   make test    the whole suite (unit, fuzz seeds, js/wasm build, interop, browser)
+#   make bench   benchmarks of the per-packet paths
+#   make run     the desktop application
+
+GO        ?= go
+BIN       := bin
+WASM_DIR  := viewer-wasm/web/static
+GOROOT    := $(shell $(GO) env GOROOT)
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build deps deps-build wasm test test-short vet bench demo run clean
+
+all: build
+
+deps:
+	@scripts/deps.sh test
+
+deps-build:
+	@scripts/deps.sh build
+
+# The viewer: Go compiled to WebAssembly, embedded by the relay precompressed.
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WASM_DIR)/main.wasm ./viewer-wasm/cmd/player
+	gzip -9 -n -k -f $(WASM_DIR)/main.wasm
+	cp -f $(GOROOT)/lib/wasm/wasm_exec.js $(WASM_DIR)/wasm_exec.js
+	@echo "viewer: $$(stat -c %s $(WASM_DIR)/main.wasm) bytes, $$(stat -c %s $(WASM_DIR)/main.wasm.gz) gzipped"
+
+build: deps-build wasm
+	$(GO) build -o $(BIN)/ ./relay/cmd/quicast-relay ./sender/cmd/quicast-send
+
+vet:
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./protocol/... ./viewer-wasm/...
+
+# The whole suite. It installs what it needs (as root), builds the viewer the
+# relay embeds, checks the js/wasm build, and runs every test with -race,
+# including the interop (GStreamer, ffmpeg) and headless Chromium tests.
+test: deps wasm
+	GOOS=js GOARCH=wasm $(GO) build ./protocol/... ./viewer-wasm/...
+	$(GO) vet ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+# Unit tests only: no browser, GStreamer or ffmpeg.
+test-short: deps-build wasm
+	$(GO) test -race -short ./...
+
+bench: deps-build wasm
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: build
+	@scripts/demo.sh
+
+clean:
+	rm -rf $(BIN) $(WASM_DIR)/main.wasm $(WASM_DIR)/main.wasm.gz $(WASM_DIR)/wasm_exec.js
