@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Debian's chromium (or a Chrome on PATH).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no chromium on PATH: run scripts/deps.sh (make test does)")
+	return ""
+}
+
+// newBrowser starts a headless Chromium with a fresh profile and returns a
+// context for chromedp.Run. The browser ends with the test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	// The first Run starts the browser; it must not carry a timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cancelA() })
+	return ctx
+}
+
+// run runs one browser action with a time limit.
+func run[T any](t *testing.T, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	v, err := chromedp.Run(c, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+func eval[T any](ctx context.Context, js string) (T, error) {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return chromedp.Run(c, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// login fills the login form as a person would and submits it.
+func login(t *testing.T, ctx context.Context, r *relay, user, password string) {
+	t.Helper()
+	run(t, ctx, 20*time.Second, chromedp.Steps(
+		chromedp.Navigate(r.base()+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), user),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+		chromedp.Click(chromedp.CSS(`form button, form input[type="submit"]`)),
+	))
+}
+
+// location returns the page's path after it settles.
+func location(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	loc := run(t, ctx, 10*time.Second, chromedp.Location())
+	i := strings.Index(loc, "://")
+	if i >= 0 {
+		if j := strings.Index(loc[i+3:], "/"); j >= 0 {
+			return loc[i+3+j:]
+		}
+	}
+	return loc
+}
+
+// playerStats is window.quicastStats() of the watch page.
+type playerStats struct {
+	State               string  `json:"state"`
+	VideoCodec          string  `json:"videoCodec"`
+	AudioCodec          string  `json:"audioCodec"`
+	Width               int     `json:"width"`
+	Height              int     `json:"height"`
+	VideoFramesDecoded  int     `json:"videoFramesDecoded"`
+	VideoFramesRendered int     `json:"videoFramesRendered"`
+	VideoFramesDropped  int     `json:"videoFramesDropped"`
+	AudioFramesDecoded  int     `json:"audioFramesDecoded"`
+	AudioSamplesPlayed  int     `json:"audioSamplesPlayed"`
+	AudioUnderruns      int     `json:"audioUnderruns"`
+	BitrateKbps         float64 `json:"bitrateKbps"`
+}
+
+func (s playerStats) String() string {
+	return fmt.Sprintf("state=%q video=%s %dx%d decoded=%d rendered=%d dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s",
+		s.State, s.VideoCodec, s.Width, s.Height, s.VideoFramesDecoded, s.VideoFramesRendered, s.VideoFramesDropped,
+		s.AudioCodec, s.AudioFramesDecoded, s.AudioSamplesPlayed, s.AudioUnderruns, s.BitrateKbps)
+}
+
+func stats(ctx context.Context) (playerStats, error) {
+	return eval[playerStats](ctx, `window.quicastStats ? window.quicastStats() : {state: "no quicastStats"}`)
+}
+
+// waitStats polls the player until cond holds; it fails the test with the
+// last figures otherwise.
+func waitStats(t *testing.T, ctx context.Context, d time.Duration, what string, cond func(playerStats) bool) playerStats {
+	t.Helper()
+	var last playerStats
+	err := waitFor(ctx, d, func() (bool, error) {
+		s, err := stats(ctx)
+		if err != nil {
+			return false, err
+		}
+		last = s
+		return cond(s), nil
+	})
+	if err != nil {
+		screenshot(t, ctx, "fail-"+sanitize(t.Name()))
+		t.Fatalf("%s: %v; last stats: %v", what, err, last)
+	}
+	return last
+}
+
+// canvasColours counts the distinct colours (4 bits per channel) of the
+// player's canvas scaled to 64×48: 1 for a blank or single-colour canvas,
+// dozens for a real picture.
+func canvasColours(ctx context.Context) (int, error) {
+	return eval[int](ctx, `(() => {
+		const c = document.querySelector('canvas');
+		if (!c || !c.width || !c.height) return 0;
+		const x = document.createElement('canvas'); x.width = 64; x.height = 48;
+		const g = x.getContext('2d'); g.drawImage(c, 0, 0, 64, 48);
+		const d = g.getImageData(0, 0, 64, 48).data, seen = new Set();
+		for (let i = 0; i < d.length; i += 4) seen.add((d[i] >> 4) << 8 | (d[i+1] >> 4) << 4 | (d[i+2] >> 4));
+		return seen.size;
+	})()`)
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(c, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	path := filepath.Join(*artifactsDir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	t.Logf("screenshot: %s", path)
+	return path
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}

@@ -1,0 +1,308 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	binDir       string // quicast-relay and quicast-send built for this run
+	artifactsDir = flag.String("artifacts", os.Getenv("QUICAST_ARTIFACTS"), "directory for screenshots (default: a temporary one)")
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode")
+		os.Exit(0)
+	}
+	code, err := buildAndRun(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func buildAndRun(m *testing.M) (int, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := os.Stat(filepath.Join(root, "viewer-wasm/web/static/main.wasm.gz")); err != nil {
+		return 0, fmt.Errorf("the viewer is not built (run `make wasm` first): %w", err)
+	}
+	dir, err := os.MkdirTemp("", "quicast-e2e-bin-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.Command("go", "build", "-race", "-o", dir+"/", "./relay/cmd/quicast-relay", "./sender/cmd/quicast-send")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("build binaries: %v\n%s", err, out)
+	}
+	binDir = dir
+	if *artifactsDir == "" {
+		a, err := os.MkdirTemp("", "quicast-e2e-artifacts-")
+		if err != nil {
+			return 0, err
+		}
+		*artifactsDir = a
+	}
+	if err := os.MkdirAll(*artifactsDir, 0o755); err != nil {
+		return 0, err
+	}
+	return m.Run(), nil
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the quicast module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// freePort returns a port free on 127.0.0.1 for both UDP and TCP: the relay
+// serves QUIC+SRTP on UDP and HTTPS on TCP with one port number.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
+}
+
+// proc is a quicast binary running for one test. Its output goes to the test
+// log when the test fails and is kept for assertions.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error // valid after done is closed
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
+	p.cmd.Stdout = p.out
+	p.cmd.Stderr = p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("--- %s %s output:\n%s", name, strings.Join(args, " "), p.out.String())
+		}
+	})
+	return p
+}
+
+// stop interrupts the process as Ctrl-C would and waits for it to end.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// wait waits up to d for the process to exit and returns its error.
+func (p *proc) wait(d time.Duration) (exited bool, err error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	case <-time.After(d):
+		return false, nil
+	}
+}
+
+// relay is a quicast-relay serving on loopback with a demo user and stream.
+type relay struct {
+	*proc
+	port     int
+	data     string
+	user     string
+	password string
+	stream   string
+	key      string
+}
+
+func (r *relay) base() string { return fmt.Sprintf("https://127.0.0.1:%d", r.port) }
+
+func (r *relay) caFile() string { return filepath.Join(r.data, "certs", "ca.pem") }
+
+func startRelay(t *testing.T) *relay {
+	t.Helper()
+	data := t.TempDir()
+	envFile := filepath.Join(data, "demo.env")
+	out, err := exec.Command(filepath.Join(binDir, "quicast-relay"), "-data", data, "demo", "-env", envFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("quicast-relay demo: %v\n%s", err, out)
+	}
+	env, err := readEnv(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{port: freePort(t), data: data, user: env["QUICAST_USER"], password: env["QUICAST_PASSWORD"],
+		stream: env["QUICAST_STREAM"], key: env["QUICAST_KEY"]}
+	if r.user == "" || r.password == "" || r.stream == "" || r.key == "" {
+		t.Fatalf("demo credentials incomplete: %v", env)
+	}
+	r.proc = start(t, "quicast-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", r.port), "-data", data)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if exited, err := r.wait(0); exited {
+			t.Fatalf("relay exited: %v\n%s", err, r.out.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay not listening after 30 s\n%s", r.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return r
+}
+
+// addStream creates another stream on the relay's data directory and
+// returns its publish key.
+func (r *relay) addStream(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(binDir, "quicast-relay"), "-data", r.data, "stream", "add", name).Output()
+	if err != nil {
+		t.Fatalf("stream add %s: %v", name, err)
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) == 0 {
+		t.Fatalf("stream add %s printed nothing", name)
+	}
+	return fields[len(fields)-1]
+}
+
+// publish starts quicast-send publishing to the relay.
+func (r *relay) publish(t *testing.T, stream, key string, extra ...string) *proc {
+	t.Helper()
+	args := append([]string{"-relay", r.base(), "-stream", stream, "-key", key, "-ca", r.caFile()}, extra...)
+	return start(t, "quicast-send", args...)
+}
+
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(strings.TrimPrefix(sc.Text(), "export "))
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if uq, err := strconv.Unquote(v); err == nil {
+			v = uq
+		} else {
+			v = strings.Trim(v, `'`)
+		}
+		env[k] = v
+	}
+	return env, sc.Err()
+}
+
+// waitFor polls cond every 200 ms until it returns true or d passes.
+func waitFor(ctx context.Context, d time.Duration, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var last error
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+			}
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+var _ = io.Discard
