@@ -1,0 +1,117 @@
+package store
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUsers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode %v, want 0700", fi.Mode().Perm())
+	}
+	if err := s.AddUser("alice", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddUser("alice", "x"); !errors.Is(err, ErrExists) {
+		t.Errorf("duplicate user: %v", err)
+	}
+	if err := s.AddUser("bob", ""); !errors.Is(err, ErrEmptyPassword) {
+		t.Errorf("empty password: %v", err)
+	}
+	if err := s.AddUser("a b", "x"); !errors.Is(err, ErrBadName) {
+		t.Errorf("bad name: %v", err)
+	}
+	// Reopened, as after a restart.
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckPassword("alice", "correct horse"); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+	for _, c := range [][2]string{{"alice", "wrong"}, {"alice", ""}, {"nobody", "correct horse"}} {
+		if err := s.CheckPassword(c[0], c[1]); err != ErrBadCredentials {
+			t.Errorf("CheckPassword(%q, %q) = %v, want ErrBadCredentials", c[0], c[1], err)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, usersFile))
+	if strings.Contains(string(b), "correct horse") || !strings.Contains(string(b), "$argon2id$v=19$") {
+		t.Errorf("users file does not hold an argon2id hash only:\n%s", b)
+	}
+}
+
+func TestStreams(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	key, err := s.AddStream("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(key) != 43 {
+		t.Errorf("key %q: %d characters, want 43", key, len(key))
+	}
+	if _, err := s.AddStream("demo"); !errors.Is(err, ErrExists) {
+		t.Errorf("duplicate stream: %v", err)
+	}
+	if _, err := s.AddStream("../etc"); !errors.Is(err, ErrBadName) {
+		t.Errorf("bad stream name: %v", err)
+	}
+	s, _ = Open(dir)
+	if err := s.CheckPublishKey("demo", key); err != nil {
+		t.Errorf("right key: %v", err)
+	}
+	if err := s.CheckPublishKey("demo", key+"x"); err != ErrBadPublishKey {
+		t.Errorf("wrong key: %v", err)
+	}
+	if err := s.CheckPublishKey("nope", key); !errors.Is(err, ErrNoStream) {
+		t.Errorf("unknown stream: %v", err)
+	}
+	if got := s.Streams(); len(got) != 1 || got[0] != "demo" {
+		t.Errorf("Streams() = %v", got)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, streamsFile))
+	if strings.Contains(string(b), key) {
+		t.Error("streams file holds the publish key in clear")
+	}
+	k1 := s.TicketKey()
+	s2, _ := Open(dir)
+	if string(s2.TicketKey()) != string(k1) || len(k1) != 32 {
+		t.Error("ticket key not persisted")
+	}
+}
+
+func TestCorruptFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, usersFile), []byte("{not json"), 0o600)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), usersFile) {
+		t.Errorf("corrupt users file: %v", err)
+	}
+	dir = t.TempDir()
+	os.WriteFile(filepath.Join(dir, ticketKeyFile), []byte("short"), 0o600)
+	if _, err := Open(dir); err == nil {
+		t.Error("short ticket key: no error")
+	}
+}
+
+func FuzzParseHash(f *testing.F) {
+	f.Add(hashPassword("pw", argon2Params{Memory: 8, Time: 1, Threads: 1, KeyLen: 16}))
+	f.Add("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
+	f.Add("$argon2i$v=19$m=1,t=1,p=1$$")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, salt, hash, err := parseHash(s)
+		if err != nil {
+			return
+		}
+		if p.Memory > 1<<21 || p.Time > 16 || p.Threads == 0 || len(salt) < 8 || int(p.KeyLen) != len(hash) {
+			t.Fatalf("accepted out-of-range hash %q: %+v", s, p)
+		}
+	})
+}
