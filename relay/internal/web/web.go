@@ -1,0 +1,457 @@
+// Package web serves every HTTP route of the relay: the login, stream list
+// and watch pages, the JSON API they use, viewer tickets, the publish
+// handshake, and the WebTransport endpoint. The same handler serves HTTPS on
+// TCP and HTTP/3 on QUIC.
+package web
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/relay/internal/store"
+)
+
+// Media is the relay's media side, as the web routes need it.
+type Media interface {
+	// Publish starts a publish session for stream.
+	Publish(ctx context.Context, stream string, req protocol.PublishRequest) (protocol.PublishResponse, error)
+	// ServeViewer upgrades the request to WebTransport and serves the viewer
+	// until the session ends.
+	ServeViewer(w http.ResponseWriter, r *http.Request, stream, user string)
+	// StreamStatus reports whether stream has a publisher and how many viewers.
+	StreamStatus(stream string) (live bool, viewers int)
+}
+
+// Config configures the handler. Store and Media are required.
+type Config struct {
+	Store *store.Store
+	Media Media
+	// CertHashes returns the SHA-256 of the served leaf certificates, for
+	// WebTransport serverCertificateHashes; nil or empty when the browser
+	// trusts the certificate by its chain.
+	CertHashes func() [][32]byte
+	// CAPEM returns the local CA certificate, served at /api/ca.pem.
+	CAPEM func() []byte
+	// Assets holds the viewer files (login.html, index.html, watch.html,
+	// static/…).
+	Assets fs.FS
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+const (
+	cookieName    = "quicast_session"
+	sessionTTL    = 12 * time.Hour
+	maxSessions   = 10000
+	ticketTTL     = 60 * time.Second
+	maxBodyBytes  = 64 << 10
+	loginBurst    = 5
+	loginPerSec   = 1
+	maxLimiterIPs = 10000
+)
+
+// Counters of refused requests, by reason.
+type Counters struct {
+	LoginFailures   atomic.Uint64
+	LoginThrottled  atomic.Uint64
+	PublishRefused  atomic.Uint64
+	TicketsIssued   atomic.Uint64
+	TicketsRefused  atomic.Uint64
+	ViewersAccepted atomic.Uint64
+}
+
+// Handler is the relay's http.Handler.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+	log *slog.Logger
+
+	Counters Counters
+
+	mu       sync.Mutex
+	sessions map[string]session
+	limiters map[string]*rate.Limiter
+}
+
+type session struct {
+	user    string
+	expires time.Time
+}
+
+// New returns the handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.Media == nil {
+		return nil, errors.New("web: Store and Media are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CertHashes == nil {
+		cfg.CertHashes = func() [][32]byte { return nil }
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"),
+		sessions: map[string]session{}, limiters: map[string]*rate.Limiter{}}
+	m := h.mux
+	m.HandleFunc("GET /login", h.page("login.html", false))
+	m.HandleFunc("GET /{$}", h.page("index.html", true))
+	m.HandleFunc("GET /watch/{stream}", h.page("watch.html", true))
+	m.HandleFunc("GET /static/", h.static)
+	m.HandleFunc("POST /api/login", h.login)
+	m.HandleFunc("POST /api/logout", h.logout)
+	m.HandleFunc("GET /api/streams", h.streams)
+	m.HandleFunc("GET /api/ticket", h.ticket)
+	m.HandleFunc("GET /api/ca.pem", h.caPEM)
+	m.HandleFunc("POST "+protocol.PathPublish, h.publish)
+	m.HandleFunc(protocol.PathWebTransport+"{stream}", h.webTransport)
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "+
+		"connect-src 'self' https: ; img-src 'self' data: blob:; style-src 'self'; frame-ancestors 'none'")
+	h.mux.ServeHTTP(w, r)
+}
+
+// user returns the logged-in user of r, or "".
+func (h *Handler) user(r *http.Request) string {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return ""
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.sessions[c.Value]
+	if !ok {
+		return ""
+	}
+	if h.cfg.Now().After(s.expires) {
+		delete(h.sessions, c.Value)
+		return ""
+	}
+	return s.user
+}
+
+func (h *Handler) page(name string, needLogin bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if needLogin && h.user(r) == "" {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+			return
+		}
+		if s := r.PathValue("stream"); s != "" && protocol.ValidStreamName(s) != nil {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := fs.ReadFile(h.cfg.Assets, name)
+		if err != nil {
+			notBuilt(w)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(b)
+	}
+}
+
+func notBuilt(w http.ResponseWriter) {
+	http.Error(w, "viewer not built: run make", http.StatusServiceUnavailable)
+}
+
+var contentTypes = map[string]string{
+	".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+	".wasm": "application/wasm", ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml",
+}
+
+// static serves static/…; main.wasm comes from the precompressed
+// main.wasm.gz.
+func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	if !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
+	ext := name[strings.LastIndexByte(name, '.')+1:]
+	if ct, ok := contentTypes["."+ext]; ok {
+		w.Header().Set("Content-Type", ct)
+	}
+	if ext == "wasm" {
+		f, err := h.cfg.Assets.Open(name + ".gz")
+		if err != nil {
+			notBuilt(w)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Vary", "Accept-Encoding")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			io.Copy(w, f)
+			return
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			http.Error(w, "corrupt viewer build", http.StatusInternalServerError)
+			return
+		}
+		io.Copy(w, zr)
+		return
+	}
+	b, err := fs.ReadFile(h.cfg.Assets, name)
+	if err != nil {
+		if strings.HasSuffix(name, "wasm_exec.js") {
+			notBuilt(w)
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
+	w.Write(b)
+}
+
+func (h *Handler) limiter(r *http.Request) *rate.Limiter {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.limiters[ip]
+	if !ok {
+		if len(h.limiters) >= maxLimiterIPs {
+			clear(h.limiters)
+		}
+		l = rate.NewLimiter(loginPerSec, loginBurst)
+		h.limiters[ip] = l
+	}
+	return l
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	isJSON := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+	var user, pass, next string
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if isJSON {
+		var body struct{ Username, Password string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			writeError(w, http.StatusBadRequest, "malformed login request")
+			return
+		}
+		user, pass = body.Username, body.Password
+	} else {
+		if err := r.ParseForm(); err != nil {
+			writeError(w, http.StatusBadRequest, "malformed login form")
+			return
+		}
+		user, pass, next = r.PostFormValue("username"), r.PostFormValue("password"), r.PostFormValue("next")
+	}
+	if !h.limiter(r).Allow() {
+		h.Counters.LoginThrottled.Add(1)
+		w.Header().Set("Retry-After", "1")
+		if isJSON {
+			writeError(w, http.StatusTooManyRequests, "too many login attempts, try again in a moment")
+		} else {
+			http.Redirect(w, r, "/login?error=throttled", http.StatusSeeOther)
+		}
+		return
+	}
+	if err := h.cfg.Store.CheckPassword(user, pass); err != nil {
+		h.Counters.LoginFailures.Add(1)
+		if isJSON {
+			writeError(w, http.StatusUnauthorized, "wrong username or password")
+		} else {
+			http.Redirect(w, r, "/login?error=1", http.StatusSeeOther)
+		}
+		return
+	}
+	tok := make([]byte, 32)
+	rand.Read(tok)
+	id := base64.RawURLEncoding.EncodeToString(tok)
+	now := h.cfg.Now()
+	h.mu.Lock()
+	if len(h.sessions) >= maxSessions {
+		for k, s := range h.sessions {
+			if now.After(s.expires) {
+				delete(h.sessions, k)
+			}
+		}
+		if len(h.sessions) >= maxSessions {
+			h.mu.Unlock()
+			writeError(w, http.StatusServiceUnavailable, "too many sessions")
+			return
+		}
+	}
+	h.sessions[id] = session{user: user, expires: now.Add(sessionTTL)}
+	h.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second)})
+	if isJSON {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		next = "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		h.mu.Lock()
+		delete(h.sessions, c.Value)
+		h.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// StreamInfo is one entry of GET /api/streams.
+type StreamInfo struct {
+	Name    string `json:"name"`
+	Live    bool   `json:"live"`
+	Viewers int    `json:"viewers"`
+}
+
+func (h *Handler) streams(w http.ResponseWriter, r *http.Request) {
+	if h.user(r) == "" {
+		writeError(w, http.StatusUnauthorized, "not logged in")
+		return
+	}
+	out := []StreamInfo{}
+	for _, name := range h.cfg.Store.Streams() {
+		live, n := h.cfg.Media.StreamStatus(name)
+		out = append(out, StreamInfo{Name: name, Live: live, Viewers: n})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// TicketResponse is the answer of GET /api/ticket.
+type TicketResponse struct {
+	Ticket     string   `json:"ticket"`
+	URL        string   `json:"url"`
+	CertHashes []string `json:"certHashes"` // base64 SHA-256
+	Expires    string   `json:"expires"`    // RFC 3339
+}
+
+func (h *Handler) ticket(w http.ResponseWriter, r *http.Request) {
+	user := h.user(r)
+	if user == "" {
+		writeError(w, http.StatusUnauthorized, "not logged in")
+		return
+	}
+	stream := r.URL.Query().Get("stream")
+	if !h.cfg.Store.HasStream(stream) {
+		writeError(w, http.StatusNotFound, "no such stream")
+		return
+	}
+	exp := h.cfg.Now().Add(ticketTTL)
+	t, err := protocol.SignTicket(h.cfg.Store.TicketKey(), protocol.Ticket{Stream: stream, User: user, Expires: exp})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	h.Counters.TicketsIssued.Add(1)
+	resp := TicketResponse{Ticket: t, Expires: exp.UTC().Format(time.RFC3339), CertHashes: []string{},
+		URL: "https://" + r.Host + protocol.PathWebTransport + stream + "?ticket=" + url.QueryEscape(t)}
+	for _, hh := range h.cfg.CertHashes() {
+		resp.CertHashes = append(resp.CertHashes, base64.StdEncoding.EncodeToString(hh[:]))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) caPEM(w http.ResponseWriter, r *http.Request) {
+	var b []byte
+	if h.cfg.CAPEM != nil {
+		b = h.cfg.CAPEM()
+	}
+	if len(b) == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(b)
+}
+
+func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	var req protocol.PublishRequest
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed publish request: "+err.Error())
+		return
+	}
+	if !ok || key == "" {
+		h.Counters.PublishRefused.Add(1)
+		writeError(w, http.StatusUnauthorized, "missing publish key")
+		return
+	}
+	if err := h.cfg.Store.CheckPublishKey(req.Stream, key); err != nil {
+		h.Counters.PublishRefused.Add(1)
+		if errors.Is(err, store.ErrNoStream) {
+			writeError(w, http.StatusNotFound, "no such stream: "+req.Stream)
+			return
+		}
+		h.log.Warn("publish refused: wrong publish key", "stream", req.Stream, "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, "wrong publish key for stream "+req.Stream)
+		return
+	}
+	resp, err := h.cfg.Media.Publish(r.Context(), req.Stream, req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if resp.WatchURL == "" {
+		resp.WatchURL = "https://" + r.Host + "/watch/" + req.Stream
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// webTransport checks the ticket before any session exists.
+func (h *Handler) webTransport(w http.ResponseWriter, r *http.Request) {
+	stream := r.PathValue("stream")
+	t, err := protocol.VerifyTicket(h.cfg.Store.TicketKey(), r.URL.Query().Get("ticket"), stream, h.cfg.Now())
+	if err != nil {
+		h.Counters.TicketsRefused.Add(1)
+		h.log.Debug("viewer refused", "stream", stream, "err", err)
+		http.Error(w, "access refused: "+err.Error(), http.StatusForbidden)
+		return
+	}
+	h.Counters.ViewersAccepted.Add(1)
+	h.cfg.Media.ServeViewer(w, r, stream, t.User)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, protocol.ErrorResponse{Error: msg})
+}
