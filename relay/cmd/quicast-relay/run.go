@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/quicast/quicast/relay"
+	"github.com/quicast/quicast/relay/internal/store"
+)
+
+const usage = `quicast-relay receives SRTP broadcasts and serves them to logged-in
+browser viewers over WebTransport. One port carries everything: UDP for QUIC
+(viewers) and SRTP (senders), TCP for the HTTPS pages.
+
+Usage:
+  quicast-relay [-listen HOST:PORT] [-data DIR] [-cert FILE -key FILE]   serve
+  quicast-relay [-data DIR] user add NAME      add a viewer; password read from stdin
+  quicast-relay [-data DIR] stream add NAME    add a stream; prints its publish key
+  quicast-relay [-data DIR] demo [-env FILE]   demo user and stream (created once), credentials printed
+
+Examples:
+  echo 'a long passphrase' | quicast-relay user add alice
+  quicast-relay stream add class
+  quicast-relay -listen :8443
+
+Flags:
+`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("quicast-relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	listen := fs.String("listen", relay.DefaultListen, "`HOST:PORT` to serve on (UDP and TCP)")
+	data := fs.String("data", defaultDataDir(), "data `DIR`ectory: users, streams, certificates")
+	certFile := fs.String("cert", "", "certificate chain `FILE` (PEM) to use instead of the local CA")
+	keyFile := fs.String("key", "", "private key `FILE` (PEM) of -cert")
+	hosts := fs.String("hosts", "", "comma-separated host names and IPs for the generated certificate (default: localhost, loopback, host name)")
+	verbose := fs.Bool("v", false, "log debug detail")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		level := slog.LevelInfo
+		if *verbose {
+			level = slog.LevelDebug
+		}
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		cfg := relay.Config{Listen: *listen, DataDir: *data, CertFile: *certFile, KeyFile: *keyFile, Logger: log}
+		if *hosts != "" {
+			cfg.Hosts = strings.Split(*hosts, ",")
+		}
+		return relay.Run(ctx, cfg, func(addr string) {
+			fmt.Fprintf(stdout, "quicast-relay serving on %s (UDP: QUIC+SRTP, TCP: HTTPS)\n", addr)
+			fmt.Fprintf(stdout, "  viewers: https://%s/login\n", displayAddr(addr))
+		})
+	}
+	switch {
+	case len(rest) == 3 && rest[0] == "user" && rest[1] == "add":
+		return userAdd(*data, rest[2], stdin, stdout)
+	case len(rest) == 3 && rest[0] == "stream" && rest[1] == "add":
+		st, err := store.Open(*data)
+		if err != nil {
+			return err
+		}
+		key, err := st.AddStream(rest[2])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "stream %s added; its publish key (shown only now):\n%s\n", rest[2], key)
+		return nil
+	case len(rest) >= 1 && rest[0] == "demo":
+		dfs := flag.NewFlagSet("demo", flag.ContinueOnError)
+		dfs.SetOutput(stderr)
+		env := dfs.String("env", "", "also write the credentials as shell variables to `FILE` (mode 0600)")
+		if err := dfs.Parse(rest[1:]); err != nil {
+			return err
+		}
+		return demo(*data, *env, stdout)
+	}
+	fs.Usage()
+	return fmt.Errorf("unknown command %q", strings.Join(rest, " "))
+}
+
+func userAdd(dir, name string, stdin io.Reader, stdout io.Writer) error {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return errors.New("no password on stdin (pipe it in: echo 'passphrase' | quicast-relay user add NAME)")
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := st.AddUser(name, pw); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %s added\n", name)
+	return nil
+}
+
+// demoCredentials are kept in clear in the data directory so that every run
+// of the demo prints the same login; only for the demo user and stream.
+type demoCredentials struct {
+	User, Password, Stream, Key string
+}
+
+const demoFile = "demo-credentials.json"
+
+func demo(dir, envFile string, stdout io.Writer) error {
+	st, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	var c demoCredentials
+	path := filepath.Join(dir, demoFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &c); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	} else {
+		c = demoCredentials{User: "demo", Password: randomToken(12), Stream: "demo"}
+		if err := st.AddUser(c.User, c.Password); err != nil {
+			return fmt.Errorf("demo user: %w", err)
+		}
+		if c.Key, err = st.AddStream(c.Stream); err != nil {
+			return fmt.Errorf("demo stream: %w", err)
+		}
+		b, _ := json.MarshalIndent(c, "", "  ")
+		if err := store.WriteFileAtomic(path, b, 0o600); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "demo user:     %s\ndemo password: %s\ndemo stream:   %s\npublish key:   %s\n",
+		c.User, c.Password, c.Stream, c.Key)
+	if envFile != "" {
+		env := fmt.Sprintf("QUICAST_USER=%s\nQUICAST_PASSWORD=%s\nQUICAST_STREAM=%s\nQUICAST_KEY=%s\n",
+			c.User, c.Password, c.Stream, c.Key)
+		if err := store.WriteFileAtomic(envFile, []byte(env), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "quicast")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "quicast")
+	}
+	return "quicast-data"
+}
+
+func displayAddr(addr string) string {
+	if strings.HasPrefix(addr, ":") || strings.HasPrefix(addr, "0.0.0.0:") || strings.HasPrefix(addr, "[::]:") {
+		return "localhost" + addr[strings.LastIndex(addr, ":"):]
+	}
+	return addr
+}

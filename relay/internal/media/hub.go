@@ -1,0 +1,446 @@
+// Package media is the relay's media core: SRTP ingest from publishers,
+// the GOP cache, and the fan-out of every stream to its WebTransport viewers
+// with a bounded queue each.
+package media
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/quic-go/webtransport-go"
+
+	"github.com/quicast/quicast/protocol"
+)
+
+const (
+	ingestQueueLen   = 2048
+	maxDatagram      = 1500
+	publisherTimeout = 5 * time.Second  // no packet for this long: the publisher is gone
+	unusedTimeout    = 30 * time.Second // a publish session that never sent anything expires
+	replayWindow     = 1024
+	reportInterval   = time.Second
+	summaryInterval  = 30 * time.Second
+)
+
+// Config configures a Hub.
+type Config struct {
+	// WriteTo sends a datagram on the relay's UDP socket (RTCP to publishers).
+	WriteTo func(b []byte, addr net.Addr) (int, error)
+	// Port is the relay's UDP port, announced in PublishResponse.Addr.
+	Port int
+	// WebTransport upgrades viewer requests.
+	WebTransport *webtransport.Server
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Stats are the hub's counters since start.
+type Stats struct {
+	PacketsIn, BytesIn uint64
+	// Dropped datagrams, by reason.
+	DropQueueFull, DropShort, DropUnknownSSRC, DropAuth, DropNotRTP uint64
+	Relatches                                                       uint64
+	ViewersNow                                                      int64
+	GroupsDropped, PacketsDropped                                   uint64 // for slow viewers
+	PLIsSent                                                        uint64
+}
+
+type counters struct {
+	packetsIn, bytesIn                                               atomic.Uint64
+	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP      atomic.Uint64
+	relatches, groupsDropped, packetsDropped, plisSent               atomic.Uint64
+	viewers                                                          atomic.Int64
+}
+
+// Hub owns the streams. Deliver feeds it datagrams; a worker goroutine
+// decrypts and fans out. Close stops it.
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+	c   counters
+
+	queue chan datagram
+	pool  sync.Pool
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	bySSRC  map[uint32]*publisher
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type datagram struct {
+	buf  *[]byte
+	n    int
+	addr net.Addr
+}
+
+// NewHub starts a hub.
+func NewHub(cfg Config) *Hub {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Hub{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "media"),
+		queue:   make(chan datagram, ingestQueueLen),
+		streams: map[string]*stream{},
+		bySSRC:  map[uint32]*publisher{},
+	}
+	h.pool.New = func() any { b := make([]byte, maxDatagram); return &b }
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.wg.Add(2)
+	go h.ingest()
+	go h.housekeeping()
+	return h
+}
+
+// Close stops the hub, ends every viewer session and waits for its
+// goroutines.
+func (h *Hub) Close() error {
+	h.cancel()
+	h.wg.Wait()
+	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (h *Hub) Stats() Stats {
+	c := &h.c
+	return Stats{
+		PacketsIn: c.packetsIn.Load(), BytesIn: c.bytesIn.Load(),
+		DropQueueFull: c.dropQueueFull.Load(), DropShort: c.dropShort.Load(), DropUnknownSSRC: c.dropUnknown.Load(),
+		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), Relatches: c.relatches.Load(),
+		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
+		PLIsSent: c.plisSent.Load(),
+	}
+}
+
+// Deliver hands the hub one datagram whose first byte is in the RTP range
+// (RFC 7983). b is copied; the call never blocks: when the ingest queue is
+// full the datagram is dropped and counted.
+func (h *Hub) Deliver(b []byte, addr net.Addr) {
+	if len(b) > maxDatagram {
+		h.c.dropShort.Add(1)
+		return
+	}
+	buf := h.pool.Get().(*[]byte)
+	n := copy(*buf, b)
+	select {
+	case h.queue <- datagram{buf: buf, n: n, addr: addr}:
+	default:
+		h.pool.Put(buf)
+		h.c.dropQueueFull.Add(1)
+	}
+}
+
+func (h *Hub) ingest() {
+	defer h.wg.Done()
+	out := make([]byte, maxDatagram)
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case d := <-h.queue:
+			h.handle((*d.buf)[:d.n], d.addr, out)
+			h.pool.Put(d.buf)
+		}
+	}
+}
+
+// handle decrypts one datagram and routes it.
+func (h *Hub) handle(b []byte, addr net.Addr, out []byte) {
+	h.c.packetsIn.Add(1)
+	h.c.bytesIn.Add(uint64(len(b)))
+	if len(b) < 12 || b[0]>>6 != 2 {
+		h.c.dropShort.Add(1)
+		return
+	}
+	isRTCP := protocol.IsRTCP(b)
+	var ssrc uint32
+	if isRTCP {
+		ssrc = binary.BigEndian.Uint32(b[4:8])
+	} else {
+		ssrc = binary.BigEndian.Uint32(b[8:12])
+	}
+	h.mu.Lock()
+	p := h.bySSRC[ssrc]
+	h.mu.Unlock()
+	if p == nil {
+		h.c.dropUnknown.Add(1)
+		return
+	}
+	now := h.cfg.Now()
+	if isRTCP {
+		plain, err := p.rx.DecryptRTCP(out[:0], b, nil)
+		if err != nil {
+			h.c.dropAuth.Add(1)
+			p.dropAuth.Add(1)
+			return
+		}
+		p.latch(h, addr, now)
+		h.handleRTCP(p, plain)
+		return
+	}
+	var hdr rtp.Header
+	plain, err := p.rx.DecryptRTP(out[:0], b, &hdr)
+	if err != nil {
+		h.c.dropAuth.Add(1)
+		p.dropAuth.Add(1)
+		return
+	}
+	p.latch(h, addr, now)
+	p.recv(hdr.SSRC, hdr.SequenceNumber, hdr.Timestamp, now)
+	pkt := append([]byte(nil), plain...) // shared read-only by the GOP cache and the viewers
+	switch hdr.SSRC {
+	case p.videoSSRC:
+		p.stream.video(pkt, hdr.MarshalSize())
+	case p.audioSSRC:
+		p.stream.audio(pkt)
+	}
+}
+
+func (h *Hub) handleRTCP(p *publisher, plain []byte) {
+	pkts, err := rtcp.Unmarshal(plain)
+	if err != nil {
+		h.c.dropNotRTP.Add(1)
+		return
+	}
+	for _, pk := range pkts {
+		switch r := pk.(type) {
+		case *rtcp.SenderReport:
+			p.stream.sync(protocol.SyncReport{SSRC: r.SSRC, NTPTime: r.NTPTime, RTPTime: r.RTPTime,
+				Packets: r.PacketCount, Octets: r.OctetCount})
+		case *rtcp.Goodbye:
+			h.endPublisher(p, "the broadcaster stopped")
+			return
+		}
+	}
+}
+
+// Publish implements web.Media: it creates a publish session for stream and
+// returns its keys and SSRCs. A new session replaces the stream's old one.
+func (h *Hub) Publish(_ context.Context, name string, req protocol.PublishRequest) (protocol.PublishResponse, error) {
+	prof := req.Profile
+	if prof == "" {
+		prof = protocol.ProfileAEADAES128GCM
+	}
+	var sp srtp.ProtectionProfile
+	switch prof {
+	case protocol.ProfileAEADAES128GCM:
+		sp = srtp.ProtectionProfileAeadAes128Gcm
+	case protocol.ProfileAES128CMHMACSHA1_80:
+		sp = srtp.ProtectionProfileAes128CmHmacSha1_80
+	default:
+		return protocol.PublishResponse{}, fmt.Errorf("unsupported SRTP profile %q (want %s or %s)",
+			prof, protocol.ProfileAEADAES128GCM, protocol.ProfileAES128CMHMACSHA1_80)
+	}
+	if req.Video == nil && req.Audio == nil {
+		return protocol.PublishResponse{}, errors.New("publish request has no track")
+	}
+	keyLen, _ := sp.KeyLen()
+	saltLen, _ := sp.SaltLen()
+	key, salt := randBytes(keyLen), randBytes(saltLen)
+	rx, err := srtp.CreateContext(key, salt, sp, srtp.SRTPReplayProtection(replayWindow), srtp.SRTCPReplayProtection(replayWindow))
+	if err != nil {
+		return protocol.PublishResponse{}, err
+	}
+	tx, err := srtp.CreateContext(key, salt, sp)
+	if err != nil {
+		return protocol.PublishResponse{}, err
+	}
+	now := h.cfg.Now()
+	p := &publisher{id: hex.EncodeToString(randBytes(8)), rx: rx, tx: tx, created: now, stats: map[uint32]*recvStats{}}
+
+	h.mu.Lock()
+	s := h.streamLocked(name)
+	p.stream = s
+	p.relaySSRC = h.freeSSRCLocked()
+	h.bySSRC[p.relaySSRC] = nil // reserved
+	var tracks []protocol.TrackInfo
+	if req.Video != nil {
+		p.videoSSRC = h.freeSSRCLocked()
+		h.bySSRC[p.videoSSRC] = p
+		p.stats[p.videoSSRC] = &recvStats{clockRate: protocol.ClockRateVideo}
+		tracks = append(tracks, protocol.TrackInfo{Kind: "video", Codec: "vp8", PayloadType: protocol.PayloadTypeVP8,
+			SSRC: p.videoSSRC, ClockRate: protocol.ClockRateVideo, Width: req.Video.Width, Height: req.Video.Height})
+	}
+	if req.Audio != nil {
+		p.audioSSRC = h.freeSSRCLocked()
+		h.bySSRC[p.audioSSRC] = p
+		p.stats[p.audioSSRC] = &recvStats{clockRate: protocol.ClockRateOpus}
+		ch := req.Audio.Channels
+		if ch == 0 {
+			ch = 2
+		}
+		tracks = append(tracks, protocol.TrackInfo{Kind: "audio", Codec: "opus", PayloadType: protocol.PayloadTypeOpus,
+			SSRC: p.audioSSRC, ClockRate: protocol.ClockRateOpus, Channels: ch})
+	}
+	old := s.setPublisher(p, tracks)
+	if old != nil {
+		h.forgetLocked(old)
+	}
+	h.mu.Unlock()
+	h.log.Info("publish session", "stream", name, "session", p.id, "profile", prof)
+	return protocol.PublishResponse{
+		Session: p.id, Profile: prof, MasterKey: key, MasterSalt: salt,
+		VideoSSRC: p.videoSSRC, AudioSSRC: p.audioSSRC, RelaySSRC: p.relaySSRC,
+		VideoPT: protocol.PayloadTypeVP8, AudioPT: protocol.PayloadTypeOpus,
+		Addr: fmt.Sprintf(":%d", h.cfg.Port),
+	}, nil
+}
+
+// StreamStatus implements web.Media.
+func (h *Hub) StreamStatus(name string) (live bool, viewers int) {
+	h.mu.Lock()
+	s := h.streams[name]
+	h.mu.Unlock()
+	if s == nil {
+		return false, 0
+	}
+	return s.status()
+}
+
+func (h *Hub) streamLocked(name string) *stream {
+	s := h.streams[name]
+	if s == nil {
+		s = newStream(h, name)
+		h.streams[name] = s
+	}
+	return s
+}
+
+func (h *Hub) freeSSRCLocked() uint32 {
+	for {
+		v := binary.BigEndian.Uint32(randBytes(4))
+		if _, used := h.bySSRC[v]; !used && v != 0 {
+			return v
+		}
+	}
+}
+
+func (h *Hub) forgetLocked(p *publisher) {
+	for _, v := range []uint32{p.videoSSRC, p.audioSSRC, p.relaySSRC} {
+		if v != 0 && (h.bySSRC[v] == p || h.bySSRC[v] == nil) {
+			delete(h.bySSRC, v)
+		}
+	}
+}
+
+// endPublisher ends p's session and tells the viewers.
+func (h *Hub) endPublisher(p *publisher, reason string) {
+	h.mu.Lock()
+	h.forgetLocked(p)
+	h.mu.Unlock()
+	if p.stream.clearPublisher(p, reason) {
+		h.log.Info("publisher gone", "stream", p.stream.name, "session", p.id, "reason", reason)
+	}
+}
+
+// housekeeping sends receiver reports, expires publishers and logs a
+// summary of the drops once per period.
+func (h *Hub) housekeeping() {
+	defer h.wg.Done()
+	t := time.NewTicker(reportInterval)
+	defer t.Stop()
+	var lastSummary time.Time
+	var last Stats
+	for {
+		select {
+		case <-h.ctx.Done():
+			h.mu.Lock()
+			streams := make([]*stream, 0, len(h.streams))
+			for _, s := range h.streams {
+				streams = append(streams, s)
+			}
+			h.mu.Unlock()
+			for _, s := range streams {
+				s.closeViewers("the relay is shutting down")
+			}
+			return
+		case <-t.C:
+		}
+		now := h.cfg.Now()
+		h.mu.Lock()
+		var pubs []*publisher
+		for _, s := range h.streams {
+			if p := s.publisher(); p != nil {
+				pubs = append(pubs, p)
+			}
+		}
+		h.mu.Unlock()
+		for _, p := range pubs {
+			last, latched := p.lastSeen()
+			switch {
+			case latched && now.Sub(last) > publisherTimeout:
+				h.endPublisher(p, "the broadcaster stopped sending")
+			case !latched && now.Sub(p.created) > unusedTimeout:
+				h.endPublisher(p, "the broadcaster never started")
+			case latched:
+				h.sendRTCP(p, p.receiverReport(now))
+			}
+		}
+		if now.Sub(lastSummary) >= summaryInterval {
+			st := h.Stats()
+			drops := st.DropAuth + st.DropShort + st.DropUnknownSSRC + st.DropQueueFull + st.DropNotRTP
+			if lastDrops := last.DropAuth + last.DropShort + last.DropUnknownSSRC + last.DropQueueFull + last.DropNotRTP; drops != lastDrops {
+				h.log.Warn("ingest drops", "auth", st.DropAuth, "short", st.DropShort, "unknownSSRC", st.DropUnknownSSRC,
+					"queueFull", st.DropQueueFull, "notRTCP", st.DropNotRTP)
+			}
+			if st.GroupsDropped != last.GroupsDropped {
+				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped)
+			}
+			last, lastSummary = st, now
+		}
+	}
+}
+
+// requestKeyframe sends a PLI (RFC 4585 §6.3.1) to the stream's publisher,
+// at most one per pliInterval.
+func (h *Hub) requestKeyframe(p *publisher) {
+	if p == nil || p.videoSSRC == 0 || !p.allowPLI(h.cfg.Now()) {
+		return
+	}
+	h.c.plisSent.Add(1)
+	h.sendRTCP(p, []rtcp.Packet{&rtcp.PictureLossIndication{SenderSSRC: p.relaySSRC, MediaSSRC: p.videoSSRC}})
+}
+
+func (h *Hub) sendRTCP(p *publisher, pkts []rtcp.Packet) {
+	addr := p.address()
+	if addr == nil || len(pkts) == 0 || h.cfg.WriteTo == nil {
+		return
+	}
+	raw, err := rtcp.Marshal(pkts)
+	if err != nil {
+		return
+	}
+	p.txMu.Lock()
+	enc, err := p.tx.EncryptRTCP(nil, raw, nil)
+	p.txMu.Unlock()
+	if err != nil {
+		return
+	}
+	_, _ = h.cfg.WriteTo(enc, addr)
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}

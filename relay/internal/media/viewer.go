@@ -1,0 +1,247 @@
+package media
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/webtransport-go"
+
+	"github.com/quicast/quicast/protocol"
+)
+
+// Per-viewer queue bounds. A viewer that falls further behind loses the rest
+// of its current group and resumes at the next keyframe.
+const (
+	videoQueueLen   = 1024 // packets, about 8 s at 1 Mbit/s
+	audioQueueLen   = 128  // packets, 2.5 s of 20 ms Opus
+	controlQueueLen = 64
+	helloTimeout    = 10 * time.Second
+
+	errCodeGroupDropped = 1 // stream reset code: the relay dropped the rest of the group
+)
+
+type videoItem struct {
+	group uint64
+	start bool // first packet of a group (a keyframe)
+	pkt   []byte
+}
+
+// viewer is one WebTransport session watching a stream. The stream's
+// fan-out (under stream.mu) fills the queues without blocking; the viewer's
+// own goroutines drain them onto the session.
+type viewer struct {
+	h    *Hub
+	sess *webtransport.Session
+	user string
+
+	ctrlQ  chan *protocol.Message
+	videoQ chan videoItem
+	audioQ chan []byte
+
+	skipping bool        // fan-out side, under stream.mu: waiting for a keyframe
+	abort    atomic.Bool // ask the writer to reset the group in progress
+
+	groupsDropped, packetsDropped, audioDropped atomic.Uint64
+}
+
+// video queues one video packet; it reports false when the queue overflowed
+// and the viewer now waits for the next keyframe.
+func (v *viewer) video(group uint64, start bool, pkt []byte) bool {
+	if v.skipping {
+		if !start {
+			v.packetsDropped.Add(1)
+			v.h.c.packetsDropped.Add(1)
+			return true
+		}
+		v.skipping = false
+	}
+	select {
+	case v.videoQ <- videoItem{group: group, start: start, pkt: pkt}:
+		return true
+	default:
+		v.skipping = true
+		v.abort.Store(true)
+		v.groupsDropped.Add(1)
+		v.packetsDropped.Add(1)
+		v.h.c.groupsDropped.Add(1)
+		v.h.c.packetsDropped.Add(1)
+		return false
+	}
+}
+
+// needKeyframe makes the viewer wait for the next group start.
+func (v *viewer) needKeyframe() { v.skipping = true }
+
+func (v *viewer) audio(pkt []byte) {
+	select {
+	case v.audioQ <- pkt:
+	default:
+		v.audioDropped.Add(1)
+	}
+}
+
+func (v *viewer) control(m *protocol.Message) {
+	select {
+	case v.ctrlQ <- m:
+	default:
+	}
+}
+
+func (v *viewer) close(reason string) {
+	_ = v.sess.CloseWithError(0, reason)
+}
+
+// ServeViewer implements web.Media: it upgrades the request to a
+// WebTransport session, waits for the viewer's hello on the control stream
+// and serves the stream until the session ends.
+func (h *Hub) ServeViewer(w http.ResponseWriter, r *http.Request, name, user string) {
+	sess, err := h.cfg.WebTransport.Upgrade(w, r)
+	if err != nil {
+		h.log.Debug("webtransport upgrade failed", "err", err)
+		http.Error(w, "webtransport upgrade failed: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithCancel(sess.Context())
+	defer cancel()
+	stop := context.AfterFunc(h.ctx, func() { _ = sess.CloseWithError(0, "the relay is shutting down") })
+	defer stop()
+
+	actx, acancel := context.WithTimeout(ctx, helloTimeout)
+	ctrl, err := sess.AcceptStream(actx)
+	acancel()
+	if err != nil {
+		_ = sess.CloseWithError(1, "no control stream")
+		return
+	}
+	_ = ctrl.SetReadDeadline(time.Now().Add(helloTimeout))
+	rd := protocol.NewControlReader(ctrl)
+	hello, err := rd.Read()
+	if err != nil || hello.Type != protocol.MsgHello {
+		_ = sess.CloseWithError(1, "expected hello on the control stream")
+		return
+	}
+	_ = ctrl.SetReadDeadline(time.Time{})
+
+	v := &viewer{h: h, sess: sess, user: user,
+		ctrlQ:  make(chan *protocol.Message, controlQueueLen),
+		videoQ: make(chan videoItem, videoQueueLen),
+		audioQ: make(chan []byte, audioQueueLen)}
+	h.mu.Lock()
+	s := h.streamLocked(name)
+	h.mu.Unlock()
+	h.c.viewers.Add(1)
+	defer h.c.viewers.Add(-1)
+	h.log.Info("viewer joined", "stream", name, "user", user, "remote", sess.RemoteAddr())
+	s.join(v)
+	defer s.leave(v)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { v.writeLoop(ctx, ctrl) })
+	wg.Go(func() { v.audioLoop(ctx) })
+	wg.Go(func() {
+		defer cancel()
+		v.readLoop(rd, s)
+	})
+	<-ctx.Done()
+	_ = sess.CloseWithError(0, "")
+	wg.Wait()
+	h.log.Info("viewer left", "stream", name, "user", user, "groupsDropped", v.groupsDropped.Load())
+}
+
+// readLoop handles the viewer's control messages until the stream ends.
+func (v *viewer) readLoop(rd *protocol.ControlReader, s *stream) {
+	for {
+		m, err := rd.Read()
+		if err != nil {
+			return
+		}
+		switch m.Type {
+		case protocol.MsgKeyframe:
+			v.h.requestKeyframe(s.publisher())
+		case protocol.MsgStats:
+			v.control(&protocol.Message{Type: protocol.MsgStats, Stats: &protocol.StatsReport{
+				GroupsDropped: v.groupsDropped.Load(), PacketsDropped: v.packetsDropped.Load()}})
+		}
+	}
+}
+
+// writeLoop writes control messages and video groups. Each group goes on
+// its own unidirectional stream: header and packets, FIN at the next group,
+// reset when the fan-out dropped the rest of it.
+func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
+	var (
+		cur      *webtransport.SendStream
+		curGroup uint64
+		buf      []byte
+	)
+	endGroup := func() {
+		if cur != nil {
+			_ = cur.Close()
+			cur = nil
+		}
+	}
+	defer endGroup()
+	for {
+		if v.abort.Swap(false) && cur != nil {
+			cur.CancelWrite(errCodeGroupDropped)
+			cur = nil
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-v.ctrlQ:
+			b, err := protocol.AppendMessage(buf[:0], m)
+			if err != nil {
+				continue
+			}
+			buf = b
+			if _, err := ctrl.Write(b); err != nil {
+				return
+			}
+		case it := <-v.videoQ:
+			if it.start {
+				endGroup()
+				s, err := v.sess.OpenUniStreamSync(ctx)
+				if err != nil {
+					return
+				}
+				cur, curGroup = s, it.group
+				buf = protocol.AppendGroupHeader(buf[:0], protocol.GroupHeader{SSRC: ssrcOf(it.pkt), Group: it.group})
+			} else if cur == nil || it.group != curGroup {
+				continue // the rest of a dropped group
+			} else {
+				buf = buf[:0]
+			}
+			buf = protocol.AppendPacket(buf, it.pkt)
+			if _, err := cur.Write(buf); err != nil {
+				cur.CancelWrite(errCodeGroupDropped)
+				cur = nil
+			}
+		}
+	}
+}
+
+// audioLoop sends audio packets as datagrams, apart from the video writes so
+// that audio never waits behind a large keyframe.
+func (v *viewer) audioLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case pkt := <-v.audioQ:
+			if err := v.sess.SendDatagram(pkt); err != nil && ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
+func ssrcOf(pkt []byte) uint32 {
+	if len(pkt) < 12 {
+		return 0
+	}
+	return uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
+}

@@ -1,0 +1,196 @@
+// Package relay runs the quicast relay: one UDP port carrying QUIC (HTTP/3
+// and WebTransport viewers) and SRTP (publishers), demultiplexed by first
+// byte (RFC 7983), and HTTPS on TCP with the same port number.
+package relay
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"github.com/quic-go/webtransport-go"
+
+	"github.com/quicast/quicast/certs"
+	"github.com/quicast/quicast/relay/internal/media"
+	"github.com/quicast/quicast/relay/internal/store"
+	"github.com/quicast/quicast/relay/internal/web"
+	viewer "github.com/quicast/quicast/viewer-wasm/web"
+)
+
+// DefaultListen is the relay's default address.
+const DefaultListen = ":8443"
+
+// Config configures Run. The zero value of each field but DataDir means
+// the default.
+type Config struct {
+	Listen  string // HOST:PORT for UDP and TCP; default DefaultListen
+	DataDir string // users, streams, certificates
+	// Hosts the generated certificate is valid for; default localhost,
+	// 127.0.0.1, ::1 and the host name.
+	Hosts            []string
+	CertFile, KeyFile string // a user-provided certificate replaces the local CA
+	Logger           *slog.Logger
+}
+
+// Run serves until ctx is done. ready, if not nil, is called with the bound
+// address once both sockets listen.
+func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := store.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	cm, err := certs.New(certs.Config{Dir: filepath.Join(cfg.DataDir, "certs"), Hosts: cfg.Hosts,
+		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile})
+	if err != nil {
+		return err
+	}
+
+	uaddr, err := net.ResolveUDPAddr("udp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("relay: listen address %q: %w", cfg.Listen, err)
+	}
+	udp, err := net.ListenUDP("udp", uaddr)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	port := udp.LocalAddr().(*net.UDPAddr).Port
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		udp.Close()
+		return fmt.Errorf("relay: TCP port %d (HTTPS uses the UDP port number too): %w", port, err)
+	}
+
+	h3 := &http3.Server{
+		QUICConfig: quicConfig(),
+	}
+	wt := &webtransport.Server{H3: h3, CheckOrigin: sameHost}
+	hub := media.NewHub(media.Config{WriteTo: udp.WriteTo, Port: port, WebTransport: wt, Logger: log})
+	defer hub.Close()
+
+	handler, err := web.New(web.Config{
+		Store: st, Media: hub, Logger: log, Assets: viewer.Assets(),
+		CertHashes: func() [][32]byte {
+			if cfg.CertFile != "" {
+				return nil // a user certificate is trusted by its chain
+			}
+			return cm.Hashes()
+		},
+		CAPEM: cm.CAPEM,
+	})
+	if err != nil {
+		return err
+	}
+	altSvc := fmt.Sprintf(`h3=":%d"; ma=86400`, port)
+	h3.Handler = handler
+	webtransport.ConfigureHTTP3Server(h3)
+
+	tlsQUIC := http3.ConfigureTLSConfig(&tls.Config{GetCertificate: cm.GetCertificate, MinVersion: tls.VersionTLS13})
+	demux := &demuxConn{conn: udp, deliver: hub.Deliver}
+	tr := &quic.Transport{Conn: demux}
+	ln, err := tr.ListenEarly(tlsQUIC, quicConfig())
+	if err != nil {
+		tcp.Close()
+		udp.Close()
+		return fmt.Errorf("relay: QUIC: %w", err)
+	}
+
+	https := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Alt-Svc", altSvc)
+			handler.ServeHTTP(w, r)
+		}),
+		TLSConfig:         &tls.Config{GetCertificate: cm.GetCertificate, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Go(func() {
+		if err := https.ServeTLS(tcp, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("relay: HTTPS: %w", err)
+		}
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			wg.Go(func() { _ = wt.ServeQUICConn(conn) })
+		}
+	})
+
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	log.Info("relay listening", "addr", addr, "udp", "QUIC+SRTP", "tcp", "HTTPS")
+	if ready != nil {
+		ready(addr)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+
+	// Shut down: viewers are told, sockets closed, goroutines waited for.
+	hub.Close()
+	sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
+	_ = https.Shutdown(sctx)
+	scancel()
+	_ = wt.Close()
+	_ = ln.Close()
+	_ = tr.Close()
+	_ = udp.Close()
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+func quicConfig() *quic.Config {
+	return &quic.Config{
+		EnableDatagrams:                  true,
+		EnableStreamResetPartialDelivery: true,
+		MaxIncomingStreams:               100,
+		MaxIncomingUniStreams:            100,
+		KeepAlivePeriod:                  10 * time.Second,
+		MaxIdleTimeout:                   30 * time.Second,
+	}
+}
+
+// sameHost allows a WebTransport session from a page on the relay's own host
+// (any port: the page is served by the same relay over TCP).
+func sameHost(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := http.NewRequest(http.MethodGet, origin, nil)
+	if err != nil {
+		return false
+	}
+	oh, rh := u.URL.Hostname(), r.Host
+	if h, _, err := net.SplitHostPort(rh); err == nil {
+		rh = h
+	}
+	return oh == rh
+}
