@@ -10,12 +10,12 @@ import (
 type PacketClass int
 
 const (
-	ClassUnknown PacketClass = iota
-	ClassSTUN                // 0..3
-	ClassDTLS                // 20..63
-	ClassQUICShort           // 64..127: QUIC short header (fixed bit set)
-	ClassRTP                 // 128..191: RTP or RTCP (version 2)
-	ClassQUICLong            // 192..255: QUIC long header
+	ClassUnknown   PacketClass = iota
+	ClassSTUN                  // 0..3
+	ClassDTLS                  // 20..63
+	ClassQUICShort             // 64..127: QUIC short header (fixed bit set)
+	ClassRTP                   // 128..191: RTP or RTCP (version 2)
+	ClassQUICLong              // 192..255: QUIC long header
 )
 
 // Classify returns the class of a datagram from its first byte.

@@ -37,9 +37,9 @@ type Config struct {
 	DataDir string // users, streams, certificates
 	// Hosts the generated certificate is valid for; default localhost,
 	// 127.0.0.1, ::1 and the host name.
-	Hosts            []string
+	Hosts             []string
 	CertFile, KeyFile string // a user-provided certificate replaces the local CA
-	Logger           *slog.Logger
+	Logger            *slog.Logger
 }
 
 // Run serves until ctx is done. ready, if not nil, is called with the bound

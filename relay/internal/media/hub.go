@@ -58,10 +58,10 @@ type Stats struct {
 }
 
 type counters struct {
-	packetsIn, bytesIn                                               atomic.Uint64
-	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP      atomic.Uint64
-	relatches, groupsDropped, packetsDropped, plisSent               atomic.Uint64
-	viewers                                                          atomic.Int64
+	packetsIn, bytesIn                                          atomic.Uint64
+	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP atomic.Uint64
+	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
+	viewers                                                     atomic.Int64
 }
 
 // Hub owns the streams. Deliver feeds it datagrams; a worker goroutine

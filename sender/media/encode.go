@@ -1,0 +1,158 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/pion/mediadevices/pkg/codec"
+	"github.com/pion/mediadevices/pkg/codec/opus"
+	"github.com/pion/mediadevices/pkg/codec/vpx"
+	"github.com/pion/mediadevices/pkg/driver"
+	"github.com/pion/mediadevices/pkg/io/audio"
+	"github.com/pion/mediadevices/pkg/io/video"
+	"github.com/pion/mediadevices/pkg/prop"
+)
+
+// rawSource is a mediadevices driver adapter (driver.Adapter plus
+// driver.VideoRecorder or driver.AudioRecorder) that also tells the media
+// time of the last frame or chunk its reader returned.
+type rawSource interface {
+	driver.Adapter
+	label() string
+	mediaTime() time.Duration
+}
+
+// encodedTrack reads a raw source through a mediadevices encoder. The
+// encoder pulls one raw frame (or one 20 ms chunk) per encoded frame, in
+// the calling goroutine, so the source's last media time is the frame's.
+type encodedTrack struct {
+	kind  Kind
+	codec Codec
+	src   rawSource
+	enc   codec.ReadCloser
+	kf    codec.KeyFrameController
+	w, h  int
+
+	closeOnce sync.Once
+}
+
+func newEncodedTrack(src rawSource, kind Kind, o Options) (Track, error) {
+	if err := src.Open(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", src.label(), err)
+	}
+	props := src.Properties()
+	if len(props) == 0 {
+		src.Close()
+		return nil, fmt.Errorf("%s offers no format", src.label())
+	}
+	p := props[0]
+	t := &encodedTrack{kind: kind, src: src}
+	var err error
+	switch kind {
+	case KindVideo:
+		rec, ok := src.(driver.VideoRecorder)
+		if !ok {
+			src.Close()
+			return nil, fmt.Errorf("%s is not a video source", src.label())
+		}
+		var r video.Reader
+		if r, err = rec.VideoRecord(p); err != nil {
+			break
+		}
+		var params vpx.VP8Params
+		if params, err = vpx.NewVP8Params(); err != nil {
+			break
+		}
+		params.BitRate = o.VideoBitrate
+		params.KeyFrameInterval = max(1, int(o.KeyframeInterval.Seconds()*o.FPS))
+		params.Deadline = time.Millisecond // realtime (VPX_DL_REALTIME)
+		params.LagInFrames = 0
+		params.RateControlEndUsage = vpx.RateControlCBR
+		params.ErrorResilient = vpx.ErrorResilientDefault
+		t.codec, t.w, t.h = codecVP8, p.Width, p.Height
+		t.enc, err = params.BuildVideoEncoder(r, p)
+	case KindAudio:
+		rec, ok := src.(driver.AudioRecorder)
+		if !ok {
+			src.Close()
+			return nil, fmt.Errorf("%s is not an audio source", src.label())
+		}
+		if p.ChannelCount == 0 || p.SampleRate == 0 {
+			src.Close()
+			return nil, fmt.Errorf("%s: unsupported format (%d channels at %d Hz)", src.label(), p.ChannelCount, p.SampleRate)
+		}
+		var r audio.Reader
+		if r, err = rec.AudioRecord(p); err != nil {
+			break
+		}
+		var params opus.Params
+		if params, err = opus.NewParams(); err != nil {
+			break
+		}
+		params.BitRate = o.AudioBitrate
+		t.codec = codecOpus
+		t.enc, err = params.BuildAudioEncoder(r, prop.Media{Audio: prop.Audio{SampleRate: audioRate, ChannelCount: audioChannels}})
+	}
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("%s encoder for %s: %w", t.codec.Name, src.label(), err)
+	}
+	t.kf, _ = t.enc.Controller().(codec.KeyFrameController)
+	return t, nil
+}
+
+func (t *encodedTrack) Kind() Kind                { return t.kind }
+func (t *encodedTrack) Codec() Codec              { return t.codec }
+func (t *encodedTrack) Size() (width, height int) { return t.w, t.h }
+
+func (t *encodedTrack) RequestKeyFrame() {
+	if t.kf != nil {
+		_ = t.kf.ForceKeyFrame()
+	}
+}
+
+// ReadFrame returns the next encoded frame; ctx is checked between frames
+// (a read lasts at most one frame interval; Close ends it at once).
+func (t *encodedTrack) ReadFrame(ctx context.Context) (Frame, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return Frame{}, err
+		}
+		data, release, err := t.enc.Read()
+		if err != nil {
+			if release != nil {
+				release()
+			}
+			if errors.Is(err, io.EOF) {
+				return Frame{}, io.EOF
+			}
+			return Frame{}, fmt.Errorf("%s: %w", t.src.label(), err)
+		}
+		f := Frame{Data: append([]byte(nil), data...), MediaTime: t.src.mediaTime()}
+		if release != nil {
+			release()
+		}
+		if len(f.Data) == 0 {
+			continue // the encoder dropped the frame (rate control)
+		}
+		if t.kind == KindVideo {
+			f.Keyframe = f.Data[0]&0x01 == 0 // RFC 6386 §9.1: frame type bit 0 = key frame
+		}
+		return f, nil
+	}
+}
+
+func (t *encodedTrack) Close() error {
+	var err error
+	t.closeOnce.Do(func() {
+		err = t.src.Close()
+		if cerr := t.enc.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}

@@ -1,0 +1,208 @@
+// Package media captures and encodes the sender's audio and video. Sources
+// are pion/mediadevices drivers — the built-in test source, Y4M/WAV files
+// (other formats through ffmpeg), real cameras (v4l2) and microphones — and
+// frames are encoded with the mediadevices codec packages: VP8 (libvpx,
+// RFC 6386) and Opus (libopus, RFC 6716).
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Kind is a track's media kind.
+type Kind int
+
+const (
+	KindVideo Kind = iota
+	KindAudio
+)
+
+func (k Kind) String() string {
+	if k == KindAudio {
+		return "audio"
+	}
+	return "video"
+}
+
+// Codec describes an encoded track.
+type Codec struct {
+	Name      string // "VP8" or "opus"
+	ClockRate uint32 // RTP clock rate, Hz
+	Channels  uint16 // audio
+}
+
+var (
+	codecVP8  = Codec{Name: "VP8", ClockRate: 90000}
+	codecOpus = Codec{Name: "opus", ClockRate: 48000, Channels: 2}
+)
+
+// Frame is one encoded frame.
+type Frame struct {
+	Data []byte // one VP8 frame or one 20 ms Opus packet
+	// MediaTime is the capture instant of the frame's first sample on the
+	// broadcast's Clock.
+	MediaTime time.Duration
+	Keyframe  bool
+}
+
+// Track is an encoded source.
+type Track interface {
+	Kind() Kind
+	Codec() Codec
+	// ReadFrame blocks until the next frame. It returns io.EOF at the end
+	// of a source that does not loop, and the source's error when it fails
+	// (a device unplugged).
+	ReadFrame(ctx context.Context) (Frame, error)
+	// RequestKeyFrame makes the next video frame a keyframe (on PLI).
+	RequestKeyFrame()
+	// Size returns the video frame size in pixels (0, 0 for audio).
+	Size() (width, height int)
+	Close() error
+}
+
+// Options configure sources and encoders. The zero value means the defaults.
+type Options struct {
+	Width, Height    int           // pixels; default 640×480
+	FPS              float64       // frames per second; default 30
+	VideoBitrate     int           // bit/s; default 1 000 000
+	AudioBitrate     int           // bit/s; default 64 000
+	KeyframeInterval time.Duration // default 2 s
+	NoLoop           bool          // files end instead of looping
+	Logger           *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = 640, 480
+	}
+	o.Width, o.Height = o.Width&^1, o.Height&^1
+	if o.FPS <= 0 {
+		o.FPS = 30
+	}
+	if o.VideoBitrate <= 0 {
+		o.VideoBitrate = 1_000_000
+	}
+	if o.AudioBitrate <= 0 {
+		o.AudioBitrate = 64_000
+	}
+	if o.KeyframeInterval <= 0 || o.KeyframeInterval > 2*time.Second {
+		o.KeyframeInterval = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// SourceType is what a Source reads from.
+type SourceType int
+
+const (
+	SourceNone SourceType = iota
+	SourceTest
+	SourceFile
+	SourceDevice
+)
+
+// Source names a source: "test", "file:PATH", "device:ID-or-label" or "none".
+type Source struct {
+	Type SourceType
+	Arg  string // the path or device ID/label
+}
+
+func (s Source) String() string {
+	switch s.Type {
+	case SourceTest:
+		return "test"
+	case SourceFile:
+		return "file:" + s.Arg
+	case SourceDevice:
+		return "device:" + s.Arg
+	}
+	return "none"
+}
+
+// ErrBadSource reports a source string ParseSource does not know.
+var ErrBadSource = errors.New("bad source")
+
+// ParseSource parses a source string.
+func ParseSource(s string) (Source, error) {
+	switch {
+	case s == "test":
+		return Source{Type: SourceTest}, nil
+	case s == "none" || s == "":
+		return Source{Type: SourceNone}, nil
+	case strings.HasPrefix(s, "file:") && len(s) > len("file:"):
+		return Source{Type: SourceFile, Arg: s[len("file:"):]}, nil
+	case strings.HasPrefix(s, "device:") && len(s) > len("device:"):
+		return Source{Type: SourceDevice, Arg: s[len("device:"):]}, nil
+	}
+	return Source{}, fmt.Errorf("%w %q: want test, file:PATH, device:ID-or-label or none", ErrBadSource, s)
+}
+
+// Clock is the capture clock of one broadcast: audio and video media times
+// are measured from the same instant, so the receiver can line them up.
+type Clock struct {
+	start time.Time
+}
+
+// NewClock starts a capture clock now.
+func NewClock() *Clock { return &Clock{start: time.Now()} }
+
+// Start returns the wall-clock instant of media time 0.
+func (c *Clock) Start() time.Time { return c.start }
+
+// Now returns the current media time.
+func (c *Clock) Now() time.Duration { return time.Since(c.start) }
+
+// sleepUntil waits until media time t; it returns ctx's error if ctx ends
+// first.
+func (c *Clock) sleepUntil(done <-chan struct{}, t time.Duration) bool {
+	d := time.Until(c.start.Add(t))
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-done:
+		return false
+	}
+}
+
+// Open opens src for kind and returns its encoded track; nil and no error
+// for SourceNone.
+func Open(ctx context.Context, clk *Clock, src Source, kind Kind, opts Options) (Track, error) {
+	opts = opts.withDefaults()
+	var (
+		raw rawSource
+		err error
+	)
+	switch src.Type {
+	case SourceNone:
+		return nil, nil
+	case SourceTest:
+		if kind == KindVideo {
+			raw = newTestVideo(clk, opts)
+		} else {
+			raw = newTestAudio(clk)
+		}
+	case SourceFile:
+		raw, err = openFile(clk, src.Arg, kind, opts)
+	case SourceDevice:
+		raw, err = openDevice(clk, src.Arg, kind, opts)
+	default:
+		err = fmt.Errorf("%w: %v", ErrBadSource, src)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newEncodedTrack(raw, kind, opts)
+}
