@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/sender"
+	"github.com/quicast/quicast/sender/media"
+)
+
+const usage = `quicast-send captures, encodes (VP8 + Opus) and sends a live broadcast as SRTP.
+
+Usage:
+  quicast-send -relay https://HOST:PORT -stream NAME -key KEY [-video SRC] [-audio SRC] [-ca FILE | -pin SHA256]
+  quicast-send -to srtp://HOST:PORT -sdp FILE [-video SRC] [-audio SRC]     peer mode: no relay
+  quicast-send -list                                                         cameras and microphones
+
+SRC is one of:
+  test                 built-in test picture and tone (a flash and a beep every second)
+  file:PATH            .y4m video or .wav audio; other formats through ffmpeg
+  device:ID-or-label   a camera or microphone (see -list); device:default picks the first
+  none                 no such track
+
+Examples:
+  quicast-send -relay https://relay.example:8443 -stream class -key KEY -ca ca.pem
+  quicast-send -relay https://10.0.0.2:8443 -stream cam -key KEY -pin AB:CD:… -video device:default -audio none
+  quicast-send -to srtp://127.0.0.1:5004 -sdp out.sdp -srtp-profile AES_CM_128_HMAC_SHA1_80
+      then: ffplay -protocol_whitelist file,udp,rtp,srtp out.sdp
+
+Flags:
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("quicast-send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	relay := fs.String("relay", "", "relay `URL` (https://HOST:PORT)")
+	stream := fs.String("stream", "", "stream `NAME` on the relay")
+	key := fs.String("key", "", "the stream's publish `KEY`")
+	ca := fs.String("ca", "", "trust the relay by this CA certificate `FILE` (PEM)")
+	pin := fs.String("pin", "", "trust the relay by the `SHA256` of its certificate (hex)")
+	to := fs.String("to", "", "peer mode: send to `srtp://HOST:PORT` without a relay")
+	sdpFile := fs.String("sdp", "", "peer mode: write the receiver's SDP (with the SRTP keys) to `FILE`")
+	videoSrc := fs.String("video", "test", "video `SRC`")
+	audioSrc := fs.String("audio", "test", "audio `SRC`")
+	profile := fs.String("srtp-profile", protocol.ProfileAEADAES128GCM, "SRTP `profile`: AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80")
+	size := fs.String("size", "640x480", "video `WxH`")
+	fps := fs.Float64("fps", 30, "video frames per second")
+	vbr := fs.Int("bitrate", 1000, "video bitrate, `kbit/s`")
+	abr := fs.Int("audio-bitrate", 64, "audio bitrate, `kbit/s`")
+	list := fs.Bool("list", false, "list cameras and microphones and exit")
+	statusEvery := fs.Duration("status", 5*time.Second, "status line interval (0: none)")
+	verbose := fs.Bool("v", false, "log debug detail")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if *list {
+		devs, err := media.ListDevices()
+		if err != nil {
+			return err
+		}
+		if len(devs) == 0 {
+			fmt.Fprintln(stdout, "No camera or microphone found.")
+		}
+		for _, d := range devs {
+			fmt.Fprintf(stdout, "%-6s %-40q device:%s\n", d.Kind, d.Label, d.ID)
+		}
+		return nil
+	}
+
+	vs, err := media.ParseSource(*videoSrc)
+	if err != nil {
+		return fmt.Errorf("-video: %w", err)
+	}
+	as, err := media.ParseSource(*audioSrc)
+	if err != nil {
+		return fmt.Errorf("-audio: %w", err)
+	}
+	var w, h int
+	if _, err := fmt.Sscanf(*size, "%dx%d", &w, &h); err != nil || w < 16 || h < 16 || w > 7680 || h > 4320 {
+		return fmt.Errorf("-size %q: want WxH, e.g. 1280x720", *size)
+	}
+	peer := *to != ""
+	switch {
+	case peer && *relay != "":
+		return errors.New("give either -relay (publish) or -to (peer mode), not both")
+	case peer && *sdpFile == "":
+		return errors.New("peer mode needs -sdp FILE: the receiver opens it to get the keys")
+	case !peer && (*relay == "" || *stream == "" || *key == ""):
+		return errors.New("publishing needs -relay, -stream and -key (or -to for peer mode); see -h")
+	case vs.Type == media.SourceNone && as.Type == media.SourceNone:
+		return sender.ErrNoTracks
+	}
+
+	opts := media.Options{Width: w, Height: h, FPS: *fps, VideoBitrate: *vbr * 1000, AudioBitrate: *abr * 1000, Logger: log}
+	clk := media.NewClock()
+	video, err := media.Open(ctx, clk, vs, media.KindVideo, opts)
+	if err != nil {
+		return fmt.Errorf("video %s: %w", vs, err)
+	}
+	audio, err := media.Open(ctx, clk, as, media.KindAudio, opts)
+	if err != nil {
+		if video != nil {
+			video.Close()
+		}
+		return fmt.Errorf("audio %s: %w", as, err)
+	}
+	closeAll := func() {
+		for _, t := range []media.Track{video, audio} {
+			if t != nil {
+				t.Close()
+			}
+		}
+	}
+
+	var sess sender.Session
+	if peer {
+		var desc string
+		sess, desc, err = sender.PeerSession(*to, *profile, video != nil, audio != nil)
+		if err == nil {
+			err = os.WriteFile(*sdpFile, []byte(desc), 0o600)
+		}
+		if err != nil {
+			closeAll()
+			return err
+		}
+		fmt.Fprintf(stdout, "sending SRTP to %s; receiver SDP written to %s\n", sess.Addr, *sdpFile)
+	} else {
+		var vo, ao *protocol.TrackOffer
+		if video != nil {
+			vw, vh := video.Size()
+			vo = &protocol.TrackOffer{Codec: "VP8", ClockRate: protocol.ClockRateVideo, Width: vw, Height: vh}
+		}
+		if audio != nil {
+			ao = &protocol.TrackOffer{Codec: "opus", ClockRate: protocol.ClockRateOpus, Channels: 2}
+		}
+		var pr protocol.PublishResponse
+		sess, pr, err = sender.Publish(ctx, sender.PublishConfig{Relay: *relay, Stream: *stream, Key: *key,
+			CAFile: *ca, Pin: *pin, Profile: *profile}, vo, ao)
+		if err != nil {
+			closeAll()
+			if errors.Is(err, sender.ErrBadKey) {
+				return fmt.Errorf("%w — check -key (the relay printed it at `quicast-relay stream add %s`)", err, *stream)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "publishing %q to %s (SRTP %s, UDP %s)\n  watch: %s\n", *stream, *relay, sess.Profile, sess.Addr, pr.WatchURL)
+	}
+
+	eng, err := sender.Start(ctx, sess, clk, video, audio, log)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	var tick <-chan time.Time
+	if *statusEvery > 0 {
+		t := time.NewTicker(*statusEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-eng.Done():
+			eng.Close()
+			if err := eng.Err(); err != nil {
+				return err
+			}
+			return nil
+		case <-tick:
+			s := eng.Stats()
+			fmt.Fprintf(stderr, "%s  video %dx%d %.0f fps %.0f kbit/s  audio %.0f kbit/s  packets %d  lost %.1f%%  PLI %d  NACK %d\n",
+				s.Elapsed.Round(time.Second), s.Width, s.Height, s.Video.FPS, s.Video.BitrateKbps, s.Audio.BitrateKbps,
+				s.Video.Packets+s.Audio.Packets, 100*s.Video.FractionLost, s.Video.PLIs, s.Video.NACKs)
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package sender
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/quicast/quicast/certs"
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/sender/internal/sdp"
+)
+
+// PublishConfig says which relay to publish to and how to trust it.
+type PublishConfig struct {
+	Relay   string // https://HOST:PORT
+	Stream  string
+	Key     string // the stream's publish key
+	CAFile  string // trust the relay by this CA certificate (PEM), or
+	Pin     string // by the SHA-256 of its certificate, or else the system roots
+	Profile string // SRTP profile; default AEAD_AES_128_GCM
+}
+
+// Publish performs the publish handshake (POST /api/publish over TLS) and
+// returns where and how to send. Errors name the cause in words: a wrong
+// key wraps ErrBadKey.
+func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.TrackOffer) (Session, protocol.PublishResponse, error) {
+	u, err := url.Parse(cfg.Relay)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay address %q: want https://HOST:PORT", cfg.Relay)
+	}
+	tlsConf, err := certs.ClientConfig(cfg.CAFile, cfg.Pin)
+	if err != nil {
+		return Session{}, protocol.PublishResponse{}, err
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	defer client.CloseIdleConnections()
+	body, _ := json.Marshal(protocol.PublishRequest{Stream: cfg.Stream, Profile: cfg.Profile, Video: video, Audio: audio})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(cfg.Relay, "/")+protocol.PathPublish, bytes.NewReader(body))
+	if err != nil {
+		return Session{}, protocol.PublishResponse{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+cfg.Key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay %s unreachable: %w", u.Host, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		var e protocol.ErrorResponse
+		_ = json.Unmarshal(b, &e)
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			return Session{}, protocol.PublishResponse{}, fmt.Errorf("%w for stream %q (%s)", ErrBadKey, cfg.Stream, e.Error)
+		case http.StatusNotFound:
+			return Session{}, protocol.PublishResponse{}, fmt.Errorf("the relay has no stream %q (create it with: quicast-relay stream add %s)", cfg.Stream, cfg.Stream)
+		}
+		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay refused to publish: %s: %s", resp.Status, e.Error)
+	}
+	var pr protocol.PublishResponse
+	if err := json.Unmarshal(b, &pr); err != nil {
+		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay's publish answer: %w", err)
+	}
+	host, port, err := net.SplitHostPort(pr.Addr)
+	if err != nil {
+		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay's UDP address %q: %w", pr.Addr, err)
+	}
+	if host == "" {
+		host = u.Hostname()
+	}
+	addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(host, port))
+	if err != nil {
+		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay's UDP address: %w", err)
+	}
+	return Session{Addr: addr, Profile: pr.Profile, Key: pr.MasterKey, Salt: pr.MasterSalt,
+		VideoSSRC: pr.VideoSSRC, AudioSSRC: pr.AudioSSRC, VideoPT: pr.VideoPT, AudioPT: pr.AudioPT,
+		ExpectRTCP: true}, pr, nil
+}
+
+// PeerSession makes a session with fresh random keys and SSRCs for sending
+// to a plain SRTP receiver at target ("srtp://HOST:PORT"), and the SDP that
+// receiver opens.
+func PeerSession(target, profile string, video, audio bool) (Session, string, error) {
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "srtp" || u.Port() == "" {
+		return Session{}, "", fmt.Errorf("peer address %q: want srtp://HOST:PORT", target)
+	}
+	addr, err := net.ResolveUDPAddr("udp", u.Host)
+	if err != nil {
+		return Session{}, "", fmt.Errorf("peer address: %w", err)
+	}
+	if profile == "" {
+		profile = protocol.ProfileAEADAES128GCM
+	}
+	saltLen := 12
+	switch profile {
+	case protocol.ProfileAEADAES128GCM:
+	case protocol.ProfileAES128CMHMACSHA1_80:
+		saltLen = 14
+	default:
+		return Session{}, "", fmt.Errorf("unsupported SRTP profile %q", profile)
+	}
+	if !video && !audio {
+		return Session{}, "", ErrNoTracks
+	}
+	s := Session{Addr: addr, Profile: profile, Key: randBytes(16), Salt: randBytes(saltLen),
+		VideoPT: protocol.PayloadTypeVP8, AudioPT: protocol.PayloadTypeOpus}
+	ap, _ := netip.ParseAddrPort(addr.String())
+	desc := sdp.Session{Addr: ap, Profile: profile, Key: s.Key, Salt: s.Salt, SessionID: uint64(time.Now().Unix())}
+	if video {
+		s.VideoSSRC = binary.BigEndian.Uint32(randBytes(4))
+		desc.Tracks = append(desc.Tracks, sdp.Track{Kind: "video", PayloadType: s.VideoPT, Encoding: "VP8/90000", SSRC: s.VideoSSRC})
+	}
+	if audio {
+		s.AudioSSRC = binary.BigEndian.Uint32(randBytes(4))
+		desc.Tracks = append(desc.Tracks, sdp.Track{Kind: "audio", PayloadType: s.AudioPT, Encoding: "opus/48000/2", SSRC: s.AudioSSRC})
+	}
+	return s, desc.Marshal(), nil
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+var _ = errors.New
