@@ -55,23 +55,30 @@ func IsRTCP(pkt []byte) bool {
 //	|   TL0PICIDX   | (OPTIONAL, if L)
 //	|TID|Y| KEYIDX  | (OPTIONAL, if T or K)
 func VP8KeyframeStart(payload []byte) bool {
-	if len(payload) < 1 {
+	n, ok := VP8DescriptorLen(payload)
+	if !ok || payload[0]&0x10 == 0 || payload[0]&0x07 != 0 {
 		return false
 	}
-	d := payload[0]
-	if d&0x10 == 0 || d&0x07 != 0 {
-		return false
+	return len(payload) > n && payload[n]&0x01 == 0
+}
+
+// VP8DescriptorLen returns the length in bytes of the VP8 payload
+// descriptor (RFC 7741 §4.2) at the start of payload, and false when payload
+// is too short to hold it.
+func VP8DescriptorLen(payload []byte) (int, bool) {
+	if len(payload) < 1 {
+		return 0, false
 	}
 	i := 1
-	if d&0x80 != 0 {
+	if payload[0]&0x80 != 0 {
 		if len(payload) < 2 {
-			return false
+			return 0, false
 		}
 		x := payload[1]
 		i++
 		if x&0x80 != 0 {
 			if len(payload) <= i {
-				return false
+				return 0, false
 			}
 			if payload[i]&0x80 != 0 {
 				i++
@@ -85,7 +92,10 @@ func VP8KeyframeStart(payload []byte) bool {
 			i++
 		}
 	}
-	return len(payload) > i && payload[i]&0x01 == 0
+	if i > len(payload) {
+		return 0, false
+	}
+	return i, true
 }
 
 // ntpEpochOffset is the number of seconds from 1900-01-01 (the NTP era 0

@@ -1,0 +1,179 @@
+// Package player is the logic of the quicast browser player, kept apart
+// from the syscall/js glue so it is tested on the host: VP8 frame
+// reassembly from RTP (RFC 7741), the audio timeline that maps played
+// samples back to RTP time, and the lip-sync decision of which video frame
+// to show. Audio is the master clock.
+package player
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/quicast/quicast/protocol"
+)
+
+// Frame is one reassembled video frame.
+type Frame struct {
+	Data      []byte
+	Timestamp uint32 // RTP, 90 kHz
+	Keyframe  bool
+}
+
+var errShortPayload = errors.New("player: VP8 payload too short")
+
+// Assembler joins the RTP packets of a video group into VP8 frames. Packets
+// come in order on a group stream; a frame ends at the marker bit.
+type Assembler struct {
+	cur     []byte
+	ts      uint32
+	active  bool
+	lastSeq uint16
+	broken  bool // a packet of the current frame is missing
+
+	hdr rtp.Header
+
+	// Counters.
+	FramesBroken uint64
+}
+
+// Reset drops a partial frame, at the start of a new group.
+func (a *Assembler) Reset() {
+	a.cur, a.active, a.broken = a.cur[:0], false, false
+}
+
+// Push adds one RTP packet. It returns a complete frame when pkt ends one;
+// the frame's Data is only valid until the next call.
+func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
+	n, err := a.hdr.Unmarshal(pkt)
+	if err != nil {
+		return Frame{}, false, fmt.Errorf("player: RTP header: %w", err)
+	}
+	payload := pkt[n:]
+	if a.hdr.Padding && len(payload) > 0 {
+		pad := int(payload[len(payload)-1])
+		if pad > len(payload) {
+			return Frame{}, false, errShortPayload
+		}
+		payload = payload[:len(payload)-pad]
+	}
+	d, ok := protocol.VP8DescriptorLen(payload)
+	if !ok {
+		return Frame{}, false, errShortPayload
+	}
+	start := payload[0]&0x10 != 0 && payload[0]&0x07 == 0
+	if start || !a.active || a.hdr.Timestamp != a.ts {
+		if a.active && !start {
+			a.broken = true // continuation without a start: its start was lost
+		}
+		if start {
+			if a.active && len(a.cur) > 0 {
+				a.FramesBroken++ // the previous frame never got its marker
+			}
+			a.cur, a.broken = a.cur[:0], false
+		}
+		a.active, a.ts = true, a.hdr.Timestamp
+	} else if a.hdr.SequenceNumber != a.lastSeq+1 {
+		a.broken = true
+	}
+	a.lastSeq = a.hdr.SequenceNumber
+	a.cur = append(a.cur, payload[d:]...)
+	if !a.hdr.Marker {
+		return Frame{}, false, nil
+	}
+	a.active = false
+	if a.broken || len(a.cur) == 0 {
+		a.FramesBroken++
+		a.broken = false
+		return Frame{}, false, nil
+	}
+	return Frame{Data: a.cur, Timestamp: a.ts, Keyframe: a.cur[0]&0x01 == 0}, true, nil
+}
+
+// Unwrapper extends 32-bit RTP timestamps to 64 bits across wrap-around.
+type Unwrapper struct {
+	last uint32
+	high int64
+	ok   bool
+}
+
+// Unwrap returns ts extended to 64 bits, continuing from the previous call.
+func (u *Unwrapper) Unwrap(ts uint32) int64 {
+	if !u.ok {
+		u.last, u.ok = ts, true
+		return int64(ts)
+	}
+	d := int32(ts - u.last)
+	v := int64(u.last) + u.high + int64(d)
+	u.high = v - int64(ts)
+	u.last = ts
+	return v
+}
+
+// AudioTimeline remembers, for the audio handed to the playout buffer,
+// which RTP timestamp each played sample had, so the number of samples the
+// AudioWorklet reports as played maps back to media time.
+type AudioTimeline struct {
+	chunks []chunk
+	total  int64 // samples handed over so far
+}
+
+type chunk struct {
+	offset int64 // index of its first sample in the playout
+	ts     int64 // extended RTP timestamp of its first sample
+	n      int64
+}
+
+// Add records n samples starting at extended RTP timestamp ts.
+func (t *AudioTimeline) Add(ts int64, n int) {
+	t.chunks = append(t.chunks, chunk{offset: t.total, ts: ts, n: int64(n)})
+	t.total += int64(n)
+	if len(t.chunks) > 512 {
+		t.chunks = append(t.chunks[:0], t.chunks[len(t.chunks)-256:]...)
+	}
+}
+
+// Dropped records that the playout buffer discarded n samples it had not
+// played (to cut latency): they are gone from the timeline's future.
+func (t *AudioTimeline) Dropped(n int64) { _ = n }
+
+// At returns the extended RTP timestamp of played sample index played.
+func (t *AudioTimeline) At(played int64) (int64, bool) {
+	for i := len(t.chunks) - 1; i >= 0; i-- {
+		c := t.chunks[i]
+		if played >= c.offset {
+			if played > c.offset+c.n {
+				played = c.offset + c.n
+			}
+			return c.ts + played - c.offset, true
+		}
+	}
+	return 0, false
+}
+
+// Pending is a decoded video frame waiting for its time.
+type Pending struct {
+	Wall time.Time // sender wall-clock time of the frame (zero if unknown)
+}
+
+// Pick decides what to show when the audio being heard has sender wall time
+// audioNow: the newest frame due (Wall ≤ audioNow + lead) is rendered and
+// the older due ones are dropped as late. Frames too far ahead of the audio
+// (more than maxAhead, a broken clock mapping) are shown anyway. It returns
+// the index to render (-1 for none) and how many frames before it to drop.
+func Pick(queue []Pending, audioNow time.Time, lead, maxAhead time.Duration) (render, drop int) {
+	render = -1
+	for i, p := range queue {
+		if p.Wall.IsZero() || audioNow.IsZero() || !p.Wall.After(audioNow.Add(lead)) || p.Wall.Sub(audioNow) > maxAhead {
+			render = i
+			continue
+		}
+		break
+	}
+	if render < 0 {
+		return -1, 0
+	}
+	return render, render
+}

@@ -1,0 +1,68 @@
+// Login and stream list pages.
+(() => {
+  const form = document.getElementById('login-form');
+  if (form) {
+    const err = document.getElementById('error');
+    const params = new URLSearchParams(location.search);
+    if (params.get('error') === 'throttled') err.textContent = 'Too many attempts. Wait a moment and try again.';
+    else if (params.get('error')) err.textContent = 'Wrong username or password.';
+    const next = params.get('next');
+    if (next) form.querySelector('input[name="next"]').value = next;
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      err.textContent = '';
+      const body = JSON.stringify({username: form.username.value, password: form.password.value});
+      const r = await fetch('/api/login', {method: 'POST', headers: {'Content-Type': 'application/json'}, body});
+      if (r.ok) {
+        const n = form.querySelector('input[name="next"]').value;
+        location.href = n && n.startsWith('/') && !n.startsWith('//') ? n : '/';
+        return;
+      }
+      let msg = 'Login failed.';
+      try { const j = await r.json(); if (j.error) msg = j.error; } catch (e) {}
+      err.textContent = msg.charAt(0).toUpperCase() + msg.slice(1) + (msg.endsWith('.') ? '' : '.');
+      form.password.value = '';
+      form.password.focus();
+    });
+  }
+
+  const list = document.getElementById('streams');
+  if (list) {
+    const render = async () => {
+      const r = await fetch('/api/streams');
+      if (r.status === 401) { location.href = '/login'; return; }
+      const streams = await r.json();
+      list.replaceChildren();
+      if (!streams.length) {
+        const li = document.createElement('li');
+        li.className = 'empty';
+        li.textContent = 'No streams yet. Create one with: quicast-relay stream add NAME';
+        list.append(li);
+      }
+      for (const s of streams) {
+        const li = document.createElement('li');
+        const a = document.createElement('a');
+        a.href = '/watch/' + encodeURIComponent(s.name);
+        a.textContent = s.name;
+        const badge = document.createElement('span');
+        badge.className = s.live ? 'badge live' : 'badge';
+        badge.textContent = s.live ? 'LIVE' : 'offline';
+        const viewers = document.createElement('span');
+        viewers.className = 'viewers';
+        viewers.textContent = s.viewers === 1 ? '1 viewer' : s.viewers + ' viewers';
+        li.append(a, badge, viewers);
+        list.append(li);
+      }
+    };
+    render();
+    setInterval(render, 3000);
+  }
+
+  const logout = document.getElementById('logout');
+  if (logout) {
+    logout.addEventListener('click', async () => {
+      await fetch('/api/logout', {method: 'POST', headers: {'Content-Type': 'application/json'}});
+      location.href = '/login';
+    });
+  }
+})();
