@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/quicast/quicast/protocol"
 )
@@ -45,6 +46,7 @@ type Store struct {
 	mu      sync.Mutex
 	users   map[string]string // name → PHC argon2id hash
 	streams map[string]string // name → base64 SHA-256 of the publish key
+	mtimes  [2]time.Time      // of usersFile and streamsFile when last read
 }
 
 // Open opens the data directory dir, creating it (mode 0700) and the ticket
@@ -54,10 +56,10 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &Store{dir: dir, users: map[string]string{}, streams: map[string]string{}}
-	if err := readJSON(filepath.Join(dir, usersFile), &s.users); err != nil {
-		return nil, err
-	}
-	if err := readJSON(filepath.Join(dir, streamsFile), &s.streams); err != nil {
+	s.mu.Lock()
+	err := s.refreshLocked()
+	s.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	key, err := os.ReadFile(filepath.Join(dir, ticketKeyFile))
@@ -78,6 +80,33 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
+// refreshLocked re-reads the users and streams files when another process
+// (quicast-relay user add, stream add) changed them since the last read.
+func (s *Store) refreshLocked() error {
+	for i, f := range []struct {
+		name string
+		m    *map[string]string
+	}{{usersFile, &s.users}, {streamsFile, &s.streams}} {
+		path := filepath.Join(s.dir, f.name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("store: %w", err)
+		}
+		if fi.ModTime().Equal(s.mtimes[i]) {
+			continue
+		}
+		m := map[string]string{}
+		if err := readJSON(path, &m); err != nil {
+			return err
+		}
+		*f.m, s.mtimes[i] = m, fi.ModTime()
+	}
+	return nil
+}
+
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }
 
@@ -96,6 +125,9 @@ func (s *Store) AddUser(name, password string) error {
 	h := hashPassword(password, defaultParams)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return err
+	}
 	if _, ok := s.users[name]; ok {
 		return fmt.Errorf("user %q: %w", name, ErrExists)
 	}
@@ -111,6 +143,7 @@ func (s *Store) AddUser(name, password string) error {
 // otherwise — also for an unknown user, after the same amount of work.
 func (s *Store) CheckPassword(name, password string) error {
 	s.mu.Lock()
+	_ = s.refreshLocked() // on error keep serving what was read before
 	h, ok := s.users[name]
 	s.mu.Unlock()
 	if !ok {
@@ -141,6 +174,9 @@ func (s *Store) AddStream(name string) (string, error) {
 	key := base64.RawURLEncoding.EncodeToString(raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return "", err
+	}
 	if _, ok := s.streams[name]; ok {
 		return "", fmt.Errorf("stream %q: %w", name, ErrExists)
 	}
@@ -156,6 +192,7 @@ func (s *Store) AddStream(name string) (string, error) {
 // ErrBadPublishKey otherwise.
 func (s *Store) CheckPublishKey(stream, key string) error {
 	s.mu.Lock()
+	_ = s.refreshLocked()
 	h, ok := s.streams[stream]
 	s.mu.Unlock()
 	if !ok {
@@ -170,6 +207,7 @@ func (s *Store) CheckPublishKey(stream, key string) error {
 // HasStream reports whether a stream exists.
 func (s *Store) HasStream(name string) bool {
 	s.mu.Lock()
+	_ = s.refreshLocked()
 	defer s.mu.Unlock()
 	_, ok := s.streams[name]
 	return ok
@@ -178,6 +216,7 @@ func (s *Store) HasStream(name string) bool {
 // Streams returns the stream names, sorted.
 func (s *Store) Streams() []string {
 	s.mu.Lock()
+	_ = s.refreshLocked()
 	defer s.mu.Unlock()
 	return sortedKeys(s.streams)
 }

@@ -115,3 +115,31 @@ func FuzzParseHash(f *testing.F) {
 		}
 	})
 }
+
+// A stream or user added by another process (the CLI while the relay runs)
+// is seen without a restart.
+func TestSeesChangesByAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	relay, _ := Open(dir)
+	cli, _ := Open(dir)
+	key, err := cli.AddStream("late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.CheckPublishKey("late", key); err != nil {
+		t.Errorf("relay does not see the new stream: %v", err)
+	}
+	if err := cli.AddUser("bob", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.CheckPassword("bob", "pw"); err != nil {
+		t.Errorf("relay does not see the new user: %v", err)
+	}
+	// The relay's own additions merge with the CLI's.
+	if _, err := relay.AddStream("mine"); err != nil {
+		t.Fatal(err)
+	}
+	if got := cli.Streams(); len(got) != 2 {
+		t.Errorf("streams = %v, want late and mine", got)
+	}
+}
