@@ -1,0 +1,160 @@
+package sender_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/sender"
+	"github.com/quicast/quicast/sender/media"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func freeUDPPort(t *testing.T) int {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// startPeer sends the real test source (VP8) in peer mode to port for d.
+func startPeer(t *testing.T, sess sender.Session) *sender.Engine {
+	t.Helper()
+	clk := media.NewClock()
+	v, err := media.Open(context.Background(), clk, media.Source{Type: media.SourceTest}, media.KindVideo,
+		media.Options{Width: 320, Height: 240, KeyframeInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := sender.Start(context.Background(), sess, clk, v, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// TestGStreamerDecodesPeerMode: GStreamer's srtpdec + vp8dec decode what
+// quicast-send sends in peer mode, with both SRTP profiles.
+func TestGStreamerDecodesPeerMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop test")
+	}
+	gst, err := exec.LookPath("gst-launch-1.0")
+	if err != nil {
+		t.Fatal("gst-launch-1.0 not installed: run scripts/deps.sh (make test does)")
+	}
+	for _, c := range []struct{ profile, cipher, auth string }{
+		{protocol.ProfileAES128CMHMACSHA1_80, "aes-128-icm", "hmac-sha1-80"},
+		{protocol.ProfileAEADAES128GCM, "aes-128-gcm", "null"},
+	} {
+		t.Run(c.profile, func(t *testing.T) {
+			port := freeUDPPort(t)
+			sess, _, err := sender.PeerSession(fmt.Sprintf("srtp://127.0.0.1:%d", port), c.profile, true, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			caps := fmt.Sprintf("application/x-srtp, media=(string)video, payload=(int)96, clock-rate=(int)90000, "+
+				"encoding-name=(string)VP8, ssrc=(uint)%d, srtp-key=(buffer)%s, srtp-cipher=(string)%s, srtp-auth=(string)%s, "+
+				"srtcp-cipher=(string)%s, srtcp-auth=(string)%s, roc=(uint)0",
+				sess.VideoSSRC, hex.EncodeToString(append(append([]byte{}, sess.Key...), sess.Salt...)), c.cipher, c.auth, c.cipher, c.auth)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, gst, "-v", "udpsrc", fmt.Sprintf("port=%d", port), "address=127.0.0.1", "caps="+caps,
+				"!", "srtpdec", "name=dec", "dec.rtp_src", "!", "rtpjitterbuffer", "latency=100", "!", "rtpvp8depay", "!", "vp8dec",
+				"!", "fakesink", "name=frames", "silent=false", "sync=false",
+				// rtcp-mux: srtpdec hands our sender reports to its RTCP pad.
+				"dec.rtcp_src", "!", "fakesink", "name=rtcp", "async=false", "sync=false")
+			var out lockedBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cancel(); _ = cmd.Wait() }()
+			time.Sleep(500 * time.Millisecond) // udpsrc bound
+			startPeer(t, sess)
+			chain := regexp.MustCompile(`frames:sink\) \(\d+ bytes`)
+			deadline := time.Now().Add(30 * time.Second)
+			frames := 0
+			for time.Now().Before(deadline) {
+				frames = len(chain.FindAllStringIndex(out.String(), -1))
+				if frames >= 60 {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			t.Logf("GStreamer decoded %d frames (%s)", frames, c.profile)
+			if frames < 60 {
+				t.Fatalf("GStreamer decoded %d frames, want ≥ 60\n%s", frames, tail(out.String(), 3000))
+			}
+			if !strings.Contains(out.String(), "width=(int)320, height=(int)240") {
+				t.Errorf("decoded caps do not show 320x240")
+			}
+		})
+	}
+}
+
+// TestFFmpegReadsPeerSDP: ffmpeg opens the SDP quicast-send writes and
+// decodes the VP8 it receives (ffmpeg 5.1 knows AES_CM_128_HMAC_SHA1_80 only).
+func TestFFmpegReadsPeerSDP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop test")
+	}
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal("ffmpeg not installed: run scripts/deps.sh (make test does)")
+	}
+	port := freeUDPPort(t)
+	sess, desc, err := sender.PeerSession(fmt.Sprintf("srtp://127.0.0.1:%d", port), protocol.ProfileAES128CMHMACSHA1_80, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdpPath := filepath.Join(t.TempDir(), "peer.sdp")
+	os.WriteFile(sdpPath, []byte(desc), 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ff, "-hide_banner", "-nostdin", "-protocol_whitelist", "file,udp,rtp,srtp",
+		"-i", sdpPath, "-frames:v", "60", "-f", "null", "-")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	startPeer(t, sess)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, tail(out.String(), 3000))
+	}
+	m := regexp.MustCompile(`frame=\s*(\d+)`).FindAllStringSubmatch(out.String(), -1)
+	if len(m) == 0 || m[len(m)-1][1] != "60" {
+		t.Fatalf("ffmpeg did not decode 60 frames:\n%s", tail(out.String(), 3000))
+	}
+	t.Logf("ffmpeg decoded %s frames from the peer-mode SDP", m[len(m)-1][1])
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
