@@ -24,7 +24,7 @@ import (
 	"github.com/quicast/quicast/relay/internal/media"
 	"github.com/quicast/quicast/relay/internal/store"
 	"github.com/quicast/quicast/relay/internal/web"
-	viewer "github.com/quicast/quicast/viewer-wasm/web"
+	viewerweb "github.com/quicast/quicast/viewer-wasm/web"
 )
 
 // DefaultListen is the relay's default address.
@@ -40,6 +40,8 @@ type Config struct {
 	Hosts             []string
 	CertFile, KeyFile string // a user-provided certificate replaces the local CA
 	Logger            *slog.Logger
+
+	onHub func(*media.Hub) // tests: look at the hub's counters
 }
 
 // Run serves until ctx is done. ready, if not nil, is called with the bound
@@ -84,9 +86,12 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	wt := &webtransport.Server{H3: h3, CheckOrigin: sameHost}
 	hub := media.NewHub(media.Config{WriteTo: udp.WriteTo, Port: port, WebTransport: wt, Logger: log})
 	defer hub.Close()
+	if cfg.onHub != nil {
+		cfg.onHub(hub)
+	}
 
 	handler, err := web.New(web.Config{
-		Store: st, Media: hub, Logger: log, Assets: viewer.Assets(),
+		Store: st, Media: hub, Logger: log, Assets: viewerweb.Assets(),
 		CertHashes: func() [][32]byte {
 			if cfg.CertFile != "" {
 				return nil // a user certificate is trusted by its chain

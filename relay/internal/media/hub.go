@@ -414,7 +414,9 @@ func (h *Hub) housekeeping() {
 // requestKeyframe sends a PLI (RFC 4585 §6.3.1) to the stream's publisher,
 // at most one per pliInterval.
 func (h *Hub) requestKeyframe(p *publisher) {
-	if p == nil || p.videoSSRC == 0 || !p.allowPLI(h.cfg.Now()) {
+	// Without a latched address there is nowhere to send it yet: keep the
+	// rate-limit slot for when there is.
+	if p == nil || p.videoSSRC == 0 || p.address() == nil || !p.allowPLI(h.cfg.Now()) {
 		return
 	}
 	h.c.plisSent.Add(1)

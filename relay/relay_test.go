@@ -1,0 +1,525 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"github.com/quic-go/webtransport-go"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/relay/internal/media"
+	"github.com/quicast/quicast/relay/internal/store"
+)
+
+// testRelay is a relay on loopback with one stream.
+type testRelay struct {
+	addr   string
+	dir    string
+	key    string
+	st     *store.Store
+	hub    *media.Hub
+	caPool *x509.CertPool
+}
+
+func startRelay(t *testing.T) *testRelay {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.AddStream("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &testRelay{dir: dir, key: key, st: st}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var hubMu sync.Mutex
+	go func() {
+		done <- Run(ctx, Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), onHub: func(h *media.Hub) {
+			hubMu.Lock()
+			tr.hub = h
+			hubMu.Unlock()
+		}}, func(a string) { ready <- a })
+	}()
+	select {
+	case tr.addr = <-ready:
+	case err := <-done:
+		t.Fatalf("relay: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("relay not ready")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	})
+	ca, err := os.ReadFile(filepath.Join(dir, "certs", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.caPool = x509.NewCertPool()
+	tr.caPool.AppendCertsFromPEM(ca)
+	return tr
+}
+
+// publisher sends synthetic VP8 and Opus RTP as SRTP, as quicast-send does.
+type publisher struct {
+	t          *testing.T
+	conn       *net.UDPConn
+	tx, rx     *srtp.Context
+	pr         protocol.PublishResponse
+	vseq, aseq uint16
+	frame      uint32
+	sent       [][]byte // every SRTP packet, for replays
+}
+
+func (r *testRelay) publish(t *testing.T, profile string) *publisher {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: r.caPool}}}
+	body, _ := json.Marshal(protocol.PublishRequest{Stream: "demo", Profile: profile,
+		Video: &protocol.TrackOffer{Codec: "VP8", ClockRate: 90000, Width: 64, Height: 48},
+		Audio: &protocol.TrackOffer{Codec: "opus", ClockRate: 48000, Channels: 2}})
+	req, _ := http.NewRequest(http.MethodPost, "https://"+r.addr+protocol.PathPublish, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("publish: %s %s", resp.Status, b)
+	}
+	var pr protocol.PublishResponse
+	json.NewDecoder(resp.Body).Decode(&pr)
+	prof := srtp.ProtectionProfileAeadAes128Gcm
+	if pr.Profile == protocol.ProfileAES128CMHMACSHA1_80 {
+		prof = srtp.ProtectionProfileAes128CmHmacSha1_80
+	}
+	tx, _ := srtp.CreateContext(pr.MasterKey, pr.MasterSalt, prof)
+	rx, _ := srtp.CreateContext(pr.MasterKey, pr.MasterSalt, prof)
+	ua, _ := net.ResolveUDPAddr("udp", r.addr)
+	conn, err := net.DialUDP("udp", nil, ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &publisher{t: t, conn: conn, tx: tx, rx: rx, pr: pr}
+}
+
+func (p *publisher) send(h rtp.Header, payload []byte) {
+	raw, _ := (&rtp.Packet{Header: h, Payload: payload}).Marshal()
+	enc, err := p.tx.EncryptRTP(nil, raw, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.sent = append(p.sent, enc)
+	if _, err := p.conn.Write(enc); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// videoFrame sends one frame of n packets; key frames start with a VP8
+// payload header whose P bit is 0 (RFC 6386 §9.1).
+func (p *publisher) videoFrame(key bool, n int) { p.videoFrameSize(key, n, 200) }
+
+func (p *publisher) videoFrameSize(key bool, n, size int) {
+	p.frame++
+	for i := 0; i < n; i++ {
+		d := byte(0x00)
+		if i == 0 {
+			d = 0x10 // S
+		}
+		body := []byte{d, 0x51, byte(p.frame), byte(i)}
+		if key {
+			body[1] = 0x50
+		}
+		p.send(rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: p.vseq, Timestamp: p.frame * 3000,
+			SSRC: p.pr.VideoSSRC, Marker: i == n-1}, append(body, make([]byte, size)...))
+		p.vseq++
+	}
+}
+
+func (p *publisher) audio() {
+	p.send(rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: p.aseq, Timestamp: uint32(p.aseq) * 960,
+		SSRC: p.pr.AudioSSRC}, []byte{0xfc, 1, 2, 3})
+	p.aseq++
+}
+
+func (p *publisher) rtcp(pkts ...rtcp.Packet) {
+	raw, _ := rtcp.Marshal(pkts)
+	enc, err := p.tx.EncryptRTCP(nil, raw, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.conn.Write(enc)
+}
+
+// readRTCP returns the next RTCP packets the relay sends back.
+func (p *publisher) readRTCP(d time.Duration) []rtcp.Packet {
+	buf := make([]byte, 1500)
+	p.conn.SetReadDeadline(time.Now().Add(d))
+	for {
+		n, err := p.conn.Read(buf)
+		if err != nil {
+			return nil
+		}
+		plain, err := p.rx.DecryptRTCP(nil, buf[:n], nil)
+		if err != nil {
+			continue
+		}
+		pkts, _ := rtcp.Unmarshal(plain)
+		return pkts
+	}
+}
+
+// viewer is a Go WebTransport client.
+type viewer struct {
+	sess *webtransport.Session
+	ctrl *webtransport.Stream
+	msgs   chan *protocol.Message
+	groups chan group
+}
+
+func (r *testRelay) dial(t *testing.T, ticket string) (*viewer, error) {
+	t.Helper()
+	d := &webtransport.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: r.caPool, NextProtos: []string{http3.NextProtoH3}},
+		QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rsp, sess, err := d.Dial(ctx, "https://"+r.addr+protocol.PathWebTransport+"demo?ticket="+ticket, nil)
+	if err != nil {
+		if rsp != nil {
+			return nil, fmt.Errorf("%s: %w", rsp.Status, err)
+		}
+		return nil, err
+	}
+	t.Cleanup(func() { sess.CloseWithError(0, "") })
+	ctrl, err := sess.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := protocol.WriteMessage(ctrl, &protocol.Message{Type: protocol.MsgHello, Client: "test"}); err != nil {
+		return nil, err
+	}
+	v := &viewer{sess: sess, ctrl: ctrl, msgs: make(chan *protocol.Message, 100)}
+	go func() {
+		cr := protocol.NewControlReader(ctrl)
+		for {
+			m, err := cr.Read()
+			if err != nil {
+				close(v.msgs)
+				return
+			}
+			v.msgs <- m
+		}
+	}()
+	return v, nil
+}
+
+func (r *testRelay) ticket(t *testing.T, stream string, exp time.Duration) string {
+	s, err := protocol.SignTicket(r.st.TicketKey(), protocol.Ticket{Stream: stream, User: "u", Expires: time.Now().Add(exp)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (v *viewer) waitMsg(t *testing.T, typ string) *protocol.Message {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m, ok := <-v.msgs:
+			if !ok {
+				t.Fatalf("control stream closed while waiting for %s", typ)
+			}
+			if m.Type == typ {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no %s message", typ)
+		}
+	}
+}
+
+type group struct {
+	protocol.GroupHeader
+	pkts []*rtp.Packet
+	err  error // io.EOF for a cleanly ended group
+}
+
+// collect accepts the viewer's group streams and reads each one
+// concurrently, as a player does: QUIC does not promise that streams are
+// accepted in the order they were opened. Every ended group is sent on
+// v.groups.
+func (v *viewer) collect(ctx context.Context) {
+	v.groups = make(chan group, 64)
+	go func() {
+		for {
+			s, err := v.sess.AcceptUniStream(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				gr, err := protocol.NewGroupReader(s)
+				if err != nil {
+					v.groups <- group{err: err}
+					return
+				}
+				g := group{GroupHeader: gr.Header()}
+				for {
+					b, err := gr.ReadPacket(nil)
+					if err != nil {
+						g.err = err
+						break
+					}
+					var p rtp.Packet
+					if err := p.Unmarshal(b); err != nil {
+						g.err = err
+						break
+					}
+					g.pkts = append(g.pkts, &p)
+				}
+				v.groups <- g
+			}()
+		}
+	}()
+}
+
+// group waits for group id to end.
+func (v *viewer) group(t *testing.T, id uint64) group {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case g := <-v.groups:
+			if g.Group == id {
+				if g.err != io.EOF {
+					t.Fatalf("group %d ended with %v", id, g.err)
+				}
+				return g
+			}
+		case <-timeout:
+			t.Fatalf("group %d did not end", id)
+		}
+	}
+}
+
+func TestPublishAndWatch(t *testing.T) {
+	r := startRelay(t)
+	p := r.publish(t, "")
+	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.collect(t.Context())
+	cat := v.waitMsg(t, protocol.MsgCatalog)
+	if len(cat.Tracks) != 2 || cat.Tracks[0].SSRC != p.pr.VideoSSRC || cat.Tracks[1].Codec != "opus" {
+		t.Fatalf("catalog %+v", cat.Tracks)
+	}
+	// Group 0: a keyframe and two delta frames, then group 1 starts.
+	p.videoFrame(true, 3)
+	p.audio()
+	p.videoFrame(false, 2)
+	p.videoFrame(false, 2)
+	p.rtcp(&rtcp.SenderReport{SSRC: p.pr.VideoSSRC, NTPTime: 1 << 40, RTPTime: 3000})
+	p.videoFrame(true, 3)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g := v.group(t, 0)
+	if g.SSRC != p.pr.VideoSSRC || len(g.pkts) != 7 {
+		t.Fatalf("group 0 of SSRC %d with %d packets, want SSRC %d with 7", g.SSRC, len(g.pkts), p.pr.VideoSSRC)
+	}
+	for i, pk := range g.pkts {
+		if pk.SequenceNumber != uint16(i) {
+			t.Errorf("packet %d has sequence number %d", i, pk.SequenceNumber)
+		}
+	}
+	if !protocol.VP8KeyframeStart(g.pkts[0].Payload) {
+		t.Error("group does not start at a keyframe")
+	}
+	d, err := v.sess.ReceiveDatagram(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ap rtp.Packet
+	if err := ap.Unmarshal(d); err != nil || ap.SSRC != p.pr.AudioSSRC {
+		t.Errorf("audio datagram: %v %+v", err, ap.Header)
+	}
+	if s := v.waitMsg(t, protocol.MsgSync); s.Sync.SSRC != p.pr.VideoSSRC || s.Sync.RTPTime != 3000 {
+		t.Errorf("sync %+v", s.Sync)
+	}
+
+	// A viewer joining mid-group gets the cached group at once.
+	p.videoFrame(false, 2)
+	late, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.collect(t.Context())
+	late.waitMsg(t, protocol.MsgCatalog)
+	p.videoFrame(true, 1) // closes group 1
+	if g := late.group(t, 1); len(g.pkts) != 5 || !protocol.VP8KeyframeStart(g.pkts[0].Payload) {
+		t.Fatalf("late joiner: group 1 with %d packets, want the cached group with 5", len(g.pkts))
+	}
+
+	// A keyframe request reaches the publisher as a PLI.
+	deadline := time.Now().Add(5 * time.Second)
+	gotPLI := false
+	for !gotPLI && time.Now().Before(deadline) {
+		protocol.WriteMessage(late.ctrl, &protocol.Message{Type: protocol.MsgKeyframe})
+		for _, pk := range p.readRTCP(time.Second) {
+			if pli, ok := pk.(*rtcp.PictureLossIndication); ok && pli.MediaSSRC == p.pr.VideoSSRC && pli.SenderSSRC == p.pr.RelaySSRC {
+				gotPLI = true
+			}
+		}
+	}
+	if !gotPLI {
+		t.Error("no PLI at the publisher after a keyframe request")
+	}
+
+	// The publisher leaves: viewers are told.
+	p.rtcp(&rtcp.Goodbye{Sources: []uint32{p.pr.VideoSSRC}})
+	if m := v.waitMsg(t, protocol.MsgEnded); m.Reason == "" {
+		t.Error("ended without a reason")
+	}
+}
+
+// Bad datagrams are dropped and counted; the stream goes on.
+func TestIngestDropsBadPackets(t *testing.T) {
+	r := startRelay(t)
+	p := r.publish(t, protocol.ProfileAES128CMHMACSHA1_80)
+	p.videoFrame(true, 2)
+	waitStats := func(what string, ok func(media.Stats) bool) media.Stats {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			s := r.hub.Stats()
+			if ok(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stats %+v", what, s)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	before := waitStats("first packets", func(s media.Stats) bool { return s.PacketsIn >= 2 })
+
+	// Replays of authentic packets.
+	for _, b := range p.sent {
+		p.conn.Write(b)
+	}
+	// A bad tag on an authentic packet.
+	bad := append([]byte(nil), p.sent[0]...)
+	bad[len(bad)-1] ^= 0xff
+	p.conn.Write(bad)
+	// Truncated, garbage with an unknown SSRC.
+	p.conn.Write([]byte{0x80, 96, 0})
+	junk := make([]byte, 100)
+	rand.Read(junk)
+	junk[0] = 0x80
+	p.conn.Write(junk)
+
+	s := waitStats("drops counted", func(s media.Stats) bool {
+		return s.DropAuth >= before.DropAuth+3 && s.DropShort >= 1 && s.DropUnknownSSRC >= 1
+	})
+	t.Logf("drops: auth %d (2 replays + 1 bad tag), short %d, unknown SSRC %d", s.DropAuth, s.DropShort, s.DropUnknownSSRC)
+
+	// The stream goes on: a viewer still gets new groups.
+	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.collect(t.Context())
+	v.waitMsg(t, protocol.MsgCatalog)
+	p.videoFrame(true, 2)
+	p.videoFrame(true, 2)
+	if g := v.group(t, 1); len(g.pkts) != 2 {
+		t.Errorf("group 1 after the bad packets has %d packets, want 2", len(g.pkts))
+	}
+}
+
+func TestTicketRefusedBeforeSession(t *testing.T) {
+	r := startRelay(t)
+	other := r.ticket(t, "other", time.Minute)
+	expired := r.ticket(t, "demo", -time.Second)
+	forgedKey := make([]byte, protocol.TicketKeySize)
+	forged, _ := protocol.SignTicket(forgedKey, protocol.Ticket{Stream: "demo", User: "u", Expires: time.Now().Add(time.Minute)})
+	for name, tk := range map[string]string{"missing": "", "forged": forged, "expired": expired, "other stream": other} {
+		if _, err := r.dial(t, tk); err == nil {
+			t.Errorf("%s ticket: session opened", name)
+		} else if !bytes.Contains([]byte(err.Error()), []byte("403")) {
+			t.Errorf("%s ticket: %v, want 403", name, err)
+		}
+	}
+	if r.hub.Stats().ViewersNow != 0 {
+		t.Error("a refused viewer was counted")
+	}
+}
+
+// A viewer that stops reading loses groups; the others get everything.
+func TestSlowViewerDoesNotSlowOthers(t *testing.T) {
+	r := startRelay(t)
+	p := r.publish(t, "")
+	fast, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast.collect(t.Context())
+	fast.waitMsg(t, protocol.MsgCatalog)
+	slow.waitMsg(t, protocol.MsgCatalog)
+
+	// 2400 packets of 1.1 kB: more than a viewer's queue and its QUIC flow
+	// control window hold, sent at ~2000 packets/s.
+	const groups, frames, perFrame = 8, 30, 10
+	for g := 0; g < groups; g++ {
+		for f := 0; f < frames; f++ {
+			p.videoFrameSize(f == 0, perFrame, 1100)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	p.videoFrame(true, 1)
+	for id := uint64(0); id < groups; id++ {
+		if g := fast.group(t, id); len(g.pkts) != frames*perFrame {
+			t.Errorf("fast viewer: group %d has %d packets, want %d", id, len(g.pkts), frames*perFrame)
+		}
+	}
+	s := r.hub.Stats()
+	t.Logf("slow viewer: %d groups, %d packets dropped", s.GroupsDropped, s.PacketsDropped)
+	if s.GroupsDropped == 0 {
+		t.Error("the slow viewer lost nothing: the test did not overflow its queue")
+	}
+	_ = slow
+}
