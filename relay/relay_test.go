@@ -198,8 +198,8 @@ func (p *publisher) readRTCP(d time.Duration) []rtcp.Packet {
 
 // viewer is a Go WebTransport client.
 type viewer struct {
-	sess *webtransport.Session
-	ctrl *webtransport.Stream
+	sess   *webtransport.Session
+	ctrl   *webtransport.Stream
 	msgs   chan *protocol.Message
 	groups chan group
 }
