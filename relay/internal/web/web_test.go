@@ -1,0 +1,361 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/relay/internal/store"
+)
+
+// fakeMedia records what the web side asks of the media side.
+type fakeMedia struct {
+	published []string
+	served    []string // "stream/user"
+}
+
+func (m *fakeMedia) Publish(_ context.Context, stream string, _ protocol.PublishRequest) (protocol.PublishResponse, error) {
+	m.published = append(m.published, stream)
+	return protocol.PublishResponse{VideoSSRC: 1, AudioSSRC: 2}, nil
+}
+
+func (m *fakeMedia) ServeViewer(w http.ResponseWriter, _ *http.Request, stream, user string) {
+	m.served = append(m.served, stream+"/"+user)
+	w.WriteHeader(http.StatusOK)
+}
+
+func (m *fakeMedia) StreamStatus(string) (bool, int) { return true, 3 }
+
+type fixture struct {
+	h   *Handler
+	st  *store.Store
+	m   *fakeMedia
+	key string
+	now time.Time
+}
+
+var wasm = bytes.Repeat([]byte("\x00asm quicast "), 1000)
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddUser("alice", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.AddStream("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(wasm)
+	zw.Close()
+	f := &fixture{st: st, m: &fakeMedia{}, key: key, now: time.Now()}
+	f.h, err = New(Config{Store: st, Media: f.m, Now: func() time.Time { return f.now },
+		CertHashes: func() [][32]byte { return [][32]byte{{1, 2, 3}} },
+		Assets: fstest.MapFS{
+			"login.html":           {Data: []byte("<form>login</form>")},
+			"index.html":           {Data: []byte("streams")},
+			"watch.html":           {Data: []byte("watch")},
+			"static/app.js":        {Data: []byte("console.log(1)")},
+			"static/main.wasm.gz":  {Data: gz.Bytes()},
+			"static/wasm_exec.js":  {Data: []byte("go")},
+			"static/style.css":     {Data: []byte("body{}")},
+			"static/worklet.js":    {Data: []byte("x")},
+			"static/sub/other.txt": {Data: []byte("x")},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) do(method, target string, body io.Reader, hdr map[string]string, cookies ...*http.Cookie) *http.Response {
+	r := httptest.NewRequest(method, "https://relay.test"+target, body)
+	if method == http.MethodConnect {
+		// An extended CONNECT (RFC 9220) carries a path, as HTTP/3 delivers it.
+		r.URL, _ = url.Parse("https://relay.test" + target)
+		r.Proto = "webtransport"
+	}
+	r.RemoteAddr = "192.0.2.1:1234"
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	return w.Result()
+}
+
+func (f *fixture) login(t *testing.T) *http.Cookie {
+	t.Helper()
+	resp := f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"correct horse"}`),
+		map[string]string{"Content-Type": "application/json"})
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == cookieName {
+			return c
+		}
+	}
+	t.Fatal("login set no session cookie")
+	return nil
+}
+
+func TestLoginCookie(t *testing.T) {
+	f := newFixture(t)
+	resp := f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"correct horse"}`),
+		map[string]string{"Content-Type": "application/json"})
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	c := resp.Cookies()
+	if len(c) != 1 || c[0].Name != cookieName || !c[0].HttpOnly || !c[0].Secure ||
+		c[0].SameSite != http.SameSiteStrictMode || c[0].Path != "/" || len(c[0].Value) < 40 {
+		t.Fatalf("session cookie %+v", c)
+	}
+	if resp := f.do("GET", "/api/streams", nil, nil, c[0]); resp.StatusCode != http.StatusOK {
+		t.Fatalf("streams with the cookie: %s", resp.Status)
+	} else {
+		var list []StreamInfo
+		json.NewDecoder(resp.Body).Decode(&list)
+		if len(list) != 1 || list[0] != (StreamInfo{Name: "demo", Live: true, Viewers: 3}) {
+			t.Errorf("stream list %+v", list)
+		}
+	}
+	// Logout ends the session on the server, not only in the browser.
+	if resp := f.do("POST", "/api/logout", nil, map[string]string{"Content-Type": "application/json"}, c[0]); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %s", resp.Status)
+	}
+	if resp := f.do("GET", "/api/streams", nil, nil, c[0]); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("streams after logout: %s", resp.Status)
+	}
+}
+
+func TestLoginRefused(t *testing.T) {
+	f := newFixture(t)
+	for _, body := range []string{
+		`{"username":"alice","password":"wrong"}`,
+		`{"username":"bob","password":"correct horse"}`,
+		`{"username":"alice"}`,
+	} {
+		resp := f.do("POST", "/api/login", strings.NewReader(body), map[string]string{"Content-Type": "application/json"})
+		if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+			t.Errorf("%s: %s with %d cookies", body, resp.Status, len(resp.Cookies()))
+		}
+	}
+	if resp := f.do("POST", "/api/login", strings.NewReader(`{"username":`), map[string]string{"Content-Type": "application/json"}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("malformed JSON: %s", resp.Status)
+	}
+	// The form says so on the login page.
+	resp := f.do("POST", "/api/login", strings.NewReader("username=alice&password=nope&next=/watch/demo"),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?error=1" || len(resp.Cookies()) != 0 {
+		t.Errorf("form with a wrong password: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if n := f.h.Counters.LoginFailures.Load(); n != 4 {
+		t.Errorf("%d login failures counted, want 4", n)
+	}
+}
+
+func TestLoginThrottled(t *testing.T) {
+	f := newFixture(t)
+	throttled := 0
+	for range loginBurst + 3 {
+		resp := f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"guess"}`),
+			map[string]string{"Content-Type": "application/json"})
+		if resp.StatusCode == http.StatusTooManyRequests {
+			throttled++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		}
+	}
+	if throttled < 2 {
+		t.Errorf("%d of %d rapid attempts throttled", throttled, loginBurst+3)
+	}
+}
+
+func TestFormLoginRedirects(t *testing.T) {
+	f := newFixture(t)
+	for next, want := range map[string]string{
+		"/watch/demo":          "/watch/demo",
+		"":                     "/",
+		"//evil.example/x":     "/",
+		"https://evil.example": "/",
+	} {
+		f.h.limiters = map[string]*rate.Limiter{} // fresh budget per case
+		form := url.Values{"username": {"alice"}, "password": {"correct horse"}, "next": {next}}
+		resp := f.do("POST", "/api/login", strings.NewReader(form.Encode()),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+			t.Errorf("next=%q: %s to %q, want %q", next, resp.Status, resp.Header.Get("Location"), want)
+		}
+	}
+}
+
+func TestPagesNeedLogin(t *testing.T) {
+	f := newFixture(t)
+	resp := f.do("GET", "/watch/demo", nil, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2Fwatch%2Fdemo" {
+		t.Errorf("watch without a session: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if resp := f.do("GET", "/login", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("login page: %s", resp.Status)
+	}
+	c := f.login(t)
+	resp = f.do("GET", "/watch/demo", nil, nil, c)
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK || string(b) != "watch" {
+		t.Errorf("watch page: %s %q", resp.Status, b)
+	}
+	if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("security headers missing")
+	}
+	// An expired session is no session.
+	f.now = f.now.Add(sessionTTL + time.Minute)
+	if resp := f.do("GET", "/", nil, nil, c); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("stream list with an expired session: %s", resp.Status)
+	}
+}
+
+func TestTicket(t *testing.T) {
+	f := newFixture(t)
+	if resp := f.do("GET", "/api/ticket?stream=demo", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("ticket without a session: %s", resp.Status)
+	}
+	c := f.login(t)
+	if resp := f.do("GET", "/api/ticket?stream=nope", nil, nil, c); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("ticket for an unknown stream: %s", resp.Status)
+	}
+	resp := f.do("GET", "/api/ticket?stream=demo", nil, nil, c)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ticket: %s", resp.Status)
+	}
+	var tr TicketResponse
+	json.NewDecoder(resp.Body).Decode(&tr)
+	tk, err := protocol.VerifyTicket(f.st.TicketKey(), tr.Ticket, "demo", f.now)
+	if err != nil || tk.User != "alice" {
+		t.Fatalf("issued ticket: %+v %v", tk, err)
+	}
+	if !strings.HasPrefix(tr.URL, "https://relay.test/wt/demo?ticket=") || len(tr.CertHashes) != 1 {
+		t.Errorf("ticket response %+v", tr)
+	}
+	// The WebTransport endpoint checks it before the media side sees anything.
+	if resp := f.do("CONNECT", "/wt/demo?ticket="+url.QueryEscape(tr.Ticket), nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("valid ticket: %s", resp.Status)
+	}
+	if resp := f.do("CONNECT", "/wt/other?ticket="+url.QueryEscape(tr.Ticket), nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("ticket for another stream: %s", resp.Status)
+	}
+	f.now = f.now.Add(ticketTTL + time.Second)
+	if resp := f.do("CONNECT", "/wt/demo?ticket="+url.QueryEscape(tr.Ticket), nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("expired ticket: %s", resp.Status)
+	}
+	if len(f.m.served) != 1 || f.m.served[0] != "demo/alice" {
+		t.Errorf("media side served %v, want only demo/alice", f.m.served)
+	}
+	if f.h.Counters.TicketsRefused.Load() != 2 {
+		t.Errorf("%d tickets refused, want 2", f.h.Counters.TicketsRefused.Load())
+	}
+}
+
+func TestPublishKey(t *testing.T) {
+	f := newFixture(t)
+	body := func(stream string) io.Reader {
+		b, _ := json.Marshal(protocol.PublishRequest{Stream: stream})
+		return bytes.NewReader(b)
+	}
+	for _, tc := range []struct {
+		name, stream, auth string
+		want               int
+	}{
+		{"no key", "demo", "", http.StatusUnauthorized},
+		{"wrong key", "demo", "Bearer nope", http.StatusUnauthorized},
+		{"unknown stream", "other", "Bearer " + f.key, http.StatusNotFound},
+		{"right key", "demo", "Bearer " + f.key, http.StatusOK},
+	} {
+		resp := f.do("POST", protocol.PathPublish, body(tc.stream), map[string]string{"Authorization": tc.auth})
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %s, want %d", tc.name, resp.Status, tc.want)
+			continue
+		}
+		if tc.want != http.StatusOK {
+			var e protocol.ErrorResponse
+			if json.NewDecoder(resp.Body).Decode(&e); e.Error == "" {
+				t.Errorf("%s: no error message", tc.name)
+			}
+			continue
+		}
+		var pr protocol.PublishResponse
+		json.NewDecoder(resp.Body).Decode(&pr)
+		if pr.WatchURL != "https://relay.test/watch/demo" {
+			t.Errorf("watch URL %q", pr.WatchURL)
+		}
+	}
+	if resp := f.do("POST", protocol.PathPublish, strings.NewReader("{"), map[string]string{"Authorization": "Bearer " + f.key}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("malformed request: %s", resp.Status)
+	}
+	if n := f.h.Counters.PublishRefused.Load(); n != 3 {
+		t.Errorf("%d refusals counted, want 3", n)
+	}
+	if len(f.m.published) != 1 {
+		t.Errorf("media side saw %d publish sessions, want 1", len(f.m.published))
+	}
+}
+
+func TestStaticAssets(t *testing.T) {
+	f := newFixture(t)
+	resp := f.do("GET", "/static/main.wasm", nil, map[string]string{"Accept-Encoding": "gzip, br"})
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Content-Type") != "application/wasm" {
+		t.Fatalf("wasm headers %v", resp.Header)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(zr); !bytes.Equal(b, wasm) {
+		t.Error("gzipped wasm differs")
+	}
+	// A client without gzip gets it decompressed.
+	resp = f.do("GET", "/static/main.wasm", nil, nil)
+	if b, _ := io.ReadAll(resp.Body); resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(b, wasm) {
+		t.Error("plain wasm differs")
+	}
+	if resp := f.do("GET", "/static/app.js", nil, nil); !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("app.js served as %q", resp.Header.Get("Content-Type"))
+	}
+	for _, p := range []string{"/static/missing.js", "/static/../login.html", "/static/%2e%2e/login.html"} {
+		if resp := f.do("GET", p, nil, nil); resp.StatusCode != http.StatusNotFound && resp.StatusCode/100 != 3 {
+			t.Errorf("%s: %s", p, resp.Status)
+		}
+	}
+}
+
+func TestViewerNotBuilt(t *testing.T) {
+	f := newFixture(t)
+	f.h.cfg.Assets = fstest.MapFS{}
+	if resp := f.do("GET", "/static/main.wasm", nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("missing wasm: %s", resp.Status)
+	}
+	if resp := f.do("GET", "/login", nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("missing login page: %s", resp.Status)
+	}
+}
