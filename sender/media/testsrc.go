@@ -186,6 +186,8 @@ func drawClock(img *image.YCbCr, t time.Duration) {
 		for x := x0 - scale; x < x0+tw+scale; x++ {
 			if x >= 0 && y >= 0 && x < w && y < h {
 				img.Y[y*img.YStride+x] = 16
+				ci := img.COffset(x, y) // neutral chroma: a black box, white digits
+				img.Cb[ci], img.Cr[ci] = 128, 128
 			}
 		}
 	}
