@@ -404,6 +404,18 @@ func TestPublishAndWatch(t *testing.T) {
 	if !gotPLI {
 		t.Error("no PLI at the publisher after a keyframe request")
 	}
+	// Each receiver report comes with the number of viewers.
+	viewers := uint32(0)
+	for end := time.Now().Add(3 * time.Second); viewers != 2 && time.Now().Before(end); {
+		for _, pk := range p.readRTCP(time.Second) {
+			if app, ok := pk.(*rtcp.ApplicationDefined); ok && app.Name == protocol.AppName {
+				viewers, _ = protocol.ParseViewers(app.Data)
+			}
+		}
+	}
+	if viewers != 2 {
+		t.Errorf("viewer report says %d, want 2", viewers)
+	}
 
 	// The publisher leaves: viewers are told.
 	p.rtcp(&rtcp.Goodbye{Sources: []uint32{p.pr.VideoSSRC}})

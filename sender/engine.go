@@ -79,6 +79,7 @@ type Stats struct {
 	RTCPIn        uint64 // RTCP packets received
 	RTCPBad       uint64 // RTCP packets that failed to decrypt or parse
 	LastRTCP      time.Time
+	Viewers       int // watching now, as the relay reports it; -1 when unknown
 }
 
 // Engine sends one broadcast. Start it with Start; Close stops it.
@@ -95,6 +96,7 @@ type Engine struct {
 	audio *track
 
 	rtcpIn, rtcpBad atomic.Uint64
+	viewers         atomic.Int64 // from the relay's viewer reports; -1 before the first
 	lastRTCP        atomic.Int64 // unix ns
 
 	ctx    context.Context
@@ -158,6 +160,7 @@ func Start(ctx context.Context, sess Session, clk *media.Clock, video, audio med
 	e := &Engine{sess: sess, clk: clk, log: log.With("component", "sender"), conn: conn, prof: prof, tx: tx, rx: rx, start: time.Now()}
 	e.ctx, e.cancel = context.WithCancelCause(context.Background())
 	e.lastRTCP.Store(time.Now().UnixNano())
+	e.viewers.Store(-1)
 	if video != nil {
 		e.video = e.newTrack(video, sess.VideoSSRC, sess.VideoPT)
 	}
@@ -445,6 +448,12 @@ func (e *Engine) handleRTCP(p rtcp.Packet) {
 				}
 			}
 		}
+	case *rtcp.ApplicationDefined:
+		if r.Name == protocol.AppName && r.SubType == protocol.AppSubtypeViewers {
+			if n, err := protocol.ParseViewers(r.Data); err == nil {
+				e.viewers.Store(int64(n))
+			}
+		}
 	case *rtcp.ReceiverReport:
 		for _, rep := range r.Reports {
 			if t := e.bySSRC(rep.SSRC); t != nil {
@@ -461,7 +470,7 @@ func (e *Engine) handleRTCP(p rtcp.Packet) {
 // Stats returns a snapshot of the counters.
 func (e *Engine) Stats() Stats {
 	s := Stats{Elapsed: time.Since(e.start), RTCPIn: e.rtcpIn.Load(), RTCPBad: e.rtcpBad.Load(),
-		LastRTCP: time.Unix(0, e.lastRTCP.Load())}
+		LastRTCP: time.Unix(0, e.lastRTCP.Load()), Viewers: int(e.viewers.Load())}
 	if e.video != nil {
 		e.video.mu.Lock()
 		s.Video = e.video.stats

@@ -230,6 +230,16 @@ func TestEngineSendsSRTP(t *testing.T) {
 			if s := e.Stats(); s.Video.CumulativeLost != 7 || s.Video.FractionLost != 0.25 {
 				t.Errorf("loss from the receiver report: %d, %v", s.Video.CumulativeLost, s.Video.FractionLost)
 			}
+			if e.Stats().Viewers != -1 {
+				t.Errorf("viewers %d before any report, want -1", e.Stats().Viewers)
+			}
+			r.send(&rtcp.ApplicationDefined{SubType: protocol.AppSubtypeViewers, SSRC: 1, Name: protocol.AppName,
+				Data: protocol.AppendViewers(nil, 5)})
+			for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && e.Stats().Viewers != 5; time.Sleep(10 * time.Millisecond) {
+			}
+			if n := e.Stats().Viewers; n != 5 {
+				t.Errorf("viewers %d after a viewer report of 5", n)
+			}
 			// Garbage RTCP is counted, not fatal.
 			r.conn.WriteToUDP(append([]byte{0x80, 200}, make([]byte, 40)...), r.peer)
 			for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && e.Stats().RTCPBad == 0; time.Sleep(10 * time.Millisecond) {

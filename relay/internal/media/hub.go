@@ -393,7 +393,10 @@ func (h *Hub) housekeeping() {
 			case !latched && now.Sub(p.created) > unusedTimeout:
 				h.endPublisher(p, "the broadcaster never started")
 			case latched:
-				h.sendRTCP(p, p.receiverReport(now))
+				_, viewers := p.stream.status()
+				h.sendRTCP(p, append(p.receiverReport(now), &rtcp.ApplicationDefined{
+					SubType: protocol.AppSubtypeViewers, SSRC: p.relaySSRC, Name: protocol.AppName,
+					Data: protocol.AppendViewers(nil, uint32(viewers))}))
 			}
 		}
 		if now.Sub(lastSummary) >= summaryInterval {

@@ -1,0 +1,26 @@
+package protocol
+
+import "testing"
+
+func TestViewers(t *testing.T) {
+	for _, n := range []uint32{0, 1, 70000, 1<<32 - 1} {
+		got, err := ParseViewers(AppendViewers(nil, n))
+		if err != nil || got != n {
+			t.Errorf("%d: got %d, %v", n, got, err)
+		}
+	}
+	if _, err := ParseViewers([]byte{1, 2, 3}); err == nil {
+		t.Error("3 bytes accepted")
+	}
+}
+
+func FuzzParseViewers(f *testing.F) {
+	f.Add(AppendViewers(nil, 3))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := ParseViewers(b)
+		if err == nil && string(AppendViewers(nil, n)) != string(b[:4]) {
+			t.Errorf("%x parsed as %d", b, n)
+		}
+	})
+}
