@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
+	"math"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/pion/mediadevices/pkg/io/audio"
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
+	"github.com/pion/mediadevices/pkg/wave"
 )
 
 // rawSource is a mediadevices driver adapter (driver.Adapter plus
@@ -63,6 +66,7 @@ func newEncodedTrack(src rawSource, kind Kind, o Options) (Track, error) {
 		if r, err = rec.VideoRecord(p); err != nil {
 			break
 		}
+		r = tapVideo(r, o)
 		var params vpx.VP8Params
 		if params, err = vpx.NewVP8Params(); err != nil {
 			break
@@ -89,6 +93,7 @@ func newEncodedTrack(src rawSource, kind Kind, o Options) (Track, error) {
 		if r, err = rec.AudioRecord(p); err != nil {
 			break
 		}
+		r = tapAudio(r, o)
 		var params opus.Params
 		if params, err = opus.NewParams(); err != nil {
 			break
@@ -155,4 +160,59 @@ func (t *encodedTrack) Close() error {
 		}
 	})
 	return err
+}
+
+// tapVideo hands raw frames to o.Preview, at most one per
+// o.PreviewInterval.
+func tapVideo(r video.Reader, o Options) video.Reader {
+	if o.Preview == nil {
+		return r
+	}
+	var last time.Time
+	return video.ReaderFunc(func() (image.Image, func(), error) {
+		img, release, err := r.Read()
+		if err == nil && img != nil {
+			if now := time.Now(); now.Sub(last) >= o.PreviewInterval {
+				last = now
+				o.Preview(img)
+			}
+		}
+		return img, release, err
+	})
+}
+
+// tapAudio hands the peak level of each raw chunk to o.Level.
+func tapAudio(r audio.Reader, o Options) audio.Reader {
+	if o.Level == nil {
+		return r
+	}
+	return audio.ReaderFunc(func() (wave.Audio, func(), error) {
+		chunk, release, err := r.Read()
+		if err == nil && chunk != nil {
+			o.Level(PeakDBFS(chunk))
+		}
+		return chunk, release, err
+	})
+}
+
+// PeakDBFS returns the peak sample of chunk in dBFS: 0 for full scale,
+// -inf for silence.
+func PeakDBFS(chunk wave.Audio) float64 {
+	info := chunk.ChunkInfo()
+	var peak float64
+	for i := 0; i < info.Len; i++ {
+		for c := 0; c < info.Channels; c++ {
+			var v float64
+			switch a := chunk.(type) {
+			case *wave.Float32Interleaved:
+				v = float64(a.Data[i*info.Channels+c])
+			case *wave.Int16Interleaved:
+				v = float64(a.Data[i*info.Channels+c]) / 32768
+			default:
+				v = float64(wave.Int16SampleFormat.Convert(chunk.At(i, c)).(wave.Int16Sample)) / 32768
+			}
+			peak = math.Max(peak, math.Abs(v))
+		}
+	}
+	return 20 * math.Log10(peak)
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"strings"
 	"time"
@@ -74,6 +75,15 @@ type Options struct {
 	KeyframeInterval time.Duration // default 2 s
 	NoLoop           bool          // files end instead of looping
 	Logger           *slog.Logger
+
+	// Preview, when set, sees the raw video frames before encoding, at
+	// most one per PreviewInterval (default 33 ms), in the capture
+	// goroutine: it must return quickly and must not keep img (copy it).
+	Preview         func(img image.Image)
+	PreviewInterval time.Duration
+	// Level, when set, gets the peak level of each raw audio chunk in
+	// dBFS (-inf..0), in the capture goroutine.
+	Level func(dBFS float64)
 }
 
 func (o Options) withDefaults() Options {
@@ -95,6 +105,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.PreviewInterval <= 0 {
+		o.PreviewInterval = 33 * time.Millisecond
 	}
 	return o
 }

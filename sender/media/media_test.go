@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"image"
 	"io"
 	"math"
 	"os"
@@ -344,5 +345,41 @@ func BenchmarkTestPicture(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		TestPicture(640, 480, time.Duration(i)*33*time.Millisecond+200*time.Millisecond)
+	}
+}
+
+func TestPreviewAndLevelTaps(t *testing.T) {
+	clk := NewClock()
+	var previews int
+	var size image.Point
+	peak := math.Inf(-1)
+	opts := Options{Width: 160, Height: 120, PreviewInterval: 60 * time.Millisecond,
+		Preview: func(img image.Image) { previews++; size = img.Bounds().Size() },
+		Level:   func(db float64) { peak = math.Max(peak, db) }}
+	v, err := Open(context.Background(), clk, Source{Type: SourceTest}, KindVideo, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	a, err := Open(context.Background(), clk, Source{Type: SourceTest}, KindAudio, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for range 30 { // 1 s at 30 fps: at most ~17 previews at one per 60 ms
+		if _, err := v.ReadFrame(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 60 { // 1.2 s of 20 ms chunks: one beep at least
+		if _, err := a.ReadFrame(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if previews < 5 || previews > 20 || size != image.Pt(160, 120) {
+		t.Errorf("%d previews of %v in 30 frames, want 5..20 of 160x120", previews, size)
+	}
+	if peak < -12 || peak > 0 {
+		t.Errorf("peak %.1f dBFS over a beep", peak)
 	}
 }
