@@ -1,0 +1,249 @@
+// Package netcheck tells whether this machine is online and whether the
+// relay answers: a TCP connection to any of a few well-known addresses for
+// the internet, a QUIC handshake for the relay (which also yields the
+// round-trip time and the relay's certificate fingerprint).
+package netcheck
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/quicast/quicast/certs"
+)
+
+// DefaultProbes are public anycast resolvers on ports they always serve.
+var DefaultProbes = []string{"1.1.1.1:443", "8.8.8.8:443", "9.9.9.9:443"}
+
+// Relay says which relay to probe and how to trust it.
+type Relay struct {
+	URL    string // https://HOST:PORT
+	CAFile string // trust by this CA (PEM), or
+	Pin    string // by this SHA-256 of the leaf, or else by the system roots
+}
+
+// Status is the outcome of one check.
+type Status struct {
+	Online      bool
+	InternetErr error // why no probe answered; nil when Online
+
+	RelayChecked bool // a relay URL was given
+	RelayUp      bool // the QUIC handshake completed
+	RelayErr     error
+	RTT          time.Duration // of the relay handshake
+	Untrusted    bool          // the relay answered with a certificate we do not trust
+	Fingerprint  certs.Pin     // SHA-256 of the relay's leaf certificate, when it answered
+	Checked      time.Time
+}
+
+// Checker runs the checks. The zero value probes DefaultProbes with a 2 s
+// timeout every 5 s.
+type Checker struct {
+	Probes   []string
+	Timeout  time.Duration
+	Interval time.Duration
+	// Dial opens the TCP probes; default net.Dialer.DialContext.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Handshake performs the relay handshake and returns the leaf
+	// certificate (DER); default QUIC with ALPN h3.
+	Handshake func(ctx context.Context, addr string) (leaf []byte, err error)
+	Now       func() time.Time
+	Tick      func(d time.Duration) <-chan time.Time
+}
+
+func (c *Checker) defaults() Checker {
+	d := *c
+	if d.Probes == nil {
+		d.Probes = DefaultProbes
+	}
+	if d.Timeout <= 0 {
+		d.Timeout = 2 * time.Second
+	}
+	if d.Interval <= 0 {
+		d.Interval = 5 * time.Second
+	}
+	if d.Dial == nil {
+		d.Dial = (&net.Dialer{}).DialContext
+	}
+	if d.Handshake == nil {
+		d.Handshake = quicHandshake
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Tick == nil {
+		d.Tick = time.After
+	}
+	return d
+}
+
+// Check runs the internet probes and the relay probe concurrently; it
+// returns within about Timeout.
+func (c *Checker) Check(ctx context.Context, relay Relay) Status {
+	d := c.defaults()
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	st := Status{Checked: d.Now()}
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		if relay.URL != "" {
+			st.RelayChecked = true
+			d.checkRelay(ctx, relay, &st)
+		}
+	}()
+	st.Online, st.InternetErr = d.checkInternet(ctx)
+	<-relayDone
+	return st
+}
+
+func (d *Checker) checkInternet(ctx context.Context) (bool, error) {
+	if len(d.Probes) == 0 {
+		return true, nil
+	}
+	errs := make(chan error, len(d.Probes))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, p := range d.Probes {
+		go func() {
+			conn, err := d.Dial(ctx, "tcp", p)
+			if err == nil {
+				conn.Close()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range d.Probes {
+		err := <-errs
+		if err == nil {
+			return true, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return false, Reason(first)
+}
+
+func (d *Checker) checkRelay(ctx context.Context, r Relay, st *Status) {
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Scheme != "https" || u.Port() == "" {
+		st.RelayErr = fmt.Errorf("relay address %q: want https://HOST:PORT", r.URL)
+		return
+	}
+	start := d.Now()
+	leaf, err := d.Handshake(ctx, u.Host)
+	if err != nil {
+		st.RelayErr = Reason(err)
+		return
+	}
+	st.RelayUp, st.RTT = true, d.Now().Sub(start)
+	st.Fingerprint = certs.PinOf(leaf)
+	if err := verify(r, u.Hostname(), leaf); err != nil {
+		st.Untrusted, st.RelayErr = true, err
+	}
+}
+
+// ErrUntrusted reports a relay certificate that neither the CA file, the
+// pin nor the system roots vouch for.
+var ErrUntrusted = errors.New("the relay's certificate is not trusted")
+
+func verify(r Relay, host string, leaf []byte) error {
+	cert, err := x509.ParseCertificate(leaf)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUntrusted, err)
+	}
+	opts := x509.VerifyOptions{DNSName: host}
+	switch {
+	case r.Pin != "":
+		p, err := certs.ParsePin(r.Pin)
+		if err != nil {
+			return err
+		}
+		if p != certs.PinOf(leaf) {
+			return fmt.Errorf("%w: its fingerprint changed (pinned %s)", ErrUntrusted, p)
+		}
+		return nil
+	case r.CAFile != "":
+		b, err := os.ReadFile(r.CAFile)
+		if err != nil {
+			return fmt.Errorf("CA file: %w", err)
+		}
+		opts.Roots = x509.NewCertPool()
+		opts.Roots.AppendCertsFromPEM(b)
+	}
+	if _, err := cert.Verify(opts); err != nil {
+		return fmt.Errorf("%w: %v", ErrUntrusted, err)
+	}
+	return nil
+}
+
+// quicHandshake completes a QUIC handshake (ALPN h3) with addr and returns
+// the server's leaf certificate; trust is decided by the caller.
+func quicHandshake(ctx context.Context, addr string) ([]byte, error) {
+	conf := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{http3.NextProtoH3}, MinVersion: tls.VersionTLS13}
+	conn, err := quic.DialAddr(ctx, addr, conf, &quic.Config{HandshakeIdleTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.CloseWithError(0, "probe")
+	pcs := conn.ConnectionState().TLS.PeerCertificates
+	if len(pcs) == 0 {
+		return nil, errors.New("the relay sent no certificate")
+	}
+	return pcs[0].Raw, nil
+}
+
+// Reason turns a network error into words: "timed out", "connection
+// refused", "no route", "name not found".
+func Reason(err error) error {
+	var dnsErr *net.DNSError
+	var idle *quic.IdleTimeoutError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &idle), os.IsTimeout(err):
+		return fmt.Errorf("%w: no answer", ErrTimeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w", ErrRefused)
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return fmt.Errorf("%w", ErrNoRoute)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("%w: %s", ErrName, dnsErr.Name)
+	}
+	return err
+}
+
+// Reasons Reason sorts errors into.
+var (
+	ErrTimeout = errors.New("timed out")
+	ErrRefused = errors.New("connection refused")
+	ErrNoRoute = errors.New("no route to the network")
+	ErrName    = errors.New("host name not found")
+)
+
+// Run checks now and then every Interval until ctx ends, calling update
+// with each result. relay is asked for the current target before each
+// check, so edits in the window apply at the next one.
+func (c *Checker) Run(ctx context.Context, relay func() Relay, update func(Status)) {
+	d := c.defaults()
+	for {
+		update(c.Check(ctx, relay()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.Tick(d.Interval):
+		}
+	}
+}
