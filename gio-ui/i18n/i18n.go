@@ -1,0 +1,222 @@
+// Package i18n holds the desktop window's words in English and Simplified
+// Chinese.
+package i18n
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Lang is a language of the window.
+type Lang int
+
+const (
+	English Lang = iota
+	Chinese
+)
+
+// Langs are the languages offered, in menu order.
+var Langs = []Lang{English, Chinese}
+
+// Name is the language's name in itself.
+func (l Lang) Name() string {
+	if l == Chinese {
+		return "简体中文"
+	}
+	return "English"
+}
+
+// Code is the setting value: "en" or "zh".
+func (l Lang) Code() string {
+	if l == Chinese {
+		return "zh"
+	}
+	return "en"
+}
+
+// Parse reads a setting value; "" and unknown values give ok false.
+func Parse(code string) (Lang, bool) {
+	switch strings.ToLower(code) {
+	case "en":
+		return English, true
+	case "zh":
+		return Chinese, true
+	}
+	return English, false
+}
+
+// FromEnv picks the language from the POSIX locale variables (LC_ALL,
+// LC_MESSAGES, LANG, in that order of precedence): Chinese for zh_*,
+// English otherwise. getenv is os.Getenv outside tests.
+func FromEnv(getenv func(string) string) Lang {
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if s := getenv(v); s != "" {
+			if strings.HasPrefix(strings.ToLower(s), "zh") {
+				return Chinese
+			}
+			return English
+		}
+	}
+	return English
+}
+
+// Msg identifies a text of the window.
+type Msg int
+
+const (
+	Title Msg = iota
+	Camera
+	Microphone
+	NoDevice
+	TestPicture
+	TestTone
+	AFile
+	Off
+	FilePath
+	Relay
+	Stream
+	PublishKey
+	Quality
+	Start
+	Stop
+	Quit
+	Copy
+	Copied
+	Pin
+	Language
+	Preview
+	PreviewOff
+	StatusIdle
+	StatusStarting
+	StatusLive
+	StatusStopping
+	StatusFailed
+	Elapsed
+	VideoStat
+	AudioLevel
+	PacketsSent
+	LossReported
+	Viewers
+	ViewerLink
+	NoInternet
+	RelayUnreachable
+	RelayUntrusted
+	RelayOK
+	Checking
+	ErrBadKey
+	ErrNoStream
+	ErrDevice
+	ErrDeviceGone
+	ErrRelayGone
+	ErrFile
+	ErrFields
+	numMsgs
+)
+
+var texts = [2][numMsgs]string{
+	English: {
+		Title:            "quicast",
+		Camera:           "Camera",
+		Microphone:       "Microphone",
+		NoDevice:         "No device available",
+		TestPicture:      "Test picture (built in)",
+		TestTone:         "Test tone (built in)",
+		AFile:            "A file…",
+		Off:              "Off",
+		FilePath:         "File path (.y4m, .wav, or anything ffmpeg reads)",
+		Relay:            "Relay",
+		Stream:           "Stream",
+		PublishKey:       "Publish key",
+		Quality:          "Quality",
+		Start:            "Start broadcast",
+		Stop:             "Stop",
+		Quit:             "Quit",
+		Copy:             "Copy",
+		Copied:           "Copied",
+		Pin:              "Trust this certificate",
+		Language:         "Language",
+		Preview:          "Preview",
+		PreviewOff:       "No camera preview",
+		StatusIdle:       "Ready",
+		StatusStarting:   "Starting…",
+		StatusLive:       "Broadcasting",
+		StatusStopping:   "Stopping…",
+		StatusFailed:     "Stopped with an error",
+		Elapsed:          "Elapsed",
+		VideoStat:        "Video",
+		AudioLevel:       "Audio level",
+		PacketsSent:      "Packets sent",
+		LossReported:     "Loss (relay)",
+		Viewers:          "Viewers",
+		ViewerLink:       "Viewer link",
+		NoInternet:       "No internet connection",
+		RelayUnreachable: "Relay unreachable: %s",
+		RelayUntrusted:   "The relay's certificate is not trusted. Fingerprint (SHA-256): %s",
+		RelayOK:          "Relay reachable, round trip %s",
+		Checking:         "Checking the network…",
+		ErrBadKey:        "The relay refused the publish key. Check the key for this stream.",
+		ErrNoStream:      "The relay has no stream with this name.",
+		ErrDevice:        "The %s cannot be opened: it may be in use by another program (%s).",
+		ErrDeviceGone:    "The %s stopped working: unplugged or taken by another program (%s).",
+		ErrRelayGone:     "The relay stopped answering. Check the network, then start again.",
+		ErrFile:          "The file cannot be read: %s",
+		ErrFields:        "Fill in the relay address, the stream name and the publish key.",
+	},
+	Chinese: {
+		Title:            "quicast",
+		Camera:           "摄像头",
+		Microphone:       "麦克风",
+		NoDevice:         "没有可用的设备",
+		TestPicture:      "测试画面（内置）",
+		TestTone:         "测试音（内置）",
+		AFile:            "文件…",
+		Off:              "关闭",
+		FilePath:         "文件路径（.y4m、.wav 或 ffmpeg 能读的格式）",
+		Relay:            "中继服务器",
+		Stream:           "直播流",
+		PublishKey:       "推流密钥",
+		Quality:          "画质",
+		Start:            "开始直播",
+		Stop:             "停止",
+		Quit:             "退出",
+		Copy:             "复制",
+		Copied:           "已复制",
+		Pin:              "信任此证书",
+		Language:         "语言",
+		Preview:          "预览",
+		PreviewOff:       "没有摄像头预览",
+		StatusIdle:       "就绪",
+		StatusStarting:   "正在开始…",
+		StatusLive:       "直播中",
+		StatusStopping:   "正在停止…",
+		StatusFailed:     "因错误而停止",
+		Elapsed:          "已用时间",
+		VideoStat:        "视频",
+		AudioLevel:       "音量",
+		PacketsSent:      "已发送数据包",
+		LossReported:     "丢包（中继报告）",
+		Viewers:          "观众",
+		ViewerLink:       "观看链接",
+		NoInternet:       "没有网络连接",
+		RelayUnreachable: "无法连接中继服务器：%s",
+		RelayUntrusted:   "中继服务器的证书不受信任。指纹（SHA-256）：%s",
+		RelayOK:          "中继服务器可达，往返时间 %s",
+		Checking:         "正在检查网络…",
+		ErrBadKey:        "中继服务器拒绝了推流密钥，请检查此直播流的密钥。",
+		ErrNoStream:      "中继服务器上没有这个名称的直播流。",
+		ErrDevice:        "无法打开%s：可能正被其他程序使用（%s）。",
+		ErrDeviceGone:    "%s停止工作：已拔出或被其他程序占用（%s）。",
+		ErrRelayGone:     "中继服务器没有响应。请检查网络后重新开始。",
+		ErrFile:          "无法读取文件：%s",
+		ErrFields:        "请填写中继服务器地址、直播流名称和推流密钥。",
+	},
+}
+
+// T returns the text of m in l, formatted with args when it has verbs.
+func (l Lang) T(m Msg, args ...any) string {
+	s := texts[l][m]
+	if len(args) > 0 {
+		return fmt.Sprintf(s, args...)
+	}
+	return s
+}
