@@ -199,3 +199,24 @@ func sameHost(r *http.Request) bool {
 	}
 	return oh == rh
 }
+
+// AddStream adds stream name to the data directory dir and returns its
+// publish key (shown once; only its SHA-256 is stored). A running relay
+// sees it at its next request.
+func AddStream(dir, name string) (key string, err error) {
+	st, err := store.Open(dir)
+	if err != nil {
+		return "", err
+	}
+	return st.AddStream(name)
+}
+
+// AddUser adds a viewer with an argon2id hash of password (RFC 9106) to the
+// data directory dir.
+func AddUser(dir, name, password string) error {
+	st, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	return st.AddUser(name, password)
+}

@@ -29,10 +29,11 @@ import (
 
 // Errors the engine reports.
 var (
-	ErrRelayGone   = errors.New("relay stopped responding")
-	ErrBadKey      = errors.New("relay refused the publish key")
-	ErrNoTracks    = errors.New("nothing to send: video and audio are both none")
-	ErrSourceEnded = errors.New("source ended")
+	ErrRelayGone = errors.New("relay stopped responding")
+	ErrBadKey    = errors.New("relay refused the publish key")
+	ErrNoStream  = errors.New("the relay has no stream")
+	ErrUntrusted = errors.New("the relay's certificate is not trusted")
+	ErrNoTracks  = errors.New("nothing to send: video and audio are both none")
 )
 
 const (
@@ -41,6 +42,16 @@ const (
 	historyLen    = 512             // packets kept per track for NACK retransmission
 	statsInterval = time.Second
 )
+
+// SourceError ends a broadcast whose camera, microphone or file failed
+// (unplugged, taken by another program, unreadable), or ended (io.EOF).
+type SourceError struct {
+	Kind media.Kind
+	Err  error
+}
+
+func (e *SourceError) Error() string { return e.Kind.String() + " source: " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
 
 // Session is where the engine sends and with which keys.
 type Session struct {
@@ -231,7 +242,7 @@ func (t *track) run() {
 		f, err := t.src.ReadFrame(e.ctx)
 		if err != nil {
 			if e.ctx.Err() == nil {
-				e.cancel(fmt.Errorf("%s source: %w", t.src.Kind(), err))
+				e.cancel(&SourceError{Kind: t.src.Kind(), Err: err})
 			}
 			return
 		}

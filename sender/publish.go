@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,10 @@ func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.Trac
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &cv) {
+			return Session{}, protocol.PublishResponse{}, fmt.Errorf("%w: relay %s: %v", ErrUntrusted, u.Host, cv.Err)
+		}
 		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay %s unreachable: %w", u.Host, err)
 	}
 	defer resp.Body.Close()
@@ -65,7 +70,7 @@ func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.Trac
 		case http.StatusUnauthorized:
 			return Session{}, protocol.PublishResponse{}, fmt.Errorf("%w for stream %q (%s)", ErrBadKey, cfg.Stream, e.Error)
 		case http.StatusNotFound:
-			return Session{}, protocol.PublishResponse{}, fmt.Errorf("the relay has no stream %q (create it with: quicast-relay stream add %s)", cfg.Stream, cfg.Stream)
+			return Session{}, protocol.PublishResponse{}, fmt.Errorf("%w %q (create it with: quicast-relay stream add %s)", ErrNoStream, cfg.Stream, cfg.Stream)
 		}
 		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay refused to publish: %s: %s", resp.Status, e.Error)
 	}

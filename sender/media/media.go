@@ -13,6 +13,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/pion/mediadevices/pkg/driver"
+	"github.com/pion/mediadevices/pkg/io/video"
 )
 
 // Kind is a track's media kind.
@@ -194,28 +197,77 @@ func (c *Clock) sleepUntil(done <-chan struct{}, t time.Duration) bool {
 // for SourceNone.
 func Open(ctx context.Context, clk *Clock, src Source, kind Kind, opts Options) (Track, error) {
 	opts = opts.withDefaults()
-	var (
-		raw rawSource
-		err error
-	)
+	raw, err := openRaw(clk, src, kind, opts)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	return newEncodedTrack(raw, kind, opts)
+}
+
+func openRaw(clk *Clock, src Source, kind Kind, opts Options) (rawSource, error) {
 	switch src.Type {
 	case SourceNone:
 		return nil, nil
 	case SourceTest:
 		if kind == KindVideo {
-			raw = newTestVideo(clk, opts)
-		} else {
-			raw = newTestAudio(clk)
+			return newTestVideo(clk, opts), nil
 		}
+		return newTestAudio(clk), nil
 	case SourceFile:
-		raw, err = openFile(clk, src.Arg, kind, opts)
+		return openFile(clk, src.Arg, kind, opts)
 	case SourceDevice:
-		raw, err = openDevice(clk, src.Arg, kind, opts)
-	default:
-		err = fmt.Errorf("%w: %v", ErrBadSource, src)
+		return openDevice(clk, src.Arg, kind, opts)
 	}
+	return nil, fmt.Errorf("%w: %v", ErrBadSource, src)
+}
+
+// PreviewReader is raw video for a self view, without an encoder.
+type PreviewReader struct {
+	src rawSource
+	r   video.Reader
+}
+
+// OpenPreview opens src's raw video, paced as a broadcast would be. A
+// camera is opened for real: close the preview before broadcasting from the
+// same camera.
+func OpenPreview(src Source, opts Options) (*PreviewReader, error) {
+	opts = opts.withDefaults()
+	raw, err := openRaw(NewClock(), src, KindVideo, opts)
 	if err != nil {
 		return nil, err
 	}
-	return newEncodedTrack(raw, kind, opts)
+	if raw == nil {
+		return nil, errors.New("no video source")
+	}
+	if err := raw.Open(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", raw.label(), err)
+	}
+	rec, ok := raw.(driver.VideoRecorder)
+	props := raw.Properties()
+	if !ok || len(props) == 0 {
+		raw.Close()
+		return nil, fmt.Errorf("%s is not a video source", raw.label())
+	}
+	r, err := rec.VideoRecord(props[0])
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("%s: %w", raw.label(), err)
+	}
+	return &PreviewReader{src: raw, r: r}, nil
 }
+
+// Read waits for the next frame and hands it to use, which must not keep
+// it (copy it).
+func (p *PreviewReader) Read(use func(image.Image)) error {
+	img, release, err := p.r.Read()
+	if release != nil {
+		defer release()
+	}
+	if err == nil && img != nil {
+		use(img)
+	}
+	return err
+}
+
+// Close releases the source.
+func (p *PreviewReader) Close() error { return p.src.Close() }

@@ -383,3 +383,20 @@ func TestPreviewAndLevelTaps(t *testing.T) {
 		t.Errorf("peak %.1f dBFS over a beep", peak)
 	}
 }
+
+func TestPreviewReader(t *testing.T) {
+	p, err := OpenPreview(Source{Type: SourceTest}, Options{Width: 320, Height: 240, FPS: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for range 3 {
+		var size image.Point
+		if err := p.Read(func(img image.Image) { size = img.Bounds().Size() }); err != nil || size != image.Pt(320, 240) {
+			t.Fatalf("frame of %v: %v", size, err)
+		}
+	}
+	if _, err := OpenPreview(Source{Type: SourceFile, Arg: filepath.Join(t.TempDir(), "none.y4m")}, Options{}); err == nil {
+		t.Error("a missing file opened")
+	}
+}

@@ -1,0 +1,295 @@
+// Package broadcast runs one broadcast of the desktop window in the
+// background: it opens the sources, performs the publish handshake, runs
+// the sender engine, and keeps a status, a preview frame and an audio level
+// the window reads at its own pace. Nothing here runs on the UI goroutine.
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/sender"
+	"github.com/quicast/quicast/sender/media"
+)
+
+// Config is one broadcast.
+type Config struct {
+	sender.PublishConfig
+	Video, Audio media.Source
+	Options      media.Options // size, frame rate, bitrates
+	Logger       *slog.Logger
+	// Changed is called (from any goroutine) when the status changed or a
+	// new preview frame is ready; the window invalidates itself.
+	Changed func()
+}
+
+// State is where a broadcast is.
+type State int
+
+const (
+	Starting State = iota
+	Live
+	Stopped // by Stop
+	Failed  // Err says why
+)
+
+// Problem sorts the errors a person can act on.
+type Problem int
+
+const (
+	NoProblem Problem = iota
+	BadKey
+	NoStream
+	Untrusted
+	Unreachable
+	RelayGone
+	DeviceBusy // could not open
+	DeviceGone // failed mid-broadcast
+	FileError
+	Other
+)
+
+// Status is a snapshot.
+type Status struct {
+	State    State
+	Err      error
+	Problem  Problem
+	Kind     media.Kind // of the failing source, for DeviceBusy/DeviceGone
+	WatchURL string
+	Started  time.Time // when the broadcast went live
+	Stats    sender.Stats
+}
+
+// Broadcast is a running broadcast. Stop ends it and waits.
+type Broadcast struct {
+	cfg    Config
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	status Status
+	eng    *sender.Engine
+
+	preview atomic.Pointer[image.RGBA]
+	level   atomic.Uint64 // math.Float64bits of the last peak, dBFS
+}
+
+// Start begins a broadcast in the background.
+func Start(cfg Config) *Broadcast {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Changed == nil {
+		cfg.Changed = func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broadcast{cfg: cfg, cancel: cancel, done: make(chan struct{})}
+	b.level.Store(math.Float64bits(math.Inf(-1)))
+	go b.run(ctx)
+	return b
+}
+
+// Stop ends the broadcast, releases the camera and microphone, and waits
+// for every goroutine of it.
+func (b *Broadcast) Stop() {
+	b.cancel()
+	<-b.done
+}
+
+// Done is closed when the broadcast has ended.
+func (b *Broadcast) Done() <-chan struct{} { return b.done }
+
+// Status returns a snapshot with fresh engine counters.
+func (b *Broadcast) Status() Status {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.status
+	if b.eng != nil {
+		s.Stats = b.eng.Stats()
+	}
+	return s
+}
+
+// Preview returns the latest self-view frame (a new image each time), or nil.
+func (b *Broadcast) Preview() *image.RGBA { return b.preview.Load() }
+
+// Level returns the latest audio peak in dBFS (-inf when silent or none).
+func (b *Broadcast) Level() float64 { return math.Float64frombits(b.level.Load()) }
+
+func (b *Broadcast) set(f func(*Status)) {
+	b.mu.Lock()
+	f(&b.status)
+	b.mu.Unlock()
+	b.cfg.Changed()
+}
+
+func (b *Broadcast) fail(err error, p Problem, k media.Kind) {
+	b.set(func(s *Status) { s.State, s.Err, s.Problem, s.Kind = Failed, err, p, k })
+}
+
+func (b *Broadcast) run(ctx context.Context) {
+	defer close(b.done)
+	opts := b.cfg.Options
+	opts.Logger = b.cfg.Logger
+	opts.Preview = func(img image.Image) {
+		b.preview.Store(Thumbnail(img, 480))
+		b.cfg.Changed()
+	}
+	opts.Level = func(db float64) { b.level.Store(math.Float64bits(db)) }
+	clk := media.NewClock()
+	open := func(src media.Source, k media.Kind) (media.Track, bool) {
+		t, err := media.Open(ctx, clk, src, k, opts)
+		if err != nil {
+			p := DeviceBusy
+			if src.Type == media.SourceFile {
+				p = FileError
+			}
+			b.fail(err, p, k)
+			return nil, false
+		}
+		return t, true
+	}
+	video, ok := open(b.cfg.Video, media.KindVideo)
+	if !ok {
+		return
+	}
+	audio, ok := open(b.cfg.Audio, media.KindAudio)
+	if !ok {
+		if video != nil {
+			video.Close()
+		}
+		return
+	}
+	closeAll := func() {
+		for _, t := range []media.Track{video, audio} {
+			if t != nil {
+				t.Close()
+			}
+		}
+	}
+	if video == nil && audio == nil {
+		b.fail(sender.ErrNoTracks, Other, 0)
+		return
+	}
+	var vo, ao *protocol.TrackOffer
+	if video != nil {
+		w, h := video.Size()
+		vo = &protocol.TrackOffer{Codec: "VP8", ClockRate: protocol.ClockRateVideo, Width: w, Height: h}
+	}
+	if audio != nil {
+		ao = &protocol.TrackOffer{Codec: "opus", ClockRate: protocol.ClockRateOpus, Channels: 2}
+	}
+	sess, pr, err := sender.Publish(ctx, b.cfg.PublishConfig, vo, ao)
+	if err != nil {
+		closeAll()
+		if ctx.Err() != nil {
+			b.set(func(s *Status) { s.State = Stopped })
+			return
+		}
+		b.fail(err, publishProblem(err), 0)
+		return
+	}
+	eng, err := sender.Start(ctx, sess, clk, video, audio, b.cfg.Logger)
+	if err != nil {
+		closeAll()
+		b.fail(err, Other, 0)
+		return
+	}
+	b.mu.Lock()
+	b.eng = eng
+	b.status.State, b.status.WatchURL, b.status.Started = Live, pr.WatchURL, time.Now()
+	b.mu.Unlock()
+	b.cfg.Changed()
+
+	// Refresh the window once a second for the counters.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			b.cfg.Changed()
+			continue
+		case <-eng.Done():
+		}
+		break
+	}
+	eng.Close() // says BYE, closes the tracks, waits for the engine's goroutines
+	err = eng.Err()
+	var se *sender.SourceError
+	switch {
+	case err == nil || ctx.Err() != nil:
+		b.set(func(s *Status) { s.State, s.Stats = Stopped, eng.Stats() })
+	case errors.Is(err, sender.ErrRelayGone):
+		b.fail(err, RelayGone, 0)
+	case errors.As(err, &se):
+		p := DeviceGone
+		if b.sourceOf(se.Kind).Type == media.SourceFile {
+			p = FileError
+		}
+		b.fail(err, p, se.Kind)
+	default:
+		b.fail(err, Other, 0)
+	}
+}
+
+func (b *Broadcast) sourceOf(k media.Kind) media.Source {
+	if k == media.KindAudio {
+		return b.cfg.Audio
+	}
+	return b.cfg.Video
+}
+
+func publishProblem(err error) Problem {
+	switch {
+	case errors.Is(err, sender.ErrBadKey):
+		return BadKey
+	case errors.Is(err, sender.ErrNoStream):
+		return NoStream
+	case errors.Is(err, sender.ErrUntrusted):
+		return Untrusted
+	}
+	return Unreachable
+}
+
+// Thumbnail scales img down to at most maxW pixels wide (nearest
+// neighbour) into a new RGBA image: Gio uploads an image once per
+// paint.ImageOp, so every frame needs its own.
+func Thumbnail(img image.Image, maxW int) *image.RGBA {
+	r := img.Bounds()
+	w, h := r.Dx(), r.Dy()
+	if w == 0 || h == 0 {
+		return nil
+	}
+	tw, th := w, h
+	if tw > maxW {
+		tw, th = maxW, h*maxW/w
+	}
+	out := image.NewRGBA(image.Rect(0, 0, tw, th))
+	yc, isYCbCr := img.(*image.YCbCr)
+	for y := 0; y < th; y++ {
+		sy := r.Min.Y + y*h/th
+		row := out.Pix[y*out.Stride:]
+		for x := 0; x < tw; x++ {
+			sx := r.Min.X + x*w/tw
+			var cr, cg, cb uint8
+			if isYCbCr {
+				yy := yc.Y[yc.YOffset(sx, sy)]
+				ci := yc.COffset(sx, sy)
+				cr, cg, cb = color.YCbCrToRGB(yy, yc.Cb[ci], yc.Cr[ci])
+			} else {
+				r32, g32, b32, _ := img.At(sx, sy).RGBA()
+				cr, cg, cb = uint8(r32>>8), uint8(g32>>8), uint8(b32>>8)
+			}
+			row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = cr, cg, cb, 0xff
+		}
+	}
+	return out
+}
