@@ -11,7 +11,7 @@ WASM_DIR  := viewer-wasm/web/static
 GOROOT    := $(shell $(GO) env GOROOT)
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build deps deps-build wasm test test-short vet bench demo run clean
+.PHONY: all build deps deps-build deps-gui wasm test test-short vet bench demo run clean
 
 all: build
 
@@ -20,6 +20,9 @@ deps:
 
 deps-build:
 	@scripts/deps.sh build
+
+deps-gui:
+	@scripts/deps.sh gui
 
 # The viewer: Go compiled to WebAssembly, embedded by the relay precompressed.
 wasm:
@@ -44,10 +47,10 @@ test: deps wasm
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 # Unit tests only: no browser, GStreamer or ffmpeg.
-test-short: deps-build wasm
+test-short: deps-gui wasm
 	$(GO) test -race -short ./...
 
-bench: deps-build wasm
+bench: deps-gui wasm
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 demo: build
@@ -55,3 +58,7 @@ demo: build
 
 clean:
 	rm -rf $(BIN) $(WASM_DIR)/main.wasm $(WASM_DIR)/main.wasm.gz $(WASM_DIR)/wasm_exec.js
+
+# The desktop window (Gio). Needs the GUI libraries scripts/deps.sh installs.
+run: deps-gui wasm
+	$(GO) run ./gio-ui/cmd/quicast $(ARGS)

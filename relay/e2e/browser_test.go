@@ -4,110 +4,28 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/quicast/quicast/relay/e2e/browser"
 )
 
-// chromiumPath finds Debian's chromium (or a Chrome on PATH).
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no chromium on PATH: run scripts/deps.sh (make test does)")
-	return ""
-}
+func newBrowser(t *testing.T) context.Context { return browser.New(t) }
 
-// newBrowser starts a headless Chromium with a fresh profile and returns a
-// context for chromedp.Run. The browser ends with the test.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.WindowSize(1280, 800),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	console := &syncBuffer{}
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			var parts []string
-			for _, a := range e.Args {
-				parts = append(parts, strings.Trim(string(a.Value), `"`)+a.Description)
-			}
-			fmt.Fprintf(console, "console.%s: %s\n", e.Type, strings.Join(parts, " "))
-		case *runtime.EventExceptionThrown:
-			d := e.ExceptionDetails
-			msg := d.Text
-			if d.Exception != nil {
-				msg += " " + d.Exception.Description
-			}
-			fmt.Fprintf(console, "exception: %s\n", msg)
-		}
-	}))
-	// The first Run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx); err != nil {
-		cancel()
-		cancelA()
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() || testing.Verbose() {
-			t.Logf("--- browser console:\n%s", console.String())
-		}
-		cancel()
-		cancelA()
-	})
-	return ctx
-}
-
-// run runs one browser action with a time limit.
 func run[T any](t *testing.T, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	v, err := chromedp.Run(c, a)
-	if err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	return v
+	return browser.Run(t, ctx, d, a)
 }
 
-func eval[T any](ctx context.Context, js string) (T, error) {
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return chromedp.Run(c, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
-}
+func eval[T any](ctx context.Context, js string) (T, error) { return browser.Eval[T](ctx, js) }
 
-// login fills the login form as a person would and submits it.
 func login(t *testing.T, ctx context.Context, r *relay, user, password string) {
 	t.Helper()
-	run(t, ctx, 20*time.Second, chromedp.Steps(
-		chromedp.Navigate(r.base()+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), user),
-		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
-		chromedp.Click(chromedp.CSS(`form button, form input[type="submit"]`)),
-	))
+	browser.Login(t, ctx, r.base(), user, password)
 }
 
 // location returns the page's path after it settles.

@@ -1,0 +1,31 @@
+// Command quicast is the desktop window: pick a camera and a microphone,
+// check the network, and broadcast to a quicast relay with one click.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"gioui.org/app"
+
+	"github.com/quicast/quicast/gio-ui/ui"
+)
+
+func main() {
+	w, u, err := ui.FromArgs(os.Args[1:], os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "quicast:", err)
+		os.Exit(2)
+	}
+	if w == nil {
+		return // -h
+	}
+	go func() {
+		if err := ui.Run(w, u); err != nil {
+			fmt.Fprintln(os.Stderr, "quicast:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}()
+	app.Main()
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestScreenshot runs the real window under Xvfb, in English and in
+// Chinese, photographs the screen with ffmpeg's x11grab and checks the
+// pictures: the red warnings of this offline setup (no probe answers, the
+// relay's port is closed) and the device selectors.
+func TestScreenshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Xvfb")
+	}
+	for _, tool := range []string{"Xvfb", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/deps.sh installs it)", tool)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "quicast")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	display := startXvfb(t)
+	dir := os.Getenv("QUICAST_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	for _, lang := range []string{"en", "zh"} {
+		t.Run(lang, func(t *testing.T) {
+			cfg := t.TempDir()
+			os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
+			// A relay whose port nobody serves.
+			os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(`{"relay":"https://127.0.0.1:9","stream":"demo"}`), 0o600)
+			ctx, cancel := context.WithCancel(context.Background())
+			cmd := exec.CommandContext(ctx, bin, "-lang", lang, "-probes", "127.0.0.1:9")
+			cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=")
+			var logs strings.Builder
+			cmd.Stdout, cmd.Stderr = &logs, &logs
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cancel(); cmd.Wait() }()
+			// The relay check times out after 2 s; then both warnings show.
+			var img image.Image
+			var path string
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				time.Sleep(time.Second)
+				path = filepath.Join(dir, "quicast-window-"+lang+".png")
+				img = grab(t, display, path)
+				if redRows(img) >= 2 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if n := redRows(img); n < 2 {
+				t.Errorf("%d red warnings in %s, want 2 (no internet, relay unreachable); window log:\n%s", n, path, logs.String())
+			}
+			// Two lists: each a grey "No device available" and three
+			// choices (test, file, off) on this machine without devices.
+			if blue, grey := radioIcons(img, 0x1a, 0x56, 0xdb), radioIcons(img, 0x75, 0x75, 0x75); blue < 6 || grey != 2 {
+				t.Errorf("%d blue and %d grey radio buttons in the left column of %s, want the camera and microphone lists (6+ and 2)", blue, grey, path)
+			}
+			t.Logf("screenshot: %s", path)
+		})
+	}
+}
+
+func startXvfb(t *testing.T) string {
+	t.Helper()
+	for n := 90; n < 120; n++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+			continue
+		}
+		d := fmt.Sprintf(":%d", n)
+		cmd := exec.Command("Xvfb", d, "-screen", "0", "1024x720x24", "-nolisten", "tcp")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for range 50 {
+			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+				return d
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("Xvfb %s did not start", d)
+	}
+	t.Fatal("no free X display")
+	return ""
+}
+
+func grab(t *testing.T, display, path string) image.Image {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "x11grab",
+		"-video_size", "1024x720", "-i", display, "-frames:v", "1", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("x11grab: %v\n%s", err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// redRows counts the red warning banners: runs of rows whose middle is the
+// warning red (#c62828).
+func redRows(img image.Image) int {
+	b := img.Bounds()
+	banners, in := 0, false
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		red := 0
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if near(r, 0xc6) && near(g, 0x28) && near(bl, 0x28) {
+				red++
+			}
+		}
+		isBanner := red > b.Dx()/4/2
+		if isBanner && !in {
+			banners++
+		}
+		in = isBanner
+	}
+	return banners
+}
+
+// radioIcons counts the radio button rings of colour (r, g, b) at the left
+// edge: runs of at least 10 rows (text and borders are thinner).
+func radioIcons(img image.Image, cr, cg, cb uint8) int {
+	b := img.Bounds()
+	icons, run := 0, 0
+	for y := b.Min.Y; y <= b.Max.Y; y++ {
+		hit := false
+		for x := b.Min.X + 16; x < b.Min.X+42 && y < b.Max.Y; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if near(r, cr) && near(g, cg) && near(bl, cb) {
+				hit = true
+				break
+			}
+		}
+		if hit {
+			run++
+			continue
+		}
+		if run >= 10 && run <= 40 {
+			icons++
+		}
+		run = 0
+	}
+	return icons
+}
+
+func near(v uint32, want uint8) bool {
+	d := int(v>>8) - int(want)
+	return d > -24 && d < 24
+}

@@ -1,0 +1,339 @@
+package ui
+
+import (
+	"context"
+	"image"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gioui.org/f32"
+	"gioui.org/io/input"
+	"gioui.org/io/key"
+	"gioui.org/io/pointer"
+	"gioui.org/io/semantic"
+	"gioui.org/layout"
+	"gioui.org/op"
+	"gioui.org/unit"
+	"github.com/chromedp/chromedp"
+
+	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/gio-ui/devices"
+	"github.com/quicast/quicast/gio-ui/i18n"
+	"github.com/quicast/quicast/gio-ui/netcheck"
+	"github.com/quicast/quicast/relay"
+	"github.com/quicast/quicast/relay/e2e/browser"
+	"github.com/quicast/quicast/sender/media"
+)
+
+// window drives a UI through Gio's input router, as the app package does
+// for a real window, without a GPU.
+type window struct {
+	t      *testing.T
+	u      *UI
+	r      input.Router
+	ops    op.Ops
+	size   image.Point
+	wake   chan struct{}
+	frames int
+}
+
+func newWindow(t *testing.T, u *UI) *window {
+	w := &window{t: t, u: u, size: image.Pt(1024, 720), wake: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	wg := u.start(ctx, func() {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	})
+	t.Cleanup(func() {
+		cancel()
+		u.Shutdown()
+		wg.Wait()
+	})
+	w.frame()
+	return w
+}
+
+func (w *window) frame() {
+	w.ops.Reset()
+	gtx := layout.Context{Ops: &w.ops, Now: time.Now(), Source: w.r.Source(),
+		Metric: unit.Metric{PxPerDp: 1, PxPerSp: 1}, Constraints: layout.Exact(w.size)}
+	w.u.Layout(gtx)
+	w.r.Frame(&w.ops)
+	w.frames++
+}
+
+// until lays out frames, as invalidations arrive, until cond holds.
+func (w *window) until(what string, d time.Duration, cond func() bool) {
+	w.t.Helper()
+	deadline := time.After(d)
+	for {
+		w.frame()
+		if cond() {
+			return
+		}
+		select {
+		case <-w.wake:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			w.t.Fatalf("%s: not within %v", what, d)
+		}
+	}
+}
+
+func (w *window) nodes() []input.SemanticNode {
+	var flat []input.SemanticNode
+	var walk func(n input.SemanticNode)
+	walk = func(n input.SemanticNode) {
+		flat = append(flat, n)
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	for _, n := range w.r.AppendSemantics(nil) {
+		walk(n)
+	}
+	return flat
+}
+
+// find returns the widget labelled label: the radio button or button
+// whose text it is, or the text itself.
+func (w *window) find(label string) (input.SemanticNode, bool) {
+	nodes := w.nodes()
+	byID := map[input.SemanticID]input.SemanticNode{}
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
+	for _, n := range nodes {
+		if n.Desc.Label != label {
+			continue
+		}
+		if p, ok := byID[n.ParentID]; ok && p.Desc.Class != semantic.Unknown {
+			return p, true
+		}
+		// A bare text's area reaches to the end of its line.
+		n.Desc.Bounds.Max = n.Desc.Bounds.Min.Add(image.Pt(8, 8))
+		return n, true
+	}
+	return input.SemanticNode{}, false
+}
+
+func (w *window) labels() []string {
+	var out []string
+	for _, n := range w.nodes() {
+		if n.Desc.Label != "" {
+			out = append(out, n.Desc.Label)
+		}
+	}
+	return out
+}
+
+func (w *window) clickAt(p image.Point) {
+	pos := f32.Pt(float32(p.X), float32(p.Y))
+	w.r.Queue(
+		pointer.Event{Kind: pointer.Move, Source: pointer.Mouse, Position: pos},
+		pointer.Event{Kind: pointer.Press, Source: pointer.Mouse, Buttons: pointer.ButtonPrimary, Position: pos},
+		pointer.Event{Kind: pointer.Release, Source: pointer.Mouse, Position: pos},
+	)
+	w.frame()
+}
+
+// click clicks the middle of the widget labelled label.
+func (w *window) click(label string) {
+	w.t.Helper()
+	n, ok := w.find(label)
+	if !ok {
+		w.t.Fatalf("no %q in the window; labels: %q", label, w.labels())
+	}
+	b := n.Desc.Bounds
+	w.clickAt(b.Min.Add(b.Max).Div(2))
+}
+
+// typeInto focuses the i-th text field and types s into it.
+func (w *window) typeInto(i int, s string) {
+	w.t.Helper()
+	var eds []input.SemanticNode
+	for _, n := range w.nodes() {
+		if n.Desc.Class == semantic.Editor {
+			eds = append(eds, n)
+		}
+	}
+	if i >= len(eds) {
+		w.t.Fatalf("%d text fields, want field %d", len(eds), i)
+	}
+	b := eds[i].Desc.Bounds
+	w.clickAt(b.Min.Add(b.Max).Div(2))
+	w.r.Queue(key.EditEvent{Text: s})
+	w.frame()
+}
+
+func (w *window) selected(label string) bool {
+	n, _ := w.find(label)
+	return n.Desc.Selected
+}
+
+func english() *i18n.Lang { l := i18n.English; return &l }
+
+func TestNoDeviceCannotBeSelected(t *testing.T) {
+	u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
+		Watcher: &devices.Watcher{List: func() ([]media.Device, error) { return nil, nil }},
+		Checker: &netcheck.Checker{Probes: []string{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, u)
+	w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("No device available"); return ok })
+	if !w.selected("Test picture (built in)") {
+		t.Fatal("the test picture is not the default without a camera")
+	}
+	w.click("No device available")
+	w.click("No device available")
+	if w.selected("No device available") || !w.selected("Test picture (built in)") || u.cam.Kind != devices.Test {
+		t.Errorf("clicking the disabled entry changed the choice to %+v", u.cam)
+	}
+	w.click("Off")
+	if u.cam.Kind != devices.Disabled {
+		t.Errorf("Off not chosen: %+v", u.cam)
+	}
+	// Switching the language relabels the window.
+	w.click("简体中文")
+	if _, ok := w.find("没有可用的设备"); !ok || u.lang != i18n.Chinese {
+		t.Errorf("after choosing Chinese: %q", w.labels())
+	}
+}
+
+func startRelay(t *testing.T) (base, dir, key string) {
+	t.Helper()
+	dir = t.TempDir()
+	key, err := relay.AddStream(dir, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.AddUser(dir, "viewer", "watch it live"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- relay.Run(ctx, relay.Config{Listen: "127.0.0.1:0", DataDir: dir}, func(a string) { ready <- a })
+	}()
+	select {
+	case a := <-ready:
+		base = "https://" + a
+	case err := <-done:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	return base, dir, key
+}
+
+// A person picks devices, trusts the relay, starts, is watched, stops.
+func TestBroadcastFromTheWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a relay, a broadcast and a browser")
+	}
+	wasm := filepath.Join("..", "..", "viewer-wasm", "web", "static", "main.wasm.gz")
+	if _, err := os.Stat(wasm); err != nil {
+		t.Skip("viewer not built (make wasm): no browser can watch")
+	}
+	base, _, key := startRelay(t)
+	var mu sync.Mutex
+	devs := []media.Device{{ID: "cam0", Label: "Integrated Camera", Kind: media.KindVideo}}
+	cfgDir := t.TempDir()
+	u, err := New(Config{ConfigDir: cfgDir, Lang: english(),
+		Watcher: &devices.Watcher{Interval: 50 * time.Millisecond, List: func() ([]media.Device, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return devs, nil
+		}},
+		Checker: &netcheck.Checker{Probes: []string{}, Interval: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, u)
+	w.until("camera listed", 5*time.Second, func() bool { _, ok := w.find("Integrated Camera"); return ok })
+	if !w.selected("Integrated Camera") {
+		t.Errorf("the only camera is not chosen by default: %+v (enum %q)", u.cam, u.camEnum.Value)
+	}
+	if !w.selected("Test tone (built in)") {
+		t.Errorf("no microphone here: the default is %+v, want the test tone", u.mic)
+	}
+	// A second camera comes: the choice stays.
+	mu.Lock()
+	devs = append(devs, media.Device{ID: "cam1", Label: "USB Camera", Kind: media.KindVideo})
+	mu.Unlock()
+	w.until("second camera", 5*time.Second, func() bool { _, ok := w.find("USB Camera"); return ok })
+	if !w.selected("Integrated Camera") {
+		t.Error("the choice changed when a camera came")
+	}
+	// No real camera here: broadcast the test picture and tone.
+	w.click("Test picture (built in)")
+	w.click("Test tone (built in)")
+	if u.cam.Kind != devices.Test || u.mic.Kind != devices.Test {
+		t.Fatalf("choices %+v %+v", u.cam, u.mic)
+	}
+	w.click("640x480")
+	w.click("15 fps")
+	w.typeInto(0, base)
+	w.typeInto(1, "demo")
+	w.typeInto(2, key)
+
+	// The relay's certificate comes from its own CA: the window offers to
+	// pin it.
+	w.until("untrusted warning", 10*time.Second, func() bool { _, ok := w.find("Trust this certificate"); return ok })
+	w.click("Trust this certificate")
+	w.until("relay trusted", 10*time.Second, func() bool {
+		u.bg.mu.Lock()
+		defer u.bg.mu.Unlock()
+		return u.bg.net.RelayUp && !u.bg.net.Untrusted
+	})
+	if u.set.Pin == "" {
+		t.Fatal("no pin saved")
+	}
+
+	w.click("Start broadcast")
+	w.until("broadcasting", 15*time.Second, func() bool {
+		return u.bc != nil && u.bc.Status().State == broadcast.Live && u.bc.Status().Stats.Viewers == 0
+	})
+	if _, ok := w.find("Stop"); !ok {
+		t.Error("no Stop button while live")
+	}
+	w.until("preview", 5*time.Second, func() bool { return u.bc.Preview() != nil })
+
+	// A browser watches: the relay reports one viewer.
+	ctx := browser.New(t)
+	browser.LogIn(t, ctx, base, "viewer", "watch it live")
+	browser.Run(t, ctx, 20*time.Second, chromedp.Navigate(base+"/watch/demo"))
+	w.until("one viewer", 20*time.Second, func() bool { return u.bc.Status().Stats.Viewers == 1 })
+	st := u.bc.Status()
+	t.Logf("live: %d packets sent, %.0f fps, %.0f kbit/s video, viewers %d, %d frames laid out",
+		st.Stats.Video.Packets+st.Stats.Audio.Packets, st.Stats.Video.FPS, st.Stats.Video.BitrateKbps, st.Stats.Viewers, w.frames)
+
+	before := runtime.NumGoroutine()
+	w.click("Stop")
+	if u.bc != nil {
+		t.Fatal("still broadcasting after Stop")
+	}
+	if _, ok := w.find("Start broadcast"); !ok {
+		t.Error("no Start button after Stop")
+	}
+	if after := runtime.NumGoroutine(); after >= before {
+		t.Errorf("%d goroutines after Stop, %d before: the broadcast's did not end", after, before)
+	}
+	// The fields are remembered, the key apart with mode 0600.
+	fi, err := os.Stat(filepath.Join(cfgDir, "publish-key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("publish key file: %v %v", fi, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(cfgDir, "settings.json"))
+	if !strings.Contains(string(b), `"stream": "demo"`) || strings.Contains(string(b), key) {
+		t.Errorf("settings.json:\n%s", b)
+	}
+}

@@ -1,0 +1,151 @@
+// Package browser starts the headless Chromium the end-to-end tests watch
+// broadcasts with, and drives it through chromedp as a person would.
+package browser
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// Path finds Debian's chromium (or a Chrome on PATH).
+func Path(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no chromium on PATH: run scripts/deps.sh (make test does)")
+	return ""
+}
+
+type console struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (c *console) printf(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(&c.b, format, args...)
+}
+
+func (c *console) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.b.String()
+}
+
+// New starts a headless Chromium with a fresh profile and returns a context
+// for chromedp.Run. The browser ends with the test; its console is logged
+// when the test fails or runs verbose.
+func New(t testing.TB) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(Path(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	out := &console{}
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			var parts []string
+			for _, a := range e.Args {
+				parts = append(parts, strings.Trim(string(a.Value), `"`)+a.Description)
+			}
+			out.printf("console.%s: %s\n", e.Type, strings.Join(parts, " "))
+		case *runtime.EventExceptionThrown:
+			d := e.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			out.printf("exception: %s\n", msg)
+		}
+	}))
+	// The first Run starts the browser; it must not carry a timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("--- browser console:\n%s", out.String())
+		}
+		cancel()
+		cancelA()
+	})
+	return ctx
+}
+
+// Run runs one browser action with a time limit; an error fails the test.
+func Run[T any](t testing.TB, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	v, err := chromedp.Run(c, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// Eval evaluates js in the page, awaiting a promise, within 10 s.
+func Eval[T any](ctx context.Context, js string) (T, error) {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return chromedp.Run(c, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// Login fills the relay's login form at base (https://HOST:PORT) as a
+// person would and submits it.
+func Login(t testing.TB, ctx context.Context, base, user, password string) {
+	t.Helper()
+	Run(t, ctx, 20*time.Second, chromedp.Steps(
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), user),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+		chromedp.Click(chromedp.CSS(`form button, form input[type="submit"]`)),
+	))
+}
+
+// LogIn logs in through the form and waits until the relay lets the
+// browser past the login page (the session cookie is set then).
+func LogIn(t testing.TB, ctx context.Context, base, user, password string) {
+	t.Helper()
+	Login(t, ctx, base, user, password)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		path, err := Eval[string](ctx, "location.pathname + location.search")
+		if err == nil && !strings.HasPrefix(path, "/login") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still at %s after logging in as %s", path, user)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
