@@ -67,7 +67,7 @@ func TestScreenshot(t *testing.T) {
 			}
 			// Two lists: each a grey "No device available" and three
 			// choices (test, file, off) on this machine without devices.
-			if blue, grey := radioIcons(img, 0x1a, 0x56, 0xdb), radioIcons(img, 0x75, 0x75, 0x75); blue < 6 || grey != 2 {
+			if blue, grey := radioIcons(img, 0x1a, 0x56, 0xdb), radioIcons(img, 0xa6, 0xa6, 0xa6); blue < 6 || grey != 2 {
 				t.Errorf("%d blue and %d grey radio buttons in the left column of %s, want the camera and microphone lists (6+ and 2)", blue, grey, path)
 			}
 			t.Logf("screenshot: %s", path)
@@ -140,28 +140,48 @@ func redRows(img image.Image) int {
 	return banners
 }
 
-// radioIcons counts the radio button rings of colour (r, g, b) at the left
-// edge: runs of at least 10 rows (text and borders are thinner).
+// radioIcons counts the radio button rings of colour (r, g, b) in the left
+// column: connected shapes of that colour whose bounding box is a square of
+// 14 to 30 pixels. Antialiased text leaves only small specks of any one
+// shade, and the wide buttons are not square.
 func radioIcons(img image.Image, cr, cg, cb uint8) int {
-	b := img.Bounds()
-	icons, run := 0, 0
-	for y := b.Min.Y; y <= b.Max.Y; y++ {
-		hit := false
-		for x := b.Min.X + 16; x < b.Min.X+42 && y < b.Max.Y; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			if near(r, cr) && near(g, cg) && near(bl, cb) {
-				hit = true
-				break
+	area := image.Rect(8, 0, 50, img.Bounds().Max.Y).Intersect(img.Bounds())
+	seen := make(map[image.Point]bool)
+	match := func(p image.Point) bool {
+		if !p.In(area) || seen[p] {
+			return false
+		}
+		r, g, bl, _ := img.At(p.X, p.Y).RGBA()
+		return near(r, cr) && near(g, cg) && near(bl, cb)
+	}
+	icons := 0
+	for y := area.Min.Y; y < area.Max.Y; y++ {
+		for x := area.Min.X; x < area.Max.X; x++ {
+			p := image.Pt(x, y)
+			if !match(p) {
+				continue
+			}
+			box := image.Rectangle{Min: p, Max: p.Add(image.Pt(1, 1))}
+			seen[p] = true
+			stack := []image.Point{p}
+			for len(stack) > 0 {
+				q := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				box = box.Union(image.Rectangle{Min: q, Max: q.Add(image.Pt(1, 1))})
+				for dy := -1; dy <= 1; dy++ {
+					for dx := -1; dx <= 1; dx++ {
+						if n := q.Add(image.Pt(dx, dy)); match(n) {
+							seen[n] = true
+							stack = append(stack, n)
+						}
+					}
+				}
+			}
+			w, h := box.Dx(), box.Dy()
+			if w >= 14 && w <= 30 && h >= 14 && h <= 30 && w-h <= 3 && h-w <= 3 {
+				icons++
 			}
 		}
-		if hit {
-			run++
-			continue
-		}
-		if run >= 10 && run <= 40 {
-			icons++
-		}
-		run = 0
 	}
 	return icons
 }
