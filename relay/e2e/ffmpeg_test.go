@@ -42,7 +42,8 @@ func TestFFmpegPublishes(t *testing.T) {
 		"-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", "60",
 		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "600k",
 		"-g", "30", "-keyint_min", "30", "-auto-alt-ref", "0", "-lag-in-frames", "0",
-		"-payload_type", strconv.Itoa(int(pub.VideoPT)), "-ssrc", strconv.FormatUint(uint64(pub.VideoSSRC), 10),
+		// ffmpeg takes the SSRC as a signed int and sends the same 32 bits.
+		"-payload_type", strconv.Itoa(int(pub.VideoPT)), "-ssrc", strconv.Itoa(int(int32(pub.VideoSSRC))),
 		"-f", "rtp", "-srtp_out_suite", protocol.ProfileAES128CMHMACSHA1_80, "-srtp_out_params", params, url)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
