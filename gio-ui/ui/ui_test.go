@@ -312,6 +312,24 @@ func TestBroadcastFromTheWindow(t *testing.T) {
 	browser.LogIn(t, ctx, base, "viewer", "watch it live")
 	browser.Run(t, ctx, 20*time.Second, chromedp.Navigate(base+"/watch/demo"))
 	w.until("one viewer", 20*time.Second, func() bool { return u.bc.Status().Stats.Viewers == 1 })
+	// And sees and hears it: two seconds of frames decoded and shown.
+	var seen browser.Stats
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, err := browser.PlayerStats(ctx)
+		if err == nil {
+			seen = s
+			if s.VideoFramesRendered >= 30 && s.AudioSamplesPlayed >= 2*48000 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the browser does not play the broadcast: %v (err %v)", seen, err)
+		}
+		w.frame() // the window keeps drawing while the browser plays
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("browser: %v", seen)
 	st := u.bc.Status()
 	t.Logf("live: %d packets sent, %.0f fps, %.0f kbit/s video, viewers %d, %d frames laid out",
 		st.Stats.Video.Packets+st.Stats.Audio.Packets, st.Stats.Video.FPS, st.Stats.Video.BitrateKbps, st.Stats.Viewers, w.frames)

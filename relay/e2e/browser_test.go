@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,31 +40,9 @@ func location(t *testing.T, ctx context.Context) string {
 	return loc
 }
 
-// playerStats is window.quicastStats() of the watch page.
-type playerStats struct {
-	State               string  `json:"state"`
-	VideoCodec          string  `json:"videoCodec"`
-	AudioCodec          string  `json:"audioCodec"`
-	Width               int     `json:"width"`
-	Height              int     `json:"height"`
-	VideoFramesDecoded  int     `json:"videoFramesDecoded"`
-	VideoFramesRendered int     `json:"videoFramesRendered"`
-	VideoFramesDropped  int     `json:"videoFramesDropped"`
-	AudioFramesDecoded  int     `json:"audioFramesDecoded"`
-	AudioSamplesPlayed  int     `json:"audioSamplesPlayed"`
-	AudioUnderruns      int     `json:"audioUnderruns"`
-	BitrateKbps         float64 `json:"bitrateKbps"`
-}
+type playerStats = browser.Stats
 
-func (s playerStats) String() string {
-	return fmt.Sprintf("state=%q video=%s %dx%d decoded=%d rendered=%d dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s",
-		s.State, s.VideoCodec, s.Width, s.Height, s.VideoFramesDecoded, s.VideoFramesRendered, s.VideoFramesDropped,
-		s.AudioCodec, s.AudioFramesDecoded, s.AudioSamplesPlayed, s.AudioUnderruns, s.BitrateKbps)
-}
-
-func stats(ctx context.Context) (playerStats, error) {
-	return eval[playerStats](ctx, `window.quicastStats ? window.quicastStats() : {state: "no quicastStats"}`)
-}
+func stats(ctx context.Context) (playerStats, error) { return browser.PlayerStats(ctx) }
 
 // waitStats polls the player until cond holds; it fails the test with the
 // last figures otherwise.

@@ -149,3 +149,30 @@ func LogIn(t testing.TB, ctx context.Context, base, user, password string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Stats are the figures of the watch page's player, window.quicastStats().
+type Stats struct {
+	State               string  `json:"state"`
+	VideoCodec          string  `json:"videoCodec"`
+	AudioCodec          string  `json:"audioCodec"`
+	Width               int     `json:"width"`  // pixels
+	Height              int     `json:"height"` // pixels
+	VideoFramesDecoded  int     `json:"videoFramesDecoded"`
+	VideoFramesRendered int     `json:"videoFramesRendered"`
+	VideoFramesDropped  int     `json:"videoFramesDropped"`
+	AudioFramesDecoded  int     `json:"audioFramesDecoded"`
+	AudioSamplesPlayed  int     `json:"audioSamplesPlayed"`
+	AudioUnderruns      int     `json:"audioUnderruns"`
+	BitrateKbps         float64 `json:"bitrateKbps"`
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("state=%q video=%s %dx%d decoded=%d rendered=%d dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s",
+		s.State, s.VideoCodec, s.Width, s.Height, s.VideoFramesDecoded, s.VideoFramesRendered, s.VideoFramesDropped,
+		s.AudioCodec, s.AudioFramesDecoded, s.AudioSamplesPlayed, s.AudioUnderruns, s.BitrateKbps)
+}
+
+// PlayerStats reads the player's figures from a watch page.
+func PlayerStats(ctx context.Context) (Stats, error) {
+	return Eval[Stats](ctx, `window.quicastStats ? window.quicastStats() : {state: "no quicastStats"}`)
+}
