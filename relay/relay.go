@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	h3 := &http3.Server{
 		QUICConfig: quicConfig(),
 	}
-	wt := &webtransport.Server{H3: h3, CheckOrigin: sameHost}
+	wt := &webtransport.Server{H3: h3, CheckOrigin: web.SameHost}
 	hub := media.NewHub(media.Config{WriteTo: udp.WriteTo, Port: port, WebTransport: wt, Logger: log})
 	defer hub.Close()
 	if cfg.onHub != nil {
@@ -180,24 +180,6 @@ func quicConfig() *quic.Config {
 		KeepAlivePeriod:                  10 * time.Second,
 		MaxIdleTimeout:                   30 * time.Second,
 	}
-}
-
-// sameHost allows a WebTransport session from a page on the relay's own host
-// (any port: the page is served by the same relay over TCP).
-func sameHost(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := http.NewRequest(http.MethodGet, origin, nil)
-	if err != nil {
-		return false
-	}
-	oh, rh := u.URL.Hostname(), r.Host
-	if h, _, err := net.SplitHostPort(rh); err == nil {
-		rh = h
-	}
-	return oh == rh
 }
 
 // AddStream adds stream name to the data directory dir and returns its

@@ -125,7 +125,9 @@ func sprayGarbage(t *testing.T, port int) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// TestWatchFileSource publishes a Y4M video and a WAV audio file.
+// TestWatchFileSource publishes a Y4M video and a WAV audio file. The
+// browser opens the relay as "localhost", the name make demo prints, while
+// the relay listens on 127.0.0.1 only: Chromium tries ::1 first for it.
 func TestWatchFileSource(t *testing.T) {
 	dir := t.TempDir()
 	y4m := filepath.Join(dir, "clip.y4m")
@@ -134,6 +136,7 @@ func TestWatchFileSource(t *testing.T) {
 	writeWAV(t, wav, 44100, 2, 2*time.Second)
 
 	r := startRelay(t)
+	r.host = "localhost"
 	key := r.addStream(t, "files")
 	r.publish(t, "files", key, "-video", "file:"+y4m, "-audio", "file:"+wav)
 	ctx := openWatch(t, r, "files")

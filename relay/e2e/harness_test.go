@@ -193,9 +193,16 @@ type relay struct {
 	password string
 	stream   string
 	key      string
+	host     string // the browser's name for the relay; default 127.0.0.1
 }
 
-func (r *relay) base() string { return fmt.Sprintf("https://127.0.0.1:%d", r.port) }
+func (r *relay) base() string {
+	host := r.host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return fmt.Sprintf("https://%s:%d", host, r.port)
+}
 
 func (r *relay) caFile() string { return filepath.Join(r.data, "certs", "ca.pem") }
 

@@ -377,7 +377,7 @@ func (h *Handler) ticket(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Counters.TicketsIssued.Add(1)
 	resp := TicketResponse{Ticket: t, Expires: exp.UTC().Format(time.RFC3339), CertHashes: []string{},
-		URL: "https://" + r.Host + protocol.PathWebTransport + stream + "?ticket=" + url.QueryEscape(t)}
+		URL: "https://" + webTransportHost(r) + protocol.PathWebTransport + stream + "?ticket=" + url.QueryEscape(t)}
 	for _, hh := range h.cfg.CertHashes() {
 		resp.CertHashes = append(resp.CertHashes, base64.StdEncoding.EncodeToString(hh[:]))
 	}
@@ -454,4 +454,55 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, protocol.ErrorResponse{Error: msg})
+}
+
+// webTransportHost is the host:port the viewer's browser opens its
+// WebTransport session to: the page's own, except for "localhost".
+// Chromium resolves localhost to ::1 first and, unlike for TCP, does not
+// fall back to 127.0.0.1 for QUIC, so a relay listening on 127.0.0.1 (the
+// demo's default) would be unreachable over WebTransport while its pages
+// load. There the address the page's TCP connection reached is used.
+func webTransportHost(r *http.Request) string {
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil || !strings.EqualFold(host, "localhost") {
+		return r.Host
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return r.Host
+	}
+	ip, _, err := net.SplitHostPort(local.String())
+	if err != nil {
+		return r.Host
+	}
+	return net.JoinHostPort(ip, port)
+}
+
+// SameHost is the WebTransport origin check: it allows a session from a page
+// on the relay's own host (any port: the page is served by the same relay
+// over TCP). "localhost" and the loopback addresses count as one host, since
+// a page on localhost is sent to the loopback address (see the ticket's URL).
+func SameHost(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	oh, rh := u.Hostname(), r.Host
+	if h, _, err := net.SplitHostPort(rh); err == nil {
+		rh = h
+	}
+	rh = strings.Trim(rh, "[]")
+	return strings.EqualFold(oh, rh) || (isLoopback(oh) && isLoopback(rh))
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -357,5 +358,54 @@ func TestViewerNotBuilt(t *testing.T) {
 	}
 	if resp := f.do("GET", "/login", nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("missing login page: %s", resp.Status)
+	}
+}
+
+func TestWebTransportHost(t *testing.T) {
+	for _, c := range []struct{ host, local, want string }{
+		{"relay.example:8443", "10.0.0.5:8443", "relay.example:8443"},
+		{"127.0.0.1:8443", "127.0.0.1:8443", "127.0.0.1:8443"},
+		{"localhost:8443", "127.0.0.1:8443", "127.0.0.1:8443"},
+		{"LocalHost:8443", "[::1]:8443", "[::1]:8443"},
+		{"localhost:8443", "", "localhost:8443"}, // no connection address known
+	} {
+		r := httptest.NewRequest("GET", "/api/ticket", nil)
+		r.Host = c.host
+		if c.local != "" {
+			addr, err := net.ResolveTCPAddr("tcp", c.local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, addr))
+		}
+		if got := webTransportHost(r); got != c.want {
+			t.Errorf("page on %s reached at %s: WebTransport to %s, want %s", c.host, c.local, got, c.want)
+		}
+	}
+}
+
+func TestSameHost(t *testing.T) {
+	for _, c := range []struct {
+		origin, host string
+		ok           bool
+	}{
+		{"", "relay.example:8443", true}, // not a browser
+		{"https://relay.example:8443", "relay.example:8443", true},
+		{"https://relay.example", "RELAY.example:8443", true},
+		{"https://localhost:8443", "127.0.0.1:8443", true},
+		{"https://localhost:8443", "[::1]:8443", true},
+		{"https://evil.example", "relay.example:8443", false},
+		{"https://evil.example", "127.0.0.1:8443", false},
+		{"https://localhost:8443", "relay.example:8443", false},
+		{"::not a url", "relay.example:8443", false},
+	} {
+		r := httptest.NewRequest("CONNECT", "/wt/demo", nil)
+		r.Host = c.host
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if got := SameHost(r); got != c.ok {
+			t.Errorf("origin %q to %s: allowed %v, want %v", c.origin, c.host, got, c.ok)
+		}
 	}
 }
