@@ -29,6 +29,9 @@ type Config struct {
 	// Changed is called (from any goroutine) when the status changed or a
 	// new preview frame is ready; the window invalidates itself.
 	Changed func()
+	// HidePreview starts the broadcast without the self view (no frame
+	// copied, no redraw per frame); ShowPreview changes it later.
+	HidePreview bool
 }
 
 // State is where a broadcast is.
@@ -78,8 +81,9 @@ type Broadcast struct {
 	status Status
 	eng    *sender.Engine
 
-	preview atomic.Pointer[image.RGBA]
-	level   atomic.Uint64 // math.Float64bits of the last peak, dBFS
+	preview   atomic.Pointer[image.RGBA]
+	previewOn atomic.Bool
+	level     atomic.Uint64 // math.Float64bits of the last peak, dBFS
 }
 
 // Start begins a broadcast in the background.
@@ -93,6 +97,7 @@ func Start(cfg Config) *Broadcast {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broadcast{cfg: cfg, cancel: cancel, done: make(chan struct{})}
 	b.level.Store(math.Float64bits(math.Inf(-1)))
+	b.previewOn.Store(!cfg.HidePreview)
 	go b.run(ctx)
 	return b
 }
@@ -102,6 +107,15 @@ func Start(cfg Config) *Broadcast {
 func (b *Broadcast) Stop() {
 	b.cancel()
 	<-b.done
+}
+
+// ShowPreview turns the self view on or off; off, Preview returns nil.
+func (b *Broadcast) ShowPreview(on bool) {
+	b.previewOn.Store(on)
+	if !on {
+		b.preview.Store(nil)
+	}
+	b.cfg.Changed()
 }
 
 // Done is closed when the broadcast has ended.
@@ -140,6 +154,9 @@ func (b *Broadcast) run(ctx context.Context) {
 	opts := b.cfg.Options
 	opts.Logger = b.cfg.Logger
 	opts.Preview = func(img image.Image) {
+		if !b.previewOn.Load() {
+			return
+		}
 		b.preview.Store(Thumbnail(img, 480))
 		b.cfg.Changed()
 	}
@@ -261,35 +278,67 @@ func publishProblem(err error) Problem {
 
 // Thumbnail scales img down to at most maxW pixels wide (nearest
 // neighbour) into a new RGBA image: Gio uploads an image once per
-// paint.ImageOp, so every frame needs its own.
+// paint.ImageOp, so every frame needs its own. Camera frames (YCbCr, any
+// subsampling) take a fast path: offsets per column computed once and the
+// BT.601 conversion of image/color written out in the loop.
 func Thumbnail(img image.Image, maxW int) *image.RGBA {
 	r := img.Bounds()
 	w, h := r.Dx(), r.Dy()
-	if w == 0 || h == 0 {
+	if w == 0 || h == 0 || maxW <= 0 {
 		return nil
 	}
 	tw, th := w, h
 	if tw > maxW {
-		tw, th = maxW, h*maxW/w
+		tw, th = maxW, max(1, h*maxW/w)
 	}
 	out := image.NewRGBA(image.Rect(0, 0, tw, th))
-	yc, isYCbCr := img.(*image.YCbCr)
-	for y := 0; y < th; y++ {
-		sy := r.Min.Y + y*h/th
-		row := out.Pix[y*out.Stride:]
-		for x := 0; x < tw; x++ {
-			sx := r.Min.X + x*w/tw
-			var cr, cg, cb uint8
-			if isYCbCr {
-				yy := yc.Y[yc.YOffset(sx, sy)]
-				ci := yc.COffset(sx, sy)
-				cr, cg, cb = color.YCbCrToRGB(yy, yc.Cb[ci], yc.Cr[ci])
-			} else {
-				r32, g32, b32, _ := img.At(sx, sy).RGBA()
-				cr, cg, cb = uint8(r32>>8), uint8(g32>>8), uint8(b32>>8)
+	yc, ok := img.(*image.YCbCr)
+	if !ok {
+		for y := range th {
+			sy := r.Min.Y + y*h/th
+			row := out.Pix[y*out.Stride:]
+			for x := range tw {
+				c := color.NRGBAModel.Convert(img.At(r.Min.X+x*w/tw, sy)).(color.NRGBA)
+				row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = c.R, c.G, c.B, 0xff
 			}
-			row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = cr, cg, cb, 0xff
+		}
+		return out
+	}
+	// Column offsets from the row's first sample, the same on every row.
+	xy := make([]int, tw)
+	xc := make([]int, tw)
+	c0 := yc.COffset(r.Min.X, r.Min.Y)
+	for x := range tw {
+		sx := r.Min.X + x*w/tw
+		xy[x] = sx - r.Min.X
+		xc[x] = yc.COffset(sx, r.Min.Y) - c0
+	}
+	for y := range th {
+		sy := r.Min.Y + y*h/th
+		yRow := yc.Y[yc.YOffset(r.Min.X, sy):]
+		ci := yc.COffset(r.Min.X, sy)
+		cbRow, crRow := yc.Cb[ci:], yc.Cr[ci:]
+		row := out.Pix[y*out.Stride : y*out.Stride+4*tw]
+		for x := range tw {
+			// color.YCbCrToRGB (JFIF BT.601 full range, 16.16 fixed
+			// point), written out: the call is too large to inline.
+			yy := int32(yRow[xy[x]]) * 0x10101
+			cb := int32(cbRow[xc[x]]) - 128
+			cr := int32(crRow[xc[x]]) - 128
+			p := row[4*x : 4*x+4 : 4*x+4]
+			p[0] = clamp16(yy + 91881*cr)
+			p[1] = clamp16(yy - 22554*cb - 46802*cr)
+			p[2] = clamp16(yy + 116130*cb)
+			p[3] = 0xff
 		}
 	}
 	return out
+}
+
+// clamp16 takes the integer part of a 16.16 value, clamped to 0..255.
+func clamp16(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"image"
+	"image/color"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -133,4 +135,63 @@ func TestStopWhileStarting(t *testing.T) {
 	if s := b.Status(); s.State != Stopped && !errors.Is(s.Err, context.Canceled) {
 		t.Errorf("after Stop: %+v", s)
 	}
+}
+
+// TestThumbnailMatchesImageColor checks the fast path against image/color
+// pixel by pixel, for every chroma subsampling and an odd sub-image.
+func TestThumbnailMatchesImageColor(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio440} {
+		full := image.NewYCbCr(image.Rect(0, 0, 643, 481), ratio)
+		for _, b := range [][]byte{full.Y, full.Cb, full.Cr} {
+			for i := range b {
+				b[i] = byte(rng.IntN(256))
+			}
+		}
+		for _, img := range []*image.YCbCr{full, full.SubImage(image.Rect(7, 5, 600, 400)).(*image.YCbCr)} {
+			for _, maxW := range []int{480, 2000, 1} {
+				got := Thumbnail(img, maxW)
+				b := img.Bounds()
+				tw := min(b.Dx(), maxW)
+				if got.Bounds().Dx() != tw {
+					t.Fatalf("%v %v max %d: %v wide, want %d", ratio, b, maxW, got.Bounds(), tw)
+				}
+				th := got.Bounds().Dy()
+				for y := range th {
+					for x := range tw {
+						sx, sy := b.Min.X+x*b.Dx()/tw, b.Min.Y+y*b.Dy()/th
+						c := img.YCbCrAt(sx, sy)
+						r, g, bl := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+						if want := (color.RGBA{r, g, bl, 0xff}); got.RGBAAt(x, y) != want {
+							t.Fatalf("%v %v max %d: pixel (%d,%d) = %v, want %v", ratio, b, maxW, x, y, got.RGBAAt(x, y), want)
+						}
+					}
+				}
+			}
+		}
+	}
+	if Thumbnail(image.NewYCbCr(image.Rect(0, 0, 0, 0), image.YCbCrSubsampleRatio420), 480) != nil {
+		t.Error("thumbnail of an empty image")
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, 4, 2))
+	rgba.Set(3, 1, color.RGBA{10, 20, 30, 255})
+	if got := Thumbnail(rgba, 4).RGBAAt(3, 1); got != (color.RGBA{10, 20, 30, 255}) {
+		t.Errorf("RGBA thumbnail pixel %v, want the source's", got)
+	}
+}
+
+// BenchmarkThumbnail is one camera frame (640×480 4:2:0) made into the
+// window's preview; Slow is the per-pixel image/color version it replaced.
+func BenchmarkThumbnail(b *testing.B) {
+	img := media.TestPicture(640, 480, 1500*time.Millisecond)
+	b.Run("Fast", func(b *testing.B) {
+		for b.Loop() {
+			Thumbnail(img, 480)
+		}
+	})
+	b.Run("Slow", func(b *testing.B) {
+		for b.Loop() {
+			thumbnailSlow(img, 480)
+		}
+	})
 }

@@ -86,6 +86,7 @@ const (
 	Language
 	Preview
 	PreviewOff
+	PreviewHidden
 	StatusIdle
 	StatusStarting
 	StatusLive
@@ -135,8 +136,9 @@ var texts = [2][numMsgs]string{
 		Copied:           "Copied",
 		Pin:              "Trust this certificate",
 		Language:         "Language",
-		Preview:          "Preview",
+		Preview:          "Show self view",
 		PreviewOff:       "No camera preview",
+		PreviewHidden:    "Self view hidden",
 		StatusIdle:       "Ready",
 		StatusStarting:   "Starting…",
 		StatusLive:       "Broadcasting",
@@ -183,8 +185,9 @@ var texts = [2][numMsgs]string{
 		Copied:           "已复制",
 		Pin:              "信任此证书",
 		Language:         "语言",
-		Preview:          "预览",
+		Preview:          "显示本地画面",
 		PreviewOff:       "没有摄像头预览",
+		PreviewHidden:    "本地画面已隐藏",
 		StatusIdle:       "就绪",
 		StatusStarting:   "正在开始…",
 		StatusLive:       "直播中",

@@ -27,6 +27,7 @@ type Settings struct {
 	BitrateKbps int      `json:"bitrateKbps,omitempty"`
 	Language    string   `json:"language,omitempty"` // "en", "zh"; "" follows the system
 	Probes      []string `json:"probes,omitempty"`   // host:port to test the internet with
+	HidePreview bool     `json:"hidePreview,omitempty"`
 
 	Key string `json:"-"` // the publish key, kept apart
 }

@@ -80,6 +80,7 @@ type UI struct {
 	camFile, micFile, relayEd, streamEd, keyEd                  widget.Editor
 	startBtn, stopBtn, quitBtn, copyBtn, pinBtn                 widget.Clickable
 	form                                                        widget.List
+	showPreview                                                 widget.Bool
 
 	cam, mic devices.Entry // the current choices
 	lists    devices.Lists // as of this frame
@@ -155,6 +156,7 @@ func New(cfg Config) (*UI, error) {
 		ed.SingleLine = true
 	}
 	u.keyEd.Mask = '•'
+	u.showPreview.Value = !set.HidePreview
 	u.relayEd.SetText(set.Relay)
 	u.streamEd.SetText(set.Stream)
 	u.keyEd.SetText(set.Key)
@@ -437,8 +439,15 @@ func (u *UI) update(gtx layout.Context) {
 	if u.quitBtn.Clicked(gtx) {
 		u.quit = true
 	}
+	if u.showPreview.Update(gtx) {
+		u.set.HidePreview = !u.showPreview.Value
+		if u.bc != nil {
+			u.bc.ShowPreview(u.showPreview.Value)
+		}
+		u.save()
+	}
 	// The self view follows the camera choice while idle.
-	if u.bc == nil {
+	if u.bc == nil && u.showPreview.Value {
 		u.wantPreview(u.sourceOf(u.cam, &u.camFile))
 	} else {
 		u.wantPreview(media.Source{})
@@ -500,6 +509,7 @@ func (u *UI) startBroadcast() {
 		Options:       media.Options{Width: w, Height: h, FPS: float64(fps), VideoBitrate: kbps * 1000},
 		Logger:        u.cfg.Logger,
 		Changed:       u.invalidate,
+		HidePreview:   !u.showPreview.Value,
 	})
 }
 
@@ -790,9 +800,13 @@ func (u *UI) layoutStatus(gtx C) D {
 		img = u.bg.idlePreview
 		u.bg.mu.Unlock()
 	}
+	if !u.showPreview.Value {
+		img = nil
+	}
 	rows := []layout.FlexChild{
 		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img) }),
-		layout.Rigid(layout.Spacer{Height: unit.Dp(8)}.Layout),
+		layout.Rigid(material.CheckBox(u.th, &u.showPreview, u.lang.T(i18n.Preview)).Layout),
+		layout.Rigid(layout.Spacer{Height: unit.Dp(4)}.Layout),
 	}
 	line := func(label, value string, c color.NRGBA) {
 		rows = append(rows, layout.Rigid(func(gtx C) D {
@@ -886,7 +900,11 @@ func (u *UI) layoutPreview(gtx C, img *image.RGBA) D {
 	size := image.Pt(w, h)
 	paint.FillShape(gtx.Ops, black, clip.Rect{Max: size}.Op())
 	if img == nil {
-		l := material.Body2(u.th, u.lang.T(i18n.PreviewOff))
+		msg := i18n.PreviewOff
+		if !u.showPreview.Value {
+			msg = i18n.PreviewHidden
+		}
+		l := material.Body2(u.th, u.lang.T(msg))
 		l.Color = grey
 		gtx.Constraints = layout.Exact(size)
 		layout.Center.Layout(gtx, l.Layout)

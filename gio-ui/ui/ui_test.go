@@ -306,6 +306,17 @@ func TestBroadcastFromTheWindow(t *testing.T) {
 		t.Error("no Stop button while live")
 	}
 	w.until("preview", 5*time.Second, func() bool { return u.bc.Preview() != nil })
+	// The self view can be hidden (no frame copied) and shown again.
+	w.click("Show self view")
+	if u.showPreview.Value || u.bc.Preview() != nil {
+		t.Fatal("self view still on after unticking it")
+	}
+	time.Sleep(200 * time.Millisecond) // several camera frames
+	if u.bc.Preview() != nil {
+		t.Error("hidden self view still gets frames")
+	}
+	w.click("Show self view")
+	w.until("preview back", 5*time.Second, func() bool { return u.bc.Preview() != nil })
 
 	// A browser watches: the relay reports one viewer.
 	ctx := browser.New(t)

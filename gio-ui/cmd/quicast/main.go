@@ -5,8 +5,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"gioui.org/app"
+	"gioui.org/io/system"
 
 	"github.com/quicast/quicast/gio-ui/ui"
 )
@@ -20,6 +23,14 @@ func main() {
 	if w == nil {
 		return // -h
 	}
+	// Ctrl-C or a TERM closes the window as its close button would: the
+	// broadcast stops, the devices are released, the settings are saved.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		w.Perform(system.ActionClose)
+	}()
 	go func() {
 		if err := ui.Run(w, u); err != nil {
 			fmt.Fprintln(os.Stderr, "quicast:", err)
