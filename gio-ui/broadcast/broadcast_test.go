@@ -11,32 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quicast/quicast/relay"
+	"github.com/quicast/quicast/relay/relaytest"
 	"github.com/quicast/quicast/sender"
 	"github.com/quicast/quicast/sender/media"
 )
 
 func startRelay(t *testing.T) (url, dir, key string) {
 	t.Helper()
-	dir = t.TempDir()
-	key, err := relay.AddStream(dir, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- relay.Run(ctx, relay.Config{Listen: "127.0.0.1:0", DataDir: dir}, func(a string) { ready <- a })
-	}()
-	select {
-	case a := <-ready:
-		url = "https://" + a
-	case err := <-done:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return url, dir, key
+	r := relaytest.Start(t)
+	return r.URL, r.Dir, r.AddStream(t, "demo")
 }
 
 func wait(t *testing.T, b *Broadcast, what string, ok func(Status) bool) Status {

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/quicast/quicast/relay"
+	"github.com/quicast/quicast/relay/relaytest"
 )
 
 func closedPort(t *testing.T, network string) string {
@@ -83,20 +82,7 @@ func TestBlackHole(t *testing.T) {
 }
 
 func TestLiveRelay(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- relay.Run(ctx, relay.Config{Listen: "127.0.0.1:0", DataDir: dir}, func(a string) { ready <- a })
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	defer func() { cancel(); <-done }()
+	r := relaytest.Start(t)
 	probe := closedPort(t, "tcp")
 	up, err := net.Listen("tcp", "127.0.0.1:0") // an "internet" that answers
 	if err != nil {
@@ -105,7 +91,7 @@ func TestLiveRelay(t *testing.T) {
 	defer up.Close()
 	c := &Checker{Probes: []string{probe, up.Addr().String()}, Timeout: 3 * time.Second}
 
-	st := c.Check(context.Background(), Relay{URL: "https://" + addr})
+	st := c.Check(context.Background(), Relay{URL: r.URL})
 	if !st.Online || st.InternetErr != nil {
 		t.Errorf("one probe of two answered: online %v, %v", st.Online, st.InternetErr)
 	}
@@ -117,16 +103,16 @@ func TestLiveRelay(t *testing.T) {
 	}
 	t.Logf("relay RTT %v, fingerprint %s", st.RTT, st.Fingerprint)
 
-	ca := filepath.Join(dir, "certs", "ca.pem")
-	if st := c.Check(context.Background(), Relay{URL: "https://" + addr, CAFile: ca}); st.Untrusted || st.RelayErr != nil {
+	ca := r.CAFile()
+	if st := c.Check(context.Background(), Relay{URL: r.URL, CAFile: ca}); st.Untrusted || st.RelayErr != nil {
 		t.Errorf("with its CA: untrusted %v, %v", st.Untrusted, st.RelayErr)
 	}
-	if s2 := c.Check(context.Background(), Relay{URL: "https://" + addr, Pin: st.Fingerprint.String()}); s2.Untrusted || s2.RelayErr != nil {
+	if s2 := c.Check(context.Background(), Relay{URL: r.URL, Pin: st.Fingerprint.String()}); s2.Untrusted || s2.RelayErr != nil {
 		t.Errorf("pinned: untrusted %v, %v", s2.Untrusted, s2.RelayErr)
 	}
 	wrong := st.Fingerprint
 	wrong[0] ^= 1
-	if s2 := c.Check(context.Background(), Relay{URL: "https://" + addr, Pin: wrong.String()}); !s2.Untrusted {
+	if s2 := c.Check(context.Background(), Relay{URL: r.URL, Pin: wrong.String()}); !s2.Untrusted {
 		t.Error("a wrong pin was trusted")
 	}
 }

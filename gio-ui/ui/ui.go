@@ -810,18 +810,11 @@ func (u *UI) layoutStatus(gtx C) D {
 	}
 	line := func(label, value string, c color.NRGBA) {
 		rows = append(rows, layout.Rigid(func(gtx C) D {
-			return layout.Flex{}.Layout(gtx,
-				layout.Rigid(func(gtx C) D {
-					gtx.Constraints.Min.X = gtx.Dp(150)
-					l := material.Body2(u.th, label)
-					l.Color = grey
-					return l.Layout(gtx)
-				}),
-				layout.Flexed(1, func(gtx C) D {
-					l := material.Body2(u.th, value)
-					l.Color = c
-					return l.Layout(gtx)
-				}))
+			return u.statusRow(gtx, label, func(gtx C) D {
+				l := material.Body2(u.th, value)
+				l.Color = c
+				return l.Layout(gtx)
+			})
 		}))
 	}
 	state, stateColor := u.lang.T(i18n.StatusIdle), black
@@ -850,14 +843,7 @@ func (u *UI) layoutStatus(gtx C) D {
 		line(u.lang.T(i18n.Elapsed), fmtElapsed(u.now().Sub(st.Started)), black)
 		line(u.lang.T(i18n.VideoStat), fmt.Sprintf("%d×%d  %.0f fps  %.0f kbit/s", s.Width, s.Height, s.Video.FPS, s.Video.BitrateKbps), black)
 		rows = append(rows, layout.Rigid(func(gtx C) D {
-			return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
-				layout.Rigid(func(gtx C) D {
-					gtx.Constraints.Min.X = gtx.Dp(150)
-					l := material.Body2(u.th, u.lang.T(i18n.AudioLevel))
-					l.Color = grey
-					return l.Layout(gtx)
-				}),
-				layout.Flexed(1, func(gtx C) D { return meter(gtx, level) }))
+			return u.statusRow(gtx, u.lang.T(i18n.AudioLevel), func(gtx C) D { return meter(gtx, level) })
 		}))
 		line(u.lang.T(i18n.PacketsSent), strconv.FormatUint(s.Video.Packets+s.Audio.Packets, 10), black)
 		line(u.lang.T(i18n.LossReported), fmt.Sprintf("%.1f %%  (%d)", 100*s.Video.FractionLost, s.Video.CumulativeLost+s.Audio.CumulativeLost), black)
@@ -868,25 +854,34 @@ func (u *UI) layoutStatus(gtx C) D {
 		line(u.lang.T(i18n.Viewers), viewers, black)
 		rows = append(rows, layout.Rigid(func(gtx C) D {
 			return layout.Inset{Top: unit.Dp(6)}.Layout(gtx, func(gtx C) D {
-				return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
-					layout.Rigid(func(gtx C) D {
-						gtx.Constraints.Min.X = gtx.Dp(150)
-						l := material.Body2(u.th, u.lang.T(i18n.ViewerLink))
-						l.Color = grey
-						return l.Layout(gtx)
-					}),
-					layout.Flexed(1, material.Body2(u.th, st.WatchURL).Layout),
-					layout.Rigid(func(gtx C) D {
-						txt := u.lang.T(i18n.Copy)
-						if u.now().Sub(u.copiedAt) < 2*time.Second {
-							txt = u.lang.T(i18n.Copied)
-						}
-						return material.Button(u.th, &u.copyBtn, txt).Layout(gtx)
-					}))
+				return u.statusRow(gtx, u.lang.T(i18n.ViewerLink), func(gtx C) D {
+					return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+						layout.Flexed(1, material.Body2(u.th, st.WatchURL).Layout),
+						layout.Rigid(func(gtx C) D {
+							txt := u.lang.T(i18n.Copy)
+							if u.now().Sub(u.copiedAt) < 2*time.Second {
+								txt = u.lang.T(i18n.Copied)
+							}
+							return material.Button(u.th, &u.copyBtn, txt).Layout(gtx)
+						}))
+				})
 			})
 		}))
 	}
 	return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+}
+
+// statusRow lays out one line of the status panel: a grey label in a
+// 150 dp column, then value.
+func (u *UI) statusRow(gtx C, label string, value layout.Widget) D {
+	return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+		layout.Rigid(func(gtx C) D {
+			gtx.Constraints.Min.X = gtx.Dp(150)
+			l := material.Body2(u.th, label)
+			l.Color = grey
+			return l.Layout(gtx)
+		}),
+		layout.Flexed(1, value))
 }
 
 // layoutPreview draws the self view in a 4:3 box; a new ImageOp per new

@@ -25,7 +25,7 @@ import (
 	"github.com/quicast/quicast/gio-ui/devices"
 	"github.com/quicast/quicast/gio-ui/i18n"
 	"github.com/quicast/quicast/gio-ui/netcheck"
-	"github.com/quicast/quicast/relay"
+	"github.com/quicast/quicast/relay/relaytest"
 	"github.com/quicast/quicast/relay/e2e/browser"
 	"github.com/quicast/quicast/sender/media"
 )
@@ -210,28 +210,10 @@ func TestNoDeviceCannotBeSelected(t *testing.T) {
 
 func startRelay(t *testing.T) (base, dir, key string) {
 	t.Helper()
-	dir = t.TempDir()
-	key, err := relay.AddStream(dir, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := relay.AddUser(dir, "viewer", "watch it live"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- relay.Run(ctx, relay.Config{Listen: "127.0.0.1:0", DataDir: dir}, func(a string) { ready <- a })
-	}()
-	select {
-	case a := <-ready:
-		base = "https://" + a
-	case err := <-done:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return base, dir, key
+	r := relaytest.Start(t)
+	key = r.AddStream(t, "demo")
+	r.AddUser(t, "viewer", "watch it live")
+	return r.URL, r.Dir, key
 }
 
 // A person picks devices, trusts the relay, starts, is watched, stops.
