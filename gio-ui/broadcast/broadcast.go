@@ -160,7 +160,19 @@ func (b *Broadcast) run(ctx context.Context) {
 		b.preview.Store(Thumbnail(img, 480))
 		b.cfg.Changed()
 	}
-	opts.Level = func(db float64) { b.level.Store(math.Float64bits(db)) }
+	// The preview's frames redraw the level meter too; without them the
+	// level asks for a redraw itself, at most every 66 ms (15 Hz).
+	var lastLevelRedraw time.Time
+	opts.Level = func(db float64) {
+		b.level.Store(math.Float64bits(db))
+		if b.previewOn.Load() && b.cfg.Video.Type != media.SourceNone {
+			return
+		}
+		if now := time.Now(); now.Sub(lastLevelRedraw) >= 66*time.Millisecond {
+			lastLevelRedraw = now
+			b.cfg.Changed()
+		}
+	}
 	clk := media.NewClock()
 	open := func(src media.Source, k media.Kind) (media.Track, bool) {
 		t, err := media.Open(ctx, clk, src, k, opts)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,4 +178,27 @@ func BenchmarkThumbnail(b *testing.B) {
 			thumbnailSlow(img, 480)
 		}
 	})
+}
+
+// TestLevelRedrawsWithoutPreview: with no camera, the audio level asks the
+// window for redraws itself, about 15 a second (the audio comes in 50
+// chunks a second; the status ticker alone would give one).
+func TestLevelRedrawsWithoutPreview(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a relay")
+	}
+	url, dir, key := startRelay(t)
+	var changes atomic.Int64
+	b := Start(Config{
+		PublishConfig: sender.PublishConfig{Relay: url, Stream: "demo", Key: key, CAFile: filepath.Join(dir, "certs", "ca.pem")},
+		Audio:         media.Source{Type: media.SourceTest}, Options: small,
+		Changed:       func() { changes.Add(1) },
+	})
+	defer b.Stop()
+	wait(t, b, "live", func(s Status) bool { return s.State == Live && s.Stats.Audio.Packets > 10 })
+	changes.Store(0)
+	time.Sleep(2 * time.Second)
+	if n := changes.Load(); n < 10 || n > 40 {
+		t.Errorf("%d redraws in 2 s of audio without video, want about 30 (15 Hz)", n)
+	}
 }
