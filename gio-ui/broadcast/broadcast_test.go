@@ -192,7 +192,7 @@ func TestLevelRedrawsWithoutPreview(t *testing.T) {
 	b := Start(Config{
 		PublishConfig: sender.PublishConfig{Relay: url, Stream: "demo", Key: key, CAFile: filepath.Join(dir, "certs", "ca.pem")},
 		Audio:         media.Source{Type: media.SourceTest}, Options: small,
-		Changed:       func() { changes.Add(1) },
+		Changed: func() { changes.Add(1) },
 	})
 	defer b.Stop()
 	wait(t, b, "live", func(s Status) bool { return s.State == Live && s.Stats.Audio.Packets > 10 })

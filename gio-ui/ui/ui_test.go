@@ -25,8 +25,8 @@ import (
 	"github.com/quicast/quicast/gio-ui/devices"
 	"github.com/quicast/quicast/gio-ui/i18n"
 	"github.com/quicast/quicast/gio-ui/netcheck"
-	"github.com/quicast/quicast/relay/relaytest"
 	"github.com/quicast/quicast/relay/e2e/browser"
+	"github.com/quicast/quicast/relay/relaytest"
 	"github.com/quicast/quicast/sender/media"
 )
 
