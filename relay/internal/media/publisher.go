@@ -37,13 +37,24 @@ func (p *publisher) latch(h *Hub, addr net.Addr, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.last = now
-	if p.addr != nil && p.addr.String() == addr.String() {
+	if p.addr != nil && sameAddr(p.addr, addr) {
 		return
 	}
 	if p.addr != nil {
 		h.c.relatches.Add(1)
 	}
 	p.addr = addr
+}
+
+// sameAddr compares two datagram sources without formatting them (this
+// runs for every packet).
+func sameAddr(a, b net.Addr) bool {
+	ua, ok1 := a.(*net.UDPAddr)
+	ub, ok2 := b.(*net.UDPAddr)
+	if ok1 && ok2 {
+		return ua.Port == ub.Port && ua.IP.Equal(ub.IP) && ua.Zone == ub.Zone
+	}
+	return a.String() == b.String()
 }
 
 func (p *publisher) address() net.Addr {
