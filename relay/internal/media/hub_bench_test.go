@@ -65,7 +65,7 @@ func benchIngest(b *testing.B, viewers int) {
 
 	addr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5004}
 	payload := make([]byte, 1200-12-16) // RTP header and GCM tag around it
-	const batch = 4096                   // packets encrypted ahead, timer stopped
+	const batch = 4096                  // packets encrypted ahead, timer stopped
 	pkts := make([][]byte, batch)
 	out := make([]byte, maxDatagram)
 	var seq uint16
