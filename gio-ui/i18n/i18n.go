@@ -101,6 +101,10 @@ const (
 	ViewerLink
 	NoInternet
 	RelayUnreachable
+	ReasonTimeout
+	ReasonRefused
+	ReasonNoRoute
+	ReasonName
 	RelayUntrusted
 	RelayOK
 	Checking
@@ -153,6 +157,10 @@ var texts = [2][numMsgs]string{
 		ViewerLink:       "Viewer link",
 		NoInternet:       "No internet connection",
 		RelayUnreachable: "Relay unreachable: %s",
+		ReasonTimeout:    "no answer (timed out)",
+		ReasonRefused:    "connection refused (is the relay running on that port?)",
+		ReasonNoRoute:    "no route to its network",
+		ReasonName:       "host name %s not found",
 		RelayUntrusted:   "The relay's certificate is not trusted. Fingerprint (SHA-256): %s",
 		RelayOK:          "Relay reachable, round trip %s",
 		Checking:         "Checking the network…",
@@ -202,6 +210,10 @@ var texts = [2][numMsgs]string{
 		ViewerLink:       "观看链接",
 		NoInternet:       "没有网络连接",
 		RelayUnreachable: "无法连接中继服务器：%s",
+		ReasonTimeout:    "无应答（超时）",
+		ReasonRefused:    "连接被拒绝（该端口上有中继服务器在运行吗？）",
+		ReasonNoRoute:    "无法到达其网络",
+		ReasonName:       "找不到主机名 %s",
 		RelayUntrusted:   "中继服务器的证书不受信任。指纹（SHA-256）：%s",
 		RelayOK:          "中继服务器可达，往返时间 %s",
 		Checking:         "正在检查网络…",

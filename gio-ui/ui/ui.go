@@ -7,6 +7,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -542,7 +543,7 @@ func (u *UI) problemText(s broadcast.Status) string {
 		u.bg.mu.Unlock()
 		return u.lang.T(i18n.RelayUntrusted, fp)
 	case broadcast.Unreachable:
-		return u.lang.T(i18n.RelayUnreachable, s.Err)
+		return u.lang.T(i18n.RelayUnreachable, u.reasonText(netcheck.Reason(s.Err)))
 	case broadcast.RelayGone:
 		return u.lang.T(i18n.ErrRelayGone)
 	case broadcast.DeviceBusy:
@@ -651,7 +652,7 @@ func (u *UI) layoutWarnings(gtx C) D {
 		case st.Untrusted:
 			banner(u.lang.T(i18n.RelayUntrusted, st.Fingerprint), &u.pinBtn, u.lang.T(i18n.Pin))
 		case !st.RelayUp:
-			banner(u.lang.T(i18n.RelayUnreachable, st.RelayErr), nil, "")
+			banner(u.lang.T(i18n.RelayUnreachable, u.reasonText(st.RelayErr)), nil, "")
 		default:
 			quiet(u.lang.T(i18n.RelayOK, st.RTT.Round(100*time.Microsecond)), green)
 		}
@@ -869,6 +870,24 @@ func (u *UI) layoutStatus(gtx C) D {
 		}))
 	}
 	return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+}
+
+// reasonText says why the relay is unreachable in the window's language;
+// errors netcheck does not sort stay as they are.
+func (u *UI) reasonText(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, netcheck.ErrTimeout):
+		return u.lang.T(i18n.ReasonTimeout)
+	case errors.Is(err, netcheck.ErrRefused):
+		return u.lang.T(i18n.ReasonRefused)
+	case errors.Is(err, netcheck.ErrNoRoute):
+		return u.lang.T(i18n.ReasonNoRoute)
+	case errors.Is(err, netcheck.ErrName):
+		return u.lang.T(i18n.ReasonName, strings.TrimPrefix(err.Error(), netcheck.ErrName.Error()+": "))
+	}
+	return err.Error()
 }
 
 // statusRow lays out one line of the status panel: a grey label in a

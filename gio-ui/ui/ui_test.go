@@ -2,12 +2,15 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"image"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -346,5 +349,30 @@ func TestBroadcastFromTheWindow(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(cfgDir, "settings.json"))
 	if !strings.Contains(string(b), `"stream": "demo"`) || strings.Contains(string(b), key) {
 		t.Errorf("settings.json:\n%s", b)
+	}
+}
+
+// The reason the relay is unreachable is in the window's language.
+func TestReasonText(t *testing.T) {
+	zh := i18n.Chinese
+	for _, c := range []struct {
+		lang i18n.Lang
+		err  error
+		want string
+	}{
+		{i18n.English, netcheck.Reason(context.DeadlineExceeded), "no answer (timed out)"},
+		{zh, netcheck.Reason(context.DeadlineExceeded), "无应答（超时）"},
+		{zh, netcheck.Reason(syscall.ECONNREFUSED), "连接被拒绝（该端口上有中继服务器在运行吗？）"},
+		{i18n.English, netcheck.Reason(&net.DNSError{Name: "relay.invalid", IsNotFound: true}), "host name relay.invalid not found"},
+		{zh, netcheck.Reason(&net.DNSError{Name: "relay.invalid", IsNotFound: true}), "找不到主机名 relay.invalid"},
+		{zh, errors.New("tls: handshake failure"), "tls: handshake failure"},
+	} {
+		u, err := New(Config{ConfigDir: t.TempDir(), Lang: &c.lang})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.reasonText(c.err); got != c.want {
+			t.Errorf("%v in %s: %q, want %q", c.err, c.lang.Code(), got, c.want)
+		}
 	}
 }
