@@ -89,3 +89,41 @@ func ClientConfig(caFile, pin string) (*tls.Config, error) {
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12}, nil
 }
+
+// ErrUntrusted reports a server certificate that neither the CA file, the
+// pin nor the system roots vouch for.
+var ErrUntrusted = errors.New("the relay's certificate is not trusted")
+
+// VerifyLeaf makes the trust decision of ClientConfig after the fact, for a
+// leaf certificate (DER) already received from host: by the pin when there
+// is one, else by the CA file, else by the system roots. Distrust wraps
+// ErrUntrusted; an unreadable CA file or a malformed pin are other errors.
+func VerifyLeaf(caFile, pin, host string, leaf []byte) error {
+	cert, err := x509.ParseCertificate(leaf)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUntrusted, err)
+	}
+	opts := x509.VerifyOptions{DNSName: host}
+	switch {
+	case pin != "":
+		p, err := ParsePin(pin)
+		if err != nil {
+			return err
+		}
+		if p != PinOf(leaf) {
+			return fmt.Errorf("%w: its fingerprint changed (pinned %s)", ErrUntrusted, p)
+		}
+		return nil
+	case caFile != "":
+		b, err := os.ReadFile(caFile)
+		if err != nil {
+			return fmt.Errorf("CA file: %w", err)
+		}
+		opts.Roots = x509.NewCertPool()
+		opts.Roots.AppendCertsFromPEM(b)
+	}
+	if _, err := cert.Verify(opts); err != nil {
+		return fmt.Errorf("%w: %v", ErrUntrusted, err)
+	}
+	return nil
+}

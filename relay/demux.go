@@ -13,8 +13,8 @@ import (
 //
 // It is deliberately a plain net.PacketConn, not a *net.UDPConn: quic-go
 // would read a UDPConn with ReadMsgUDP/batched reads and bypass ReadFrom;
-// and quic.Transport.ReadNonQUICPacket only passes first bytes 0–63, so RTP
-// would be taken for a QUIC long header and dropped.
+// and quic-go's own reader of non-QUIC packets passes only first bytes 0–63
+// (STUN), so RTP would be taken for a QUIC long header and dropped.
 type demuxConn struct {
 	conn    *net.UDPConn
 	deliver func(b []byte, addr net.Addr) // must copy b and not block

@@ -22,6 +22,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 
+	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/sender/internal/rtpvp8"
 	"github.com/quicast/quicast/sender/media"
@@ -32,7 +33,7 @@ var (
 	ErrRelayGone = errors.New("relay stopped responding")
 	ErrBadKey    = errors.New("relay refused the publish key")
 	ErrNoStream  = errors.New("the relay has no stream")
-	ErrUntrusted = errors.New("the relay's certificate is not trusted")
+	ErrUntrusted = certs.ErrUntrusted
 	ErrNoTracks  = errors.New("nothing to send: video and audio are both none")
 )
 

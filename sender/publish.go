@@ -20,6 +20,7 @@ import (
 	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/sender/internal/sdp"
+	"github.com/quicast/quicast/sender/media"
 )
 
 // PublishConfig says which relay to publish to and how to trust it.
@@ -30,6 +31,20 @@ type PublishConfig struct {
 	CAFile  string // trust the relay by this CA certificate (PEM), or
 	Pin     string // by the SHA-256 of its certificate, or else the system roots
 	Profile string // SRTP profile; default AEAD_AES_128_GCM
+}
+
+// Offers describes the open tracks for Publish: VP8 at the video track's
+// size (pixels, 90 kHz clock), Opus stereo at 48 kHz; nil for a track that
+// is not there.
+func Offers(video, audio media.Track) (v, a *protocol.TrackOffer) {
+	if video != nil {
+		w, h := video.Size()
+		v = &protocol.TrackOffer{Codec: "VP8", ClockRate: protocol.ClockRateVideo, Width: w, Height: h}
+	}
+	if audio != nil {
+		a = &protocol.TrackOffer{Codec: "opus", ClockRate: protocol.ClockRateOpus, Channels: 2}
+	}
+	return v, a
 }
 
 // Publish performs the publish handshake (POST /api/publish over TLS) and

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/sender"
 	"github.com/quicast/quicast/sender/media"
 )
@@ -197,25 +196,12 @@ func (b *Broadcast) run(ctx context.Context) {
 		}
 		return
 	}
-	closeAll := func() {
-		for _, t := range []media.Track{video, audio} {
-			if t != nil {
-				t.Close()
-			}
-		}
-	}
+	closeAll := func() { media.CloseTracks(video, audio) }
 	if video == nil && audio == nil {
 		b.fail(sender.ErrNoTracks, Other, 0)
 		return
 	}
-	var vo, ao *protocol.TrackOffer
-	if video != nil {
-		w, h := video.Size()
-		vo = &protocol.TrackOffer{Codec: "VP8", ClockRate: protocol.ClockRateVideo, Width: w, Height: h}
-	}
-	if audio != nil {
-		ao = &protocol.TrackOffer{Codec: "opus", ClockRate: protocol.ClockRateOpus, Channels: 2}
-	}
+	vo, ao := sender.Offers(video, audio)
 	sess, pr, err := sender.Publish(ctx, b.cfg.PublishConfig, vo, ao)
 	if err != nil {
 		closeAll()

@@ -7,7 +7,6 @@ package netcheck
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -150,44 +149,14 @@ func (d *Checker) checkRelay(ctx context.Context, r Relay, st *Status) {
 	}
 	st.RelayUp, st.RTT = true, d.Now().Sub(start)
 	st.Fingerprint = certs.PinOf(leaf)
-	if err := verify(r, u.Hostname(), leaf); err != nil {
+	if err := certs.VerifyLeaf(r.CAFile, r.Pin, u.Hostname(), leaf); err != nil {
 		st.Untrusted, st.RelayErr = true, err
 	}
 }
 
 // ErrUntrusted reports a relay certificate that neither the CA file, the
 // pin nor the system roots vouch for.
-var ErrUntrusted = errors.New("the relay's certificate is not trusted")
-
-func verify(r Relay, host string, leaf []byte) error {
-	cert, err := x509.ParseCertificate(leaf)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUntrusted, err)
-	}
-	opts := x509.VerifyOptions{DNSName: host}
-	switch {
-	case r.Pin != "":
-		p, err := certs.ParsePin(r.Pin)
-		if err != nil {
-			return err
-		}
-		if p != certs.PinOf(leaf) {
-			return fmt.Errorf("%w: its fingerprint changed (pinned %s)", ErrUntrusted, p)
-		}
-		return nil
-	case r.CAFile != "":
-		b, err := os.ReadFile(r.CAFile)
-		if err != nil {
-			return fmt.Errorf("CA file: %w", err)
-		}
-		opts.Roots = x509.NewCertPool()
-		opts.Roots.AppendCertsFromPEM(b)
-	}
-	if _, err := cert.Verify(opts); err != nil {
-		return fmt.Errorf("%w: %v", ErrUntrusted, err)
-	}
-	return nil
-}
+var ErrUntrusted = certs.ErrUntrusted
 
 // quicHandshake completes a QUIC handshake (ALPN h3) with addr and returns
 // the server's leaf certificate; trust is decided by the caller.

@@ -198,20 +198,24 @@ func tapAudio(r audio.Reader, o Options) audio.Reader {
 // PeakDBFS returns the peak sample of chunk in dBFS: 0 for full scale,
 // -inf for silence.
 func PeakDBFS(chunk wave.Audio) float64 {
-	info := chunk.ChunkInfo()
 	var peak float64
-	for i := 0; i < info.Len; i++ {
-		for c := 0; c < info.Channels; c++ {
-			var v float64
-			switch a := chunk.(type) {
-			case *wave.Float32Interleaved:
-				v = float64(a.Data[i*info.Channels+c])
-			case *wave.Int16Interleaved:
-				v = float64(a.Data[i*info.Channels+c]) / 32768
-			default:
-				v = float64(wave.Int16SampleFormat.Convert(chunk.At(i, c)).(wave.Int16Sample)) / 32768
+	info := chunk.ChunkInfo()
+	n := info.Len * info.Channels
+	switch a := chunk.(type) {
+	case *wave.Float32Interleaved:
+		for _, v := range a.Data[:n] {
+			peak = math.Max(peak, math.Abs(float64(v)))
+		}
+	case *wave.Int16Interleaved:
+		for _, v := range a.Data[:n] {
+			peak = math.Max(peak, math.Abs(float64(v)/32768))
+		}
+	default:
+		for i := range info.Len {
+			for c := range info.Channels {
+				v := float64(wave.Int16SampleFormat.Convert(chunk.At(i, c)).(wave.Int16Sample)) / 32768
+				peak = math.Max(peak, math.Abs(v))
 			}
-			peak = math.Max(peak, math.Abs(v))
 		}
 	}
 	return 20 * math.Log10(peak)

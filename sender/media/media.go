@@ -54,6 +54,15 @@ type Frame struct {
 	Keyframe  bool
 }
 
+// CloseTracks closes every track that is not nil.
+func CloseTracks(tracks ...Track) {
+	for _, t := range tracks {
+		if t != nil {
+			t.Close()
+		}
+	}
+}
+
 // Track is an encoded source.
 type Track interface {
 	Kind() Kind

@@ -124,13 +124,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("audio %s: %w", as, err)
 	}
-	closeAll := func() {
-		for _, t := range []media.Track{video, audio} {
-			if t != nil {
-				t.Close()
-			}
-		}
-	}
+	closeAll := func() { media.CloseTracks(video, audio) }
 
 	var sess sender.Session
 	if peer {
@@ -145,14 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "sending SRTP to %s; receiver SDP written to %s\n", sess.Addr, *sdpFile)
 	} else {
-		var vo, ao *protocol.TrackOffer
-		if video != nil {
-			vw, vh := video.Size()
-			vo = &protocol.TrackOffer{Codec: "VP8", ClockRate: protocol.ClockRateVideo, Width: vw, Height: vh}
-		}
-		if audio != nil {
-			ao = &protocol.TrackOffer{Codec: "opus", ClockRate: protocol.ClockRateOpus, Channels: 2}
-		}
+		vo, ao := sender.Offers(video, audio)
 		var pr protocol.PublishResponse
 		sess, pr, err = sender.Publish(ctx, sender.PublishConfig{Relay: *relay, Stream: *stream, Key: *key,
 			CAFile: *ca, Pin: *pin, Profile: *profile}, vo, ao)
