@@ -26,7 +26,7 @@ const (
 	AppSubtypeViewers = 1
 )
 
-var errAppData = errors.New("protocol: viewer report")
+var errAppData = errors.New("protocol: relay APP packet")
 
 // AppendViewers appends the application-dependent data of a viewer report.
 func AppendViewers(b []byte, viewers uint32) []byte {
@@ -40,4 +40,66 @@ func ParseViewers(data []byte) (uint32, error) {
 		return 0, fmt.Errorf("%w: %d bytes, want 4", errAppData, len(data))
 	}
 	return binary.BigEndian.Uint32(data), nil
+}
+
+// The relay ends a publish session with an RTCP APP packet of subtype
+// AppSubtypeEnd compounded before its BYE (RFC 3550 §6.6), so the sender
+// knows whether to publish again:
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|V=2|P| subtype |   PT=APP=204  |             length=3          |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                     SSRC of the relay                         |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                      name = "QCST"                            |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                   EndCode (unsigned, big-endian)              |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const AppSubtypeEnd = 2
+
+// EndCode says why the relay ended a publish session.
+type EndCode uint32
+
+// End codes. A sender publishes again after EndShutdown and EndExpired, and
+// stops after the others: publishing again would be refused or would take
+// the stream back from whoever has it now.
+const (
+	EndShutdown  EndCode = 1 // the relay is stopping or restarting
+	EndTakenOver EndCode = 2 // another sender took the stream over
+	EndRevoked   EndCode = 3 // the stream's publish key was changed
+	EndRemoved   EndCode = 4 // the stream was removed
+	EndExpired   EndCode = 5 // the relay heard nothing for too long
+)
+
+func (c EndCode) String() string {
+	switch c {
+	case EndShutdown:
+		return "the relay is shutting down"
+	case EndTakenOver:
+		return "another sender took the stream over"
+	case EndRevoked:
+		return "the stream's publish key was changed"
+	case EndRemoved:
+		return "the stream was removed"
+	case EndExpired:
+		return "the relay heard nothing from this sender for too long"
+	}
+	return fmt.Sprintf("end code %d", uint32(c))
+}
+
+// Retry reports whether a sender should publish again after c.
+func (c EndCode) Retry() bool { return c == EndShutdown || c == EndExpired }
+
+// AppendEnd appends the application-dependent data of an end notice.
+func AppendEnd(b []byte, c EndCode) []byte { return binary.BigEndian.AppendUint32(b, uint32(c)) }
+
+// ParseEnd reads the end code from the data of an APP packet named AppName
+// with subtype AppSubtypeEnd.
+func ParseEnd(data []byte) (EndCode, error) {
+	if len(data) < 4 {
+		return 0, fmt.Errorf("%w: end notice of %d bytes, want 4", errAppData, len(data))
+	}
+	return EndCode(binary.BigEndian.Uint32(data)), nil
 }

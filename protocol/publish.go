@@ -44,6 +44,13 @@ type PublishRequest struct {
 	Profile string      `json:"profile,omitempty"`
 	Video   *TrackOffer `json:"video,omitempty"`
 	Audio   *TrackOffer `json:"audio,omitempty"`
+	// Takeover replaces the stream's live sender, which is told so
+	// (EndTakenOver). Without it a live stream is refused (409 Conflict).
+	Takeover bool `json:"takeover,omitempty"`
+	// Resume names the sender's own previous session (PublishResponse.Session)
+	// when it publishes again after losing the relay: the relay lets it
+	// replace that session even while it still counts as live.
+	Resume string `json:"resume,omitempty"`
 }
 
 // TrackOffer describes one track a sender will send.
@@ -82,6 +89,9 @@ type ErrorResponse struct {
 var (
 	// ErrBadStreamName reports a stream name outside [A-Za-z0-9_-]{1,64}.
 	ErrBadStreamName = errors.New("protocol: bad stream name")
+	// ErrStreamLive refuses to publish a stream another sender is live on
+	// (HTTP 409 Conflict); PublishRequest.Takeover overrides it.
+	ErrStreamLive = errors.New("stream already live")
 )
 
 // ValidStreamName reports whether name may name a stream: 1 to 64 characters

@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		QUICConfig: quicConfig(),
 	}
 	wt := &webtransport.Server{H3: h3, CheckOrigin: web.SameHost}
-	hub := media.NewHub(media.Config{WriteTo: udp.WriteTo, Port: port, WebTransport: wt, Logger: log})
+	hub := media.NewHub(media.Config{WriteTo: udp.WriteTo, Port: port, WebTransport: wt, Access: st, Logger: log})
 	defer hub.Close()
 	if cfg.onHub != nil {
 		cfg.onHub(hub)
@@ -201,4 +201,15 @@ func AddUser(dir, name, password string) error {
 		return err
 	}
 	return st.AddUser(name, password)
+}
+
+// RekeyStream gives stream name in the data directory dir a new publish key
+// and returns it; a running relay ends the sender of the old key within a
+// second.
+func RekeyStream(dir, name string) (key string, err error) {
+	st, err := store.Open(dir)
+	if err != nil {
+		return "", err
+	}
+	return st.Rekey(name)
 }

@@ -51,6 +51,11 @@ func startRelay(t *testing.T) *testRelay {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The viewer the tests' tickets name: the relay closes the sessions of
+	// users that do not exist.
+	if err := st.AddUser("u", "password of u"); err != nil {
+		t.Fatal(err)
+	}
 	tr := &testRelay{dir: dir, key: key, st: st}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

@@ -29,8 +29,11 @@ type PublishConfig struct {
 	Stream  string
 	Key     string // the stream's publish key
 	CAFile  string // trust the relay by this CA certificate (PEM), or
-	Pin     string // by the SHA-256 of its certificate, or else the system roots
+	Pin     string // by the SHA-256 of a certificate in its chain, or else the system roots
 	Profile string // SRTP profile; default AEAD_AES_128_GCM
+	// Takeover replaces a sender that is live on the stream; without it
+	// the relay refuses with ErrLive.
+	Takeover bool
 }
 
 // Offers describes the open tracks for Publish: VP8 at the video track's
@@ -49,8 +52,27 @@ func Offers(video, audio media.Track) (v, a *protocol.TrackOffer) {
 
 // Publish performs the publish handshake (POST /api/publish over TLS) and
 // returns where and how to send. Errors name the cause in words: a wrong
-// key wraps ErrBadKey.
+// key wraps ErrBadKey, an unknown stream ErrNoStream, a stream another
+// sender has ErrLive, an untrusted certificate ErrUntrusted.
 func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.TrackOffer) (Session, protocol.PublishResponse, error) {
+	return publish(ctx, cfg, "", video, audio)
+}
+
+// Renewer returns a Config.Renew for the engine: it publishes the same
+// tracks again, naming the lost session so that the relay lets this sender
+// resume its own stream.
+func Renewer(cfg PublishConfig, video, audio *protocol.TrackOffer) func(ctx context.Context, lost Session) (Session, error) {
+	return func(ctx context.Context, lost Session) (Session, error) {
+		s, _, err := publish(ctx, cfg, lost.ID, video, audio)
+		return s, err
+	}
+}
+
+// publishTimeout bounds one publish handshake, so that a reconnecting
+// sender on a dead network tries again soon.
+const publishTimeout = 5 * time.Second
+
+func publish(ctx context.Context, cfg PublishConfig, resume string, video, audio *protocol.TrackOffer) (Session, protocol.PublishResponse, error) {
 	u, err := url.Parse(cfg.Relay)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay address %q: want https://HOST:PORT", cfg.Relay)
@@ -59,9 +81,10 @@ func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.Trac
 	if err != nil {
 		return Session{}, protocol.PublishResponse{}, err
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	client := &http.Client{Timeout: publishTimeout, Transport: &http.Transport{TLSClientConfig: tlsConf}}
 	defer client.CloseIdleConnections()
-	body, _ := json.Marshal(protocol.PublishRequest{Stream: cfg.Stream, Profile: cfg.Profile, Video: video, Audio: audio})
+	body, _ := json.Marshal(protocol.PublishRequest{Stream: cfg.Stream, Profile: cfg.Profile, Video: video, Audio: audio,
+		Takeover: cfg.Takeover, Resume: resume})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(cfg.Relay, "/")+protocol.PathPublish, bytes.NewReader(body))
 	if err != nil {
 		return Session{}, protocol.PublishResponse{}, err
@@ -73,6 +96,9 @@ func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.Trac
 		var cv *tls.CertificateVerificationError
 		if errors.As(err, &cv) {
 			return Session{}, protocol.PublishResponse{}, fmt.Errorf("%w: relay %s: %v", ErrUntrusted, u.Host, cv.Err)
+		}
+		if errors.Is(err, certs.ErrUntrusted) {
+			return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay %s: %w", u.Host, err)
 		}
 		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay %s unreachable: %w", u.Host, err)
 	}
@@ -86,6 +112,8 @@ func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.Trac
 			return Session{}, protocol.PublishResponse{}, fmt.Errorf("%w for stream %q (%s)", ErrBadKey, cfg.Stream, e.Error)
 		case http.StatusNotFound:
 			return Session{}, protocol.PublishResponse{}, fmt.Errorf("%w %q (create it with: quicast-relay stream add %s)", ErrNoStream, cfg.Stream, cfg.Stream)
+		case http.StatusConflict:
+			return Session{}, protocol.PublishResponse{}, fmt.Errorf("%w: %s", ErrLive, e.Error)
 		}
 		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay refused to publish: %s: %s", resp.Status, e.Error)
 	}
@@ -104,14 +132,18 @@ func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.Trac
 	if err != nil {
 		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay's UDP address: %w", err)
 	}
-	return Session{Addr: addr, Profile: pr.Profile, Key: pr.MasterKey, Salt: pr.MasterSalt,
+	return Session{ID: pr.Session, Addr: addr, Profile: pr.Profile, Key: pr.MasterKey, Salt: pr.MasterSalt,
 		VideoSSRC: pr.VideoSSRC, AudioSSRC: pr.AudioSSRC, VideoPT: pr.VideoPT, AudioPT: pr.AudioPT,
 		ExpectRTCP: true}, pr, nil
 }
 
 // PeerSession makes a session with fresh random keys and SSRCs for sending
 // to a plain SRTP receiver at target ("srtp://HOST:PORT"), and the SDP that
-// receiver opens.
+// receiver opens. Video goes to PORT and audio to PORT+2, each with its
+// RTCP on the same port (rtcp-mux, RFC 5761): receivers such as ffmpeg
+// open one socket per m= line and would see each other's packets on a
+// shared port. The profile defaults to AES_CM_128_HMAC_SHA1_80, the one
+// every SDES receiver knows (ffmpeg has no AEAD_AES_128_GCM).
 func PeerSession(target, profile string, video, audio bool) (Session, string, error) {
 	u, err := url.Parse(target)
 	if err != nil || u.Scheme != "srtp" || u.Port() == "" {
@@ -122,7 +154,7 @@ func PeerSession(target, profile string, video, audio bool) (Session, string, er
 		return Session{}, "", fmt.Errorf("peer address: %w", err)
 	}
 	if profile == "" {
-		profile = protocol.ProfileAEADAES128GCM
+		profile = protocol.ProfileAES128CMHMACSHA1_80
 	}
 	saltLen := 12
 	switch profile {
@@ -135,17 +167,28 @@ func PeerSession(target, profile string, video, audio bool) (Session, string, er
 	if !video && !audio {
 		return Session{}, "", ErrNoTracks
 	}
+	if audio && addr.Port > 65535-2 {
+		return Session{}, "", fmt.Errorf("peer port %d: audio goes to PORT+2, which is not a port", addr.Port)
+	}
 	s := Session{Addr: addr, Profile: profile, Key: randBytes(16), Salt: randBytes(saltLen),
 		VideoPT: protocol.PayloadTypeVP8, AudioPT: protocol.PayloadTypeOpus}
-	ap, _ := netip.ParseAddrPort(addr.String())
-	desc := sdp.Session{Addr: ap, Profile: profile, Key: s.Key, Salt: s.Salt, SessionID: uint64(time.Now().Unix())}
+	ap := addr.AddrPort()
+	desc := sdp.Session{Addr: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), Profile: profile, Key: s.Key, Salt: s.Salt,
+		SessionID: uint64(time.Now().Unix())}
 	if video {
 		s.VideoSSRC = binary.BigEndian.Uint32(randBytes(4))
-		desc.Tracks = append(desc.Tracks, sdp.Track{Kind: "video", PayloadType: s.VideoPT, Encoding: "VP8/90000", SSRC: s.VideoSSRC})
+		desc.Tracks = append(desc.Tracks, sdp.Track{Kind: "video", Port: uint16(addr.Port), PayloadType: s.VideoPT,
+			Encoding: "VP8/90000", SSRC: s.VideoSSRC})
 	}
 	if audio {
 		s.AudioSSRC = binary.BigEndian.Uint32(randBytes(4))
-		desc.Tracks = append(desc.Tracks, sdp.Track{Kind: "audio", PayloadType: s.AudioPT, Encoding: "opus/48000/2", SSRC: s.AudioSSRC})
+		aport := addr.Port
+		if video {
+			aport += 2
+			s.AudioAddr = &net.UDPAddr{IP: addr.IP, Port: aport, Zone: addr.Zone}
+		}
+		desc.Tracks = append(desc.Tracks, sdp.Track{Kind: "audio", Port: uint16(aport), PayloadType: s.AudioPT,
+			Encoding: "opus/48000/2", SSRC: s.AudioSSRC})
 	}
 	return s, desc.Marshal(), nil
 }
@@ -156,4 +199,3 @@ func randBytes(n int) []byte {
 	return b
 }
 
-var _ = errors.New

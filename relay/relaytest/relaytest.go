@@ -12,31 +12,59 @@ import (
 
 // Relay is a running relay with its data directory.
 type Relay struct {
-	URL string // https://127.0.0.1:PORT
-	Dir string // data directory: certificates, users, streams
+	URL  string // https://127.0.0.1:PORT
+	Dir  string // data directory: certificates, users, streams
+	addr string
+
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // Start runs a relay on 127.0.0.1 with a fresh data directory until the
 // test ends.
 func Start(t testing.TB) *Relay {
 	t.Helper()
-	dir := t.TempDir()
+	r := &Relay{Dir: t.TempDir(), addr: "127.0.0.1:0"}
+	r.run(t)
+	t.Cleanup(r.Stop)
+	return r
+}
+
+func (r *Relay) run(t testing.TB) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- relay.Run(ctx, relay.Config{Listen: "127.0.0.1:0", DataDir: dir}, func(a string) { ready <- a })
+		done <- relay.Run(ctx, relay.Config{Listen: r.addr, DataDir: r.Dir}, func(a string) { ready <- a })
 	}()
-	r := &Relay{Dir: dir}
 	select {
 	case a := <-ready:
-		r.URL = "https://" + a
+		r.URL, r.addr = "https://"+a, a
+		r.cancel, r.done = cancel, done
 	case err := <-done:
 		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); <-done })
-	return r
+}
+
+// Stop shuts the relay down as Ctrl-C would (its senders and viewers are
+// told) and waits until it has.
+func (r *Relay) Stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+	r.cancel = nil
+}
+
+// Restart starts the stopped relay again on the same address and data
+// directory.
+func (r *Relay) Restart(t testing.TB) {
+	t.Helper()
+	r.Stop()
+	r.run(t)
 }
 
 // CAFile is the PEM file of the CA that signs the relay's certificates.
@@ -58,4 +86,14 @@ func (r *Relay) AddUser(t testing.TB, name, password string) {
 	if err := relay.AddUser(r.Dir, name, password); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Rekey gives a stream a new publish key and returns it.
+func (r *Relay) Rekey(t testing.TB, name string) string {
+	t.Helper()
+	key, err := relay.RekeyStream(r.Dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }

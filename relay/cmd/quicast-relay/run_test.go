@@ -39,7 +39,7 @@ func TestUserAndStreamAdd(t *testing.T) {
 	if err := st.CheckPassword("alice", "a long passphrase"); err != nil {
 		t.Errorf("password: %v", err)
 	}
-	if err := st.CheckPublishKey("class", key); err != nil {
+	if _, err := st.CheckPublishKey("class", key); err != nil {
 		t.Errorf("printed key %q: %v", key, err)
 	}
 	if _, err := runOut(t, "", "-data", dir, "stream", "add", "class"); err == nil {

@@ -42,9 +42,26 @@ type Config struct {
 	Port int
 	// WebTransport upgrades viewer requests.
 	WebTransport *webtransport.Server
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Access, when set, is asked once a second whether each publisher's key
+	// and each viewer's account are still valid, so that a key changed or a
+	// user or stream removed from the command line takes effect at once.
+	Access Access
+	Logger *slog.Logger
+	Now    func() time.Time
 }
+
+// Access answers what the data directory allows now.
+type Access interface {
+	// StreamKey returns the ID of stream's current publish key; ok is
+	// false when the stream does not exist.
+	StreamKey(stream string) (keyID string, ok bool)
+	// UserExists reports whether the viewer account exists.
+	UserExists(user string) bool
+}
+
+// ErrLive refuses a publish request for a stream another sender is live
+// on (the web layer answers 409 Conflict).
+var ErrLive = protocol.ErrStreamLive
 
 // Stats are the hub's counters since start.
 type Stats struct {
@@ -52,6 +69,8 @@ type Stats struct {
 	// Dropped datagrams, by reason.
 	DropQueueFull, DropShort, DropUnknownSSRC, DropAuth, DropNotRTP uint64
 	Relatches                                                       uint64
+	PublishConflicts                                                uint64 // publish requests refused: the stream was live
+	Takeovers                                                       uint64
 	ViewersNow                                                      int64
 	GroupsDropped, PacketsDropped                                   uint64 // for slow viewers
 	PLIsSent                                                        uint64
@@ -61,6 +80,7 @@ type counters struct {
 	packetsIn, bytesIn                                          atomic.Uint64
 	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP atomic.Uint64
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
+	conflicts, takeovers                                        atomic.Uint64
 	viewers                                                     atomic.Int64
 }
 
@@ -127,6 +147,7 @@ func (h *Hub) Stats() Stats {
 		PacketsIn: c.packetsIn.Load(), BytesIn: c.bytesIn.Load(),
 		DropQueueFull: c.dropQueueFull.Load(), DropShort: c.dropShort.Load(), DropUnknownSSRC: c.dropUnknown.Load(),
 		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), Relatches: c.relatches.Load(),
+		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
 		PLIsSent: c.plisSent.Load(),
 	}
@@ -228,15 +249,18 @@ func (h *Hub) handleRTCP(p *publisher, plain []byte) {
 			p.stream.sync(protocol.SyncReport{SSRC: r.SSRC, NTPTime: r.NTPTime, RTPTime: r.RTPTime,
 				Packets: r.PacketCount, Octets: r.OctetCount})
 		case *rtcp.Goodbye:
-			h.endPublisher(p, "the broadcaster stopped")
+			h.endPublisher(p, 0, "the broadcaster stopped")
 			return
 		}
 	}
 }
 
-// Publish implements web.Media: it creates a publish session for stream and
-// returns its keys and SSRCs. A new session replaces the stream's old one.
-func (h *Hub) Publish(_ context.Context, name string, req protocol.PublishRequest) (protocol.PublishResponse, error) {
+// Publish implements web.Media: it creates a publish session for stream,
+// authorized by the publish key keyID, and returns its keys and SSRCs. While
+// another session is live on the stream the request is refused with
+// ErrLive, unless it asks to take over (the old sender is told
+// EndTakenOver) or resumes that very session (req.Resume).
+func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.PublishRequest) (protocol.PublishResponse, error) {
 	prof := req.Profile
 	if prof == "" {
 		prof = protocol.ProfileAEADAES128GCM
@@ -266,10 +290,17 @@ func (h *Hub) Publish(_ context.Context, name string, req protocol.PublishReques
 		return protocol.PublishResponse{}, err
 	}
 	now := h.cfg.Now()
-	p := &publisher{id: hex.EncodeToString(randBytes(8)), rx: rx, tx: tx, created: now, stats: map[uint32]*recvStats{}}
+	p := &publisher{id: hex.EncodeToString(randBytes(8)), keyID: keyID, rx: rx, tx: tx, created: now, stats: map[uint32]*recvStats{}}
 
 	h.mu.Lock()
 	s := h.streamLocked(name)
+	if cur := s.publisher(); cur != nil && cur.live(now) && !req.Takeover && (req.Resume == "" || req.Resume != cur.id) {
+		h.mu.Unlock()
+		h.c.conflicts.Add(1)
+		last, _ := cur.lastSeen()
+		return protocol.PublishResponse{}, fmt.Errorf("%w: another sender is publishing %q (last packet %v ago); take it over with -takeover",
+			ErrLive, name, now.Sub(last).Round(100*time.Millisecond))
+	}
 	p.stream = s
 	p.relaySSRC = h.freeSSRCLocked()
 	h.bySSRC[p.relaySSRC] = nil // reserved
@@ -297,7 +328,16 @@ func (h *Hub) Publish(_ context.Context, name string, req protocol.PublishReques
 		h.forgetLocked(old)
 	}
 	h.mu.Unlock()
-	h.log.Info("publish session", "stream", name, "session", p.id, "profile", prof)
+	switch {
+	case old != nil && req.Resume == old.id:
+		h.log.Info("publish session resumed", "stream", name, "session", p.id, "previous", old.id)
+	case old != nil:
+		h.c.takeovers.Add(1)
+		h.sendEnd(old, protocol.EndTakenOver)
+		h.log.Info("publish session taken over", "stream", name, "session", p.id, "previous", old.id)
+	default:
+		h.log.Info("publish session", "stream", name, "session", p.id, "profile", prof)
+	}
 	return protocol.PublishResponse{
 		Session: p.id, Profile: prof, MasterKey: key, MasterSalt: salt,
 		VideoSSRC: p.videoSSRC, AudioSSRC: p.audioSSRC, RelaySSRC: p.relaySSRC,
@@ -343,14 +383,29 @@ func (h *Hub) forgetLocked(p *publisher) {
 	}
 }
 
-// endPublisher ends p's session and tells the viewers.
-func (h *Hub) endPublisher(p *publisher, reason string) {
+// endPublisher ends p's session and tells the viewers; a code other than
+// 0 tells the sender too (protocol.AppSubtypeEnd).
+func (h *Hub) endPublisher(p *publisher, code protocol.EndCode, reason string) {
+	if code != 0 {
+		h.sendEnd(p, code)
+	}
 	h.mu.Lock()
 	h.forgetLocked(p)
 	h.mu.Unlock()
 	if p.stream.clearPublisher(p, reason) {
 		h.log.Info("publisher gone", "stream", p.stream.name, "session", p.id, "reason", reason)
 	}
+}
+
+// sendEnd tells p's sender why its session ends: an RTCP APP end notice
+// and a BYE (RFC 3550 §6.6).
+func (h *Hub) sendEnd(p *publisher, code protocol.EndCode) {
+	h.sendRTCP(p, []rtcp.Packet{
+		&rtcp.ReceiverReport{SSRC: p.relaySSRC},
+		&rtcp.ApplicationDefined{SubType: protocol.AppSubtypeEnd, SSRC: p.relaySSRC, Name: protocol.AppName,
+			Data: protocol.AppendEnd(nil, code)},
+		&rtcp.Goodbye{Sources: []uint32{p.relaySSRC}, Reason: code.String()},
+	})
 }
 
 // housekeeping sends receiver reports, expires publishers and logs a
@@ -371,6 +426,10 @@ func (h *Hub) housekeeping() {
 			}
 			h.mu.Unlock()
 			for _, s := range streams {
+				// The senders publish again when the relay is back.
+				if p := s.publisher(); p != nil {
+					h.sendEnd(p, protocol.EndShutdown)
+				}
 				s.closeViewers("the relay is shutting down")
 			}
 			return
@@ -379,19 +438,22 @@ func (h *Hub) housekeeping() {
 		now := h.cfg.Now()
 		h.mu.Lock()
 		var pubs []*publisher
+		streams := make([]*stream, 0, len(h.streams))
 		for _, s := range h.streams {
+			streams = append(streams, s)
 			if p := s.publisher(); p != nil {
 				pubs = append(pubs, p)
 			}
 		}
 		h.mu.Unlock()
+		h.checkAccess(pubs, streams)
 		for _, p := range pubs {
 			last, latched := p.lastSeen()
 			switch {
 			case latched && now.Sub(last) > publisherTimeout:
-				h.endPublisher(p, "the broadcaster stopped sending")
+				h.endPublisher(p, protocol.EndExpired, "the broadcaster stopped sending")
 			case !latched && now.Sub(p.created) > unusedTimeout:
-				h.endPublisher(p, "the broadcaster never started")
+				h.endPublisher(p, protocol.EndExpired, "the broadcaster never started")
 			case latched:
 				_, viewers := p.stream.status()
 				h.sendRTCP(p, append(p.receiverReport(now), &rtcp.ApplicationDefined{
@@ -410,6 +472,41 @@ func (h *Hub) housekeeping() {
 				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped)
 			}
 			last, lastSummary = st, now
+		}
+	}
+}
+
+// checkAccess ends the sessions the data directory no longer allows: a
+// publisher whose key was changed or whose stream was removed, a viewer
+// whose account or stream was removed.
+func (h *Hub) checkAccess(pubs []*publisher, streams []*stream) {
+	a := h.cfg.Access
+	if a == nil {
+		return
+	}
+	for _, p := range pubs {
+		switch id, ok := a.StreamKey(p.stream.name); {
+		case !ok:
+			h.endPublisher(p, protocol.EndRemoved, "the stream was removed")
+		case id != p.keyID:
+			h.endPublisher(p, protocol.EndRevoked, "the stream's publish key was changed")
+		}
+	}
+	users := map[string]bool{}
+	for _, s := range streams {
+		_, exists := a.StreamKey(s.name)
+		for _, v := range s.viewerList() {
+			ok, seen := users[v.user]
+			if !seen {
+				ok = a.UserExists(v.user)
+				users[v.user] = ok
+			}
+			switch {
+			case !exists:
+				v.close("this stream was removed")
+			case !ok:
+				v.close("your account was removed")
+			}
 		}
 	}
 }

@@ -27,7 +27,7 @@ func BenchmarkIngest(b *testing.B) {
 func benchIngest(b *testing.B, viewers int) {
 	h := NewHub(Config{WriteTo: func(p []byte, _ net.Addr) (int, error) { return len(p), nil }})
 	defer h.Close()
-	resp, err := h.Publish(context.Background(), "bench", protocol.PublishRequest{
+	resp, err := h.Publish(context.Background(), "bench", "key", protocol.PublishRequest{
 		Video: &protocol.TrackOffer{Codec: "VP8", ClockRate: protocol.ClockRateVideo, Width: 640, Height: 480}})
 	if err != nil {
 		b.Fatal(err)

@@ -16,6 +16,7 @@ const pliInterval = 500 * time.Millisecond
 // address of the sender, and receive statistics for receiver reports.
 type publisher struct {
 	id                              string
+	keyID                           string // the publish key it was allowed by
 	stream                          *stream
 	rx                              *srtp.Context // ingest goroutine only
 	tx                              *srtp.Context // under txMu
@@ -67,6 +68,17 @@ func (p *publisher) lastSeen() (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.last, p.addr != nil
+}
+
+// live reports whether p counts as publishing at now: it sent a packet, or
+// was created, less than publisherTimeout ago.
+func (p *publisher) live(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.addr == nil {
+		return now.Sub(p.created) < publisherTimeout
+	}
+	return now.Sub(p.last) < publisherTimeout
 }
 
 func (p *publisher) allowPLI(now time.Time) bool {

@@ -160,14 +160,18 @@ func (s *stream) leave(v *viewer) {
 	delete(s.viewers, v)
 }
 
-func (s *stream) closeViewers(reason string) {
+func (s *stream) viewerList() []*viewer {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	vs := make([]*viewer, 0, len(s.viewers))
 	for v := range s.viewers {
 		vs = append(vs, v)
 	}
-	s.mu.Unlock()
-	for _, v := range vs {
+	return vs
+}
+
+func (s *stream) closeViewers(reason string) {
+	for _, v := range s.viewerList() {
 		v.close(reason)
 	}
 }

@@ -1,6 +1,8 @@
 // Package store keeps the relay's data directory: users with argon2id
 // password hashes (RFC 9106), streams with the SHA-256 of their publish keys,
-// and the key that signs viewer tickets. Files are JSON, written atomically.
+// the viewers' login sessions, and the key that signs viewer tickets. Files
+// are JSON, written atomically; changes by another process (the command
+// line while the relay runs) are seen at the next call.
 package store
 
 import (
@@ -28,13 +30,36 @@ var (
 	ErrExists         = errors.New("already exists")
 	ErrBadName        = errors.New("bad name")
 	ErrEmptyPassword  = errors.New("empty password")
+	ErrShortPassword  = fmt.Errorf("password shorter than %d characters", MinPasswordLen)
+	ErrNoUser         = errors.New("no such user")
 )
+
+// MinPasswordLen is the shortest password accepted, in characters.
+const MinPasswordLen = 8
 
 const (
 	usersFile     = "users.json"
 	streamsFile   = "streams.json"
+	sessionsFile  = "sessions.json"
 	ticketKeyFile = "ticket.key"
+
+	// MaxSessions bounds the login sessions kept; expired ones are dropped
+	// first.
+	MaxSessions = 10000
 )
+
+// ErrTooManySessions refuses a login when MaxSessions live sessions exist.
+var ErrTooManySessions = errors.New("too many login sessions")
+
+// session is one login, stored under the SHA-256 of its cookie so that the
+// file does not hold usable cookies.
+type session struct {
+	User    string `json:"user"`
+	Expires int64  `json:"expires"` // unix seconds
+	// Pw ties the session to the password it was opened with: changing
+	// the password or removing the user ends it.
+	Pw string `json:"pw"`
+}
 
 // Store is the relay's data directory. It is safe for concurrent use within
 // one process.
@@ -43,10 +68,16 @@ type Store struct {
 	ticketKey []byte
 	dummy     string // hash checked for unknown users, so they take as long
 
-	mu      sync.Mutex
-	users   map[string]string // name → PHC argon2id hash
-	streams map[string]string // name → base64 SHA-256 of the publish key
-	mtimes  [2]time.Time      // of usersFile and streamsFile when last read
+	mu       sync.Mutex
+	users    map[string]string  // name → PHC argon2id hash
+	streams  map[string]string  // name → base64 SHA-256 of the publish key
+	sessions map[string]session // base64 SHA-256 of the cookie → session
+	seen     [3]fileVersion     // of usersFile, streamsFile, sessionsFile when last read
+}
+
+type fileVersion struct {
+	mtime time.Time
+	size  int64
 }
 
 // Open opens the data directory dir, creating it (mode 0700) and the ticket
@@ -55,7 +86,7 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Store{dir: dir, users: map[string]string{}, streams: map[string]string{}}
+	s := &Store{dir: dir, users: map[string]string{}, streams: map[string]string{}, sessions: map[string]session{}}
 	s.mu.Lock()
 	err := s.refreshLocked()
 	s.mu.Unlock()
@@ -80,13 +111,17 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
-// refreshLocked re-reads the users and streams files when another process
-// (quicast-relay user add, stream add) changed them since the last read.
+// refreshLocked re-reads the files another process (quicast-relay user
+// add, stream rekey, …) changed since the last read.
 func (s *Store) refreshLocked() error {
 	for i, f := range []struct {
 		name string
-		m    *map[string]string
-	}{{usersFile, &s.users}, {streamsFile, &s.streams}} {
+		load func(path string) error
+	}{
+		{usersFile, func(path string) error { return loadMap(path, &s.users) }},
+		{streamsFile, func(path string) error { return loadMap(path, &s.streams) }},
+		{sessionsFile, func(path string) error { return loadMap(path, &s.sessions) }},
+	} {
 		path := filepath.Join(s.dir, f.name)
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -95,14 +130,37 @@ func (s *Store) refreshLocked() error {
 			}
 			return fmt.Errorf("store: %w", err)
 		}
-		if fi.ModTime().Equal(s.mtimes[i]) {
+		v := fileVersion{fi.ModTime(), fi.Size()}
+		if v == s.seen[i] {
 			continue
 		}
-		m := map[string]string{}
-		if err := readJSON(path, &m); err != nil {
+		if err := f.load(path); err != nil {
 			return err
 		}
-		*f.m, s.mtimes[i] = m, fi.ModTime()
+		s.seen[i] = v
+	}
+	return nil
+}
+
+func loadMap[V any](path string, m *map[string]V) error {
+	n := map[string]V{}
+	if err := readJSON(path, &n); err != nil {
+		return err
+	}
+	*m = n
+	return nil
+}
+
+// writeLocked writes one of the files and remembers its version, so that
+// the next refresh does not read back what it just wrote.
+func (s *Store) writeLocked(name string, v any) error {
+	path := filepath.Join(s.dir, name)
+	if err := writeJSON(path, v); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(path); err == nil {
+		i := map[string]int{usersFile: 0, streamsFile: 1, sessionsFile: 2}[name]
+		s.seen[i] = fileVersion{fi.ModTime(), fi.Size()}
 	}
 	return nil
 }
@@ -119,8 +177,8 @@ func (s *Store) AddUser(name, password string) error {
 	if err := validUserName(name); err != nil {
 		return err
 	}
-	if password == "" {
-		return ErrEmptyPassword
+	if err := checkPassword(password); err != nil {
+		return err
 	}
 	h := hashPassword(password, defaultParams)
 	s.mu.Lock()
@@ -132,11 +190,74 @@ func (s *Store) AddUser(name, password string) error {
 		return fmt.Errorf("user %q: %w", name, ErrExists)
 	}
 	s.users[name] = h
-	if err := writeJSON(filepath.Join(s.dir, usersFile), s.users); err != nil {
+	if err := s.writeLocked(usersFile, s.users); err != nil {
 		delete(s.users, name)
 		return err
 	}
 	return nil
+}
+
+func checkPassword(pw string) error {
+	switch n := len([]rune(pw)); {
+	case n == 0:
+		return ErrEmptyPassword
+	case n < MinPasswordLen:
+		return fmt.Errorf("%w (%d)", ErrShortPassword, n)
+	}
+	return nil
+}
+
+// SetPassword replaces the password of user name; the user's login
+// sessions end.
+func (s *Store) SetPassword(name, password string) error {
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	h := hashPassword(password, defaultParams)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return err
+	}
+	old, ok := s.users[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoUser, name)
+	}
+	s.users[name] = h
+	if err := s.writeLocked(usersFile, s.users); err != nil {
+		s.users[name] = old
+		return err
+	}
+	return s.dropSessionsLocked(name)
+}
+
+// RemoveUser removes user name; the user's login sessions end, and a
+// running relay closes the user's viewer sessions within a second.
+func (s *Store) RemoveUser(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return err
+	}
+	old, ok := s.users[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoUser, name)
+	}
+	delete(s.users, name)
+	if err := s.writeLocked(usersFile, s.users); err != nil {
+		s.users[name] = old
+		return err
+	}
+	return s.dropSessionsLocked(name)
+}
+
+// UserExists reports whether user name exists.
+func (s *Store) UserExists(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.refreshLocked()
+	_, ok := s.users[name]
+	return ok
 }
 
 // CheckPassword returns nil when password is the user's, ErrBadCredentials
@@ -160,6 +281,7 @@ func (s *Store) CheckPassword(name, password string) error {
 func (s *Store) Users() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.refreshLocked()
 	return sortedKeys(s.users)
 }
 
@@ -169,9 +291,6 @@ func (s *Store) AddStream(name string) (string, error) {
 	if err := protocol.ValidStreamName(name); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadName, err)
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	key := base64.RawURLEncoding.EncodeToString(raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.refreshLocked(); err != nil {
@@ -180,28 +299,86 @@ func (s *Store) AddStream(name string) (string, error) {
 	if _, ok := s.streams[name]; ok {
 		return "", fmt.Errorf("stream %q: %w", name, ErrExists)
 	}
+	return s.setKeyLocked(name)
+}
+
+func (s *Store) setKeyLocked(name string) (string, error) {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	key := base64.RawURLEncoding.EncodeToString(raw)
+	old, had := s.streams[name]
 	s.streams[name] = keyHash(key)
-	if err := writeJSON(filepath.Join(s.dir, streamsFile), s.streams); err != nil {
-		delete(s.streams, name)
+	if err := s.writeLocked(streamsFile, s.streams); err != nil {
+		if had {
+			s.streams[name] = old
+		} else {
+			delete(s.streams, name)
+		}
 		return "", err
 	}
 	return key, nil
 }
 
-// CheckPublishKey returns nil when key publishes stream, ErrNoStream or
-// ErrBadPublishKey otherwise.
-func (s *Store) CheckPublishKey(stream, key string) error {
+// Rekey gives stream name a new publish key and returns it; the old key
+// stops working, and a running relay ends a sender that used it within a
+// second.
+func (s *Store) Rekey(name string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return "", err
+	}
+	if _, ok := s.streams[name]; !ok {
+		return "", fmt.Errorf("%w: %q", ErrNoStream, name)
+	}
+	return s.setKeyLocked(name)
+}
+
+// RemoveStream removes stream name; a running relay ends its sender and
+// viewers within a second.
+func (s *Store) RemoveStream(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return err
+	}
+	old, ok := s.streams[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoStream, name)
+	}
+	delete(s.streams, name)
+	if err := s.writeLocked(streamsFile, s.streams); err != nil {
+		s.streams[name] = old
+		return err
+	}
+	return nil
+}
+
+// CheckPublishKey returns the ID of the key when key publishes stream,
+// ErrNoStream or ErrBadPublishKey otherwise. The ID changes when the key
+// does (StreamKey).
+func (s *Store) CheckPublishKey(stream, key string) (keyID string, err error) {
 	s.mu.Lock()
 	_ = s.refreshLocked()
 	h, ok := s.streams[stream]
 	s.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("%w: %q", ErrNoStream, stream)
+		return "", fmt.Errorf("%w: %q", ErrNoStream, stream)
 	}
 	if subtle.ConstantTimeCompare([]byte(h), []byte(keyHash(key))) != 1 {
-		return ErrBadPublishKey
+		return "", ErrBadPublishKey
 	}
-	return nil
+	return h, nil
+}
+
+// StreamKey returns the ID of stream's current publish key; ok is false
+// when there is no such stream.
+func (s *Store) StreamKey(stream string) (keyID string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.refreshLocked()
+	h, ok := s.streams[stream]
+	return h, ok
 }
 
 // HasStream reports whether a stream exists.
@@ -219,6 +396,99 @@ func (s *Store) Streams() []string {
 	_ = s.refreshLocked()
 	defer s.mu.Unlock()
 	return sortedKeys(s.streams)
+}
+
+// NewSession opens a login session for user until now+ttl and returns its
+// cookie value (43 base64url characters, 256 bits). The session is kept in
+// the data directory, so it survives a restart of the relay.
+func (s *Store) NewSession(user string, now time.Time, ttl time.Duration) (string, error) {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	tok := base64.RawURLEncoding.EncodeToString(raw)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return "", err
+	}
+	h, ok := s.users[user]
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrNoUser, user)
+	}
+	s.pruneLocked(now)
+	if len(s.sessions) >= MaxSessions {
+		return "", ErrTooManySessions
+	}
+	id := keyHash(tok)
+	s.sessions[id] = session{User: user, Expires: now.Add(ttl).Unix(), Pw: pwTag(h)}
+	if err := s.writeLocked(sessionsFile, s.sessions); err != nil {
+		delete(s.sessions, id)
+		return "", err
+	}
+	return tok, nil
+}
+
+// SessionUser returns the user of the login session with cookie value tok,
+// or false when there is none, it expired, its user was removed or changed
+// password.
+func (s *Store) SessionUser(tok string, now time.Time) (string, bool) {
+	if tok == "" {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.refreshLocked()
+	ss, ok := s.sessions[keyHash(tok)]
+	if !ok || now.Unix() >= ss.Expires {
+		return "", false
+	}
+	h, ok := s.users[ss.User]
+	if !ok || subtle.ConstantTimeCompare([]byte(pwTag(h)), []byte(ss.Pw)) != 1 {
+		return "", false
+	}
+	return ss.User, true
+}
+
+// EndSession ends the login session with cookie value tok (log out).
+func (s *Store) EndSession(tok string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return err
+	}
+	id := keyHash(tok)
+	if _, ok := s.sessions[id]; !ok {
+		return nil
+	}
+	delete(s.sessions, id)
+	return s.writeLocked(sessionsFile, s.sessions)
+}
+
+func (s *Store) dropSessionsLocked(user string) error {
+	n := len(s.sessions)
+	for k, ss := range s.sessions {
+		if ss.User == user {
+			delete(s.sessions, k)
+		}
+	}
+	if len(s.sessions) == n {
+		return nil
+	}
+	return s.writeLocked(sessionsFile, s.sessions)
+}
+
+func (s *Store) pruneLocked(now time.Time) {
+	for k, ss := range s.sessions {
+		if now.Unix() >= ss.Expires {
+			delete(s.sessions, k)
+		}
+	}
+}
+
+// pwTag is a short digest of a password hash: sessions carry it so that a
+// new password ends them, without the file holding the hash itself.
+func pwTag(phc string) string {
+	h := sha256.Sum256([]byte(phc))
+	return base64.RawStdEncoding.EncodeToString(h[:12])
 }
 
 func keyHash(key string) string {

@@ -20,13 +20,13 @@ func TestUsers(t *testing.T) {
 	if err := s.AddUser("alice", "correct horse"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddUser("alice", "x"); !errors.Is(err, ErrExists) {
+	if err := s.AddUser("alice", "xxxxxxxxxx"); !errors.Is(err, ErrExists) {
 		t.Errorf("duplicate user: %v", err)
 	}
 	if err := s.AddUser("bob", ""); !errors.Is(err, ErrEmptyPassword) {
 		t.Errorf("empty password: %v", err)
 	}
-	if err := s.AddUser("a b", "x"); !errors.Is(err, ErrBadName) {
+	if err := s.AddUser("a b", "xxxxxxxxxx"); !errors.Is(err, ErrBadName) {
 		t.Errorf("bad name: %v", err)
 	}
 	// Reopened, as after a restart.
@@ -65,13 +65,13 @@ func TestStreams(t *testing.T) {
 		t.Errorf("bad stream name: %v", err)
 	}
 	s, _ = Open(dir)
-	if err := s.CheckPublishKey("demo", key); err != nil {
+	if _, err := s.CheckPublishKey("demo", key); err != nil {
 		t.Errorf("right key: %v", err)
 	}
-	if err := s.CheckPublishKey("demo", key+"x"); err != ErrBadPublishKey {
+	if _, err := s.CheckPublishKey("demo", key+"x"); err != ErrBadPublishKey {
 		t.Errorf("wrong key: %v", err)
 	}
-	if err := s.CheckPublishKey("nope", key); !errors.Is(err, ErrNoStream) {
+	if _, err := s.CheckPublishKey("nope", key); !errors.Is(err, ErrNoStream) {
 		t.Errorf("unknown stream: %v", err)
 	}
 	if got := s.Streams(); len(got) != 1 || got[0] != "demo" {
@@ -126,13 +126,13 @@ func TestSeesChangesByAnotherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := relay.CheckPublishKey("late", key); err != nil {
+	if _, err := relay.CheckPublishKey("late", key); err != nil {
 		t.Errorf("relay does not see the new stream: %v", err)
 	}
-	if err := cli.AddUser("bob", "pw"); err != nil {
+	if err := cli.AddUser("bob", "pw-of-bob"); err != nil {
 		t.Fatal(err)
 	}
-	if err := relay.CheckPassword("bob", "pw"); err != nil {
+	if err := relay.CheckPassword("bob", "pw-of-bob"); err != nil {
 		t.Errorf("relay does not see the new user: %v", err)
 	}
 	// The relay's own additions merge with the CLI's.

@@ -7,7 +7,6 @@ package web
 import (
 	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -30,8 +29,10 @@ import (
 
 // Media is the relay's media side, as the web routes need it.
 type Media interface {
-	// Publish starts a publish session for stream.
-	Publish(ctx context.Context, stream string, req protocol.PublishRequest) (protocol.PublishResponse, error)
+	// Publish starts a publish session for stream, allowed by the publish
+	// key keyID (store.CheckPublishKey). An error wrapping protocol.ErrStreamLive means
+	// another sender is live on the stream.
+	Publish(ctx context.Context, stream, keyID string, req protocol.PublishRequest) (protocol.PublishResponse, error)
 	// ServeViewer upgrades the request to WebTransport and serves the viewer
 	// until the session ends.
 	ServeViewer(w http.ResponseWriter, r *http.Request, stream, user string)
@@ -59,7 +60,6 @@ type Config struct {
 const (
 	cookieName    = "quicast_session"
 	sessionTTL    = 12 * time.Hour
-	maxSessions   = 10000
 	ticketTTL     = 60 * time.Second
 	maxBodyBytes  = 64 << 10
 	loginBurst    = 5
@@ -72,6 +72,7 @@ type Counters struct {
 	LoginFailures   atomic.Uint64
 	LoginThrottled  atomic.Uint64
 	PublishRefused  atomic.Uint64
+	PublishLive     atomic.Uint64 // refused: another sender is live on the stream
 	TicketsIssued   atomic.Uint64
 	TicketsRefused  atomic.Uint64
 	ViewersAccepted atomic.Uint64
@@ -86,13 +87,7 @@ type Handler struct {
 	Counters Counters
 
 	mu       sync.Mutex
-	sessions map[string]session
 	limiters map[string]*rate.Limiter
-}
-
-type session struct {
-	user    string
-	expires time.Time
 }
 
 // New returns the handler.
@@ -110,7 +105,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.CertHashes = func() [][32]byte { return nil }
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"),
-		sessions: map[string]session{}, limiters: map[string]*rate.Limiter{}}
+		limiters: map[string]*rate.Limiter{}}
 	m := h.mux
 	m.HandleFunc("GET /login", h.page("login.html", false))
 	m.HandleFunc("GET /{$}", h.page("index.html", true))
@@ -135,23 +130,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// user returns the logged-in user of r, or "".
+// user returns the logged-in user of r, or "". Sessions live in the data
+// directory: they survive a restart of the relay, and end when the user
+// logs out, is removed or gets a new password.
 func (h *Handler) user(r *http.Request) string {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
 		return ""
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s, ok := h.sessions[c.Value]
-	if !ok {
-		return ""
-	}
-	if h.cfg.Now().After(s.expires) {
-		delete(h.sessions, c.Value)
-		return ""
-	}
-	return s.user
+	u, _ := h.cfg.Store.SessionUser(c.Value, h.cfg.Now())
+	return u
 }
 
 func (h *Handler) page(name string, needLogin bool) http.HandlerFunc {
@@ -284,25 +272,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	tok := make([]byte, 32)
-	rand.Read(tok)
-	id := base64.RawURLEncoding.EncodeToString(tok)
-	now := h.cfg.Now()
-	h.mu.Lock()
-	if len(h.sessions) >= maxSessions {
-		for k, s := range h.sessions {
-			if now.After(s.expires) {
-				delete(h.sessions, k)
-			}
-		}
-		if len(h.sessions) >= maxSessions {
-			h.mu.Unlock()
-			writeError(w, http.StatusServiceUnavailable, "too many sessions")
-			return
-		}
+	id, err := h.cfg.Store.NewSession(user, h.cfg.Now(), sessionTTL)
+	if err != nil {
+		h.log.Warn("login session not stored", "user", user, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "cannot log in now: "+err.Error())
+		return
 	}
-	h.sessions[id] = session{user: user, expires: now.Add(sessionTTL)}
-	h.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second)})
 	if isJSON {
@@ -317,9 +292,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(cookieName); err == nil {
-		h.mu.Lock()
-		delete(h.sessions, c.Value)
-		h.mu.Unlock()
+		if err := h.cfg.Store.EndSession(c.Value); err != nil {
+			h.log.Warn("logout not stored", "err", err)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
@@ -411,7 +386,8 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing publish key")
 		return
 	}
-	if err := h.cfg.Store.CheckPublishKey(req.Stream, key); err != nil {
+	keyID, err := h.cfg.Store.CheckPublishKey(req.Stream, key)
+	if err != nil {
 		h.Counters.PublishRefused.Add(1)
 		if errors.Is(err, store.ErrNoStream) {
 			writeError(w, http.StatusNotFound, "no such stream: "+req.Stream)
@@ -421,8 +397,14 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "wrong publish key for stream "+req.Stream)
 		return
 	}
-	resp, err := h.cfg.Media.Publish(r.Context(), req.Stream, req)
+	resp, err := h.cfg.Media.Publish(r.Context(), req.Stream, keyID, req)
 	if err != nil {
+		if errors.Is(err, protocol.ErrStreamLive) {
+			h.Counters.PublishLive.Add(1)
+			h.log.Info("publish refused: stream already live", "stream", req.Stream, "remote", r.RemoteAddr)
+			writeError(w, http.StatusConflict, err.Error())
+			return
+		}
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}

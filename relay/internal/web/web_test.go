@@ -27,7 +27,7 @@ type fakeMedia struct {
 	served    []string // "stream/user"
 }
 
-func (m *fakeMedia) Publish(_ context.Context, stream string, _ protocol.PublishRequest) (protocol.PublishResponse, error) {
+func (m *fakeMedia) Publish(_ context.Context, stream, _ string, _ protocol.PublishRequest) (protocol.PublishResponse, error) {
 	m.published = append(m.published, stream)
 	return protocol.PublishResponse{VideoSSRC: 1, AudioSSRC: 2}, nil
 }

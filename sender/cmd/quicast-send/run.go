@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/quicast/quicast/protocol"
@@ -22,6 +23,19 @@ Usage:
   quicast-send -to srtp://HOST:PORT -sdp FILE [-video SRC] [-audio SRC]     peer mode: no relay
   quicast-send -list                                                         cameras and microphones
 
+The publish key can also come from -key-file FILE or the QUICAST_KEY
+environment variable, out of sight of ps.
+
+When the relay goes away (restart, network loss) quicast-send keeps
+capturing and publishes again by itself, waiting 0.5 s, 1 s, 2 s, then 3 s
+between attempts; a wrong key, an unknown stream, an untrusted certificate
+or a stream another sender is live on end it. -takeover replaces that other
+sender.
+
+In peer mode video goes to PORT and audio to PORT+2 (each with its RTCP,
+rtcp-mux), and the SRTP profile defaults to AES_CM_128_HMAC_SHA1_80, which
+ffmpeg and GStreamer both read.
+
 SRC is one of:
   test                 built-in test picture and tone (a flash and a beep every second)
   file:PATH            .y4m video or .wav audio; other formats through ffmpeg
@@ -31,7 +45,7 @@ SRC is one of:
 Examples:
   quicast-send -relay https://relay.example:8443 -stream class -key KEY -ca ca.pem
   quicast-send -relay https://10.0.0.2:8443 -stream cam -key KEY -pin AB:CD:… -video device:default -audio none
-  quicast-send -to srtp://127.0.0.1:5004 -sdp out.sdp -srtp-profile AES_CM_128_HMAC_SHA1_80
+  quicast-send -to srtp://127.0.0.1:5004 -sdp out.sdp
       then: ffplay -protocol_whitelist file,udp,rtp,srtp out.sdp
 
 Flags:
@@ -43,14 +57,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	relay := fs.String("relay", "", "relay `URL` (https://HOST:PORT)")
 	stream := fs.String("stream", "", "stream `NAME` on the relay")
-	key := fs.String("key", "", "the stream's publish `KEY`")
+	key := fs.String("key", "", "the stream's publish `KEY` (visible to ps: prefer -key-file or $QUICAST_KEY)")
+	keyFile := fs.String("key-file", "", "read the publish key from `FILE`")
+	takeover := fs.Bool("takeover", false, "replace another sender that is live on the stream")
 	ca := fs.String("ca", "", "trust the relay by this CA certificate `FILE` (PEM)")
-	pin := fs.String("pin", "", "trust the relay by the `SHA256` of its certificate (hex)")
+	pin := fs.String("pin", "", "trust the relay by the `SHA256` fingerprint of its CA (printed at its start) or of any certificate in its chain")
 	to := fs.String("to", "", "peer mode: send to `srtp://HOST:PORT` without a relay")
 	sdpFile := fs.String("sdp", "", "peer mode: write the receiver's SDP (with the SRTP keys) to `FILE`")
 	videoSrc := fs.String("video", "test", "video `SRC`")
 	audioSrc := fs.String("audio", "test", "audio `SRC`")
-	profile := fs.String("srtp-profile", protocol.ProfileAEADAES128GCM, "SRTP `profile`: AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80")
+	profile := fs.String("srtp-profile", "", "SRTP `profile`: AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80 (default: GCM to a relay, AES_CM in peer mode)")
 	size := fs.String("size", "640x480", "video `WxH`")
 	fps := fs.Float64("fps", 30, "video frames per second")
 	vbr := fs.Int("bitrate", 1000, "video bitrate, `kbit/s`")
@@ -100,13 +116,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-size %q: want WxH, e.g. 1280x720", *size)
 	}
 	peer := *to != ""
+	if *keyFile != "" {
+		if *key != "" {
+			return errors.New("give either -key or -key-file, not both")
+		}
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return fmt.Errorf("-key-file: %w", err)
+		}
+		*key = strings.TrimSpace(string(b))
+		if *key == "" {
+			return fmt.Errorf("-key-file %s is empty", *keyFile)
+		}
+	}
+	if *key == "" {
+		*key = strings.TrimSpace(os.Getenv("QUICAST_KEY"))
+	}
 	switch {
 	case peer && *relay != "":
 		return errors.New("give either -relay (publish) or -to (peer mode), not both")
 	case peer && *sdpFile == "":
 		return errors.New("peer mode needs -sdp FILE: the receiver opens it to get the keys")
 	case !peer && (*relay == "" || *stream == "" || *key == ""):
-		return errors.New("publishing needs -relay, -stream and -key (or -to for peer mode); see -h")
+		return errors.New("publishing needs -relay, -stream and a key (-key, -key-file or $QUICAST_KEY), or -to for peer mode; see -h")
 	case vs.Type == media.SourceNone && as.Type == media.SourceNone:
 		return sender.ErrNoTracks
 	}
@@ -126,10 +158,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	closeAll := func() { media.CloseTracks(video, audio) }
 
-	var sess sender.Session
+	ecfg := sender.Config{Clock: clk, Video: video, Audio: audio, Logger: log}
 	if peer {
 		var desc string
-		sess, desc, err = sender.PeerSession(*to, *profile, video != nil, audio != nil)
+		ecfg.Session, desc, err = sender.PeerSession(*to, *profile, video != nil, audio != nil)
 		if err == nil {
 			err = os.WriteFile(*sdpFile, []byte(desc), 0o600)
 		}
@@ -137,23 +169,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			closeAll()
 			return err
 		}
-		fmt.Fprintf(stdout, "sending SRTP to %s; receiver SDP written to %s\n", sess.Addr, *sdpFile)
+		fmt.Fprintf(stdout, "sending SRTP (%s) to %s; receiver SDP written to %s\n", ecfg.Session.Profile, *to, *sdpFile)
 	} else {
+		pcfg := sender.PublishConfig{Relay: *relay, Stream: *stream, Key: *key, CAFile: *ca, Pin: *pin,
+			Profile: *profile, Takeover: *takeover}
 		vo, ao := sender.Offers(video, audio)
 		var pr protocol.PublishResponse
-		sess, pr, err = sender.Publish(ctx, sender.PublishConfig{Relay: *relay, Stream: *stream, Key: *key,
-			CAFile: *ca, Pin: *pin, Profile: *profile}, vo, ao)
+		ecfg.Session, pr, err = sender.Publish(ctx, pcfg, vo, ao)
 		if err != nil {
 			closeAll()
-			if errors.Is(err, sender.ErrBadKey) {
-				return fmt.Errorf("%w — check -key (the relay printed it at `quicast-relay stream add %s`)", err, *stream)
-			}
-			return err
+			return explain(err, *stream)
 		}
-		fmt.Fprintf(stdout, "publishing %q to %s (SRTP %s, UDP %s)\n  watch: %s\n", *stream, *relay, sess.Profile, sess.Addr, pr.WatchURL)
+		fmt.Fprintf(stdout, "publishing %q to %s (SRTP %s, UDP %s)\n  watch: %s\n", *stream, *relay, ecfg.Session.Profile, ecfg.Session.Addr, pr.WatchURL)
+		// Publishing again after a loss takes over only from ourselves.
+		pcfg.Takeover = false
+		ecfg.Renew = sender.Renewer(pcfg, vo, ao)
+		ecfg.OnLink = func(l sender.LinkStatus) {
+			switch {
+			case l.State == sender.LinkUp:
+				fmt.Fprintf(stderr, "relay back: publishing again (session %s)\n", l.Session)
+			case l.Attempt > 0:
+				fmt.Fprintf(stderr, "reconnecting (attempt %d, next in %.1fs): %v\n", l.Attempt,
+					time.Until(l.Next).Seconds(), l.Err)
+			}
+		}
 	}
 
-	eng, err := sender.Start(ctx, sess, clk, video, audio, log)
+	eng, err := sender.New(ctx, ecfg)
 	if err != nil {
 		closeAll()
 		return err
@@ -169,14 +211,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case <-eng.Done():
 			eng.Close()
 			if err := eng.Err(); err != nil {
-				return err
+				return explain(err, *stream)
 			}
 			return nil
 		case <-tick:
 			s := eng.Stats()
+			if s.Link.State == sender.LinkReconnecting {
+				fmt.Fprintf(stderr, "%s  reconnecting (attempt %d): %v\n", s.Elapsed.Round(time.Second), s.Link.Attempt, s.Link.Err)
+				continue
+			}
 			fmt.Fprintf(stderr, "%s  video %dx%d %.0f fps %.0f kbit/s  audio %.0f kbit/s  packets %d  lost %.1f%%  PLI %d  NACK %d\n",
 				s.Elapsed.Round(time.Second), s.Width, s.Height, s.Video.FPS, s.Video.BitrateKbps, s.Audio.BitrateKbps,
 				s.Video.Packets+s.Audio.Packets, 100*s.Video.FractionLost, s.Video.PLIs, s.Video.NACKs)
 		}
 	}
+}
+
+// explain adds what to do to the errors a person can act on.
+func explain(err error, stream string) error {
+	switch {
+	case errors.Is(err, sender.ErrBadKey):
+		return fmt.Errorf("%w — check the key (the relay printed it at `quicast-relay stream add %s`)", err, stream)
+	case errors.Is(err, sender.ErrTakenOver):
+		return fmt.Errorf("%w: stopped (it was started with -takeover)", err)
+	case errors.Is(err, sender.ErrRevoked):
+		return fmt.Errorf("%w: stopped (get the new key from `quicast-relay stream rekey %s`)", err, stream)
+	}
+	return err
 }

@@ -14,12 +14,14 @@ import (
 // Track is one m= section.
 type Track struct {
 	Kind        string // "video" or "audio"
+	Port        uint16 // UDP port of this m= line (RTP and RTCP, rtcp-mux); 0: the session's
 	PayloadType uint8
 	Encoding    string // rtpmap encoding name and parameters: "VP8/90000", "opus/48000/2"
 	SSRC        uint32
 }
 
-// Session is a peer-mode broadcast: both tracks go to Addr (rtcp-mux).
+// Session is a peer-mode broadcast to Addr's host; each track to its own
+// port or else to Addr's (rtcp-mux either way).
 type Session struct {
 	Addr       netip.AddrPort
 	Profile    string // "AES_CM_128_HMAC_SHA1_80" or "AEAD_AES_128_GCM"
@@ -43,7 +45,11 @@ func (s Session) Marshal() string {
 	fmt.Fprintf(&b, "t=0 0\r\n")
 	inline := base64.StdEncoding.EncodeToString(append(append([]byte{}, s.Key...), s.Salt...))
 	for _, t := range s.Tracks {
-		fmt.Fprintf(&b, "m=%s %d RTP/SAVP %d\r\n", t.Kind, s.Addr.Port(), t.PayloadType)
+		port := t.Port
+		if port == 0 {
+			port = s.Addr.Port()
+		}
+		fmt.Fprintf(&b, "m=%s %d RTP/SAVP %d\r\n", t.Kind, port, t.PayloadType)
 		fmt.Fprintf(&b, "a=rtpmap:%d %s\r\n", t.PayloadType, t.Encoding)
 		fmt.Fprintf(&b, "a=rtcp-mux\r\n")
 		fmt.Fprintf(&b, "a=crypto:1 %s inline:%s\r\n", s.Profile, inline)

@@ -15,7 +15,7 @@ func TestMarshal(t *testing.T) {
 		Key:     make([]byte, 16), Salt: make([]byte, 14),
 		Tracks: []Track{
 			{Kind: "video", PayloadType: 96, Encoding: "VP8/90000", SSRC: 1},
-			{Kind: "audio", PayloadType: 111, Encoding: "opus/48000/2", SSRC: 2},
+			{Kind: "audio", Port: 5006, PayloadType: 111, Encoding: "opus/48000/2", SSRC: 2},
 		},
 	}
 	text := s.Marshal()
@@ -31,7 +31,7 @@ func TestMarshal(t *testing.T) {
 		if !ok || !strings.HasPrefix(c, "1 AES_CM_128_HMAC_SHA1_80 inline:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") {
 			t.Errorf("m= %d crypto = %q", i, c)
 		}
-		if m.MediaName.Port.Value != 5004 {
+		if want := 5004 + 2*i; m.MediaName.Port.Value != want {
 			t.Errorf("m= %d port %d", i, m.MediaName.Port.Value)
 		}
 	}
