@@ -198,4 +198,3 @@ func randBytes(n int) []byte {
 	rand.Read(b)
 	return b
 }
-
