@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/quicast/quicast/relay"
 	"github.com/quicast/quicast/relay/internal/store"
 )
@@ -24,12 +26,22 @@ browser viewers over WebTransport. One port carries everything: UDP for QUIC
 (viewers) and SRTP (senders), TCP for the HTTPS pages.
 
 Usage:
-  quicast-relay [-listen HOST:PORT] [-data DIR] [-cert FILE -key FILE]   serve
-  quicast-relay [-data DIR] user add NAME      add a viewer; password read from stdin
-  quicast-relay [-data DIR] stream add NAME    add a stream; prints its publish key
-  quicast-relay [-data DIR] demo [-env FILE]   demo user and stream (created once), credentials printed
+  quicast-relay [-listen HOST:PORT] [-data DIR] [-hosts NAMES] [-cert FILE -key FILE]   serve
+  quicast-relay [-data DIR] user add NAME        add a viewer (password asked, or one line on stdin)
+  quicast-relay [-data DIR] user passwd NAME     new password; the user's logins end
+  quicast-relay [-data DIR] user remove NAME     logins end and watching stops at once
+  quicast-relay [-data DIR] user list
+  quicast-relay [-data DIR] stream add NAME      add a stream; prints its publish key
+  quicast-relay [-data DIR] stream rekey NAME    new publish key; the old one stops working at once
+  quicast-relay [-data DIR] stream remove NAME   its sender and viewers are ended at once
+  quicast-relay [-data DIR] stream list
+  quicast-relay [-data DIR] demo [-env FILE]     demo user and stream (created once), credentials printed
+
+A running relay sees these changes within a second: no restart needed.
+Passwords have at least 8 characters.
 
 Examples:
+  quicast-relay user add alice                   (asks for the password twice)
   echo 'a long passphrase' | quicast-relay user add alice
   quicast-relay stream add class
   quicast-relay -listen :8443
@@ -73,19 +85,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		})
 	}
 	switch {
-	case len(rest) == 3 && rest[0] == "user" && rest[1] == "add":
-		return userAdd(*data, rest[2], stdin, stdout)
-	case len(rest) == 3 && rest[0] == "stream" && rest[1] == "add":
-		st, err := store.Open(*data)
-		if err != nil {
-			return err
-		}
-		key, err := st.AddStream(rest[2])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "stream %s added; its publish key (shown only now):\n%s\n", rest[2], key)
-		return nil
+	case len(rest) == 3 && rest[0] == "user" && (rest[1] == "add" || rest[1] == "passwd"):
+		return setPassword(*data, rest[1], rest[2], stdin, stdout, stderr)
+	case len(rest) >= 1 && (rest[0] == "user" || rest[0] == "stream") && len(rest) <= 3:
+		return manage(*data, rest, stdout)
 	case len(rest) >= 1 && rest[0] == "demo":
 		dfs := flag.NewFlagSet("demo", flag.ContinueOnError)
 		dfs.SetOutput(stderr)
@@ -99,24 +102,113 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("unknown command %q", strings.Join(rest, " "))
 }
 
-func userAdd(dir, name string, stdin io.Reader, stdout io.Writer) error {
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading the password from stdin: %w", err)
+// manage runs the user and stream commands that need no password.
+func manage(dir string, args []string, stdout io.Writer) error {
+	st, err := store.Open(dir)
+	if err != nil {
+		return err
 	}
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
-		return errors.New("no password on stdin (pipe it in: echo 'passphrase' | quicast-relay user add NAME)")
+	what := strings.Join(args[:min(2, len(args))], " ")
+	name := ""
+	if len(args) == 3 {
+		name = args[2]
+	}
+	switch {
+	case what == "user list" && name == "":
+		for _, u := range st.Users() {
+			fmt.Fprintln(stdout, u)
+		}
+	case what == "stream list" && name == "":
+		for _, s := range st.Streams() {
+			fmt.Fprintln(stdout, s)
+		}
+	case what == "user remove" && name != "":
+		if err := st.RemoveUser(name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s removed; their logins have ended\n", name)
+	case what == "stream add" && name != "":
+		key, err := st.AddStream(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "stream %s added; its publish key (shown only now):\n%s\n", name, key)
+	case what == "stream rekey" && name != "":
+		key, err := st.Rekey(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "stream %s has a new publish key (the old one no longer works; shown only now):\n%s\n", name, key)
+	case what == "stream remove" && name != "":
+		if err := st.RemoveStream(name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "stream %s removed\n", name)
+	default:
+		return fmt.Errorf("unknown command %q (see -h)", strings.Join(args, " "))
+	}
+	return nil
+}
+
+// setPassword adds user name (verb "add") or changes their password
+// ("passwd"). On a terminal the password is asked twice without echo;
+// otherwise it is the first line of stdin.
+func setPassword(dir, verb, name string, stdin io.Reader, stdout, stderr io.Writer) error {
+	pw, err := readPassword(name, stdin, stderr)
+	if err != nil {
+		return err
 	}
 	st, err := store.Open(dir)
 	if err != nil {
 		return err
 	}
-	if err := st.AddUser(name, pw); err != nil {
+	if verb == "add" {
+		err = st.AddUser(name, pw)
+	} else {
+		err = st.SetPassword(name, pw)
+	}
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "user %s added\n", name)
+	if verb == "add" {
+		fmt.Fprintf(stdout, "user %s added\n", name)
+	} else {
+		fmt.Fprintf(stdout, "password of %s changed; their logins have ended\n", name)
+	}
 	return nil
+}
+
+func readPassword(name string, stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "Password for %s (at least %d characters): ", name, store.MinPasswordLen)
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading the password: %w", err)
+		}
+		if len([]rune(string(a))) < store.MinPasswordLen {
+			return "", fmt.Errorf("%w: nothing changed", store.ErrShortPassword)
+		}
+		fmt.Fprint(stderr, "Repeat it: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading the password: %w", err)
+		}
+		if string(a) != string(b) {
+			return "", errors.New("the two passwords differ: nothing changed")
+		}
+		return string(a), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password on stdin (type it at a terminal, or pipe it in: echo 'passphrase' | quicast-relay user add NAME)")
+	}
+	return pw, nil
 }
 
 // demoCredentials are kept in clear in the data directory so that every run

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,5 +87,60 @@ func TestDemoCredentials(t *testing.T) {
 	st, _ := store.Open(dir)
 	if err := st.CheckPassword("demo", pw); err != nil || len(pw) < 12 {
 		t.Errorf("demo password %q: %v", pw, err)
+	}
+}
+
+func TestManageUsersAndStreams(t *testing.T) {
+	dir := t.TempDir()
+	must := func(stdin string, args ...string) string {
+		t.Helper()
+		out, err := runOut(t, stdin, append([]string{"-data", dir}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	must("password one\n", "user", "add", "alice")
+	must("password two\n", "user", "add", "bob")
+	if _, err := runOut(t, "short\n", "-data", dir, "user", "add", "carol"); !errors.Is(err, store.ErrShortPassword) {
+		t.Errorf("short password: %v", err)
+	}
+	if got := must("", "user", "list"); got != "alice\nbob\n" {
+		t.Errorf("user list = %q", got)
+	}
+	must("password three\n", "user", "passwd", "alice")
+	must("", "user", "remove", "bob")
+	if _, err := runOut(t, "", "-data", dir, "user", "remove", "bob"); !errors.Is(err, store.ErrNoUser) {
+		t.Errorf("removing twice: %v", err)
+	}
+	st, _ := store.Open(dir)
+	if err := st.CheckPassword("alice", "password three"); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+	if st.UserExists("bob") {
+		t.Error("bob still there")
+	}
+
+	lastLine := func(s string) string { l := strings.Split(strings.TrimSpace(s), "\n"); return l[len(l)-1] }
+	old := lastLine(must("", "stream", "add", "class"))
+	must("", "stream", "add", "lab")
+	if got := must("", "stream", "list"); got != "class\nlab\n" {
+		t.Errorf("stream list = %q", got)
+	}
+	key := lastLine(must("", "stream", "rekey", "class"))
+	if _, err := st.CheckPublishKey("class", old); err == nil {
+		t.Error("the old key still publishes")
+	}
+	if _, err := st.CheckPublishKey("class", key); err != nil {
+		t.Errorf("the printed new key: %v", err)
+	}
+	must("", "stream", "remove", "lab")
+	if st.HasStream("lab") {
+		t.Error("lab still there")
+	}
+	for _, bad := range [][]string{{"stream", "rekey", "nope"}, {"stream", "frob", "x"}, {"user", "list", "x"}} {
+		if _, err := runOut(t, "", append([]string{"-data", dir}, bad...)...); err == nil {
+			t.Errorf("%v succeeded", bad)
+		}
 	}
 }

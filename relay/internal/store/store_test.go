@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUsers(t *testing.T) {
@@ -141,5 +142,114 @@ func TestSeesChangesByAnotherProcess(t *testing.T) {
 	}
 	if got := cli.Streams(); len(got) != 2 {
 		t.Errorf("streams = %v, want late and mine", got)
+	}
+}
+
+// Login sessions outlive the process that made them (a relay restart) and
+// end on logout, on a new password and when the user is removed — also
+// when another process (the command line) does it.
+func TestSessions(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if err := s.AddUser(u, "password of "+u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Unix(1_800_000_000, 0)
+	open := func(u string) string {
+		tok, err := s.NewSession(u, now, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	a1, a2, b1 := open("alice"), open("alice"), open("bob")
+	if _, err := s.NewSession("carol", now, time.Hour); !errors.Is(err, ErrNoUser) {
+		t.Errorf("session for an unknown user: %v", err)
+	}
+
+	restarted, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := restarted.SessionUser(a1, now.Add(time.Minute)); !ok || u != "alice" {
+		t.Errorf("after a restart: %q, %v", u, ok)
+	}
+	if _, ok := restarted.SessionUser(a1, now.Add(time.Hour)); ok {
+		t.Error("expired session accepted")
+	}
+	if _, ok := restarted.SessionUser(a1+"x", now); ok {
+		t.Error("forged cookie accepted")
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, sessionsFile))
+	if strings.Contains(string(b), a1) {
+		t.Error("the sessions file holds a usable cookie")
+	}
+
+	if err := restarted.EndSession(a1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.SessionUser(a1, now); ok {
+		t.Error("logged-out session accepted by the other process")
+	}
+	if _, ok := s.SessionUser(a2, now); !ok {
+		t.Error("logging out one session ended another")
+	}
+	cli, _ := Open(dir)
+	if err := cli.SetPassword("alice", "a new password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.SessionUser(a2, now); ok {
+		t.Error("session survived a new password")
+	}
+	if err := s.CheckPassword("alice", "a new password"); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+	if err := cli.RemoveUser("bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.SessionUser(b1, now); ok || s.UserExists("bob") {
+		t.Error("removed user still logged in")
+	}
+	if err := cli.RemoveUser("bob"); !errors.Is(err, ErrNoUser) {
+		t.Errorf("removing twice: %v", err)
+	}
+	if err := cli.SetPassword("alice", "short"); !errors.Is(err, ErrShortPassword) {
+		t.Errorf("short password: %v", err)
+	}
+}
+
+func TestRekeyAndRemoveStream(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	old, err := s.AddStream("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := s.StreamKey("demo")
+	cli, _ := Open(dir)
+	key, err := cli.Rekey("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CheckPublishKey("demo", old); !errors.Is(err, ErrBadPublishKey) {
+		t.Errorf("old key after rekey: %v", err)
+	}
+	newID, err := s.CheckPublishKey("demo", key)
+	if err != nil || newID == id {
+		t.Errorf("new key: id %q (was %q), %v", newID, id, err)
+	}
+	if err := cli.RemoveStream("demo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.StreamKey("demo"); ok {
+		t.Error("removed stream still there")
+	}
+	if _, err := cli.Rekey("demo"); !errors.Is(err, ErrNoStream) {
+		t.Errorf("rekey of a removed stream: %v", err)
 	}
 }
