@@ -75,6 +75,7 @@ type StatsReport struct {
 	// Relay → viewer.
 	GroupsDropped  uint64 `json:"groupsDropped,omitempty"`
 	PacketsDropped uint64 `json:"packetsDropped,omitempty"`
+	Viewers        uint32 `json:"viewers,omitempty"` // watching the stream now, this viewer included
 	// Viewer → relay.
 	FramesDecoded  uint64  `json:"framesDecoded,omitempty"`
 	FramesRendered uint64  `json:"framesRendered,omitempty"`

@@ -109,7 +109,9 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 
 	tlsQUIC := http3.ConfigureTLSConfig(&tls.Config{GetCertificate: cm.GetCertificate, MinVersion: tls.VersionTLS13})
 	demux := &demuxConn{conn: udp, deliver: hub.Deliver}
-	tr := &quic.Transport{Conn: demux}
+	var resetKey quic.StatelessResetKey
+	copy(resetKey[:], st.ResetKey())
+	tr := &quic.Transport{Conn: demux, StatelessResetKey: &resetKey}
 	ln, err := tr.ListenEarly(tlsQUIC, quicConfig())
 	if err != nil {
 		tcp.Close()

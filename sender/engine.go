@@ -158,35 +158,8 @@ type LinkStatus struct {
 	Reconnects, Moves int
 }
 
-// Backoff spaces reconnection attempts: attempt n waits Min·2^(n-1), at
-// most Max, spread by ±Jitter (a fraction) so that many senders of one
-// relay do not come back in step. The zero value means 500 ms, 3 s, 0.2:
-// short enough that a restarted relay has its broadcasts back within
-// seconds.
-type Backoff struct {
-	Min, Max time.Duration
-	Jitter   float64
-}
-
-// Delay returns the wait before attempt (from 1); r in [0, 1) picks the
-// jitter.
-func (b Backoff) Delay(attempt int, r float64) time.Duration {
-	if b.Min <= 0 {
-		b.Min = 500 * time.Millisecond
-	}
-	if b.Max <= 0 {
-		b.Max = 3 * time.Second
-	}
-	if b.Jitter <= 0 || b.Jitter >= 1 {
-		b.Jitter = 0.2
-	}
-	d := b.Min
-	for i := 1; i < attempt && d < b.Max; i++ {
-		d *= 2
-	}
-	d = min(d, b.Max)
-	return time.Duration(float64(d) * (1 + b.Jitter*(2*r-1)))
-}
+// Backoff spaces the engine's attempts to publish again.
+type Backoff = protocol.Backoff
 
 // Config configures an engine. Session, Clock and at least one of Video
 // and Audio are required; the zero value of the rest means the defaults.

@@ -197,23 +197,6 @@ func TestEngineRetriesUntilPermanentError(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	var b sender.Backoff // the defaults: 500 ms doubling to 3 s, ±20 %
-	for _, c := range []struct {
-		attempt int
-		r       float64
-		want    time.Duration
-	}{
-		{1, 0.5, 500 * time.Millisecond}, {2, 0.5, time.Second}, {3, 0.5, 2 * time.Second},
-		{4, 0.5, 3 * time.Second}, {40, 0.5, 3 * time.Second},
-		{1, 0, 400 * time.Millisecond}, {4, 0.999999, 3600 * time.Millisecond},
-	} {
-		if got := b.Delay(c.attempt, c.r); (got - c.want).Abs() > time.Millisecond {
-			t.Errorf("Delay(%d, %v) = %v, want %v", c.attempt, c.r, got, c.want)
-		}
-	}
-}
-
 // A second sender is refused while the first is live; -takeover replaces
 // it, and the first stops without trying to take the stream back.
 func TestTakeover(t *testing.T) {

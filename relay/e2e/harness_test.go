@@ -223,13 +223,20 @@ func startRelay(t *testing.T) *relay {
 	if r.user == "" || r.password == "" || r.stream == "" || r.key == "" {
 		t.Fatalf("demo credentials incomplete: %v", env)
 	}
-	r.proc = start(t, "quicast-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", r.port), "-data", data)
+	r.launch(t)
+	return r
+}
+
+// launch starts the relay process and waits until it accepts connections.
+func (r *relay) launch(t *testing.T) {
+	t.Helper()
+	r.proc = start(t, "quicast-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", r.port), "-data", r.data)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), time.Second)
 		if err == nil {
 			c.Close()
-			break
+			return
 		}
 		if exited, err := r.wait(0); exited {
 			t.Fatalf("relay exited: %v\n%s", err, r.out.String())
@@ -237,9 +244,17 @@ func startRelay(t *testing.T) *relay {
 		if time.Now().After(deadline) {
 			t.Fatalf("relay not listening after 30 s\n%s", r.out.String())
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	return r
+}
+
+// restart starts the stopped (or killed) relay again on the same port and
+// data directory; it returns when the new one accepts connections.
+func (r *relay) restart(t *testing.T) time.Time {
+	t.Helper()
+	r.stop()
+	r.launch(t)
+	return time.Now()
 }
 
 // addStream creates another stream on the relay's data directory and

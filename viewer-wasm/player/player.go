@@ -113,8 +113,9 @@ func (u *Unwrapper) Unwrap(ts uint32) int64 {
 }
 
 // AudioTimeline remembers, for the audio handed to the playout buffer,
-// which RTP timestamp each played sample had, so the number of samples the
-// AudioWorklet reports as played maps back to media time.
+// which RTP timestamp each sample had, so the read position the AudioWorklet
+// reports (samples taken from its buffer since the broadcast began, played
+// or skipped) maps back to media time.
 type AudioTimeline struct {
 	chunks []chunk
 	total  int64 // samples handed over so far
@@ -135,11 +136,8 @@ func (t *AudioTimeline) Add(ts int64, n int) {
 	}
 }
 
-// Dropped records that the playout buffer discarded n samples it had not
-// played (to cut latency): they are gone from the timeline's future.
-func (t *AudioTimeline) Dropped(n int64) { _ = n }
-
-// At returns the extended RTP timestamp of played sample index played.
+// At returns the extended RTP timestamp of the sample at read position
+// played.
 func (t *AudioTimeline) At(played int64) (int64, bool) {
 	for i := len(t.chunks) - 1; i >= 0; i-- {
 		c := t.chunks[i]

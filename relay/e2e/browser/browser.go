@@ -45,10 +45,17 @@ func (c *console) String() string {
 	return c.b.String()
 }
 
+// AutoplayBlocked makes the browser apply desktop Chrome's autoplay rule:
+// a page plays sound only after the person clicked in it. (Headless
+// Chromium's "user-gesture-required" lets Web Audio play regardless.)
+func AutoplayBlocked() chromedp.ExecAllocatorOption {
+	return chromedp.Flag("autoplay-policy", "document-user-activation-required")
+}
+
 // New starts a headless Chromium with a fresh profile and returns a context
 // for chromedp.Run. The browser ends with the test; its console is logged
 // when the test fails or runs verbose.
-func New(t testing.TB) context.Context {
+func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(Path(t)),
@@ -65,6 +72,7 @@ func New(t testing.TB) context.Context {
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.WindowSize(1280, 800),
 	}
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	out := &console{}
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
@@ -153,6 +161,12 @@ func LogIn(t testing.TB, ctx context.Context, base, user, password string) {
 // Stats are the figures of the watch page's player, window.quicastStats().
 type Stats struct {
 	State               string  `json:"state"`
+	Muted               bool    `json:"muted"`
+	Reason              string  `json:"reason"`
+	Sessions            int     `json:"sessions"`   // WebTransport sessions opened
+	Broadcasts          int     `json:"broadcasts"` // catalogs: the sender published (again)
+	Viewers             int     `json:"viewers"`
+	AVSkewMS            float64 `json:"avSkewMs"`
 	VideoCodec          string  `json:"videoCodec"`
 	AudioCodec          string  `json:"audioCodec"`
 	Width               int     `json:"width"`  // pixels
@@ -167,8 +181,8 @@ type Stats struct {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("state=%q video=%s %dx%d decoded=%d rendered=%d dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s",
-		s.State, s.VideoCodec, s.Width, s.Height, s.VideoFramesDecoded, s.VideoFramesRendered, s.VideoFramesDropped,
+	return fmt.Sprintf("state=%q muted=%v sessions=%d broadcasts=%d video=%s %dx%d decoded=%d rendered=%d dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s",
+		s.State, s.Muted, s.Sessions, s.Broadcasts, s.VideoCodec, s.Width, s.Height, s.VideoFramesDecoded, s.VideoFramesRendered, s.VideoFramesDropped,
 		s.AudioCodec, s.AudioFramesDecoded, s.AudioSamplesPlayed, s.AudioUnderruns, s.BitrateKbps)
 }
 

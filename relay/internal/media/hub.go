@@ -447,6 +447,9 @@ func (h *Hub) housekeeping() {
 		}
 		h.mu.Unlock()
 		h.checkAccess(pubs, streams)
+		for _, s := range streams {
+			s.announceViewers()
+		}
 		for _, p := range pubs {
 			last, latched := p.lastSeen()
 			switch {

@@ -26,6 +26,7 @@ type stream struct {
 	gopValid bool   // gop starts at a keyframe
 	group    uint64 // ID of the current group
 	groups   uint64 // groups started so far
+	told     int    // the viewer count the viewers were last told
 }
 
 func newStream(h *Hub, name string) *stream {
@@ -136,6 +137,7 @@ func (s *stream) join(v *viewer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.viewers[v] = struct{}{}
+	s.announceViewersLocked()
 	if s.pub == nil {
 		return
 	}
@@ -151,6 +153,24 @@ func (s *stream) join(v *viewer) {
 		if !v.video(s.group, i == 0, pkt) {
 			break
 		}
+	}
+}
+
+// announceViewers tells every viewer how many watch, when that changed.
+func (s *stream) announceViewers() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.announceViewersLocked()
+}
+
+func (s *stream) announceViewersLocked() {
+	if len(s.viewers) == s.told {
+		return
+	}
+	s.told = len(s.viewers)
+	m := &protocol.Message{Type: protocol.MsgStats, Stats: &protocol.StatsReport{Viewers: uint32(s.told)}}
+	for v := range s.viewers {
+		v.control(m)
 	}
 }
 

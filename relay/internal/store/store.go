@@ -42,6 +42,7 @@ const (
 	streamsFile   = "streams.json"
 	sessionsFile  = "sessions.json"
 	ticketKeyFile = "ticket.key"
+	resetKeyFile  = "quic-reset.key"
 
 	// MaxSessions bounds the login sessions kept; expired ones are dropped
 	// first.
@@ -66,6 +67,7 @@ type session struct {
 type Store struct {
 	dir       string
 	ticketKey []byte
+	resetKey  []byte
 	dummy     string // hash checked for unknown users, so they take as long
 
 	mu       sync.Mutex
@@ -93,22 +95,32 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := os.ReadFile(filepath.Join(dir, ticketKeyFile))
+	if s.ticketKey, err = loadKey(filepath.Join(dir, ticketKeyFile), protocol.TicketKeySize); err != nil {
+		return nil, err
+	}
+	if s.resetKey, err = loadKey(filepath.Join(dir, resetKeyFile), 32); err != nil {
+		return nil, err
+	}
+	s.dummy = hashPassword("not a password", defaultParams)
+	return s, nil
+}
+
+// loadKey reads a secret of n bytes from path, creating it on first use.
+func loadKey(path string, n int) ([]byte, error) {
+	key, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		key = make([]byte, protocol.TicketKeySize)
+		key = make([]byte, n)
 		rand.Read(key)
-		if err := writeFileAtomic(filepath.Join(dir, ticketKeyFile), key, 0o600); err != nil {
+		if err := writeFileAtomic(path, key, 0o600); err != nil {
 			return nil, err
 		}
 	case err != nil:
 		return nil, fmt.Errorf("store: %w", err)
-	case len(key) != protocol.TicketKeySize:
-		return nil, fmt.Errorf("store: %s: %d bytes, want %d", ticketKeyFile, len(key), protocol.TicketKeySize)
+	case len(key) != n:
+		return nil, fmt.Errorf("store: %s: %d bytes, want %d", filepath.Base(path), len(key), n)
 	}
-	s.ticketKey = key
-	s.dummy = hashPassword("not a password", defaultParams)
-	return s, nil
+	return key, nil
 }
 
 // refreshLocked re-reads the files another process (quicast-relay user
@@ -171,6 +183,12 @@ func (s *Store) Dir() string { return s.dir }
 // TicketKey returns the key that signs viewer tickets
 // (protocol.TicketKeySize bytes).
 func (s *Store) TicketKey() []byte { return s.ticketKey }
+
+// ResetKey returns the 32-byte key the relay derives QUIC stateless reset
+// tokens from (RFC 9000 §10.3). Kept across restarts, it lets a restarted
+// relay reset the connections of the process before it, so that viewers
+// notice at once and reconnect.
+func (s *Store) ResetKey() []byte { return s.resetKey }
 
 // AddUser adds a user with an argon2id hash of password.
 func (s *Store) AddUser(name, password string) error {

@@ -118,6 +118,7 @@ func New(cfg Config) (*Handler, error) {
 	m.HandleFunc("GET /api/ca.pem", h.caPEM)
 	m.HandleFunc("POST "+protocol.PathPublish, h.publish)
 	m.HandleFunc(protocol.PathWebTransport+"{stream}", h.webTransport)
+	m.HandleFunc("/", h.notFound)
 	return h, nil
 }
 
@@ -148,8 +149,8 @@ func (h *Handler) page(name string, needLogin bool) http.HandlerFunc {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
 			return
 		}
-		if s := r.PathValue("stream"); s != "" && protocol.ValidStreamName(s) != nil {
-			http.NotFound(w, r)
+		if s := r.PathValue("stream"); s != "" && (protocol.ValidStreamName(s) != nil || !h.cfg.Store.HasStream(s)) {
+			h.notFound(w, r)
 			return
 		}
 		b, err := fs.ReadFile(h.cfg.Assets, name)
@@ -161,6 +162,23 @@ func (h *Handler) page(name string, needLogin bool) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(b)
 	}
+}
+
+// notFound answers 404 with the styled page, or JSON under /api/.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeError(w, http.StatusNotFound, "no such API: "+r.URL.Path)
+		return
+	}
+	b, err := fs.ReadFile(h.cfg.Assets, "404.html")
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNotFound)
+	w.Write(b)
 }
 
 func notBuilt(w http.ResponseWriter) {

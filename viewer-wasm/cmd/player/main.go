@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
 	"time"
 
@@ -24,6 +27,12 @@ const (
 	maxDecodeQ    = 16 // frames queued in the VideoDecoder before we skip to a keyframe
 	audioMinDelay = 20 * time.Millisecond
 	audioMaxDelay = 200 * time.Millisecond
+	keyframeEvery = time.Second // at most one keyframe request per this
+	// The player reports its figures every heartbeat and the relay answers;
+	// a relay that answers nothing for relayGone is gone (killed, or the
+	// network dropped) even before QUIC's idle timeout says so.
+	heartbeat = 2 * time.Second
+	relayGone = 6 * time.Second
 )
 
 type result struct {
@@ -64,21 +73,19 @@ func await(p js.Value) (js.Value, error) {
 
 // jsReader reads a ReadableStream of Uint8Array chunks as an io.Reader.
 type jsReader struct {
-	r    js.Value
-	buf  []byte
-	n    *int64 // bytes counter
-	mu   *sync.Mutex
-	stag js.Value
+	r   js.Value
+	buf []byte
+	p   *Player
 }
 
-func (j *jsReader) Read(p []byte) (int, error) {
+func (j *jsReader) Read(b []byte) (int, error) {
 	if len(j.buf) == 0 {
 		res, err := await(j.r.Call("read"))
 		if err != nil {
 			return 0, err
 		}
 		if res.Get("done").Bool() {
-			return 0, errEOF
+			return 0, io.EOF
 		}
 		v := res.Get("value")
 		n := v.Get("byteLength").Int()
@@ -87,52 +94,61 @@ func (j *jsReader) Read(p []byte) (int, error) {
 		}
 		j.buf = j.buf[:n]
 		js.CopyBytesToGo(j.buf, v)
-		j.mu.Lock()
-		*j.n += int64(n)
-		j.mu.Unlock()
+		j.p.mu.Lock()
+		j.p.bytes += int64(n)
+		j.p.mu.Unlock()
 	}
-	n := copy(p, j.buf)
+	n := copy(b, j.buf)
 	j.buf = j.buf[n:]
 	return n, nil
 }
 
-var errEOF = io.EOF
+// fatal is an error no reconnection can fix.
+type fatal struct{ msg string }
 
-// Player is one watch session.
+func (f fatal) Error() string { return f.msg }
+
+var errLogin = errors.New("not logged in")
+
+// Player is the watch page. One goroutine owns each loop; what they share
+// is under mu.
 type Player struct {
-	stream string
-	doc    js.Value
-	canvas js.Value
-	ctx2d  js.Value
-	status js.Value
-	stats  js.Value
+	stream  string
+	doc     js.Value
+	body    js.Value
+	canvas  js.Value
+	ctx2d   js.Value
+	status  js.Value
+	stats   js.Value
+	viewers js.Value
+	staging js.Value
 
-	mu          sync.Mutex
-	s           stats
-	bytes       int64
-	ended       bool
-	videoSSRC   uint32
-	audioSSRC   uint32
-	videoClock  protocol.RTPClock
-	audioClock  protocol.RTPClock
-	timeline    player.AudioTimeline
-	played      int64
-	playedAt    time.Time
-	pending     []pendingFrame
-	needKey     bool
-	audioUnwrap player.Unwrapper
-	videoUnwrap player.Unwrapper
+	vdec, adec js.Value
+	audioNode  js.Value
+	audioCtx   js.Value
+	videoPkts  chan groupPacket
+	audioPkts  chan []byte
+	funcs      []js.Func
+	ignore     js.Func
 
-	vdec, adec     js.Value
+	mu             sync.Mutex
+	m              player.Machine
+	bc             *player.Broadcast // the current broadcast; nil before the first catalog
+	epoch          int               // of the worklet's buffer: one per broadcast
+	s              stats
+	bytes          int64
+	audioOn        bool
+	audioPos       int64     // worklet read position in this epoch, samples
+	audioPosAt     time.Time // when the worklet reported it
+	played         int64     // samples played in all, as last reported
+	pending        []pendingFrame
+	jitter         *protocol.JitterBuffer
 	vdecConfigured bool
 	adecConfigured bool
-	staging        js.Value
 	ctrlWriter     js.Value
-	audioNode      js.Value
-	jitter         *protocol.JitterBuffer
-	videoPkts      chan groupPacket
-	audioPkts      chan []byte
-	funcs          []js.Func
+	lastKeyReq     time.Time
+	lastCtrl       time.Time // when the relay last sent a control message
+	viewerCount    int
 }
 
 type pendingFrame struct {
@@ -141,17 +157,19 @@ type pendingFrame struct {
 }
 
 type groupPacket struct {
+	ssrc  uint32
 	group uint64
 	start bool
 	pkt   []byte
 }
 
 type stats struct {
-	State, VideoCodec, AudioCodec                    string
+	VideoCodec, AudioCodec                           string
 	Width, Height                                    int
 	VideoFramesDecoded, VideoFramesRendered          int
 	VideoFramesDropped, AudioFramesDecoded           int
 	AudioSamplesPlayed, AudioUnderruns, AudioDropped int
+	AudioSamplesMuted                                int
 	BitrateKbps, PlayoutDelayMS, JitterMS, AVSkewMS  float64
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	DecodeErrors                                     int
@@ -161,55 +179,46 @@ func main() {
 	doc := js.Global().Get("document")
 	p := &Player{
 		doc:       doc,
+		body:      doc.Get("body"),
 		canvas:    doc.Call("getElementById", "video"),
 		status:    doc.Call("getElementById", "status"),
 		stats:     doc.Call("getElementById", "stats"),
+		viewers:   doc.Call("getElementById", "viewers"),
 		staging:   js.Global().Get("Uint8Array").New(protocol.MaxPacket * 256),
-		needKey:   true,
 		jitter:    protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay),
 		videoPkts: make(chan groupPacket, 2048),
 		audioPkts: make(chan []byte, 256),
 	}
-	p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
 	path := js.Global().Get("location").Get("pathname").String()
 	name, _ := url.PathUnescape(strings.TrimPrefix(path, "/watch/"))
 	p.stream = name
+	p.ignore = p.fn(func([]js.Value) {})
 	if el := doc.Call("getElementById", "stream-name"); el.Truthy() {
 		el.Set("textContent", name)
 	}
-	p.s.State = "connecting"
 	js.Global().Set("quicastStats", js.FuncOf(func(js.Value, []js.Value) any { return p.statsObject() }))
+	if missing := missingFeatures(); missing != "" {
+		// watch.js says so before loading us; this is for pages that did not.
+		p.m.Fail("this browser lacks "+missing, time.Now())
+		p.show(time.Now())
+		select {}
+	}
+	p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
 	p.setupAudio()
 	p.setupDecoders()
 	go p.run()
-	select {}
+	go p.videoLoop()
+	p.renderLoop()
 }
 
-func (p *Player) setState(s string) {
-	p.mu.Lock()
-	if p.ended && !strings.HasPrefix(s, "ended") {
-		p.mu.Unlock()
-		return
+func missingFeatures() string {
+	var missing []string
+	for _, f := range []string{"WebTransport", "VideoDecoder", "AudioDecoder", "EncodedVideoChunk"} {
+		if !js.Global().Get(f).Truthy() {
+			missing = append(missing, f)
+		}
 	}
-	p.s.State = s
-	if strings.HasPrefix(s, "ended") {
-		p.ended = true
-	}
-	p.mu.Unlock()
-	msg := s
-	switch {
-	case s == "connecting":
-		msg = "Connecting…"
-	case s == "waiting":
-		msg = "Waiting for the broadcast to start…"
-	case s == "playing":
-		msg = "Live"
-	case strings.HasPrefix(s, "ended"):
-		msg = "Broadcast ended" + strings.TrimPrefix(s, "ended")
-	case strings.HasPrefix(s, "error"):
-		msg = "Error" + strings.TrimPrefix(s, "error")
-	}
-	p.status.Set("textContent", msg)
+	return strings.Join(missing, ", ")
 }
 
 func (p *Player) fn(f func(args []js.Value)) js.Func {
@@ -223,17 +232,25 @@ func (p *Player) setupAudio() {
 	if !a.Truthy() {
 		return
 	}
+	p.audioCtx = a.Get("ctx")
 	p.audioNode = a.Get("node")
 	p.audioNode.Get("port").Set("onmessage", p.fn(func(args []js.Value) {
 		d := args[0].Get("data")
+		now := time.Now()
 		p.mu.Lock()
-		p.played = int64(d.Get("played").Float())
-		p.playedAt = time.Now()
-		p.s.AudioSamplesPlayed = int(p.played)
+		defer p.mu.Unlock()
+		played := int64(d.Get("played").Float())
+		if played > p.played {
+			p.m.Media(now)
+		}
+		p.played = played
+		p.s.AudioSamplesPlayed = int(played)
 		p.s.AudioUnderruns = d.Get("underruns").Int()
 		p.s.AudioDropped = d.Get("dropped").Int()
 		p.s.PlayoutDelayMS = d.Get("buffered").Float() / 48
-		p.mu.Unlock()
+		if d.Get("epoch").Int() == p.epoch {
+			p.audioPos, p.audioPosAt = int64(d.Get("pos").Float()), now
+		}
 	}))
 }
 
@@ -246,8 +263,8 @@ func (p *Player) setupDecoders() {
 			p.s.VideoFramesDecoded++
 			p.s.Width, p.s.Height = f.Get("displayWidth").Int(), f.Get("displayHeight").Int()
 			wall := time.Time{}
-			if p.videoClock.Synced() {
-				wall = p.videoClock.WallTime(uint32(extTS))
+			if p.bc != nil && p.bc.VideoClock.Synced() {
+				wall = p.bc.VideoClock.WallTime(uint32(extTS))
 			}
 			if len(p.pending) >= maxPending {
 				p.pending[0].frame.Call("close")
@@ -260,9 +277,12 @@ func (p *Player) setupDecoders() {
 		"error": p.fn(func(args []js.Value) {
 			p.mu.Lock()
 			p.s.DecodeErrors++
-			p.needKey = true
+			if p.bc != nil {
+				p.bc.Gate.NeedKeyframe()
+			}
 			p.vdecConfigured = false
 			p.mu.Unlock()
+			go p.requestKeyframe()
 		}),
 	})
 	p.adec = js.Global().Get("AudioDecoder").New(map[string]any{
@@ -276,10 +296,22 @@ func (p *Player) setupDecoders() {
 	})
 }
 
-// audioOut hands decoded audio to the worklet and records its media time.
+// audioOut hands decoded audio to the worklet and records its media time;
+// while the browser does not play audio (autoplay rules) it is counted and
+// let go, so that nothing piles up before the unmute.
 func (p *Player) audioOut(d js.Value) {
 	defer d.Call("close")
 	n := d.Get("numberOfFrames").Int()
+	p.mu.Lock()
+	p.s.AudioFramesDecoded++
+	if !p.audioOn || !p.audioNode.Truthy() || p.bc == nil {
+		p.s.AudioSamplesMuted += n
+		p.mu.Unlock()
+		return
+	}
+	extTS := int64(d.Get("timestamp").Float() * 6 / 125)
+	p.bc.Timeline.Add(extTS, n)
+	p.mu.Unlock()
 	chs := d.Get("numberOfChannels").Int()
 	f32 := js.Global().Get("Float32Array")
 	l := f32.New(n)
@@ -289,35 +321,63 @@ func (p *Player) audioOut(d js.Value) {
 		r = f32.New(n)
 		d.Call("copyTo", r, map[string]any{"planeIndex": 1, "format": "f32-planar"})
 	}
-	extTS := int64(d.Get("timestamp").Float() * 6 / 125)
-	p.mu.Lock()
-	p.s.AudioFramesDecoded++
-	p.timeline.Add(extTS, n)
-	p.mu.Unlock()
-	if p.audioNode.Truthy() {
-		msg := map[string]any{"l": l, "r": r}
-		p.audioNode.Get("port").Call("postMessage", msg)
+	p.audioNode.Get("port").Call("postMessage", map[string]any{"l": l, "r": r})
+}
+
+// run keeps a session open: after a loss it tries again with backoff
+// (protocol.Backoff) until the page is closed or something no retry can
+// fix happens.
+func (p *Player) run() {
+	var b protocol.Backoff
+	attempt := 0
+	for {
+		connected, err := p.session()
+		now := time.Now()
+		var f fatal
+		switch {
+		case errors.Is(err, errLogin):
+			js.Global().Get("location").Set("href", "/login?next="+url.QueryEscape("/watch/"+p.stream))
+			return
+		case errors.As(err, &f):
+			p.mu.Lock()
+			p.m.Fail(f.msg, now)
+			p.mu.Unlock()
+			p.show(now)
+			return
+		}
+		if connected {
+			attempt = 0
+		}
+		attempt++
+		d := b.Delay(attempt, rand.Float64())
+		p.mu.Lock()
+		p.m.Lost(err.Error(), attempt, now.Add(d), now)
+		p.mu.Unlock()
+		p.show(now)
+		time.Sleep(d)
 	}
 }
 
-func (p *Player) run() {
-	p.setState("connecting")
-	resp, err := await(js.Global().Call("fetch", "/api/ticket?stream="+url.QueryEscape(p.stream), map[string]any{"credentials": "same-origin"}))
+// session fetches a ticket, opens a WebTransport session and serves it
+// until it closes. connected reports whether it got that far.
+func (p *Player) session() (connected bool, err error) {
+	resp, err := await(js.Global().Call("fetch", "/api/ticket?stream="+url.QueryEscape(p.stream),
+		map[string]any{"credentials": "same-origin", "cache": "no-store"}))
 	if err != nil {
-		p.setState("error: " + err.Error())
-		return
+		return false, errors.New("the relay is unreachable")
 	}
-	if st := resp.Get("status").Int(); st == 401 {
-		js.Global().Get("location").Set("href", "/login?next="+url.QueryEscape("/watch/"+p.stream))
-		return
-	} else if st != 200 {
-		p.setState("error: no such stream")
-		return
+	switch st := resp.Get("status").Int(); st {
+	case 200:
+	case 401:
+		return false, errLogin
+	case 404:
+		return false, fatal{"there is no stream named “" + p.stream + "”"}
+	default:
+		return false, errors.New("the relay answered " + strconv.Itoa(st))
 	}
 	tk, err := await(resp.Call("json"))
 	if err != nil {
-		p.setState("error: " + err.Error())
-		return
+		return false, err
 	}
 	opts := map[string]any{}
 	if hs := tk.Get("certHashes"); hs.Truthy() && hs.Length() > 0 {
@@ -333,43 +393,113 @@ func (p *Player) run() {
 		}
 		opts["serverCertificateHashes"] = arr
 	}
-	wt := js.Global().Get("WebTransport").New(tk.Get("url"), opts)
-	if _, err := await(wt.Get("ready")); err != nil {
-		p.setState("error: access refused or relay unreachable (" + err.Error() + ")")
-		return
+	wt, err := newWebTransport(tk.Get("url"), opts)
+	if err != nil {
+		return false, err
 	}
-	p.setState("waiting")
-	go func() {
-		_, err := await(wt.Get("closed"))
-		reason := ": the connection closed"
-		if err != nil {
-			reason = ": the relay went away"
-		}
-		p.setState("ended" + reason)
-	}()
-
+	if _, err := await(wt.Get("ready")); err != nil {
+		return false, errors.New("the relay refused the session or is unreachable (" + err.Error() + ")")
+	}
 	bidi, err := await(wt.Call("createBidirectionalStream"))
 	if err != nil {
-		p.setState("error: " + err.Error())
-		return
+		wt.Call("close")
+		return false, err
 	}
+	now := time.Now()
+	p.mu.Lock()
 	p.ctrlWriter = bidi.Get("writable").Call("getWriter")
+	p.lastCtrl = now
+	p.m.Connected(now)
+	p.mu.Unlock()
+	p.show(now)
 	p.sendControl(&protocol.Message{Type: protocol.MsgHello, Client: "quicast-viewer"})
-	go p.controlLoop(&jsReader{r: bidi.Get("readable").Call("getReader"), n: &p.bytes, mu: &p.mu})
+	go p.controlLoop(&jsReader{r: bidi.Get("readable").Call("getReader"), p: p})
 	go p.uniLoop(wt.Get("incomingUnidirectionalStreams").Call("getReader"))
 	go p.datagramLoop(wt.Get("datagrams").Get("readable").Call("getReader"))
-	go p.videoLoop()
-	p.renderLoop()
+	done := make(chan struct{})
+	var silent atomic.Bool
+	go func() {
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				p.mu.Lock()
+				last := p.lastCtrl
+				r := &protocol.StatsReport{FramesDecoded: uint64(p.s.VideoFramesDecoded),
+					FramesRendered: uint64(p.s.VideoFramesRendered), FramesDropped: uint64(p.s.VideoFramesDropped),
+					PlayoutDelayMS: p.s.PlayoutDelayMS}
+				p.mu.Unlock()
+				if now.Sub(last) > relayGone {
+					silent.Store(true)
+					wt.Call("close")
+					return
+				}
+				p.sendControl(&protocol.Message{Type: protocol.MsgStats, Stats: r})
+			}
+		}
+	}()
+
+	info, err := await(wt.Get("closed"))
+	close(done)
+	p.mu.Lock()
+	p.ctrlWriter = js.Undefined()
+	p.mu.Unlock()
+	switch {
+	case silent.Load():
+		return true, errors.New("the relay stopped answering")
+	case err != nil:
+		return true, errors.New("the connection to the relay was lost")
+	case info.Truthy() && info.Get("reason").Truthy() && info.Get("reason").String() != "":
+		return true, errors.New(info.Get("reason").String())
+	}
+	return true, errors.New("the relay closed the session")
+}
+
+// newWebTransport constructs a WebTransport, turning a thrown exception
+// (a malformed URL, a bad hash) into an error.
+func newWebTransport(u js.Value, opts map[string]any) (wt js.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("cannot open WebTransport")
+			if e, ok := r.(js.Error); ok {
+				err = errors.New("cannot open WebTransport: " + e.Error())
+			}
+		}
+	}()
+	return js.Global().Get("WebTransport").New(u, opts), nil
 }
 
 func (p *Player) sendControl(m *protocol.Message) {
 	b, err := protocol.AppendMessage(nil, m)
-	if err != nil || !p.ctrlWriter.Truthy() {
+	p.mu.Lock()
+	w := p.ctrlWriter
+	p.mu.Unlock()
+	if err != nil || !w.Truthy() {
 		return
 	}
 	u8 := js.Global().Get("Uint8Array").New(len(b))
 	js.CopyBytesToJS(u8, b)
-	p.ctrlWriter.Call("write", u8) // not awaited: a JS promise we don't block on
+	// Not awaited: the session may close meanwhile, and the rejection is
+	// expected then.
+	w.Call("write", u8).Call("catch", p.ignore)
+}
+
+// requestKeyframe asks the relay for a keyframe (it sends PLI upstream),
+// at most once per keyframeEvery.
+func (p *Player) requestKeyframe() {
+	p.mu.Lock()
+	now := time.Now()
+	if now.Sub(p.lastKeyReq) < keyframeEvery {
+		p.mu.Unlock()
+		return
+	}
+	p.lastKeyReq = now
+	p.s.KeyframeRequests++
+	p.mu.Unlock()
+	p.sendControl(&protocol.Message{Type: protocol.MsgKeyframe})
 }
 
 func (p *Player) controlLoop(r *jsReader) {
@@ -379,34 +509,69 @@ func (p *Player) controlLoop(r *jsReader) {
 		if err != nil {
 			return
 		}
+		now := time.Now()
+		p.mu.Lock()
+		p.lastCtrl = now
+		p.mu.Unlock()
 		switch m.Type {
 		case protocol.MsgCatalog:
-			p.mu.Lock()
-			for _, t := range m.Tracks {
-				if t.Kind == "video" {
-					p.videoSSRC, p.s.VideoCodec = t.SSRC, t.Codec
-					p.videoClock = protocol.RTPClock{ClockRate: t.ClockRate}
-				} else {
-					p.audioSSRC, p.s.AudioCodec = t.SSRC, t.Codec
-					p.audioClock = protocol.RTPClock{ClockRate: t.ClockRate}
-				}
-			}
-			p.needKey = true
-			p.ended = false
-			p.mu.Unlock()
-			p.setState("waiting")
+			p.newBroadcast(m.Tracks, now)
 		case protocol.MsgSync:
-			p.mu.Lock()
-			switch m.Sync.SSRC {
-			case p.videoSSRC:
-				p.videoClock.Update(m.Sync.NTPTime, m.Sync.RTPTime)
-			case p.audioSSRC:
-				p.audioClock.Update(m.Sync.NTPTime, m.Sync.RTPTime)
+			if m.Sync != nil {
+				p.mu.Lock()
+				if p.bc != nil {
+					p.bc.Sync(*m.Sync)
+				}
+				p.mu.Unlock()
 			}
-			p.mu.Unlock()
+		case protocol.MsgStats:
+			if m.Stats != nil && m.Stats.Viewers > 0 {
+				p.mu.Lock()
+				p.viewerCount = int(m.Stats.Viewers)
+				p.mu.Unlock()
+			}
 		case protocol.MsgEnded:
-			p.setState("ended: " + m.Reason)
+			p.mu.Lock()
+			p.m.Ended(m.Reason, now)
+			p.mu.Unlock()
 		}
+		p.show(now)
+	}
+}
+
+// newBroadcast starts over for a new broadcast: new SSRCs, sequence
+// numbers and timestamps, so every piece of per-broadcast state goes — the
+// clocks, unwrappers, gate, assembler, jitter buffer, the decoders' queues,
+// the frames waiting to be shown and the audio in the worklet.
+func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
+	bc := player.NewBroadcast(tracks)
+	p.mu.Lock()
+	p.bc = bc
+	p.epoch++
+	epoch := p.epoch
+	for _, f := range p.pending {
+		f.frame.Call("close")
+	}
+	p.pending = p.pending[:0]
+	p.jitter = protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay)
+	p.audioPos, p.audioPosAt = 0, time.Time{}
+	p.s.VideoCodec, p.s.AudioCodec = "", ""
+	if bc.Video != nil {
+		p.s.VideoCodec = bc.Video.Codec
+	}
+	if bc.Audio != nil {
+		p.s.AudioCodec = bc.Audio.Codec
+	}
+	p.m.Catalog(bc.Video != nil, bc.Audio != nil, now)
+	p.vdecConfigured, p.adecConfigured = false, false
+	p.mu.Unlock()
+	for _, d := range []js.Value{p.vdec, p.adec} {
+		if d.Get("state").String() != "closed" {
+			d.Call("reset")
+		}
+	}
+	if p.audioNode.Truthy() {
+		p.audioNode.Get("port").Call("postMessage", map[string]any{"reset": epoch})
 	}
 }
 
@@ -421,7 +586,7 @@ func (p *Player) uniLoop(r js.Value) {
 }
 
 func (p *Player) groupLoop(stream js.Value) {
-	jr := &jsReader{r: stream.Call("getReader"), n: &p.bytes, mu: &p.mu}
+	jr := &jsReader{r: stream.Call("getReader"), p: p}
 	g, err := protocol.NewGroupReader(jr)
 	if err != nil {
 		return
@@ -429,14 +594,14 @@ func (p *Player) groupLoop(stream js.Value) {
 	p.mu.Lock()
 	p.s.GroupsReceived++
 	p.mu.Unlock()
-	id := g.Header().Group
+	h := g.Header()
 	first := true
 	for {
 		pkt, err := g.ReadPacket(nil)
 		if err != nil {
 			return
 		}
-		p.videoPkts <- groupPacket{group: id, start: first, pkt: pkt}
+		p.videoPkts <- groupPacket{ssrc: h.SSRC, group: h.Group, start: first, pkt: pkt}
 		first = false
 	}
 }
@@ -460,55 +625,44 @@ func (p *Player) datagramLoop(r js.Value) {
 	}
 }
 
-// videoLoop reassembles frames and feeds the VideoDecoder, starting at a
-// keyframe and skipping to the next one after any loss.
+// videoLoop reassembles frames of the current broadcast and feeds the
+// VideoDecoder, from a keyframe on and again from the next one after any
+// loss.
 func (p *Player) videoLoop() {
-	var asm player.Assembler
-	var curGroup uint64
-	haveGroup := false
 	for gp := range p.videoPkts {
-		if gp.start {
-			if haveGroup && gp.group < curGroup {
-				continue // a late packet of an older group
-			}
-			if haveGroup && gp.group != curGroup+1 && gp.group != curGroup {
-				p.mu.Lock()
-				p.s.PacketsLost++
-				p.mu.Unlock()
-			}
-			curGroup, haveGroup = gp.group, true
-			asm.Reset()
-		} else if !haveGroup || gp.group != curGroup {
-			continue
-		}
-		f, ok, err := asm.Push(gp.pkt)
-		if err != nil || !ok {
-			continue
-		}
 		p.mu.Lock()
-		need := p.needKey
-		configured := p.vdecConfigured
-		p.mu.Unlock()
-		if need && !f.Keyframe {
+		bc := p.bc
+		if bc == nil || gp.ssrc != bc.VideoSSRC() || !bc.Gate.Packet(gp.group, gp.start) {
+			p.mu.Unlock()
+			continue // another broadcast's, or the rest of a group we left
+		}
+		if gp.start {
+			bc.Assembler.Reset()
+		}
+		f, ok, err := bc.Assembler.Push(gp.pkt)
+		if err != nil || !ok || !bc.Gate.Frame(f.Keyframe) {
+			p.mu.Unlock()
 			continue
 		}
+		configured := p.vdecConfigured
+		p.vdecConfigured = true
+		ext := bc.VideoUnwrap.Unwrap(f.Timestamp)
+		codec := bc.Video.Codec
+		p.mu.Unlock()
 		if !configured {
 			if p.vdec.Get("state").String() == "closed" {
 				p.setupDecoders()
 			}
-			p.vdec.Call("configure", map[string]any{"codec": "vp8", "optimizeForLatency": true})
-			p.mu.Lock()
-			p.vdecConfigured = true
-			p.mu.Unlock()
+			p.vdec.Call("configure", map[string]any{"codec": codec, "optimizeForLatency": true})
 		}
 		if q := p.vdec.Get("decodeQueueSize").Int(); q > maxDecodeQ && !f.Keyframe {
 			p.mu.Lock()
-			p.needKey = true
+			bc.Gate.NeedKeyframe()
 			p.s.VideoFramesDropped++
 			p.mu.Unlock()
+			go p.requestKeyframe()
 			continue
 		}
-		ext := p.videoUnwrap.Unwrap(f.Timestamp)
 		typ := "delta"
 		if f.Keyframe {
 			typ = "key"
@@ -519,34 +673,36 @@ func (p *Player) videoLoop() {
 			"data": p.staging.Call("subarray", 0, len(f.Data)),
 		})
 		p.vdec.Call("decode", chunk)
-		p.mu.Lock()
-		p.needKey = false
-		p.mu.Unlock()
 	}
 }
 
-// renderLoop drives audio out of the jitter buffer and shows the video
-// frame the audio has reached.
+// renderLoop drives audio out of the jitter buffer, shows the video frame
+// the audio has reached, and keeps the state and the page up to date.
 func (p *Player) renderLoop() {
 	lastRate := time.Now()
 	var lastBytes int64
-	lastOverlay := time.Now()
+	lastOverlay, lastShow := time.Now(), time.Now()
 	for {
 		time.Sleep(tick)
 		now := time.Now()
 		p.drainAudio(now)
 		p.render(now)
+		if now.Sub(lastShow) >= 250*time.Millisecond {
+			running := p.audioCtx.Truthy() && p.audioCtx.Get("state").String() == "running"
+			p.mu.Lock()
+			p.audioOn = running
+			p.m.Audio(running)
+			p.m.Tick(now)
+			p.mu.Unlock()
+			p.show(now)
+			lastShow = now
+		}
 		if now.Sub(lastRate) >= time.Second {
 			p.mu.Lock()
 			p.s.BitrateKbps = float64(p.bytes-lastBytes) * 8 / now.Sub(lastRate).Seconds() / 1000
 			lastBytes, lastRate = p.bytes, now
 			p.s.JitterMS = float64(p.jitter.Jitter()) / 1e6
-			p.s.PacketsLost = int(p.jitter.Lost)
-			playing := p.s.VideoFramesRendered > 0 && p.s.AudioSamplesPlayed > 0 && !p.ended
 			p.mu.Unlock()
-			if playing {
-				p.setState("playing")
-			}
 		}
 		if now.Sub(lastOverlay) >= 500*time.Millisecond && p.stats.Truthy() && !p.stats.Get("hidden").Bool() {
 			p.stats.Set("textContent", p.overlayText())
@@ -555,14 +711,48 @@ func (p *Player) renderLoop() {
 	}
 }
 
+// show puts the state on the page: the status line, body data attributes
+// the style sheet keys on (state, muted), and the viewer count.
+func (p *Player) show(now time.Time) {
+	p.mu.Lock()
+	st := p.m.Status()
+	viewers := p.viewerCount
+	hasVideo := p.bc == nil || p.bc.Video != nil
+	p.mu.Unlock()
+	text := st.Text(now)
+	if p.status.Get("textContent").String() != text {
+		p.status.Set("textContent", text)
+	}
+	ds := p.body.Get("dataset")
+	if s := st.State.String(); ds.Get("state").String() != s {
+		ds.Set("state", s)
+	}
+	muted := strconv.FormatBool(st.Muted)
+	if ds.Get("muted").String() != muted {
+		ds.Set("muted", muted)
+	}
+	if video := strconv.FormatBool(hasVideo); ds.Get("video").String() != video {
+		ds.Set("video", video)
+	}
+	if p.viewers.Truthy() && viewers > 0 {
+		v := strconv.Itoa(viewers) + " watching"
+		if p.viewers.Get("textContent").String() != v {
+			p.viewers.Set("textContent", v)
+		}
+	}
+}
+
 func (p *Player) drainAudio(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ssrc := p.bc.AudioSSRC()
 	for {
 		select {
 		case b := <-p.audioPkts:
 			var h rtp.Header
 			n, err := h.Unmarshal(b)
-			if err != nil || h.SSRC != p.audioSSRC {
-				continue
+			if err != nil || h.SSRC != ssrc || ssrc == 0 {
+				continue // another broadcast's, or not RTP
 			}
 			p.jitter.Push(h.SequenceNumber, h.Timestamp, now, b[n:])
 			continue
@@ -573,31 +763,33 @@ func (p *Player) drainAudio(now time.Time) {
 	for {
 		_, ts, payload, ok := p.jitter.Pop(now)
 		if !ok {
-			return
+			break
 		}
 		if !p.adecConfigured {
-			p.adec.Call("configure", map[string]any{"codec": "opus", "sampleRate": 48000, "numberOfChannels": 2})
+			ch := 2
+			if p.bc.Audio.Channels > 0 {
+				ch = int(p.bc.Audio.Channels)
+			}
+			p.adec.Call("configure", map[string]any{"codec": p.bc.Audio.Codec, "sampleRate": int(p.bc.Audio.ClockRate), "numberOfChannels": ch})
 			p.adecConfigured = true
 		}
-		ext := p.audioUnwrap.Unwrap(ts)
+		ext := p.bc.AudioUnwrap.Unwrap(ts)
 		js.CopyBytesToJS(p.staging, payload)
 		chunk := js.Global().Get("EncodedAudioChunk").New(map[string]any{
 			"type": "key", "timestamp": float64(ext) * 125 / 6, "data": p.staging.Call("subarray", 0, len(payload)),
 		})
 		p.adec.Call("decode", chunk)
 	}
+	p.s.PacketsLost = int(p.jitter.Lost)
 }
 
 func (p *Player) render(now time.Time) {
 	p.mu.Lock()
 	var audioNow time.Time
-	if p.audioClock.Synced() && !p.playedAt.IsZero() {
-		played := p.played + int64(now.Sub(p.playedAt).Seconds()*48000)
-		if played > int64(p.s.AudioSamplesPlayed)+4800 {
-			played = int64(p.s.AudioSamplesPlayed) + 4800
-		}
-		if ts, ok := p.timeline.At(played); ok {
-			audioNow = p.audioClock.WallTime(uint32(ts))
+	if bc := p.bc; bc != nil && p.audioOn && bc.AudioClock.Synced() && !p.audioPosAt.IsZero() {
+		pos := p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800)
+		if ts, ok := bc.Timeline.At(pos); ok {
+			audioNow = bc.AudioClock.WallTime(uint32(ts))
 		}
 	}
 	q := make([]player.Pending, len(p.pending))
@@ -616,6 +808,7 @@ func (p *Player) render(now time.Time) {
 	p.pending = append(p.pending[:0], p.pending[idx+1:]...)
 	p.s.VideoFramesDropped += drop
 	p.s.VideoFramesRendered++
+	p.m.Media(now)
 	if !audioNow.IsZero() && !show.wall.IsZero() {
 		p.s.AVSkewMS = float64(show.wall.Sub(audioNow)) / 1e6
 	}
@@ -632,60 +825,47 @@ func (p *Player) render(now time.Time) {
 func (p *Player) statsObject() any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.s
+	s, st := p.s, p.m.Status()
 	return map[string]any{
-		"state": s.State, "videoCodec": s.VideoCodec, "audioCodec": s.AudioCodec,
+		"state": st.State.String(), "muted": st.Muted, "reason": st.Reason,
+		"sessions": st.Sessions, "broadcasts": st.Broadcasts, "reconnectAttempt": st.Attempt,
+		"viewers":    p.viewerCount,
+		"videoCodec": s.VideoCodec, "audioCodec": s.AudioCodec,
 		"width": s.Width, "height": s.Height,
 		"videoFramesDecoded": s.VideoFramesDecoded, "videoFramesRendered": s.VideoFramesRendered,
 		"videoFramesDropped": s.VideoFramesDropped, "audioFramesDecoded": s.AudioFramesDecoded,
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
-		"audioSamplesDropped": s.AudioDropped, "bitrateKbps": s.BitrateKbps,
-		"playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "avSkewMs": s.AVSkewMS,
+		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
+		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "avSkewMs": s.AVSkewMS,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "decodeErrors": s.DecodeErrors,
+		"keyframeRequests": s.KeyframeRequests,
 	}
 }
 
 func (p *Player) overlayText() string {
 	p.mu.Lock()
-	s := p.s
+	s, st := p.s, p.m.Status()
 	p.mu.Unlock()
 	var b strings.Builder
 	line := func(k, v string) { b.WriteString(k + strings.Repeat(" ", 16-len(k)) + v + "\n") }
-	line("state", s.State)
-	line("video", s.VideoCodec+" "+itoa(s.Width)+"x"+itoa(s.Height))
-	line("decoded", itoa(s.VideoFramesDecoded))
-	line("rendered", itoa(s.VideoFramesRendered))
-	line("dropped", itoa(s.VideoFramesDropped))
-	line("audio", s.AudioCodec+" "+itoa(s.AudioFramesDecoded)+" frames")
-	line("played", itoa(s.AudioSamplesPlayed/48)+" ms")
-	line("underruns", itoa(s.AudioUnderruns))
-	line("bitrate", itoa(int(s.BitrateKbps))+" kbit/s")
-	line("playout delay", itoa(int(s.PlayoutDelayMS))+" ms")
-	line("jitter", itoa(int(s.JitterMS))+" ms")
-	line("A/V skew", itoa(int(s.AVSkewMS))+" ms")
-	line("groups", itoa(s.GroupsReceived))
-	line("lost", itoa(s.PacketsLost))
+	state := st.State.String()
+	if st.Muted {
+		state += " (muted)"
+	}
+	line("state", state)
+	line("video", s.VideoCodec+" "+strconv.Itoa(s.Width)+"x"+strconv.Itoa(s.Height))
+	line("decoded", strconv.Itoa(s.VideoFramesDecoded))
+	line("rendered", strconv.Itoa(s.VideoFramesRendered))
+	line("dropped", strconv.Itoa(s.VideoFramesDropped))
+	line("audio", s.AudioCodec+" "+strconv.Itoa(s.AudioFramesDecoded)+" frames")
+	line("played", strconv.Itoa(s.AudioSamplesPlayed/48)+" ms")
+	line("underruns", strconv.Itoa(s.AudioUnderruns))
+	line("bitrate", strconv.Itoa(int(s.BitrateKbps))+" kbit/s")
+	line("playout delay", strconv.Itoa(int(s.PlayoutDelayMS))+" ms")
+	line("jitter", strconv.Itoa(int(s.JitterMS))+" ms")
+	line("A/V skew", strconv.Itoa(int(s.AVSkewMS))+" ms")
+	line("groups", strconv.Itoa(s.GroupsReceived))
+	line("lost", strconv.Itoa(s.PacketsLost))
+	line("sessions", strconv.Itoa(st.Sessions)+" ("+strconv.Itoa(st.Broadcasts)+" broadcasts)")
 	return b.String()
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }

@@ -58,6 +58,12 @@
     setInterval(render, 3000);
   }
 
+  const what = document.getElementById('what');
+  if (what && location.pathname.startsWith('/watch/')) {
+    const name = decodeURIComponent(location.pathname.slice('/watch/'.length));
+    what.textContent = 'There is no stream named “' + name + '” on this relay.';
+  }
+
   const logout = document.getElementById('logout');
   if (logout) {
     logout.addEventListener('click', async () => {

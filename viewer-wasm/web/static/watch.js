@@ -1,31 +1,85 @@
-// Watch page glue: sets up the audio output (AudioContext + AudioWorklet),
-// the unmute control and the stats overlay, then starts the Go player.
+// Watch page glue: checks that the browser can play, sets up the audio
+// output (AudioContext + AudioWorklet + volume), the player controls and
+// the stats overlay, then starts the Go player, which keeps body's
+// data-state and data-muted up to date for the style sheet.
 (async () => {
   const status = document.getElementById('status');
-  const unmute = document.getElementById('unmute');
+  const player = document.getElementById('player');
   const statsBox = document.getElementById('stats');
+  document.getElementById('stream-name').textContent =
+    decodeURIComponent(location.pathname.replace(/^\/watch\//, ''));
+
+  // WebTransport carries the stream, WebCodecs decodes it, an AudioWorklet
+  // plays it: without any of them nothing can play.
+  const missing = [];
+  if (!('WebTransport' in window)) missing.push('WebTransport');
+  if (!('VideoDecoder' in window) || !('AudioDecoder' in window)) missing.push('WebCodecs');
+  if (!('AudioWorkletNode' in window)) missing.push('AudioWorklet');
+  if (!('WebAssembly' in window)) missing.push('WebAssembly');
+  if (missing.length) {
+    document.body.dataset.state = 'error';
+    status.textContent = 'This browser cannot play quicast streams: it has no ' + missing.join(', ') +
+      '. Use a current Chrome, Edge or Firefox on a computer or Android. ' +
+      'Safari and every browser on iPhone and iPad lack WebTransport or WebCodecs today.';
+    return;
+  }
+
   document.getElementById('toggle-stats').addEventListener('click', () => {
     statsBox.hidden = !statsBox.hidden;
   });
+  document.getElementById('fullscreen').addEventListener('click', () => {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else if (player.requestFullscreen) player.requestFullscreen().catch(() => {});
+    else if (player.webkitRequestFullscreen) player.webkitRequestFullscreen();
+  });
+
   try {
     const ctx = new AudioContext({sampleRate: 48000, latencyHint: 'interactive'});
     await ctx.audioWorklet.addModule('/static/worklet.js');
     const node = new AudioWorkletNode(ctx, 'quicast-playout', {numberOfInputs: 0, outputChannelCount: [2]});
-    node.connect(ctx.destination);
-    window.quicastAudio = {ctx, node};
-    const showUnmute = () => { unmute.hidden = ctx.state === 'running'; };
-    ctx.onstatechange = showUnmute;
+    const gain = ctx.createGain();
+    node.connect(gain).connect(ctx.destination);
+    window.quicastAudio = {ctx, node, gain};
+    // A stream without video shows its audio level instead.
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 1024;
+    node.connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const bar = document.getElementById('level-bar');
+    const meter = () => {
+      if (document.body.dataset.video === 'false') {
+        analyser.getFloatTimeDomainData(samples);
+        let peak = 0;
+        for (const v of samples) peak = Math.max(peak, Math.abs(v));
+        const db = 20 * Math.log10(peak || 1e-9);
+        bar.style.width = Math.max(0, Math.min(100, (db + 60) / 60 * 100)) + '%';
+      }
+      requestAnimationFrame(meter);
+    };
+    requestAnimationFrame(meter);
+    const volume = document.getElementById('volume');
+    const saved = parseFloat(localStorage.getItem('quicast.volume'));
+    if (saved >= 0 && saved <= 1) volume.value = saved;
+    gain.gain.value = volume.value;
+    volume.addEventListener('input', () => {
+      gain.gain.value = volume.value;
+      localStorage.setItem('quicast.volume', volume.value);
+      if (ctx.state !== 'running') ctx.resume();
+    });
+    const unmute = () => ctx.resume().catch(() => {});
+    document.getElementById('unmute').addEventListener('click', unmute);
+    // Any click on the picture counts as the gesture autoplay rules ask for.
+    player.addEventListener('click', (e) => { if (e.target.tagName === 'CANVAS') unmute(); });
     if (ctx.state !== 'running') {
       try { await Promise.race([ctx.resume(), new Promise(r => setTimeout(r, 300))]); } catch (e) {}
     }
-    showUnmute();
-    unmute.addEventListener('click', async () => { await ctx.resume(); showUnmute(); });
   } catch (e) {
-    status.textContent = 'Audio unavailable: ' + e.message;
+    console.warn('quicast: no audio output:', e);
   }
   const go = new Go();
   const res = await WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject);
   go.run(res.instance);
 })().catch(e => {
-  document.getElementById('status').textContent = 'Player failed to start: ' + e.message;
+  document.body.dataset.state = 'error';
+  document.getElementById('status').textContent = 'The player failed to start: ' + e.message;
 });

@@ -3,13 +3,19 @@
 // the target delay, reports how many samples it played and how many quanta
 // ran dry, and drops the oldest audio when it holds far more than the target,
 // so latency cannot creep up.
+//
+// Each broadcast is an epoch: {reset: epoch} empties the buffer, and the
+// reports carry the epoch and the read position within it (samples taken
+// from the buffer, played or skipped), which the player maps back to RTP
+// time. `played` counts every sample played since the page opened.
 class QuicastPlayout extends AudioWorkletProcessor {
   constructor() {
     super();
     this.size = 48000 * 4; // 4 s per channel
     this.l = new Float32Array(this.size);
     this.r = new Float32Array(this.size);
-    this.read = 0; this.write = 0; // absolute sample counters
+    this.read = 0; this.write = 0; // sample counters within the epoch
+    this.epoch = 0;
     this.target = 2400;  // 50 ms before playback starts
     this.max = 48000 * 0.4; // above 400 ms buffered, skip ahead
     this.started = false;
@@ -17,7 +23,10 @@ class QuicastPlayout extends AudioWorkletProcessor {
     this.lastReport = 0;
     this.port.onmessage = (e) => {
       const m = e.data;
-      if (m.reset) { this.read = this.write = 0; this.started = false; return; }
+      if (m.reset !== undefined) {
+        this.read = this.write = 0; this.started = false; this.epoch = m.reset;
+        return;
+      }
       if (m.target) { this.target = m.target; return; }
       const l = m.l, r = m.r || m.l;
       for (let i = 0; i < l.length; i++) {
@@ -25,7 +34,10 @@ class QuicastPlayout extends AudioWorkletProcessor {
         this.l[k] = l[i]; this.r[k] = r[i];
       }
       this.write += l.length;
-      if (this.write - this.read > this.size) this.read = this.write - this.size;
+      if (this.write - this.read > this.size) {
+        this.dropped += this.write - this.size - this.read;
+        this.read = this.write - this.size;
+      }
     };
   }
   process(inputs, outputs) {
@@ -50,8 +62,8 @@ class QuicastPlayout extends AudioWorkletProcessor {
     }
     if (currentFrame - this.lastReport >= 2400) {
       this.lastReport = currentFrame;
-      this.port.postMessage({played: this.played, underruns: this.underruns, dropped: this.dropped,
-        buffered: this.write - this.read});
+      this.port.postMessage({epoch: this.epoch, pos: this.read, played: this.played, underruns: this.underruns,
+        dropped: this.dropped, buffered: this.write - this.read});
     }
     return true;
   }
