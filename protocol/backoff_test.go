@@ -21,4 +21,3 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
-
