@@ -39,8 +39,9 @@ type State int
 const (
 	Starting State = iota
 	Live
-	Stopped // by Stop
-	Failed  // Err says why
+	Reconnecting // the relay was lost; Link says which attempt and when
+	Stopped      // by Stop
+	Failed       // Err says why
 )
 
 // Problem sorts the errors a person can act on.
@@ -56,6 +57,9 @@ const (
 	DeviceBusy // could not open
 	DeviceGone // failed mid-broadcast
 	FileError
+	StreamLive // another sender is live on the stream; Config.Takeover replaces it
+	TakenOver  // another sender took the stream over
+	Revoked    // the stream's publish key was changed on the relay
 	Other
 )
 
@@ -68,6 +72,7 @@ type Status struct {
 	WatchURL string
 	Started  time.Time // when the broadcast went live
 	Stats    sender.Stats
+	Link     sender.LinkStatus // while Reconnecting: the attempt, when, and why
 }
 
 // Broadcast is a running broadcast. Stop ends it and waits.
@@ -127,6 +132,10 @@ func (b *Broadcast) Status() Status {
 	s := b.status
 	if b.eng != nil {
 		s.Stats = b.eng.Stats()
+		s.Link = s.Stats.Link
+		if s.State == Live && s.Link.State == sender.LinkReconnecting {
+			s.State = Reconnecting
+		}
 	}
 	return s
 }
@@ -209,10 +218,15 @@ func (b *Broadcast) run(ctx context.Context) {
 			b.set(func(s *Status) { s.State = Stopped })
 			return
 		}
-		b.fail(err, publishProblem(err), 0)
+		b.fail(err, problemOf(err, Unreachable), 0)
 		return
 	}
-	eng, err := sender.Start(ctx, sess, clk, video, audio, b.cfg.Logger)
+	// Publishing again after a loss takes over only from ourselves.
+	renew := b.cfg.PublishConfig
+	renew.Takeover = false
+	eng, err := sender.New(ctx, sender.Config{Session: sess, Clock: clk, Video: video, Audio: audio,
+		Logger: b.cfg.Logger, Renew: sender.Renewer(renew, vo, ao),
+		OnLink: func(sender.LinkStatus) { b.cfg.Changed() }})
 	if err != nil {
 		closeAll()
 		b.fail(err, Other, 0)
@@ -242,8 +256,6 @@ func (b *Broadcast) run(ctx context.Context) {
 	switch {
 	case err == nil || ctx.Err() != nil:
 		b.set(func(s *Status) { s.State, s.Stats = Stopped, eng.Stats() })
-	case errors.Is(err, sender.ErrRelayGone):
-		b.fail(err, RelayGone, 0)
 	case errors.As(err, &se):
 		p := DeviceGone
 		if b.sourceOf(se.Kind).Type == media.SourceFile {
@@ -251,7 +263,7 @@ func (b *Broadcast) run(ctx context.Context) {
 		}
 		b.fail(err, p, se.Kind)
 	default:
-		b.fail(err, Other, 0)
+		b.fail(err, problemOf(err, Other), 0)
 	}
 }
 
@@ -262,16 +274,22 @@ func (b *Broadcast) sourceOf(k media.Kind) media.Source {
 	return b.cfg.Video
 }
 
-func publishProblem(err error) Problem {
-	switch {
-	case errors.Is(err, sender.ErrBadKey):
-		return BadKey
-	case errors.Is(err, sender.ErrNoStream):
-		return NoStream
-	case errors.Is(err, sender.ErrUntrusted):
-		return Untrusted
+// problemOf sorts an error of the publish handshake or of the engine;
+// fallback is for the rest.
+func problemOf(err error, fallback Problem) Problem {
+	for _, c := range []struct {
+		err error
+		p   Problem
+	}{
+		{sender.ErrBadKey, BadKey}, {sender.ErrNoStream, NoStream}, {sender.ErrUntrusted, Untrusted},
+		{sender.ErrLive, StreamLive}, {sender.ErrTakenOver, TakenOver}, {sender.ErrRevoked, Revoked},
+		{sender.ErrRelayGone, RelayGone},
+	} {
+		if errors.Is(err, c.err) {
+			return c.p
+		}
 	}
-	return Unreachable
+	return fallback
 }
 
 // Thumbnail scales img down to at most maxW pixels wide (nearest

@@ -106,6 +106,48 @@ func TestBroadcastProblems(t *testing.T) {
 	}
 }
 
+// The window's broadcast outlives a relay restart: it says it is
+// reconnecting, which attempt and when, and is live again by itself; a
+// second window on the same stream is refused until it takes over, and the
+// first then stops for good.
+func TestBroadcastReconnectsAndTakeover(t *testing.T) {
+	r := relaytest.Start(t)
+	key := r.AddStream(t, "demo")
+	cfg := Config{PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "demo", Key: key, CAFile: r.CAFile()},
+		Video: media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest}, Options: small}
+	b := Start(cfg)
+	defer b.Stop()
+	wait(t, b, "live", func(s Status) bool { return s.State == Live && s.Stats.RTCPIn > 0 })
+
+	r.Stop()
+	s := wait(t, b, "reconnecting", func(s Status) bool { return s.State == Reconnecting && s.Link.Attempt >= 2 })
+	if s.Link.Next.IsZero() || s.Link.Err == nil {
+		t.Errorf("reconnecting without the next attempt or the reason: %+v", s.Link)
+	}
+	r.Restart(t)
+	s = wait(t, b, "live again", func(s Status) bool { return s.State == Live && s.Link.Reconnects == 1 })
+	rtcp := s.Stats.RTCPIn
+	wait(t, b, "the restarted relay answering", func(s Status) bool { return s.Stats.RTCPIn > rtcp+1 })
+
+	second := Start(cfg)
+	<-second.Done()
+	if s := second.Status(); s.State != Failed || s.Problem != StreamLive {
+		t.Fatalf("second sender: %+v, want StreamLive", s)
+	}
+	cfg.Takeover = true
+	third := Start(cfg)
+	defer third.Stop()
+	wait(t, third, "the takeover live", func(s Status) bool { return s.State == Live })
+	select {
+	case <-b.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first broadcast goes on after a takeover")
+	}
+	if s := b.Status(); s.State != Failed || s.Problem != TakenOver {
+		t.Errorf("first sender: state %v problem %v (%v), want TakenOver", s.State, s.Problem, s.Err)
+	}
+}
+
 func TestStopWhileStarting(t *testing.T) {
 	b := Start(Config{PublishConfig: sender.PublishConfig{Relay: "https://192.0.2.1:9", Stream: "demo", Key: "k"},
 		Video: media.Source{Type: media.SourceTest}, Options: small})

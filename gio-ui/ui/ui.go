@@ -79,7 +79,7 @@ type UI struct {
 	camEnum, micEnum, sizeEnum, rateEnum, bitrateEnum, langEnum widget.Enum
 	noCam, noMic                                                widget.Enum // never read: "No device available" is in no group
 	camFile, micFile, relayEd, streamEd, keyEd                  widget.Editor
-	startBtn, stopBtn, quitBtn, copyBtn, pinBtn                 widget.Clickable
+	startBtn, stopBtn, quitBtn, copyBtn, pinBtn, takeoverBtn    widget.Clickable
 	form                                                        widget.List
 	showPreview                                                 widget.Bool
 
@@ -89,6 +89,7 @@ type UI struct {
 	bg       shared // filled by the background goroutines
 	bc       *broadcast.Broadcast
 	bcErr    string // the words for the last broadcast's failure
+	bcLive   bool   // it failed because another sender is live: offer to take over
 	copiedAt time.Time
 	quit     bool
 
@@ -419,7 +420,10 @@ func (u *UI) update(gtx layout.Context) {
 		}
 	}
 	if u.startBtn.Clicked(gtx) && u.bc == nil {
-		u.startBroadcast()
+		u.startBroadcast(false)
+	}
+	if u.takeoverBtn.Clicked(gtx) && u.bc == nil && u.bcLive {
+		u.startBroadcast(true)
 	}
 	if u.stopBtn.Clicked(gtx) && u.bc != nil {
 		u.stopBroadcast()
@@ -429,6 +433,7 @@ func (u *UI) update(gtx layout.Context) {
 		case <-u.bc.Done():
 			st := u.bc.Status()
 			u.bcErr = u.problemText(st)
+			u.bcLive = st.State == broadcast.Failed && st.Problem == broadcast.StreamLive
 			u.bc = nil
 		default:
 		}
@@ -489,14 +494,14 @@ func (u *UI) sourceOf(e devices.Entry, fileEd *widget.Editor) media.Source {
 	return s
 }
 
-func (u *UI) startBroadcast() {
+func (u *UI) startBroadcast(takeover bool) {
 	relay, stream, key := strings.TrimRight(strings.TrimSpace(u.relayEd.Text()), "/"), strings.TrimSpace(u.streamEd.Text()), strings.TrimSpace(u.keyEd.Text())
 	if relay == "" || stream == "" || key == "" {
 		u.bcErr = u.lang.T(i18n.ErrFields)
 		return
 	}
 	u.save()
-	u.bcErr = ""
+	u.bcErr, u.bcLive = "", false
 	var w, h int
 	fmt.Sscanf(u.sizeEnum.Value, "%dx%d", &w, &h)
 	fps, _ := strconv.Atoi(u.rateEnum.Value)
@@ -504,7 +509,8 @@ func (u *UI) startBroadcast() {
 	// The camera is opened once: the idle preview lets go of it first.
 	u.wantPreview(media.Source{})
 	u.bc = broadcast.Start(broadcast.Config{
-		PublishConfig: sender.PublishConfig{Relay: relay, Stream: stream, Key: key, CAFile: u.set.CAFile, Pin: u.set.Pin},
+		PublishConfig: sender.PublishConfig{Relay: relay, Stream: stream, Key: key, CAFile: u.set.CAFile, Pin: u.set.Pin,
+			Takeover: takeover},
 		Video:         u.sourceOf(u.cam, &u.camFile),
 		Audio:         u.sourceOf(u.mic, &u.micFile),
 		Options:       media.Options{Width: w, Height: h, FPS: float64(fps), VideoBitrate: kbps * 1000},
@@ -552,6 +558,12 @@ func (u *UI) problemText(s broadcast.Status) string {
 		return u.lang.T(i18n.ErrDeviceGone, what, s.Err)
 	case broadcast.FileError:
 		return u.lang.T(i18n.ErrFile, s.Err)
+	case broadcast.StreamLive:
+		return u.lang.T(i18n.ErrStreamLive)
+	case broadcast.TakenOver:
+		return u.lang.T(i18n.ErrTakenOver)
+	case broadcast.Revoked:
+		return u.lang.T(i18n.ErrRevoked)
 	}
 	return s.Err.Error()
 }
@@ -824,6 +836,12 @@ func (u *UI) layoutStatus(gtx C) D {
 		state = u.lang.T(i18n.StatusStarting)
 	case u.bc != nil && st.State == broadcast.Live:
 		state, stateColor = u.lang.T(i18n.StatusLive), green
+	case u.bc != nil && st.State == broadcast.Reconnecting:
+		in := 0
+		if !st.Link.Next.IsZero() {
+			in = max(0, int(math.Ceil(st.Link.Next.Sub(u.now()).Seconds())))
+		}
+		state, stateColor = u.lang.T(i18n.StatusReconnecting, max(1, st.Link.Attempt), in), red
 	case u.bcErr != "":
 		state, stateColor = u.lang.T(i18n.StatusFailed), red
 	}
@@ -836,6 +854,18 @@ func (u *UI) layoutStatus(gtx C) D {
 		rows = append(rows, layout.Rigid(func(gtx C) D {
 			l := material.Body2(u.th, u.bcErr)
 			l.Color = red
+			return l.Layout(gtx)
+		}))
+	}
+	if u.bcLive && u.bc == nil {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			return layout.Inset{Top: unit.Dp(4)}.Layout(gtx, material.Button(u.th, &u.takeoverBtn, u.lang.T(i18n.Takeover)).Layout)
+		}))
+	}
+	if u.bc != nil && st.State == broadcast.Reconnecting && st.Link.Err != nil {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			l := material.Body2(u.th, st.Link.Err.Error())
+			l.Color = grey
 			return l.Layout(gtx)
 		}))
 	}
