@@ -511,12 +511,12 @@ func (u *UI) startBroadcast(takeover bool) {
 	u.bc = broadcast.Start(broadcast.Config{
 		PublishConfig: sender.PublishConfig{Relay: relay, Stream: stream, Key: key, CAFile: u.set.CAFile, Pin: u.set.Pin,
 			Takeover: takeover},
-		Video:         u.sourceOf(u.cam, &u.camFile),
-		Audio:         u.sourceOf(u.mic, &u.micFile),
-		Options:       media.Options{Width: w, Height: h, FPS: float64(fps), VideoBitrate: kbps * 1000},
-		Logger:        u.cfg.Logger,
-		Changed:       u.invalidate,
-		HidePreview:   !u.showPreview.Value,
+		Video:       u.sourceOf(u.cam, &u.camFile),
+		Audio:       u.sourceOf(u.mic, &u.micFile),
+		Options:     media.Options{Width: w, Height: h, FPS: float64(fps), VideoBitrate: kbps * 1000},
+		Logger:      u.cfg.Logger,
+		Changed:     u.invalidate,
+		HidePreview: !u.showPreview.Value,
 	})
 }
 
