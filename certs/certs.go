@@ -57,7 +57,8 @@ type Config struct {
 	// Dir holds the CA and the current leaf (created 0700 on first use).
 	Dir string
 	// Hosts are the DNS names and IP addresses the leaf is valid for;
-	// default localhost, 127.0.0.1, ::1 and the machine's host name.
+	// default DefaultHosts. A stored leaf that does not cover them all is
+	// replaced.
 	Hosts []string
 	// CertFile and KeyFile, when set, name a user-provided certificate chain
 	// and key (PEM) served instead of the local CA's leaves.
@@ -87,10 +88,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Now = time.Now
 	}
 	if len(cfg.Hosts) == 0 {
-		cfg.Hosts = []string{"localhost", "127.0.0.1", "::1"}
-		if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
-			cfg.Hosts = append(cfg.Hosts, h)
-		}
+		cfg.Hosts = DefaultHosts()
 	}
 	m := &Manager{cfg: cfg}
 	if cfg.CertFile != "" || cfg.KeyFile != "" {
@@ -111,7 +109,9 @@ func New(cfg Config) (*Manager, error) {
 	if err := m.loadOrCreateCA(); err != nil {
 		return nil, err
 	}
-	if c, err := m.loadLeaf(); err == nil && m.fresh(c) {
+	if c, err := m.loadLeaf(); err == nil && m.fresh(c) && Covers(c.Leaf, cfg.Hosts) && c.Leaf.CheckSignatureFrom(m.ca) == nil {
+		// Served with the CA, so that a client can check a pin of the CA.
+		c.Certificate = append(c.Certificate[:1], m.ca.Raw)
 		m.setLeaf(c)
 		return m, nil
 	}
@@ -119,6 +119,61 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// DefaultHosts are localhost, 127.0.0.1, ::1 and the machine's host name.
+func DefaultHosts() []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
+
+// Covers reports whether leaf is valid for every one of hosts (DNS names
+// and IP addresses).
+func Covers(leaf *x509.Certificate, hosts []string) bool {
+	for _, h := range hosts {
+		if leaf.VerifyHostname(h) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// SetHosts makes the leaf cover hosts from now on, issuing a new one at
+// once when the current one does not (an address of the machine changed).
+// It reports whether it did. A user certificate is left alone.
+func (m *Manager) SetHosts(hosts []string) (renewed bool, err error) {
+	if m.user || len(hosts) == 0 {
+		return false, nil
+	}
+	m.mu.Lock()
+	m.cfg.Hosts = append([]string(nil), hosts...)
+	leaf := m.leaf
+	m.mu.Unlock()
+	if leaf != nil && Covers(leaf.Leaf, hosts) {
+		return false, nil
+	}
+	return true, m.renew()
+}
+
+// Leaf returns the certificate served now.
+func (m *Manager) Leaf() *x509.Certificate {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaf.Leaf
+}
+
+// CAFingerprint returns the SHA-256 fingerprint of the local CA
+// certificate: what a sender pins (-pin) to trust this relay across leaf
+// rotations, and what a person compares when importing the CA. Zero with a
+// user certificate.
+func (m *Manager) CAFingerprint() Pin {
+	if m.user || m.ca == nil {
+		return Pin{}
+	}
+	return PinOf(m.ca.Raw)
 }
 
 // GetCertificate is a tls.Config.GetCertificate callback. It renews the
@@ -241,9 +296,12 @@ func (m *Manager) renew() error {
 		return err
 	}
 	now := m.cfg.Now()
+	m.mu.Lock()
+	hosts := m.cfg.Hosts
+	m.mu.Unlock()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: m.cfg.Hosts[0], Organization: []string{"quicast"}},
+		Subject:      pkix.Name{CommonName: hosts[0], Organization: []string{"quicast"}},
 		// Backdated for clock skew; NotAfter-NotBefore stays within
 		// MaxLeafValidity.
 		NotBefore:   now.Add(-time.Hour),
@@ -251,7 +309,7 @@ func (m *Manager) renew() error {
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	for _, h := range m.cfg.Hosts {
+	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else {

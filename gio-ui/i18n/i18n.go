@@ -120,6 +120,9 @@ const (
 	ErrTakenOver
 	ErrRevoked
 	Takeover
+	CAFile
+	CAFileHint
+	ReasonIntercepted
 	numMsgs
 )
 
@@ -143,7 +146,7 @@ var texts = [2][numMsgs]string{
 		Quit:               "Quit",
 		Copy:               "Copy",
 		Copied:             "Copied",
-		Pin:                "Trust this certificate",
+		Pin:                "Trust this relay",
 		Language:           "Language",
 		Preview:            "Show self view",
 		PreviewOff:         "No camera preview",
@@ -166,7 +169,7 @@ var texts = [2][numMsgs]string{
 		ReasonRefused:      "connection refused (is the relay running on that port?)",
 		ReasonNoRoute:      "no route to its network",
 		ReasonName:         "host name %s not found",
-		RelayUntrusted:     "The relay's certificate is not trusted. Fingerprint (SHA-256): %s",
+		RelayUntrusted:     "The relay's certificate is not trusted. Its CA's fingerprint (SHA-256), to compare with what the relay printed: %s",
 		RelayOK:            "Relay reachable, round trip %s",
 		Checking:           "Checking the network…",
 		ErrBadKey:          "The relay refused the publish key. Check the key for this stream.",
@@ -181,6 +184,9 @@ var texts = [2][numMsgs]string{
 		ErrTakenOver:       "Another sender took this stream over.",
 		ErrRevoked:         "The relay revoked this publish key. Ask for the new one.",
 		Takeover:           "Take over",
+		CAFile:             "Relay's CA certificate (optional)",
+		CAFileHint:         "ca.pem from the relay, or empty to trust its fingerprint",
+		ReasonIntercepted:  "answered by something else (captive portal or proxy?)",
 	},
 	Chinese: {
 		Title:              "quicast",
@@ -201,7 +207,7 @@ var texts = [2][numMsgs]string{
 		Quit:               "退出",
 		Copy:               "复制",
 		Copied:             "已复制",
-		Pin:                "信任此证书",
+		Pin:                "信任此中继服务器",
 		Language:           "语言",
 		Preview:            "显示本地画面",
 		PreviewOff:         "没有摄像头预览",
@@ -224,7 +230,7 @@ var texts = [2][numMsgs]string{
 		ReasonRefused:      "连接被拒绝（该端口上有中继服务器在运行吗？）",
 		ReasonNoRoute:      "无法到达其网络",
 		ReasonName:         "找不到主机名 %s",
-		RelayUntrusted:     "中继服务器的证书不受信任。指纹（SHA-256）：%s",
+		RelayUntrusted:     "中继服务器的证书不受信任。其 CA 的指纹（SHA-256，请与中继服务器启动时显示的核对）：%s",
 		RelayOK:            "中继服务器可达，往返时间 %s",
 		Checking:           "正在检查网络…",
 		ErrBadKey:          "中继服务器拒绝了推流密钥，请检查此直播流的密钥。",
@@ -239,6 +245,9 @@ var texts = [2][numMsgs]string{
 		ErrTakenOver:       "另一个推流端接管了此直播流。",
 		ErrRevoked:         "中继服务器已吊销此推流密钥，请索取新的密钥。",
 		Takeover:           "接管",
+		CAFile:             "中继服务器的 CA 证书（可选）",
+		CAFileHint:         "中继服务器的 ca.pem，留空则信任其指纹",
+		ReasonIntercepted:  "应答来自其他设备（强制门户或代理？）",
 	},
 }
 

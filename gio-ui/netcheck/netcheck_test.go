@@ -2,13 +2,83 @@ package netcheck
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/relay/relaytest"
 )
+
+// tlsSite is a TLS server on loopback with a certificate for 127.0.0.1
+// from a CA of its own: a well-known site, for a checker whose roots hold
+// that CA.
+func tlsSite(t *testing.T) (addr string, roots *x509.CertPool) {
+	t.Helper()
+	dir := t.TempDir()
+	m, err := certs.New(certs.Config{Dir: dir, Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{GetCertificate: m.GetCertificate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = c.(*tls.Conn).Handshake(); c.Close() }()
+		}
+	}()
+	roots = x509.NewCertPool()
+	roots.AppendCertsFromPEM(m.CAPEM())
+	return l.Addr().String(), roots
+}
+
+// A listener that accepts every TCP connection and never says a word, as
+// SYN proxies and some firewalls do (and this machine's network does for
+// any address): that is not being online.
+func TestSilentTCPIsNotOnline(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent, until the test ends
+		}
+	}()
+	_, roots := tlsSite(t)
+	c := &Checker{Probes: []string{l.Addr().String()}, Timeout: 500 * time.Millisecond, Roots: roots}
+	st := c.Check(context.Background(), Relay{})
+	if st.Online || !errors.Is(st.InternetErr, ErrTimeout) {
+		t.Errorf("silent TCP: online %v, %v; want offline, timed out", st.Online, st.InternetErr)
+	}
+}
+
+// A captive portal answers TLS in the site's place with a certificate that
+// does not check out: not online either, and said so.
+func TestInterceptedIsNotOnline(t *testing.T) {
+	addr, _ := tlsSite(t)
+	_, otherRoots := tlsSite(t)
+	c := &Checker{Probes: []string{addr}, Timeout: 2 * time.Second, Roots: otherRoots}
+	st := c.Check(context.Background(), Relay{})
+	if st.Online || !errors.Is(st.InternetErr, ErrIntercepted) {
+		t.Errorf("intercepted: online %v, %v; want ErrIntercepted", st.Online, st.InternetErr)
+	}
+}
 
 func closedPort(t *testing.T, network string) string {
 	t.Helper()
@@ -84,12 +154,8 @@ func TestBlackHole(t *testing.T) {
 func TestLiveRelay(t *testing.T) {
 	r := relaytest.Start(t)
 	probe := closedPort(t, "tcp")
-	up, err := net.Listen("tcp", "127.0.0.1:0") // an "internet" that answers
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	c := &Checker{Probes: []string{probe, up.Addr().String()}, Timeout: 3 * time.Second}
+	up, roots := tlsSite(t) // an "internet" that answers
+	c := &Checker{Probes: []string{probe, up}, Timeout: 3 * time.Second, Roots: roots}
 
 	st := c.Check(context.Background(), Relay{URL: r.URL})
 	if !st.Online || st.InternetErr != nil {
@@ -120,12 +186,11 @@ func TestLiveRelay(t *testing.T) {
 func TestRunRechecks(t *testing.T) {
 	ticks := make(chan time.Time)
 	online := true
-	c := &Checker{Probes: []string{"probe:1"}, Timeout: time.Second,
-		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	site, roots := tlsSite(t)
+	c := &Checker{Probes: []string{site}, Timeout: 2 * time.Second, Roots: roots,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if online {
-				a, b := net.Pipe()
-				b.Close()
-				return a, nil
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
 			}
 			return nil, &net.OpError{Op: "dial", Err: errors.New("network is unreachable")}
 		},

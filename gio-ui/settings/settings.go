@@ -16,21 +16,41 @@ import (
 // Settings are the window's remembered fields. The zero value means the
 // defaults.
 type Settings struct {
-	Relay       string   `json:"relay,omitempty"`  // https://HOST:PORT
-	Stream      string   `json:"stream,omitempty"` // stream name on the relay
-	CAFile      string   `json:"caFile,omitempty"`
-	Pin         string   `json:"pin,omitempty"` // SHA-256 of the relay's certificate, hex
-	Camera      string   `json:"camera,omitempty"`
-	Microphone  string   `json:"microphone,omitempty"`
-	Size        string   `json:"size,omitempty"` // WxH
-	FPS         int      `json:"fps,omitempty"`
-	BitrateKbps int      `json:"bitrateKbps,omitempty"`
-	Language    string   `json:"language,omitempty"` // "en", "zh"; "" follows the system
-	Probes      []string `json:"probes,omitempty"`   // host:port to test the internet with
-	HidePreview bool     `json:"hidePreview,omitempty"`
+	Relay  string `json:"relay,omitempty"`  // https://HOST:PORT
+	Stream string `json:"stream,omitempty"` // stream name on the relay
+	CAFile string `json:"caFile,omitempty"` // trust the relay by this CA (PEM), before any pin
+	// Pins are the SHA-256 fingerprints trusted per relay URL: of the
+	// relay's CA, which outlives its leaf certificates.
+	Pins        map[string]string `json:"pins,omitempty"`
+	OldPin      string            `json:"pin,omitempty"` // of earlier versions: one pin for Relay; Load moves it to Pins
+	Camera      string            `json:"camera,omitempty"`
+	Microphone  string            `json:"microphone,omitempty"`
+	Size        string            `json:"size,omitempty"` // WxH
+	FPS         int               `json:"fps,omitempty"`
+	BitrateKbps int               `json:"bitrateKbps,omitempty"`
+	Language    string            `json:"language,omitempty"` // "en", "zh"; "" follows the system
+	Probes      []string          `json:"probes,omitempty"`   // host:port to test the internet with
+	HidePreview bool              `json:"hidePreview,omitempty"`
 
 	Key string `json:"-"` // the publish key, kept apart
 }
+
+// Pin returns the pin saved for relay (an https:// URL), or "".
+func (s Settings) Pin(relay string) string { return s.Pins[normRelay(relay)] }
+
+// SetPin saves pin for relay; "" forgets it.
+func (s *Settings) SetPin(relay, pin string) {
+	if pin == "" {
+		delete(s.Pins, normRelay(relay))
+		return
+	}
+	if s.Pins == nil {
+		s.Pins = map[string]string{}
+	}
+	s.Pins[normRelay(relay)] = pin
+}
+
+func normRelay(u string) string { return strings.ToLower(strings.TrimRight(strings.TrimSpace(u), "/")) }
 
 const (
 	settingsFile = "settings.json"
@@ -60,6 +80,10 @@ func Load(dir string) (Settings, error) {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return Settings{}, fmt.Errorf("%s: %w", filepath.Join(dir, settingsFile), err)
 		}
+		if s.OldPin != "" && s.Relay != "" {
+			s.SetPin(s.Relay, s.OldPin)
+		}
+		s.OldPin = ""
 	}
 	k, err := os.ReadFile(filepath.Join(dir, keyFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

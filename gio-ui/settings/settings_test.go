@@ -47,3 +47,32 @@ func TestCorruptFile(t *testing.T) {
 		t.Errorf("corrupt settings: %v, want an error naming the file", err)
 	}
 }
+
+// One pin per relay; the single pin of earlier versions becomes the pin of
+// the saved relay.
+func TestPins(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, settingsFile), []byte(`{"relay":"https://a.example:8443","pin":"AB:CD"}`), 0o600)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Pin("https://a.example:8443/"); got != "AB:CD" {
+		t.Errorf("migrated pin %q", got)
+	}
+	s.SetPin("https://B.example:8443", "EF")
+	if s.Pin("https://b.example:8443") != "EF" || s.Pin("https://a.example:8443") != "AB:CD" {
+		t.Errorf("pins %v", s.Pins)
+	}
+	if err := Save(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	back, _ := Load(dir)
+	if !reflect.DeepEqual(back.Pins, s.Pins) || back.OldPin != "" {
+		t.Errorf("after save: %+v", back)
+	}
+	back.SetPin("https://a.example:8443", "")
+	if back.Pin("https://a.example:8443") != "" {
+		t.Error("pin not forgotten")
+	}
+}

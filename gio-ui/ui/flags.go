@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"gioui.org/app"
@@ -19,10 +20,17 @@ const usage = `quicast opens the broadcast window: choose a camera and a microph
 enter the relay address, the stream name and its publish key, and press Start.
 
 Usage:
-  quicast [-lang en|zh] [-config DIR] [-probes HOST:PORT,...]
+  quicast [-lang en|zh] [-config DIR] [-key-file FILE] [-probes HOST:PORT,...]
 
-Settings (relay, stream, devices, quality) are remembered in the config
-directory; the publish key in its own file, readable only by you.
+Settings (relay, stream, devices, quality, the relays you trust) are
+remembered in the config directory; the publish key in its own file,
+readable only by you. A key from -key-file or $QUICAST_KEY fills the form
+but is not saved.
+
+The window counts as online only when one of the probes completes a TLS
+handshake with a certificate the system trusts for that address: a TCP
+connection alone proves nothing (captive portals and SYN proxies accept
+any).
 
 Flags:
 `
@@ -35,7 +43,8 @@ func FromArgs(args []string, stderr io.Writer) (*app.Window, *UI, error) {
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	lang := fs.String("lang", "", "window language: en or zh (default: from the system locale or the last choice)")
 	dir := fs.String("config", "", "settings `DIR`ectory (default: the user's config directory/quicast)")
-	probes := fs.String("probes", strings.Join(netcheck.DefaultProbes, ","), "`HOST:PORT`s whose answer means the internet is reachable")
+	probes := fs.String("probes", strings.Join(netcheck.DefaultProbes, ","), "TLS servers (`HOST:PORT`s) whose verified answer means the internet is reachable")
+	keyFile := fs.String("key-file", "", "read the publish key from `FILE`")
 	verbose := fs.Bool("v", false, "log to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -43,7 +52,16 @@ func FromArgs(args []string, stderr io.Writer) (*app.Window, *UI, error) {
 		}
 		return nil, nil, err
 	}
-	cfg := Config{ConfigDir: *dir, Checker: &netcheck.Checker{}}
+	cfg := Config{ConfigDir: *dir, Checker: &netcheck.Checker{}, Key: strings.TrimSpace(os.Getenv("QUICAST_KEY"))}
+	if *keyFile != "" {
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-key-file: %w", err)
+		}
+		if cfg.Key = strings.TrimSpace(string(b)); cfg.Key == "" {
+			return nil, nil, fmt.Errorf("-key-file %s is empty", *keyFile)
+		}
+	}
 	if *probes != "" {
 		cfg.Checker.Probes = strings.Split(*probes, ",")
 	}

@@ -49,6 +49,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// NoPreview turns the idle self view off (tests that count frames).
 	NoPreview bool
+	// Key, when set, is the publish key from the command line's -key-file
+	// or $QUICAST_KEY: shown in the form, not written to the settings.
+	Key string
 }
 
 // Qualities offered: frame size, frame rate, video bitrate.
@@ -78,7 +81,7 @@ type UI struct {
 
 	camEnum, micEnum, sizeEnum, rateEnum, bitrateEnum, langEnum widget.Enum
 	noCam, noMic                                                widget.Enum // never read: "No device available" is in no group
-	camFile, micFile, relayEd, streamEd, keyEd                  widget.Editor
+	camFile, micFile, relayEd, streamEd, keyEd, caEd            widget.Editor
 	startBtn, stopBtn, quitBtn, copyBtn, pinBtn, takeoverBtn    widget.Clickable
 	form                                                        widget.List
 	showPreview                                                 widget.Bool
@@ -154,7 +157,7 @@ func New(cfg Config) (*UI, error) {
 		}
 	}
 	u.langEnum.Value = u.lang.Code()
-	for _, ed := range []*widget.Editor{&u.camFile, &u.micFile, &u.relayEd, &u.streamEd, &u.keyEd} {
+	for _, ed := range []*widget.Editor{&u.camFile, &u.micFile, &u.relayEd, &u.streamEd, &u.keyEd, &u.caEd} {
 		ed.SingleLine = true
 	}
 	u.keyEd.Mask = '•'
@@ -162,6 +165,10 @@ func New(cfg Config) (*UI, error) {
 	u.relayEd.SetText(set.Relay)
 	u.streamEd.SetText(set.Stream)
 	u.keyEd.SetText(set.Key)
+	if cfg.Key != "" {
+		u.keyEd.SetText(cfg.Key)
+	}
+	u.caEd.SetText(set.CAFile)
 	u.sizeEnum.Value = pick(set.Size, sizes, "640x480")
 	u.rateEnum.Value = pick(strconv.Itoa(set.FPS), rates, "30")
 	u.bitrateEnum.Value = pick(strconv.Itoa(set.BitrateKbps), bitrates, "1000")
@@ -212,8 +219,14 @@ func enumKey(e devices.Entry) string {
 	return e.Source
 }
 
+// relayTarget is the relay of the form and how to trust it: by the CA
+// file when one is given, else by the pin saved for this relay.
 func (u *UI) relayTarget() netcheck.Relay {
-	return netcheck.Relay{URL: strings.TrimRight(strings.TrimSpace(u.relayEd.Text()), "/"), CAFile: u.set.CAFile, Pin: u.set.Pin}
+	url := strings.TrimRight(strings.TrimSpace(u.relayEd.Text()), "/")
+	if ca := strings.TrimSpace(u.caEd.Text()); ca != "" {
+		return netcheck.Relay{URL: url, CAFile: ca}
+	}
+	return netcheck.Relay{URL: url, Pin: u.set.Pin(url)}
 }
 
 // Background work ----------------------------------------------------------
@@ -354,7 +367,10 @@ func (u *UI) Shutdown() {
 func (u *UI) save() {
 	u.set.Relay = strings.TrimSpace(u.relayEd.Text())
 	u.set.Stream = strings.TrimSpace(u.streamEd.Text())
-	u.set.Key = strings.TrimSpace(u.keyEd.Text())
+	if k := strings.TrimSpace(u.keyEd.Text()); k != u.cfg.Key || k == "" {
+		u.set.Key = k // a key from -key-file or the environment stays there
+	}
+	u.set.CAFile = strings.TrimSpace(u.caEd.Text())
 	u.set.Camera = entrySetting(u.cam, &u.camFile)
 	u.set.Microphone = entrySetting(u.mic, &u.micFile)
 	u.set.Size = u.sizeEnum.Value
@@ -395,7 +411,7 @@ func (u *UI) update(gtx layout.Context) {
 	}
 	u.camEnum.Value, u.micEnum.Value = enumKey(u.cam), enumKey(u.mic)
 
-	for _, ed := range []*widget.Editor{&u.relayEd} {
+	for _, ed := range []*widget.Editor{&u.relayEd, &u.caEd} {
 		for {
 			if _, ok := ed.Update(gtx); !ok {
 				break
@@ -409,7 +425,7 @@ func (u *UI) update(gtx layout.Context) {
 		u.bg.mu.Lock()
 		fp := u.bg.net.Fingerprint
 		u.bg.mu.Unlock()
-		u.set.Pin, u.set.CAFile = fp.String(), ""
+		u.set.SetPin(u.relayTarget().URL, fp.String())
 		u.save()
 		u.bg.mu.Lock()
 		u.bg.relay = u.relayTarget()
@@ -495,7 +511,8 @@ func (u *UI) sourceOf(e devices.Entry, fileEd *widget.Editor) media.Source {
 }
 
 func (u *UI) startBroadcast(takeover bool) {
-	relay, stream, key := strings.TrimRight(strings.TrimSpace(u.relayEd.Text()), "/"), strings.TrimSpace(u.streamEd.Text()), strings.TrimSpace(u.keyEd.Text())
+	target := u.relayTarget()
+	relay, stream, key := target.URL, strings.TrimSpace(u.streamEd.Text()), strings.TrimSpace(u.keyEd.Text())
 	if relay == "" || stream == "" || key == "" {
 		u.bcErr = u.lang.T(i18n.ErrFields)
 		return
@@ -509,7 +526,7 @@ func (u *UI) startBroadcast(takeover bool) {
 	// The camera is opened once: the idle preview lets go of it first.
 	u.wantPreview(media.Source{})
 	u.bc = broadcast.Start(broadcast.Config{
-		PublishConfig: sender.PublishConfig{Relay: relay, Stream: stream, Key: key, CAFile: u.set.CAFile, Pin: u.set.Pin,
+		PublishConfig: sender.PublishConfig{Relay: relay, Stream: stream, Key: key, CAFile: target.CAFile, Pin: target.Pin,
 			Takeover: takeover},
 		Video:       u.sourceOf(u.cam, &u.camFile),
 		Audio:       u.sourceOf(u.mic, &u.micFile),
@@ -735,6 +752,7 @@ func (u *UI) layoutForm(gtx C) D {
 	field(i18n.Relay, &u.relayEd, "https://relay.example:8443")
 	field(i18n.Stream, &u.streamEd, "demo")
 	field(i18n.PublishKey, &u.keyEd, "")
+	field(i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint))
 	heading(i18n.Quality)
 	items = append(items, func(gtx C) D {
 		if live {
@@ -914,6 +932,8 @@ func (u *UI) reasonText(err error) string {
 		return u.lang.T(i18n.ReasonRefused)
 	case errors.Is(err, netcheck.ErrNoRoute):
 		return u.lang.T(i18n.ReasonNoRoute)
+	case errors.Is(err, netcheck.ErrIntercepted):
+		return u.lang.T(i18n.ReasonIntercepted)
 	case errors.Is(err, netcheck.ErrName):
 		return u.lang.T(i18n.ReasonName, strings.TrimPrefix(err.Error(), netcheck.ErrName.Error()+": "))
 	}

@@ -272,14 +272,14 @@ func TestBroadcastFromTheWindow(t *testing.T) {
 
 	// The relay's certificate comes from its own CA: the window offers to
 	// pin it.
-	w.until("untrusted warning", 10*time.Second, func() bool { _, ok := w.find("Trust this certificate"); return ok })
-	w.click("Trust this certificate")
+	w.until("untrusted warning", 10*time.Second, func() bool { _, ok := w.find("Trust this relay"); return ok })
+	w.click("Trust this relay")
 	w.until("relay trusted", 10*time.Second, func() bool {
 		u.bg.mu.Lock()
 		defer u.bg.mu.Unlock()
 		return u.bg.net.RelayUp && !u.bg.net.Untrusted
 	})
-	if u.set.Pin == "" {
+	if u.set.Pin(base) == "" {
 		t.Fatal("no pin saved")
 	}
 
