@@ -35,18 +35,38 @@ const DefaultListen = ":8443"
 type Config struct {
 	Listen  string // HOST:PORT for UDP and TCP; default DefaultListen
 	DataDir string // users, streams, certificates
-	// Hosts the generated certificate is valid for; default localhost,
-	// 127.0.0.1, ::1 and the host name.
+	// Hosts are names (and addresses) the relay is reached by besides its
+	// own: the generated certificate covers them too, as it covers
+	// localhost, the machine's name, and every address of the machine when
+	// listening on all of them (kept up to date as addresses change).
 	Hosts             []string
 	CertFile, KeyFile string // a user-provided certificate replaces the local CA
 	Logger            *slog.Logger
 
-	onHub func(*media.Hub) // tests: look at the hub's counters
+	onHub  func(*media.Hub)         // tests: look at the hub's counters
+	ifaces func() ([]net.Addr, error) // tests: the machine's addresses; default net.InterfaceAddrs
 }
 
-// Run serves until ctx is done. ready, if not nil, is called with the bound
-// address once both sockets listen.
-func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
+// Info is what a starting relay tells its operator.
+type Info struct {
+	Addr string   // the bound HOST:PORT
+	URLs []string // the login page at each address viewers can reach
+	// CAFile is the local CA certificate to give senders (-ca) and viewers
+	// (to import); "" with a user certificate.
+	CAFile          string
+	CAFingerprint   certs.Pin // SHA-256 of the CA certificate: what senders pin
+	LeafFingerprint certs.Pin
+	LeafNotAfter    time.Time
+	LeafHosts       []string // the names and addresses the certificate is valid for
+}
+
+// addrRecheck is how often a relay listening on every address looks for
+// new ones (a DHCP lease, a VPN) to add to its certificate.
+const addrRecheck = 30 * time.Second
+
+// Run serves until ctx is done. ready, if not nil, is called once both
+// sockets listen.
+func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
@@ -58,7 +78,14 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
-	cm, err := certs.New(certs.Config{Dir: filepath.Join(cfg.DataDir, "certs"), Hosts: cfg.Hosts,
+	if cfg.ifaces == nil {
+		cfg.ifaces = net.InterfaceAddrs
+	}
+	listenHost, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("relay: listen address %q: %w", cfg.Listen, err)
+	}
+	cm, err := certs.New(certs.Config{Dir: filepath.Join(cfg.DataDir, "certs"), Hosts: certHosts(listenHost, cfg.Hosts, cfg.ifaces),
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile})
 	if err != nil {
 		return err
@@ -148,10 +175,34 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		}
 	})
 
+	if isWildcard(listenHost) && cfg.CertFile == "" {
+		wg.Go(func() {
+			t := time.NewTicker(addrRecheck)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				hosts := certHosts(listenHost, cfg.Hosts, cfg.ifaces)
+				if renewed, err := cm.SetHosts(hosts); err != nil {
+					log.Warn("certificate not reissued for new addresses", "err", err)
+				} else if renewed {
+					log.Info("the machine's addresses changed: certificate reissued", "hosts", hosts)
+				}
+			}
+		})
+	}
+
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	log.Info("relay listening", "addr", addr, "udp", "QUIC+SRTP", "tcp", "HTTPS")
 	if ready != nil {
-		ready(addr)
+		leaf := cm.Leaf()
+		info := Info{Addr: addr, URLs: viewerURLs(listenHost, strconv.Itoa(port), cfg.Hosts, cfg.ifaces),
+			CAFile: cm.CAFile(), CAFingerprint: cm.CAFingerprint(), LeafFingerprint: certs.PinOf(leaf.Raw),
+			LeafNotAfter: leaf.NotAfter, LeafHosts: append(leaf.DNSNames[:len(leaf.DNSNames):len(leaf.DNSNames)], ipStrings(leaf.IPAddresses)...)}
+		ready(info)
 	}
 	var runErr error
 	select {
@@ -171,6 +222,14 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	cancel()
 	wg.Wait()
 	return runErr
+}
+
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out
 }
 
 func quicConfig() *quic.Config {

@@ -66,7 +66,7 @@ func startRelay(t *testing.T) *testRelay {
 			hubMu.Lock()
 			tr.hub = h
 			hubMu.Unlock()
-		}}, func(a string) { ready <- a })
+		}}, func(i Info) { ready <- i.Addr })
 	}()
 	select {
 	case tr.addr = <-ready:

@@ -36,7 +36,7 @@ func (r *Relay) run(t testing.TB) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- relay.Run(ctx, relay.Config{Listen: r.addr, DataDir: r.Dir}, func(a string) { ready <- a })
+		done <- relay.Run(ctx, relay.Config{Listen: r.addr, DataDir: r.Dir}, func(i relay.Info) { ready <- i.Addr })
 	}()
 	select {
 	case a := <-ready:

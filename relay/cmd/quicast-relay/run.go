@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	data := fs.String("data", defaultDataDir(), "data `DIR`ectory: users, streams, certificates")
 	certFile := fs.String("cert", "", "certificate chain `FILE` (PEM) to use instead of the local CA")
 	keyFile := fs.String("key", "", "private key `FILE` (PEM) of -cert")
-	hosts := fs.String("hosts", "", "comma-separated host names and IPs for the generated certificate (default: localhost, loopback, host name)")
+	hosts := fs.String("hosts", "", "comma-separated `NAMES` (DNS names, IPs) viewers and senders reach this relay by, besides its addresses: the generated certificate covers them")
 	verbose := fs.Bool("v", false, "log debug detail")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -79,10 +80,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if *hosts != "" {
 			cfg.Hosts = strings.Split(*hosts, ",")
 		}
-		return relay.Run(ctx, cfg, func(addr string) {
-			fmt.Fprintf(stdout, "quicast-relay serving on %s (UDP: QUIC+SRTP, TCP: HTTPS)\n", addr)
-			fmt.Fprintf(stdout, "  viewers: https://%s/login\n", displayAddr(addr))
-		})
+		return relay.Run(ctx, cfg, func(i relay.Info) { printInfo(stdout, i) })
 	}
 	switch {
 	case len(rest) == 3 && rest[0] == "user" && (rest[1] == "add" || rest[1] == "passwd"):
@@ -271,9 +269,25 @@ func defaultDataDir() string {
 	return "quicast-data"
 }
 
-func displayAddr(addr string) string {
-	if strings.HasPrefix(addr, ":") || strings.HasPrefix(addr, "0.0.0.0:") || strings.HasPrefix(addr, "[::]:") {
-		return "localhost" + addr[strings.LastIndex(addr, ":"):]
+// printInfo tells the operator where viewers go and what senders and
+// browsers on other machines need to trust the relay.
+func printInfo(w io.Writer, i relay.Info) {
+	fmt.Fprintf(w, "quicast-relay serving on %s (UDP: QUIC+SRTP, TCP: HTTPS)\n", i.Addr)
+	fmt.Fprintf(w, "  viewers log in at:\n")
+	for _, u := range i.URLs {
+		fmt.Fprintf(w, "    %s\n", u)
 	}
-	return addr
+	if i.CAFile == "" {
+		fmt.Fprintf(w, "  certificate: yours (-cert), SHA-256 %s, valid until %s\n", i.LeafFingerprint, i.LeafNotAfter.Format(time.DateOnly))
+		return
+	}
+	fmt.Fprintf(w, "  certificate: from the relay's own CA, %s\n", i.CAFile)
+	fmt.Fprintf(w, "    CA SHA-256:   %s\n", i.CAFingerprint)
+	fmt.Fprintf(w, "    leaf SHA-256: %s (valid until %s, renewed by itself)\n", i.LeafFingerprint, i.LeafNotAfter.Format(time.DateOnly))
+	fmt.Fprintf(w, "    valid for:    %s\n", strings.Join(i.LeafHosts, ", "))
+	fmt.Fprintf(w, "  senders trust it with -ca %s or -pin %s\n", i.CAFile, i.CAFingerprint)
+	if len(i.URLs) > 0 {
+		base := strings.TrimSuffix(i.URLs[0], "/login")
+		fmt.Fprintf(w, "  browsers warn about the certificate until they import the CA: %s/ca\n", base)
+	}
 }

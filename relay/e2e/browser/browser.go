@@ -52,6 +52,29 @@ func AutoplayBlocked() chromedp.ExecAllocatorOption {
 	return chromedp.Flag("autoplay-policy", "document-user-activation-required")
 }
 
+// TrustingCA makes the browser trust the CA certificate in caFile (PEM) the
+// way a person who imported it does: in an NSS database of its own (its
+// HOME), with the certificate errors no longer ignored. It needs certutil
+// (Debian's libnss3-tools).
+func TrustingCA(t testing.TB, caFile string) chromedp.ExecAllocatorOption {
+	t.Helper()
+	home := t.TempDir()
+	db := "sql:" + home + "/.pki/nssdb"
+	for _, args := range [][]string{
+		{"mkdir", "-p", home + "/.pki/nssdb"},
+		{"certutil", "-d", db, "-N", "--empty-password"},
+		{"certutil", "-d", db, "-A", "-t", "C,,", "-n", "quicast relay CA", "-i", caFile},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s (certutil is in Debian's libnss3-tools: scripts/deps.sh installs it)", args, err, out)
+		}
+	}
+	return func(a *chromedp.ExecAllocator) {
+		chromedp.Env("HOME=" + home)(a)
+		chromedp.Flag("ignore-certificate-errors", false)(a)
+	}
+}
+
 // New starts a headless Chromium with a fresh profile and returns a context
 // for chromedp.Run. The browser ends with the test; its console is logged
 // when the test fails or runs verbose.

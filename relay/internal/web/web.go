@@ -7,6 +7,7 @@ package web
 import (
 	"compress/gzip"
 	"context"
+	"encoding/pem"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/relay/internal/store"
 )
@@ -108,6 +110,8 @@ func New(cfg Config) (*Handler, error) {
 		limiters: map[string]*rate.Limiter{}}
 	m := h.mux
 	m.HandleFunc("GET /login", h.page("login.html", false))
+	m.HandleFunc("GET /ca", h.page("ca.html", false))
+	m.HandleFunc("GET /api/info", h.info)
 	m.HandleFunc("GET /{$}", h.page("index.html", true))
 	m.HandleFunc("GET /watch/{stream}", h.page("watch.html", true))
 	m.HandleFunc("GET /static/", h.static)
@@ -378,6 +382,23 @@ func (h *Handler) ticket(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// Info is the answer of GET /api/info, for pages shown before login.
+type Info struct {
+	// CAFingerprint is the SHA-256 of the local CA certificate, as the
+	// relay prints it at start; "" with a user certificate.
+	CAFingerprint string `json:"caFingerprint"`
+}
+
+func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
+	var i Info
+	if h.cfg.CAPEM != nil {
+		if b, _ := pem.Decode(h.cfg.CAPEM()); b != nil {
+			i.CAFingerprint = certs.PinOf(b.Bytes).String()
+		}
+	}
+	writeJSON(w, http.StatusOK, i)
+}
+
 func (h *Handler) caPEM(w http.ResponseWriter, r *http.Request) {
 	var b []byte
 	if h.cfg.CAPEM != nil {
@@ -388,6 +409,7 @@ func (h *Handler) caPEM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="quicast-ca.pem"`)
 	w.Write(b)
 }
 

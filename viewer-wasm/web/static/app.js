@@ -58,6 +58,14 @@
     setInterval(render, 3000);
   }
 
+  const fp = document.getElementById('ca-fp');
+  if (fp) {
+    fetch('/api/info').then(r => r.json()).then(info => {
+      if (info.caFingerprint) fp.textContent = info.caFingerprint;
+      else { document.getElementById('ca-some').hidden = true; document.getElementById('ca-none').hidden = false; }
+    }).catch(() => { fp.textContent = '(unavailable)'; });
+  }
+
   const what = document.getElementById('what');
   if (what && location.pathname.startsWith('/watch/')) {
     const name = decodeURIComponent(location.pathname.slice('/watch/'.length));
