@@ -46,7 +46,9 @@ func reachableAddrs(host string, ifaces interfaceAddrs) []string {
 	return append(v4, v6...)
 }
 
-func isWildcard(host string) bool { return host == "" || host == "0.0.0.0" || host == "::" || host == "[::]" }
+func isWildcard(host string) bool {
+	return host == "" || host == "0.0.0.0" || host == "::" || host == "[::]"
+}
 
 // certHosts are the names the relay's certificate must cover: localhost and
 // the machine's name, the reachable addresses, and the -hosts names.

@@ -43,7 +43,7 @@ type Config struct {
 	CertFile, KeyFile string // a user-provided certificate replaces the local CA
 	Logger            *slog.Logger
 
-	onHub  func(*media.Hub)         // tests: look at the hub's counters
+	onHub  func(*media.Hub)           // tests: look at the hub's counters
 	ifaces func() ([]net.Addr, error) // tests: the machine's addresses; default net.InterfaceAddrs
 }
 

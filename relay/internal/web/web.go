@@ -7,9 +7,9 @@ package web
 import (
 	"compress/gzip"
 	"context"
-	"encoding/pem"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"io/fs"
