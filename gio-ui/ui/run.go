@@ -2,23 +2,45 @@ package ui
 
 import (
 	"context"
+	"time"
 
 	"gioui.org/app"
 	"gioui.org/io/system"
 	"gioui.org/op"
 )
 
-// Run drives the window w with u until the window is closed or Quit is
-// pressed; then it stops the broadcast (releasing the camera and the
-// microphone), ends every background goroutine and saves the settings.
+// shutdownLimit bounds the wait for a broadcast to stop when the window
+// closes: a device or a network stuck in a system call must not keep a
+// process without a window alive.
+const shutdownLimit = 5 * time.Second
+
+// Run drives the window w with u until the window is closed (its close
+// button, Quit, or a signal); then it saves the settings, stops the
+// broadcast (releasing the camera and the microphone) and ends every
+// background goroutine, giving up on them after shutdownLimit. The window's
+// events are not asked for again after its DestroyEvent.
 func Run(w *app.Window, u *UI) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := u.start(ctx, w.Invalidate)
-	defer func() {
-		cancel()
+	err := loop(w, u)
+	u.save() // first: whatever happens next, the settings are kept
+	cancel()
+	done := make(chan struct{})
+	go func() {
 		u.Shutdown()
 		wg.Wait()
+		close(done)
 	}()
+	select {
+	case <-done:
+	case <-time.After(shutdownLimit):
+		u.log.Warn("the broadcast did not stop in time; quitting anyway", "after", shutdownLimit)
+	}
+	return err
+}
+
+// loop handles the window's events until it is destroyed.
+func loop(w *app.Window, u *UI) error {
 	var ops op.Ops
 	for {
 		switch e := w.Event().(type) {

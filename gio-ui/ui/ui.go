@@ -95,6 +95,7 @@ type UI struct {
 	bcLive   bool   // it failed because another sender is live: offer to take over
 	copiedAt time.Time
 	quit     bool
+	editing  [2]bool // the relay and CA fields had the focus last frame
 
 	preview     *image.RGBA // the frame previewOp was made from
 	previewOp   paint.ImageOp
@@ -160,6 +161,7 @@ func New(cfg Config) (*UI, error) {
 	for _, ed := range []*widget.Editor{&u.camFile, &u.micFile, &u.relayEd, &u.streamEd, &u.keyEd, &u.caEd} {
 		ed.SingleLine = true
 	}
+	u.relayEd.Submit, u.caEd.Submit = true, true
 	u.keyEd.Mask = '•'
 	u.showPreview.Value = !set.HidePreview
 	u.relayEd.SetText(set.Relay)
@@ -384,6 +386,22 @@ func (u *UI) save() {
 
 // Events ------------------------------------------------------------------
 
+// commitRelay hands the relay of the form to the network check, which
+// checks it at once when it changed.
+func (u *UI) commitRelay() {
+	t := u.relayTarget()
+	u.bg.mu.Lock()
+	changed := t != u.bg.relay
+	u.bg.relay = t
+	u.bg.mu.Unlock()
+	if changed {
+		select {
+		case u.recheck <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // update handles the input of the last frame and the background results.
 func (u *UI) update(gtx layout.Context) {
 	u.bg.mu.Lock()
@@ -411,15 +429,25 @@ func (u *UI) update(gtx layout.Context) {
 	}
 	u.camEnum.Value, u.micEnum.Value = enumKey(u.cam), enumKey(u.mic)
 
-	for _, ed := range []*widget.Editor{&u.relayEd, &u.caEd} {
+	// The relay is checked with what was typed once the field is left (or
+	// Enter pressed), not at every key: half an address would flash a red
+	// warning and move the form under the typing hand.
+	for i, ed := range []*widget.Editor{&u.relayEd, &u.caEd} {
+		submitted := false
 		for {
-			if _, ok := ed.Update(gtx); !ok {
+			ev, ok := ed.Update(gtx)
+			if !ok {
 				break
 			}
-			u.bg.mu.Lock()
-			u.bg.relay = u.relayTarget()
-			u.bg.mu.Unlock()
+			if _, ok := ev.(widget.SubmitEvent); ok {
+				submitted = true
+			}
 		}
+		focused := gtx.Focused(ed)
+		if submitted || (u.editing[i] && !focused) {
+			u.commitRelay()
+		}
+		u.editing[i] = focused
 	}
 	if u.pinBtn.Clicked(gtx) {
 		u.bg.mu.Lock()
@@ -427,13 +455,7 @@ func (u *UI) update(gtx layout.Context) {
 		u.bg.mu.Unlock()
 		u.set.SetPin(u.relayTarget().URL, fp.String())
 		u.save()
-		u.bg.mu.Lock()
-		u.bg.relay = u.relayTarget()
-		u.bg.mu.Unlock()
-		select {
-		case u.recheck <- struct{}{}:
-		default:
-		}
+		u.commitRelay()
 	}
 	if u.startBtn.Clicked(gtx) && u.bc == nil {
 		u.startBroadcast(false)
@@ -599,7 +621,15 @@ func (u *UI) Layout(gtx C) D {
 	return layout.UniformInset(unit.Dp(12)).Layout(gtx, func(gtx C) D {
 		return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
 			layout.Rigid(u.layoutHeader),
-			layout.Rigid(u.layoutWarnings),
+			layout.Rigid(func(gtx C) D {
+				// Two banners' room, always: a warning that comes or goes
+				// does not move the form.
+				h := gtx.Dp(warningsHeight)
+				gtx.Constraints.Min.Y, gtx.Constraints.Max.Y = h, h
+				defer clip.Rect{Max: image.Pt(gtx.Constraints.Max.X, h)}.Push(gtx.Ops).Pop()
+				u.layoutWarnings(gtx)
+				return D{Size: image.Pt(gtx.Constraints.Max.X, h)}
+			}),
 			layout.Flexed(1, func(gtx C) D {
 				return layout.Flex{Spacing: layout.SpaceBetween}.Layout(gtx,
 					layout.Flexed(0.48, u.layoutForm),
@@ -623,6 +653,9 @@ func (u *UI) layoutHeader(gtx C) D {
 	})
 }
 
+// warningsHeight is the room of the network warnings: two banners.
+const warningsHeight = unit.Dp(72)
+
 // layoutWarnings shows the red network warnings, or a quiet status line.
 func (u *UI) layoutWarnings(gtx C) D {
 	u.bg.mu.Lock()
@@ -639,10 +672,10 @@ func (u *UI) layoutWarnings(gtx C) D {
 					},
 					func(gtx C) D {
 						gtx.Constraints.Min.X = gtx.Constraints.Max.X
-						return layout.UniformInset(unit.Dp(8)).Layout(gtx, func(gtx C) D {
+						return layout.Inset{Top: 6, Bottom: 6, Left: 8, Right: 8}.Layout(gtx, func(gtx C) D {
 							return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
 								layout.Flexed(1, func(gtx C) D {
-									l := material.Body1(u.th, "⚠ "+msg)
+									l := material.Body2(u.th, "⚠ "+msg)
 									l.Color = white
 									return l.Layout(gtx)
 								}),
@@ -652,7 +685,8 @@ func (u *UI) layoutWarnings(gtx C) D {
 									}
 									b := material.Button(u.th, action, actionText)
 									b.Background, b.Color = white, red
-									return b.Layout(gtx)
+									b.TextSize, b.Inset = unit.Sp(13), layout.Inset{Top: 3, Bottom: 3, Left: 10, Right: 10}
+									return layout.Inset{Left: unit.Dp(8)}.Layout(gtx, b.Layout)
 								}),
 							)
 						})
@@ -698,61 +732,84 @@ func (u *UI) layoutForm(gtx C) D {
 	var items []layout.Widget
 	heading := func(m i18n.Msg) {
 		items = append(items, func(gtx C) D {
-			return layout.Inset{Top: unit.Dp(8), Bottom: unit.Dp(2)}.Layout(gtx, material.Subtitle2(u.th, u.lang.T(m)).Layout)
+			return layout.Inset{Top: unit.Dp(4), Bottom: unit.Dp(2)}.Layout(gtx, material.Subtitle2(u.th, u.lang.T(m)).Layout)
 		})
 	}
-	selector := func(list []devices.Entry, group, none *widget.Enum, fileEd *widget.Editor, cur devices.Entry, test i18n.Msg) {
-		for _, e := range list {
-			e := e
-			items = append(items, func(gtx C) D {
-				if live {
-					gtx = gtx.Disabled()
-				}
-				switch e.Kind {
-				case devices.None:
-					// Not in the group: a disabled radio button of the
-					// group would still take clicks.
-					r := material.RadioButton(u.th, none, "", u.lang.T(i18n.NoDevice))
-					r.Color, r.IconColor = grey, grey
-					return r.Layout(gtx.Disabled())
-				case devices.File:
-					return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
-						layout.Rigid(material.RadioButton(u.th, group, "file", u.lang.T(i18n.AFile)).Layout),
-						layout.Flexed(1, func(gtx C) D {
-							if cur.Kind != devices.File {
-								return D{}
-							}
-							return layout.Inset{Left: unit.Dp(8)}.Layout(gtx, u.editor(fileEd, u.lang.T(i18n.FilePath)))
-						}))
-				}
-				label := e.Label
-				switch e.Kind {
-				case devices.Test:
-					label = u.lang.T(test)
-				case devices.Disabled:
-					label = u.lang.T(i18n.Off)
-				}
-				return material.RadioButton(u.th, group, enumKey(e), label).Layout(gtx)
-			})
+	// selector is one device list: its heading, then a radio button a
+	// choice, the file path under "A file…" when that is chosen.
+	selector := func(title i18n.Msg, list []devices.Entry, group, none *widget.Enum, fileEd *widget.Editor, cur devices.Entry, test i18n.Msg) layout.Widget {
+		return func(gtx C) D {
+			if live {
+				gtx = gtx.Disabled()
+			}
+			rows := []layout.FlexChild{layout.Rigid(func(gtx C) D {
+				return layout.Inset{Top: unit.Dp(4), Bottom: unit.Dp(2)}.Layout(gtx, material.Subtitle2(u.th, u.lang.T(title)).Layout)
+			})}
+			for _, e := range list {
+				rows = append(rows, layout.Rigid(func(gtx C) D {
+					switch e.Kind {
+					case devices.None:
+						// Not in the group: a disabled radio button of the
+						// group would still take clicks.
+						r := material.RadioButton(u.th, none, "", u.lang.T(i18n.NoDevice))
+						r.Color, r.IconColor = grey, grey
+						return r.Layout(gtx.Disabled())
+					case devices.File:
+						return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
+							layout.Rigid(material.RadioButton(u.th, group, "file", u.lang.T(i18n.AFile)).Layout),
+							layout.Rigid(func(gtx C) D {
+								if cur.Kind != devices.File {
+									return D{}
+								}
+								return layout.Inset{Left: unit.Dp(30), Bottom: unit.Dp(4)}.Layout(gtx, u.editor(fileEd, u.lang.T(i18n.FilePath)))
+							}))
+					}
+					label := e.Label
+					switch e.Kind {
+					case devices.Test:
+						label = u.lang.T(test)
+					case devices.Disabled:
+						label = u.lang.T(i18n.Off)
+					}
+					return material.RadioButton(u.th, group, enumKey(e), label).Layout(gtx)
+				}))
+			}
+			return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
 		}
 	}
-	heading(i18n.Camera)
-	selector(lists.Cameras, &u.camEnum, &u.noCam, &u.camFile, u.cam, i18n.TestPicture)
-	heading(i18n.Microphone)
-	selector(lists.Microphones, &u.micEnum, &u.noMic, &u.micFile, u.mic, i18n.TestTone)
-	field := func(m i18n.Msg, ed *widget.Editor, hint string) {
-		heading(m)
+	// The camera and microphone lists side by side keep the whole form in
+	// the window.
+	cams := selector(i18n.Camera, lists.Cameras, &u.camEnum, &u.noCam, &u.camFile, u.cam, i18n.TestPicture)
+	mics := selector(i18n.Microphone, lists.Microphones, &u.micEnum, &u.noMic, &u.micFile, u.mic, i18n.TestTone)
+	items = append(items, func(gtx C) D {
+		return layout.Flex{}.Layout(gtx, layout.Flexed(0.5, cams), layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), layout.Flexed(0.5, mics))
+	})
+	type field struct {
+		label  i18n.Msg
+		ed     *widget.Editor
+		hint   string
+		weight float32
+	}
+	// Two fields a row keep the whole form in the window.
+	pair := func(a, b field) {
 		items = append(items, func(gtx C) D {
 			if live {
 				gtx = gtx.Disabled()
 			}
-			return u.editor(ed, hint)(gtx)
+			col := func(f field) layout.FlexChild {
+				return layout.Flexed(f.weight, func(gtx C) D {
+					return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
+						layout.Rigid(func(gtx C) D {
+							return layout.Inset{Top: unit.Dp(4), Bottom: unit.Dp(2)}.Layout(gtx, material.Subtitle2(u.th, u.lang.T(f.label)).Layout)
+						}),
+						layout.Rigid(u.editor(f.ed, f.hint)))
+				})
+			}
+			return layout.Flex{}.Layout(gtx, col(a), layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), col(b))
 		})
 	}
-	field(i18n.Relay, &u.relayEd, "https://relay.example:8443")
-	field(i18n.Stream, &u.streamEd, "demo")
-	field(i18n.PublishKey, &u.keyEd, "")
-	field(i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint))
+	pair(field{i18n.Relay, &u.relayEd, "https://relay.example:8443", 0.62}, field{i18n.Stream, &u.streamEd, "demo", 0.38})
+	pair(field{i18n.PublishKey, &u.keyEd, "", 0.5}, field{i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint), 0.5})
 	heading(i18n.Quality)
 	items = append(items, func(gtx C) D {
 		if live {

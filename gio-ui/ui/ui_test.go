@@ -376,3 +376,106 @@ func TestReasonText(t *testing.T) {
 		}
 	}
 }
+
+func yOf(w *window, label string) int {
+	w.t.Helper()
+	n, ok := w.find(label)
+	if !ok {
+		w.t.Fatalf("no %q in the window; labels: %q", label, w.labels())
+	}
+	return n.Desc.Bounds.Min.Y
+}
+
+// Typing a relay address does not check every half-typed address, and
+// the warnings that come and go do not move the form: their room is kept.
+func TestFormStaysPutWhileTyping(t *testing.T) {
+	u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
+		Watcher: &devices.Watcher{List: func() ([]media.Device, error) { return nil, nil }},
+		Checker: &netcheck.Checker{Probes: []string{}, Interval: 50 * time.Millisecond, Timeout: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, u)
+	w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("No device available"); return ok })
+	camY, relayY := yOf(w, "Camera"), yOf(w, "Relay")
+	addr := "https://" + closedUDP(t)
+	for i := 1; i <= len(addr); i++ {
+		if i == 1 {
+			w.typeInto(0, addr[:1])
+		} else {
+			w.r.Queue(key.EditEvent{Range: key.Range{Start: i - 1, End: i - 1}, Text: addr[i-1 : i]})
+		}
+		for range 3 { // let the checker run meanwhile
+			w.frame()
+			time.Sleep(20 * time.Millisecond)
+		}
+		u.bg.mu.Lock()
+		checking := u.bg.relay.URL
+		u.bg.mu.Unlock()
+		if checking != "" {
+			t.Fatalf("after typing %q the window checks %q", addr[:i], checking)
+		}
+		if y1, y2 := yOf(w, "Camera"), yOf(w, "Relay"); y1 != camY || y2 != relayY {
+			t.Fatalf("typing %q moved the form: Camera %d→%d, Relay %d→%d", addr[:i], camY, y1, relayY, y2)
+		}
+	}
+	if got := u.relayEd.Text(); got != addr {
+		t.Fatalf("typed %q, field holds %q", addr, got)
+	}
+	w.typeInto(1, "demo") // leaving the field checks the address
+	w.until("relay warning", 10*time.Second, func() bool {
+		for _, l := range w.labels() {
+			if strings.HasPrefix(l, "⚠ Relay unreachable") {
+				return true
+			}
+		}
+		return false
+	})
+	if y1, y2 := yOf(w, "Camera"), yOf(w, "Relay"); y1 != camY || y2 != relayY {
+		t.Errorf("the warning moved the form: Camera %d→%d, Relay %d→%d", camY, y1, relayY, y2)
+	}
+}
+
+func closedUDP(t *testing.T) string {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
+// The default window (1024×720 dp) shows the whole form, in English and
+// in Chinese, without scrolling.
+func TestFormFitsTheWindow(t *testing.T) {
+	for _, l := range []i18n.Lang{i18n.English, i18n.Chinese} {
+		u, err := New(Config{ConfigDir: t.TempDir(), Lang: &l, NoPreview: true,
+			Watcher: &devices.Watcher{List: func() ([]media.Device, error) {
+				return []media.Device{{ID: "cam0", Label: "Integrated Camera", Kind: media.KindVideo},
+					{ID: "mic0", Label: "Built-in Microphone", Kind: media.KindAudio}}, nil
+			}},
+			Checker: &netcheck.Checker{Probes: []string{"127.0.0.1:9"}, Timeout: 200 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWindow(t, u)
+		w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("Integrated Camera"); return ok })
+		w.until("the offline warning", 10*time.Second, func() bool {
+			u.bg.mu.Lock()
+			defer u.bg.mu.Unlock()
+			return u.bg.haveNet && !u.bg.net.Online
+		})
+		start := yOf(w, l.T(i18n.Start))
+		for _, label := range []string{"Integrated Camera", "Built-in Microphone", l.T(i18n.Relay), l.T(i18n.CAFile),
+			"640x480", "30 fps", "2500 kbit/s"} {
+			n, ok := w.find(label)
+			if !ok {
+				t.Errorf("%s: %q is not in view", l.Code(), label)
+				continue
+			}
+			if b := n.Desc.Bounds; b.Max.Y > start || b.Max.X > w.size.X {
+				t.Errorf("%s: %q at %v, beyond the window or under the buttons (y %d)", l.Code(), label, b, start)
+			}
+		}
+	}
+}

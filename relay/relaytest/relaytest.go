@@ -4,8 +4,16 @@ package relaytest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/quicast/quicast/relay"
 )
@@ -18,6 +26,7 @@ type Relay struct {
 
 	cancel context.CancelFunc
 	done   chan error
+	viewer *http.Client
 }
 
 // Start runs a relay on 127.0.0.1 with a fresh data directory until the
@@ -96,4 +105,48 @@ func (r *Relay) Rekey(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return key
+}
+
+// Live reports whether stream has a sender now, as the stream list shows a
+// logged-in viewer (the user is made on first use).
+func (r *Relay) Live(t testing.TB, stream string) bool {
+	t.Helper()
+	if r.viewer == nil {
+		r.AddUser(t, "relaytest", "relaytest-password")
+		jar, _ := cookiejar.New(nil)
+		pool := x509.NewCertPool()
+		b, err := os.ReadFile(r.CAFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.AppendCertsFromPEM(b)
+		c := &http.Client{Jar: jar, Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		resp, err := c.Post(r.URL+"/api/login", "application/json", strings.NewReader(`{"username":"relaytest","password":"relaytest-password"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("relaytest login: %s", resp.Status)
+		}
+		r.viewer = c
+	}
+	resp, err := r.viewer.Get(r.URL + "/api/streams")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var list []struct {
+		Name string `json:"name"`
+		Live bool   `json:"live"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return false
+	}
+	for _, s := range list {
+		if s.Name == stream {
+			return s.Live
+		}
+	}
+	return false
 }

@@ -24,12 +24,16 @@ func main() {
 		return // -h
 	}
 	// Ctrl-C or a TERM closes the window as its close button would: the
-	// broadcast stops, the devices are released, the settings are saved.
-	sig := make(chan os.Signal, 1)
+	// settings are saved, the broadcast stops, the devices are released. A
+	// second one quits at once.
+	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
 		w.Perform(system.ActionClose)
+		<-sig
+		fmt.Fprintln(os.Stderr, "quicast: quitting at once")
+		os.Exit(1)
 	}()
 	go func() {
 		if err := ui.Run(w, u); err != nil {

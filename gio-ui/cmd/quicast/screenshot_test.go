@@ -66,9 +66,10 @@ func TestScreenshot(t *testing.T) {
 				t.Errorf("%d red warnings in %s, want 2 (no internet, relay unreachable); window log:\n%s", n, path, logs.String())
 			}
 			// Two lists: each a grey "No device available" and three
-			// choices (test, file, off) on this machine without devices.
-			if blue, grey := radioIcons(img, 0x1a, 0x56, 0xdb), radioIcons(img, 0xa6, 0xa6, 0xa6); blue < 6 || grey != 2 {
-				t.Errorf("%d blue and %d grey radio buttons in the left column of %s, want the camera and microphone lists (6+ and 2)", blue, grey, path)
+			// choices (test, file, off) on this machine without devices;
+			// then the seven quality choices.
+			if blue, grey := radioIcons(img, 0x1a, 0x56, 0xdb), radioIcons(img, 0xa6, 0xa6, 0xa6); blue < 13 || grey != 2 {
+				t.Errorf("%d blue and %d grey radio buttons in the left column of %s, want the camera and microphone lists and the quality (13+ and 2)", blue, grey, path)
 			}
 			t.Logf("screenshot: %s", path)
 		})
@@ -141,11 +142,11 @@ func redRows(img image.Image) int {
 }
 
 // radioIcons counts the radio button rings of colour (r, g, b) in the left
-// column: connected shapes of that colour whose bounding box is a square of
+// half, the form: connected shapes of that colour whose bounding box is a square of
 // 14 to 30 pixels. Antialiased text leaves only small specks of any one
 // shade, and the wide buttons are not square.
 func radioIcons(img image.Image, cr, cg, cb uint8) int {
-	area := image.Rect(8, 0, 50, img.Bounds().Max.Y).Intersect(img.Bounds())
+	area := image.Rect(8, 0, img.Bounds().Dx()*48/100, img.Bounds().Max.Y).Intersect(img.Bounds())
 	seen := make(map[image.Point]bool)
 	match := func(p image.Point) bool {
 		if !p.In(area) || seen[p] {

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/quicast/quicast/certs"
+	"github.com/quicast/quicast/relay/relaytest"
+)
+
+// TestQuitAlwaysExits broadcasts from the real window under Xvfb and quits
+// it, four times over, by its Quit button (clicked with xdotool) and by a
+// TERM signal: each time the process ends within seconds with status 0,
+// the broadcast stops at the relay, and the settings are saved.
+func TestQuitAlwaysExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Xvfb")
+	}
+	for _, tool := range []string{"Xvfb", "xdotool"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/deps.sh installs it)", tool)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "quicast")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	display := startXvfb(t)
+	r := relaytest.Start(t)
+	key := r.AddStream(t, "demo")
+	pemCA, err := os.ReadFile(r.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemCA)
+	pin := certs.PinOf(block.Bytes).String()
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
+
+	xdo := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("xdotool", args...)
+		cmd.Env = append(os.Environ(), "DISPLAY="+display)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("xdotool %v: %v\n%s", args, err, out)
+		}
+	}
+	for i := range 4 {
+		byButton := i%2 == 0
+		how := "TERM"
+		if byButton {
+			how = "Quit"
+		}
+		t.Run(fmt.Sprintf("%d-%s", i, how), func(t *testing.T) {
+			cfg := t.TempDir()
+			os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
+			os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
+				`{"relay":%q,"stream":"demo","camera":"test","microphone":"test","size":"640x480","pins":{%q:%q}}`,
+				r.URL, r.URL, pin)), 0o600)
+			cmd := exec.Command(bin, "-lang", "en", "-probes", "", "-key-file", keyFile, "-v")
+			cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=")
+			var logs strings.Builder
+			cmd.Stdout, cmd.Stderr = &logs, &logs
+			cmd.WaitDelay = 2 * time.Second
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			var waitErr error
+			go func() { waitErr = cmd.Wait(); close(exited) }()
+			defer func() {
+				cmd.Process.Kill()
+				<-exited
+			}()
+			// The window is mapped, then Start broadcast (bottom left).
+			waitUntil(t, "the window", func() bool {
+				c := exec.Command("xdotool", "search", "--name", "^quicast$")
+				c.Env = append(os.Environ(), "DISPLAY="+display)
+				return c.Run() == nil
+			})
+			defer func() {
+				if t.Failed() {
+					grab(t, display, filepath.Join(t.TempDir(), "fail.png"))
+					t.Logf("window log:\n%s", logs.String())
+				}
+			}()
+			waitUntil(t, "a click on Start to go live", func() bool {
+				xdo("mousemove", "40", "690", "click", "1")
+				deadline := time.Now().Add(3 * time.Second)
+				for time.Now().Before(deadline) {
+					if r.Live(t, "demo") {
+						return true
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				return false
+			})
+			if byButton {
+				xdo("mousemove", "98", "690", "click", "1") // Quit, right of Stop
+			} else {
+				cmd.Process.Signal(syscall.SIGTERM)
+			}
+			select {
+			case <-exited:
+				if waitErr != nil {
+					t.Fatalf("exit: %v", waitErr)
+				}
+			case <-time.After(20 * time.Second):
+				cmd.Process.Signal(syscall.SIGQUIT) // a goroutine dump into the log
+				time.Sleep(time.Second)
+				t.Fatalf("still running 20 s after %s:\n%s", how, logs.String())
+			}
+			waitUntil(t, "the relay to see the broadcast end", func() bool { return !r.Live(t, "demo") })
+			b, err := os.ReadFile(filepath.Join(cfg, "quicast", "settings.json"))
+			if err != nil || !strings.Contains(string(b), `"stream": "demo"`) || strings.Contains(string(b), key) {
+				t.Errorf("settings after %s: %v\n%s", how, err, b)
+			}
+			if _, err := os.Stat(filepath.Join(cfg, "quicast", "publish-key")); !os.IsNotExist(err) {
+				t.Errorf("the key from -key-file was written to the settings: %v", err)
+			}
+		})
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
