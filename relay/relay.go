@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -97,6 +98,9 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	}
 	udp, err := net.ListenUDP("udp", uaddr)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("relay: UDP port %d is taken by another program (%w); choose another with -listen", uaddr.Port, err)
+		}
 		return fmt.Errorf("relay: %w", err)
 	}
 	port := udp.LocalAddr().(*net.UDPAddr).Port
@@ -104,6 +108,9 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		udp.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("relay: TCP port %d (HTTPS, the same number as the UDP port) is taken by another program (%w); choose another with -listen", port, err)
+		}
 		return fmt.Errorf("relay: TCP port %d (HTTPS uses the UDP port number too): %w", port, err)
 	}
 
@@ -199,8 +206,12 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	log.Info("relay listening", "addr", addr, "udp", "QUIC+SRTP", "tcp", "HTTPS")
 	if ready != nil {
 		leaf := cm.Leaf()
+		caFile := cm.CAFile()
+		if abs, err := filepath.Abs(caFile); err == nil && caFile != "" {
+			caFile = abs
+		}
 		info := Info{Addr: addr, URLs: viewerURLs(listenHost, strconv.Itoa(port), cfg.Hosts, cfg.ifaces),
-			CAFile: cm.CAFile(), CAFingerprint: cm.CAFingerprint(), LeafFingerprint: certs.PinOf(leaf.Raw),
+			CAFile: caFile, CAFingerprint: cm.CAFingerprint(), LeafFingerprint: certs.PinOf(leaf.Raw),
 			LeafNotAfter: leaf.NotAfter, LeafHosts: append(leaf.DNSNames[:len(leaf.DNSNames):len(leaf.DNSNames)], ipStrings(leaf.IPAddresses)...)}
 		ready(info)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -161,4 +162,95 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// TestFFplayREADMEPeerMode runs the README's peer-mode commands as written
+// (on a free port): quicast-send sends the test source's video and audio,
+// ffplay opens the SDP and plays both, in sync (its A-V line). Without a
+// sound card or a display here, SDL writes to its dummy drivers.
+func TestFFplayREADMEPeerMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop test")
+	}
+	ffplay, err := exec.LookPath("ffplay")
+	if err != nil {
+		t.Fatal("ffplay not installed: run scripts/deps.sh (make test does)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "quicast-send")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/quicast-send").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	port := freeUDPPair(t)
+	// bin/quicast-send -to srtp://127.0.0.1:5004 -sdp stream.sdp -video test -audio test
+	send := exec.Command(bin, "-to", fmt.Sprintf("srtp://127.0.0.1:%d", port), "-sdp", "stream.sdp", "-video", "test", "-audio", "test")
+	send.Dir = dir
+	var sendOut lockedBuffer
+	send.Stdout, send.Stderr = &sendOut, &sendOut
+	if err := send.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { send.Process.Kill(); send.Wait() }()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "stream.sdp")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream.sdp:\n%s", sendOut.String())
+		}
+	}
+	// ffplay -protocol_whitelist file,udp,rtp,srtp stream.sdp
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	play := exec.CommandContext(ctx, ffplay, "-protocol_whitelist", "file,udp,rtp,srtp", "stream.sdp")
+	play.Dir = dir
+	play.Env = append(os.Environ(), "SDL_AUDIODRIVER=dummy", "SDL_VIDEODRIVER=dummy")
+	var out lockedBuffer
+	play.Stdout, play.Stderr = &out, &out
+	if err := play.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer play.Wait()
+	// ffplay's status line: "  4.25 A-V:  0.004 fd=   0 aq= 2KB vq= 34KB …"
+	status := regexp.MustCompile(`(\d+\.\d+) A-V:\s*(-?\d+\.\d+) fd=\s*(\d+)`)
+	var last []string
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if m := status.FindAllStringSubmatch(out.String(), -1); len(m) > 0 {
+			last = m[len(m)-1]
+			if clock, _ := strconv.ParseFloat(last[1], 64); clock >= 4 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ffplay did not play audio and video for 4 s:\n%s", tail(out.String(), 3000))
+		}
+	}
+	cancel()
+	for _, want := range []string{"Video: vp8", "640x480", "Audio: opus, 48000 Hz, stereo"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("ffplay did not report %q:\n%s", want, tail(out.String(), 3000))
+		}
+	}
+	if av, _ := strconv.ParseFloat(last[2], 64); av > 0.1 || av < -0.1 {
+		t.Errorf("ffplay plays audio and video %.3f s apart", av)
+	}
+	t.Logf("ffplay after %s s: A-V %s s, %s frames dropped", last[1], last[2], last[3])
+}
+
+// freeUDPPair returns a UDP port p on 127.0.0.1 with p+2 free too (video
+// and audio in peer mode).
+func freeUDPPair(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		p := freeUDPPort(t)
+		if p%2 == 1 || p > 65000 {
+			continue
+		}
+		if c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 2}); err == nil {
+			c.Close()
+			return p
+		}
+	}
+	t.Fatal("no free pair of UDP ports")
+	return 0
 }
