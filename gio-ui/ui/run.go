@@ -40,12 +40,25 @@ func Run(w *app.Window, u *UI) error {
 }
 
 // loop handles the window's events until it is destroyed.
+//
+// Gio v0.10 delivers, after a ClosingEvent, an invalid ViewEvent before
+// the DestroyEvent, with the window's driver already gone: asking for the
+// next event then makes a new window (a second connection to the display,
+// which can fail or hang). So an invalid view after a close ends the loop
+// as the DestroyEvent would.
 func loop(w *app.Window, u *UI) error {
 	var ops op.Ops
+	closing := false
 	for {
 		switch e := w.Event().(type) {
 		case app.DestroyEvent:
 			return e.Err
+		case *app.ClosingEvent:
+			closing = true
+		case app.ViewEvent:
+			if closing && !e.Valid() {
+				return nil
+			}
 		case app.FrameEvent:
 			gtx := app.NewContext(&ops, e)
 			u.Layout(gtx)

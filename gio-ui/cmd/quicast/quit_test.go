@@ -79,18 +79,27 @@ func TestQuitAlwaysExits(t *testing.T) {
 				cmd.Process.Kill()
 				<-exited
 			}()
-			// The window is mapped, then Start broadcast (bottom left).
-			waitUntil(t, "the window", func() bool {
-				c := exec.Command("xdotool", "search", "--name", "^quicast$")
-				c.Env = append(os.Environ(), "DISPLAY="+display)
-				return c.Run() == nil
-			})
 			defer func() {
 				if t.Failed() {
 					grab(t, display, filepath.Join(t.TempDir(), "fail.png"))
 					t.Logf("window log:\n%s", logs.String())
 				}
 			}()
+			gone := func() bool {
+				select {
+				case <-exited:
+					t.Fatalf("the window exited: %v", waitErr)
+				default:
+				}
+				return false
+			}
+			// The window is mapped, then Start broadcast (bottom left).
+			waitUntil(t, "the window", func() bool {
+				gone()
+				c := exec.Command("xdotool", "search", "--name", "^quicast$")
+				c.Env = append(os.Environ(), "DISPLAY="+display)
+				return c.Run() == nil
+			})
 			waitUntil(t, "a click on Start to go live", func() bool {
 				xdo("mousemove", "40", "690", "click", "1")
 				deadline := time.Now().Add(3 * time.Second)
