@@ -3,6 +3,9 @@ package certs
 import (
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -185,4 +188,91 @@ func FuzzParsePin(f *testing.F) {
 			t.Fatalf("round trip %q -> %s -> %x, %v", s, p, back, err)
 		}
 	})
+}
+
+// A pin of the CA survives the leaf's rotation; a pin of a public key works
+// as one of the certificate; a stranger's leaf sent along with the real CA
+// is refused; a pin of nothing in the chain is refused.
+func TestVerifyPinned(t *testing.T) {
+	clk := &fakeClock{t: time.Now()}
+	m, err := New(Config{Dir: t.TempDir(), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := func(m *Manager) [][]byte { c, _ := m.GetCertificate(nil); return c.Certificate }
+	first := chain(m)
+	if len(first) != 2 {
+		t.Fatalf("served chain of %d certificates, want leaf and CA", len(first))
+	}
+	caPin := m.CAFingerprint()
+	leaf, _ := x509.ParseCertificate(first[0])
+	for name, p := range map[string]Pin{"CA": caPin, "leaf": PinOf(first[0]), "leaf SPKI": SPKIPinOf(leaf), "CA SPKI": SPKIPinOf(m.ca)} {
+		if err := VerifyPinned(p, first, clk.Now()); err != nil {
+			t.Errorf("pin of the %s: %v", name, err)
+		}
+	}
+	clk.Add(11 * 24 * time.Hour) // the leaf is renewed
+	rotated := chain(m)
+	if string(rotated[0]) == string(first[0]) {
+		t.Fatal("no rotation")
+	}
+	if err := VerifyPinned(caPin, rotated, clk.Now()); err != nil {
+		t.Errorf("CA pin after the rotation: %v", err)
+	}
+	if err := VerifyPinned(PinOf(first[0]), rotated, clk.Now()); err == nil {
+		t.Error("the old leaf's pin accepted the new leaf")
+	}
+	// A stranger's leaf with a copy of the real CA appended.
+	other, _ := New(Config{Dir: t.TempDir(), Now: clk.Now})
+	forged := [][]byte{chain(other)[0], rotated[1]}
+	if err := VerifyPinned(caPin, forged, clk.Now()); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("a stranger's leaf with our CA: %v, want ErrUntrusted", err)
+	}
+	if err := VerifyPinned(other.CAFingerprint(), rotated, clk.Now()); err == nil {
+		t.Error("a pin of another CA accepted")
+	}
+	// A pinned CA does not make an expired leaf good.
+	if err := VerifyPinned(caPin, rotated, clk.Now().Add(30*24*time.Hour)); err == nil {
+		t.Error("expired leaf accepted under a CA pin")
+	}
+}
+
+func TestParsePinForms(t *testing.T) {
+	var p Pin
+	for i := range p {
+		p[i] = byte(255 - i)
+	}
+	b64 := base64.StdEncoding.EncodeToString(p[:])
+	for _, s := range []string{b64, "sha256/" + b64, " " + p.String() + " "} {
+		if got, err := ParsePin(s); err != nil || got != p {
+			t.Errorf("ParsePin(%q) = %s, %v", s, got, err)
+		}
+	}
+}
+
+// A leaf made for other names is replaced at start; hosts can be added
+// later (the machine got an address) and a leaf is issued at once.
+func TestLeafFollowsHosts(t *testing.T) {
+	dir := t.TempDir()
+	a, err := New(Config{Dir: dir, Hosts: []string{"localhost", "192.0.2.2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Covers(a.Leaf(), []string{"localhost", "192.0.2.2"}) {
+		t.Fatal("leaf does not cover its hosts")
+	}
+	b, err := New(Config{Dir: dir, Hosts: []string{"localhost", "198.51.100.9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Covers(b.Leaf(), []string{"198.51.100.9"}) || b.CAFingerprint() != a.CAFingerprint() {
+		t.Error("a stored leaf for other names was kept, or the CA changed")
+	}
+	renewed, err := b.SetHosts([]string{"localhost", "198.51.100.9", "relay.example"})
+	if err != nil || !renewed || !Covers(b.Leaf(), []string{"relay.example"}) {
+		t.Errorf("SetHosts: renewed %v, %v", renewed, err)
+	}
+	if renewed, _ := b.SetHosts([]string{"relay.example"}); renewed {
+		t.Error("a covered host renewed the leaf")
+	}
 }

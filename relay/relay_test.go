@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -539,4 +541,70 @@ func TestSlowViewerDoesNotSlowOthers(t *testing.T) {
 		t.Error("the slow viewer lost nothing: the test did not overflow its queue")
 	}
 	_ = slow
+}
+
+// Changes made with the command line while the relay runs take effect at
+// once: a removed user's viewer session is closed and their tickets
+// refused; a removed stream's sender is told so (end notice, BYE).
+func TestRemovalsTakeEffectAtOnce(t *testing.T) {
+	r := startRelay(t)
+	p := r.publish(t, "")
+	p.videoFrame(true, 2)
+	p.audio()
+	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.waitMsg(t, protocol.MsgCatalog)
+	if m := v.waitMsg(t, protocol.MsgStats); m.Stats == nil || m.Stats.Viewers != 1 {
+		t.Errorf("viewer count %+v, want 1", m.Stats)
+	}
+	ticket := r.ticket(t, "demo", time.Minute)
+
+	cli, err := store.Open(r.dir) // as quicast-relay user remove does
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.RemoveUser("u"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-v.sess.Context().Done():
+		var se *webtransport.SessionError
+		_, err := v.sess.AcceptStream(context.Background())
+		if !errors.As(err, &se) || !strings.Contains(se.Message, "account was removed") {
+			t.Errorf("session closed with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the removed user's session is still open")
+	}
+	if _, err := r.dial(t, ticket); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("a removed user's ticket: %v, want 403", err)
+	}
+
+	if err := cli.RemoveStream("demo"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var code protocol.EndCode
+		var bye bool
+		for _, pk := range p.readRTCP(time.Second) {
+			switch x := pk.(type) {
+			case *rtcp.ApplicationDefined:
+				if x.SubType == protocol.AppSubtypeEnd {
+					code, _ = protocol.ParseEnd(x.Data)
+				}
+			case *rtcp.Goodbye:
+				bye = true
+			}
+		}
+		if code == protocol.EndRemoved && bye {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sender of a removed stream was not told")
+		}
+		p.audio() // still sending, as a sender that has not heard yet
+	}
 }

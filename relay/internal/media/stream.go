@@ -137,7 +137,7 @@ func (s *stream) join(v *viewer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.viewers[v] = struct{}{}
-	s.announceViewersLocked()
+	defer s.announceViewersLocked() // after the catalog
 	if s.pub == nil {
 		return
 	}

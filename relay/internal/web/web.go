@@ -458,6 +458,9 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) webTransport(w http.ResponseWriter, r *http.Request) {
 	stream := r.PathValue("stream")
 	t, err := protocol.VerifyTicket(h.cfg.Store.TicketKey(), r.URL.Query().Get("ticket"), stream, h.cfg.Now())
+	if err == nil && !h.cfg.Store.UserExists(t.User) {
+		err = errors.New("the ticket's user was removed")
+	}
 	if err != nil {
 		h.Counters.TicketsRefused.Add(1)
 		h.log.Debug("viewer refused", "stream", stream, "err", err)
