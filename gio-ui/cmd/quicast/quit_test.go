@@ -20,19 +20,7 @@ import (
 // TERM signal: each time the process ends within seconds with status 0,
 // the broadcast stops at the relay, and the settings are saved.
 func TestQuitAlwaysExits(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Xvfb")
-	}
-	for _, tool := range []string{"Xvfb", "xdotool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/deps.sh installs it)", tool)
-		}
-	}
-	bin := filepath.Join(t.TempDir(), "quicast")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	display := startXvfb(t)
+	bin, display := windowUnderXvfb(t, "xdotool")
 	r := relaytest.Start(t)
 	key := r.AddStream(t, "demo")
 	pemCA, err := os.ReadFile(r.CAFile())

@@ -19,19 +19,7 @@ import (
 // pictures: the red warnings of this offline setup (no probe answers, the
 // relay's port is closed) and the device selectors.
 func TestScreenshot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Xvfb")
-	}
-	for _, tool := range []string{"Xvfb", "ffmpeg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/deps.sh installs it)", tool)
-		}
-	}
-	bin := filepath.Join(t.TempDir(), "quicast")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	display := startXvfb(t)
+	bin, display := windowUnderXvfb(t, "ffmpeg")
 	dir := os.Getenv("QUICAST_ARTIFACTS")
 	if dir == "" {
 		dir = t.TempDir()
@@ -75,6 +63,25 @@ func TestScreenshot(t *testing.T) {
 			t.Logf("screenshot: %s", path)
 		})
 	}
+}
+
+// windowUnderXvfb builds the window and starts a virtual X server for it;
+// tools are the other programs the test needs.
+func windowUnderXvfb(t *testing.T, tools ...string) (bin, display string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Xvfb")
+	}
+	for _, tool := range append([]string{"Xvfb"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed: run scripts/deps.sh (make test does)", tool)
+		}
+	}
+	bin = filepath.Join(t.TempDir(), "quicast")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin, startXvfb(t)
 }
 
 // startXvfb starts a virtual X server on a display it picks itself

@@ -207,12 +207,7 @@ func (s *Store) AddUser(name, password string) error {
 	if _, ok := s.users[name]; ok {
 		return fmt.Errorf("user %q: %w", name, ErrExists)
 	}
-	s.users[name] = h
-	if err := s.writeLocked(usersFile, s.users); err != nil {
-		delete(s.users, name)
-		return err
-	}
-	return nil
+	return s.putLocked(s.users, usersFile, name, h)
 }
 
 func checkPassword(pw string) error {
@@ -237,13 +232,10 @@ func (s *Store) SetPassword(name, password string) error {
 	if err := s.refreshLocked(); err != nil {
 		return err
 	}
-	old, ok := s.users[name]
-	if !ok {
+	if _, ok := s.users[name]; !ok {
 		return fmt.Errorf("%w: %q", ErrNoUser, name)
 	}
-	s.users[name] = h
-	if err := s.writeLocked(usersFile, s.users); err != nil {
-		s.users[name] = old
+	if err := s.putLocked(s.users, usersFile, name, h); err != nil {
 		return err
 	}
 	return s.dropSessionsLocked(name)
@@ -257,13 +249,7 @@ func (s *Store) RemoveUser(name string) error {
 	if err := s.refreshLocked(); err != nil {
 		return err
 	}
-	old, ok := s.users[name]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrNoUser, name)
-	}
-	delete(s.users, name)
-	if err := s.writeLocked(usersFile, s.users); err != nil {
-		s.users[name] = old
+	if err := s.deleteLocked(s.users, usersFile, name, ErrNoUser); err != nil {
 		return err
 	}
 	return s.dropSessionsLocked(name)
@@ -324,17 +310,41 @@ func (s *Store) setKeyLocked(name string) (string, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	key := base64.RawURLEncoding.EncodeToString(raw)
-	old, had := s.streams[name]
-	s.streams[name] = keyHash(key)
-	if err := s.writeLocked(streamsFile, s.streams); err != nil {
-		if had {
-			s.streams[name] = old
-		} else {
-			delete(s.streams, name)
-		}
+	if err := s.putLocked(s.streams, streamsFile, name, keyHash(key)); err != nil {
 		return "", err
 	}
 	return key, nil
+}
+
+// putLocked sets name to v in m, the contents of file, and writes the
+// file; if the write fails, m is left as it was.
+func (s *Store) putLocked(m map[string]string, file, name, v string) error {
+	old, had := m[name]
+	m[name] = v
+	if err := s.writeLocked(file, m); err != nil {
+		if had {
+			m[name] = old
+		} else {
+			delete(m, name)
+		}
+		return err
+	}
+	return nil
+}
+
+// deleteLocked removes name from m, the contents of file, and writes the
+// file; missing is the error when there is no such name.
+func (s *Store) deleteLocked(m map[string]string, file, name string, missing error) error {
+	old, ok := m[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", missing, name)
+	}
+	delete(m, name)
+	if err := s.writeLocked(file, m); err != nil {
+		m[name] = old
+		return err
+	}
+	return nil
 }
 
 // Rekey gives stream name a new publish key and returns it; the old key
@@ -360,16 +370,7 @@ func (s *Store) RemoveStream(name string) error {
 	if err := s.refreshLocked(); err != nil {
 		return err
 	}
-	old, ok := s.streams[name]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrNoStream, name)
-	}
-	delete(s.streams, name)
-	if err := s.writeLocked(streamsFile, s.streams); err != nil {
-		s.streams[name] = old
-		return err
-	}
-	return nil
+	return s.deleteLocked(s.streams, streamsFile, name, ErrNoStream)
 }
 
 // CheckPublishKey returns the ID of the key when key publishes stream,
