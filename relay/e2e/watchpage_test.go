@@ -72,6 +72,25 @@ func TestWatchPageStates(t *testing.T) {
 	t.Logf("unmuted: %v", s)
 	mustVisible(t, ctx, "#unmute", false)
 
+	// On a phone: the player and its stats overlay stay inside the screen.
+	run(t, ctx, 10*time.Second, chromedp.Steps(
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile),
+		chromedp.Click(chromedp.CSS("#toggle-stats")),
+	))
+	if err := waitFor(ctx, 10*time.Second, func() (bool, error) {
+		fits, err := eval[bool](ctx, `(() => {
+			const s = document.getElementById('stats').getBoundingClientRect();
+			const p = document.getElementById('player').getBoundingClientRect();
+			return s.width > 0 && s.left >= p.left && s.right <= p.right + 1 && s.top >= p.top && s.bottom <= p.bottom + 1 &&
+				p.right <= innerWidth + 1 && document.getElementById('stats').textContent.includes('rendered');
+		})()`)
+		return fits, err
+	}); err != nil {
+		t.Errorf("stats overlay on a phone: %v", err)
+	}
+	screenshot(t, ctx, "watch-phone-stats")
+	run(t, ctx, 10*time.Second, chromedp.Steps(chromedp.Click(chromedp.CSS("#toggle-stats")), chromedp.ResetViewport()))
+
 	// Video only: live, nothing to unmute.
 	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/watch/silent"))
 	s = waitStats(t, ctx, 60*time.Second, "video-only playing", func(s playerStats) bool {
