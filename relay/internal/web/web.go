@@ -275,7 +275,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}
 		user, pass, next = r.PostFormValue("username"), r.PostFormValue("password"), r.PostFormValue("next")
 	}
-	if !h.limiter(r).Allow() {
+	if !h.limiter(r).AllowN(h.cfg.Now(), 1) {
 		h.Counters.LoginThrottled.Add(1)
 		w.Header().Set("Retry-After", "1")
 		if isJSON {
