@@ -201,12 +201,17 @@ type Stats struct {
 	AudioSamplesPlayed  int     `json:"audioSamplesPlayed"`
 	AudioUnderruns      int     `json:"audioUnderruns"`
 	BitrateKbps         float64 `json:"bitrateKbps"`
+	PlayoutDelayMS      float64 `json:"playoutDelayMs"` // audio buffered in the worklet
+	TargetDelayMS       float64 `json:"targetDelayMs"`  // what the latency controller holds it at
+	OutputLatencyMS     float64 `json:"outputLatencyMs"`
+	AudioSamplesTrimmed int     `json:"audioSamplesTrimmed"` // skipped in silence or played fast to keep the target
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("state=%q muted=%v sessions=%d broadcasts=%d video=%s %dx%d decoded=%d rendered=%d dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s",
+	return fmt.Sprintf("state=%q muted=%v sessions=%d broadcasts=%d video=%s %dx%d decoded=%d rendered=%d dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s playout %.0f ms (target %.0f, trimmed %d)",
 		s.State, s.Muted, s.Sessions, s.Broadcasts, s.VideoCodec, s.Width, s.Height, s.VideoFramesDecoded, s.VideoFramesRendered, s.VideoFramesDropped,
-		s.AudioCodec, s.AudioFramesDecoded, s.AudioSamplesPlayed, s.AudioUnderruns, s.BitrateKbps)
+		s.AudioCodec, s.AudioFramesDecoded, s.AudioSamplesPlayed, s.AudioUnderruns, s.BitrateKbps,
+		s.PlayoutDelayMS, s.TargetDelayMS, s.AudioSamplesTrimmed)
 }
 
 // PlayerStats reads the player's figures from a watch page.

@@ -149,6 +149,9 @@ type Player struct {
 	lastKeyReq     time.Time
 	lastCtrl       time.Time // when the relay last sent a control message
 	viewerCount    int
+	target         player.PlayoutTarget
+	targetSent     time.Duration
+	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
 }
 
 type pendingFrame struct {
@@ -169,7 +172,8 @@ type stats struct {
 	VideoFramesDecoded, VideoFramesRendered          int
 	VideoFramesDropped, AudioFramesDecoded           int
 	AudioSamplesPlayed, AudioUnderruns, AudioDropped int
-	AudioSamplesMuted                                int
+	AudioSamplesMuted, AudioSamplesTrimmed           int
+	TargetDelayMS, OutputLatencyMS                   float64
 	BitrateKbps, PlayoutDelayMS, JitterMS, AVSkewMS  float64
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	DecodeErrors                                     int
@@ -247,6 +251,7 @@ func (p *Player) setupAudio() {
 		p.s.AudioSamplesPlayed = int(played)
 		p.s.AudioUnderruns = d.Get("underruns").Int()
 		p.s.AudioDropped = d.Get("dropped").Int()
+		p.s.AudioSamplesTrimmed = d.Get("trimmed").Int()
 		p.s.PlayoutDelayMS = d.Get("buffered").Float() / 48
 		if d.Get("epoch").Int() == p.epoch {
 			p.audioPos, p.audioPosAt = int64(d.Get("pos").Float()), now
@@ -689,11 +694,30 @@ func (p *Player) renderLoop() {
 		p.render(now)
 		if now.Sub(lastShow) >= 250*time.Millisecond {
 			running := p.audioCtx.Truthy() && p.audioCtx.Get("state").String() == "running"
+			var outLat time.Duration
+			if p.audioCtx.Truthy() {
+				for _, k := range []string{"outputLatency", "baseLatency"} {
+					if v := p.audioCtx.Get(k); v.Type() == js.TypeNumber {
+						outLat += time.Duration(v.Float() * float64(time.Second))
+					}
+				}
+			}
 			p.mu.Lock()
 			p.audioOn = running
+			p.outLatency = outLat
+			p.s.OutputLatencyMS = float64(outLat) / 1e6
 			p.m.Audio(running)
 			p.m.Tick(now)
+			target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns)
+			p.s.TargetDelayMS = float64(target) / 1e6
+			send := (target - p.targetSent).Abs() >= 2*time.Millisecond
+			if send {
+				p.targetSent = target
+			}
 			p.mu.Unlock()
+			if send && p.audioNode.Truthy() {
+				p.audioNode.Get("port").Call("postMessage", map[string]any{"target": int(target.Seconds() * 48000)})
+			}
 			p.show(now)
 			lastShow = now
 		}
@@ -787,7 +811,10 @@ func (p *Player) render(now time.Time) {
 	p.mu.Lock()
 	var audioNow time.Time
 	if bc := p.bc; bc != nil && p.audioOn && bc.AudioClock.Synced() && !p.audioPosAt.IsZero() {
-		pos := p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800)
+		// The sample heard now: where the worklet read, moved on by the
+		// time since it said so, less what is still on its way to the
+		// speaker.
+		pos := p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800) - int64(p.outLatency.Seconds()*48000)
 		if ts, ok := bc.Timeline.At(pos); ok {
 			audioNow = bc.AudioClock.WallTime(uint32(ts))
 		}
@@ -836,6 +863,7 @@ func (p *Player) statsObject() any {
 		"videoFramesDropped": s.VideoFramesDropped, "audioFramesDecoded": s.AudioFramesDecoded,
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
+		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "outputLatencyMs": s.OutputLatencyMS,
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "avSkewMs": s.AVSkewMS,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
@@ -861,7 +889,8 @@ func (p *Player) overlayText() string {
 	line("played", strconv.Itoa(s.AudioSamplesPlayed/48)+" ms")
 	line("underruns", strconv.Itoa(s.AudioUnderruns))
 	line("bitrate", strconv.Itoa(int(s.BitrateKbps))+" kbit/s")
-	line("playout delay", strconv.Itoa(int(s.PlayoutDelayMS))+" ms")
+	line("playout delay", strconv.Itoa(int(s.PlayoutDelayMS))+" ms (target "+strconv.Itoa(int(s.TargetDelayMS))+")")
+	line("output latency", strconv.Itoa(int(s.OutputLatencyMS))+" ms")
 	line("jitter", strconv.Itoa(int(s.JitterMS))+" ms")
 	line("A/V skew", strconv.Itoa(int(s.AVSkewMS))+" ms")
 	line("groups", strconv.Itoa(s.GroupsReceived))

@@ -1,25 +1,35 @@
 // quicast playout: a ring buffer of decoded audio, fed by the player through
-// the node's port, played in 128-frame render quanta. It starts once it holds
-// the target delay, reports how many samples it played and how many quanta
-// ran dry, and drops the oldest audio when it holds far more than the target,
-// so latency cannot creep up.
+// the node's port, played in 128-frame render quanta, with a latency
+// controller that holds the buffer at the target the player sets from the
+// measured network jitter ({target: samples}).
 //
-// Each broadcast is an epoch: {reset: epoch} empties the buffer, and the
-// reports carry the epoch and the read position within it (samples taken
-// from the buffer, played or skipped), which the player maps back to RTP
-// time. `played` counts every sample played since the page opened.
+// The buffer never grows past the target for long:
+//  - starting (and restarting after running dry) it keeps only the newest
+//    target's worth: nothing has been heard, so nothing jumps;
+//  - while playing, the excess over target + slack is removed where it
+//    cannot be heard — whole quanta of near-silence are skipped — or,
+//    without silence, by playing 2 % fast (linear interpolation), a pitch
+//    change below what ears notice on speech; hard skips only beyond the
+//    4 s ring.
+//
+// Each broadcast is an epoch: {reset: epoch} empties the buffer. Reports
+// carry the epoch and the read position within it (samples taken from the
+// buffer, played, skipped or stretched over — fractional), which the player
+// maps back to RTP time, and `played`, every sample output since the page
+// opened.
 class QuicastPlayout extends AudioWorkletProcessor {
   constructor() {
     super();
     this.size = 48000 * 4; // 4 s per channel
     this.l = new Float32Array(this.size);
     this.r = new Float32Array(this.size);
-    this.read = 0; this.write = 0; // sample counters within the epoch
+    this.read = 0; this.write = 0; // sample positions within the epoch; read is fractional
     this.epoch = 0;
-    this.target = 2400;  // 50 ms before playback starts
-    this.max = 48000 * 0.4; // above 400 ms buffered, skip ahead
+    this.target = 2400;  // 50 ms until the player says otherwise
+    this.slack = 480;    // 10 ms above the target are left alone
+    this.silence = 0.003; // about -50 dBFS: a quantum this quiet can go unheard
     this.started = false;
-    this.played = 0; this.underruns = 0; this.dropped = 0;
+    this.played = 0; this.underruns = 0; this.dropped = 0; this.trimmed = 0; this.stretched = 0;
     this.lastReport = 0;
     this.port.onmessage = (e) => {
       const m = e.data;
@@ -27,43 +37,67 @@ class QuicastPlayout extends AudioWorkletProcessor {
         this.read = this.write = 0; this.started = false; this.epoch = m.reset;
         return;
       }
-      if (m.target) { this.target = m.target; return; }
+      if (m.target !== undefined) { this.target = Math.max(256, Math.min(m.target, this.size / 2)); return; }
       const l = m.l, r = m.r || m.l;
       for (let i = 0; i < l.length; i++) {
         const k = (this.write + i) % this.size;
         this.l[k] = l[i]; this.r[k] = r[i];
       }
       this.write += l.length;
-      if (this.write - this.read > this.size) {
-        this.dropped += this.write - this.size - this.read;
-        this.read = this.write - this.size;
+      if (this.write - this.read > this.size - 256) {
+        const skip = this.write - (this.size - 256) - this.read;
+        this.read += skip; this.dropped += skip;
       }
     };
   }
+
+  sample(ch, pos) {
+    const i = Math.floor(pos), f = pos - i;
+    const a = ch[i % this.size], b = ch[(i + 1) % this.size];
+    return a + (b - a) * f;
+  }
+
+  quiet(from, n) {
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor(from + i) % this.size;
+      if (Math.abs(this.l[k]) > this.silence || Math.abs(this.r[k]) > this.silence) return false;
+    }
+    return true;
+  }
+
   process(inputs, outputs) {
     const out = outputs[0];
     const n = out[0].length;
     let avail = this.write - this.read;
-    if (!this.started && avail >= this.target) this.started = true;
-    if (this.started && avail > this.max) {
+    if (!this.started && avail >= this.target) {
+      // Start at the target: what came before is older than it needs to be.
       const skip = avail - this.target;
-      this.read += skip; this.dropped += skip; avail = this.target;
+      this.read += skip; this.trimmed += skip; avail = this.target;
+      this.started = true;
     }
-    if (!this.started || avail < n) {
-      if (this.started) { this.underruns++; this.started = avail >= this.target; }
+    if (!this.started || avail < n + 1) {
+      if (this.started) { this.underruns++; this.started = false; }
       for (const ch of out) ch.fill(0);
     } else {
-      for (let i = 0; i < n; i++) {
-        const k = (this.read + i) % this.size;
-        out[0][i] = this.l[k];
-        if (out.length > 1) out[1][i] = this.r[k];
+      let excess = avail - n - this.target - this.slack;
+      // Skip near-silent quanta while there is excess: nobody hears them go.
+      while (excess >= n && this.quiet(this.read, n)) {
+        this.read += n; this.trimmed += n; excess -= n;
       }
-      this.read += n; this.played += n;
+      const step = excess > 0 ? 1.02 : 1;
+      for (let i = 0; i < n; i++) {
+        out[0][i] = this.sample(this.l, this.read);
+        if (out.length > 1) out[1][i] = this.sample(this.r, this.read);
+        this.read += step;
+      }
+      if (step > 1) this.stretched += n * (step - 1);
+      this.played += n;
     }
     if (currentFrame - this.lastReport >= 2400) {
       this.lastReport = currentFrame;
       this.port.postMessage({epoch: this.epoch, pos: this.read, played: this.played, underruns: this.underruns,
-        dropped: this.dropped, buffered: this.write - this.read});
+        dropped: this.dropped, trimmed: Math.round(this.trimmed + this.stretched), buffered: this.write - this.read,
+        target: this.target});
     }
     return true;
   }

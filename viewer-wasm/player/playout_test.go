@@ -1,0 +1,33 @@
+package player
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPlayoutTarget(t *testing.T) {
+	var p PlayoutTarget
+	ms := time.Millisecond
+	steps := []struct {
+		at        int // ms
+		jitter    time.Duration
+		underruns int
+		want      time.Duration
+	}{
+		{0, 0, 0, 30 * ms},             // a quiet LAN: the floor
+		{1000, 5 * ms, 0, 45 * ms},     // 3 × jitter on top
+		{2000, 5 * ms, 1, 65 * ms},     // an underrun: 20 ms more
+		{2500, 5 * ms, 3, 105 * ms},    // two more
+		{12000, 5 * ms, 3, 105 * ms},   // 9.5 s calm: not yet
+		{12500, 5 * ms, 3, 85 * ms},    // 10 s calm: 20 ms back
+		{22500, 5 * ms, 3, 65 * ms},    // and again
+		{42500, 5 * ms, 3, 45 * ms},    // back to what the jitter asks
+		{43000, 200 * ms, 3, 300 * ms}, // never more than Max
+		{43500, 0, 100, 300 * ms},      // nor with many underruns
+	}
+	for _, s := range steps {
+		if got := p.Update(t0.Add(time.Duration(s.at)*ms), s.jitter, s.underruns); got != s.want {
+			t.Errorf("at %d ms (jitter %v, %d underruns): %v, want %v", s.at, s.jitter, s.underruns, got, s.want)
+		}
+	}
+}
