@@ -103,6 +103,7 @@ type Session struct {
 type TrackStats struct {
 	Frames, Keyframes   uint64
 	FramesSkipped       uint64 // captured while the relay was unreachable, not sent
+	FramesLate          uint64 // left out by the source: the encoder could not keep up with real time
 	Packets, Bytes      uint64 // RTP packets and payload+header bytes sent
 	Retransmits         uint64
 	BitrateKbps         float64 // over the last second
@@ -986,6 +987,9 @@ func (e *Engine) Stats() Stats {
 		s.Video = e.video.stats
 		e.video.mu.Unlock()
 		s.Width, s.Height = e.video.src.Size()
+		if sk, ok := e.video.src.(interface{ SkippedFrames() uint64 }); ok {
+			s.Video.FramesLate = sk.SkippedFrames()
+		}
 	}
 	if e.audio != nil {
 		e.audio.mu.Lock()

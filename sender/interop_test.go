@@ -226,7 +226,7 @@ func TestFFplayREADMEPeerMode(t *testing.T) {
 		}
 	}
 	cancel()
-	for _, want := range []string{"Video: vp8", "640x480", "Audio: opus, 48000 Hz, stereo"} {
+	for _, want := range []string{"Video: vp8", "1280x720", "Audio: opus, 48000 Hz, stereo"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("ffplay did not report %q:\n%s", want, tail(out.String(), 3000))
 		}

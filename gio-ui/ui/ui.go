@@ -171,7 +171,7 @@ func New(cfg Config) (*UI, error) {
 		u.keyEd.SetText(cfg.Key)
 	}
 	u.caEd.SetText(set.CAFile)
-	u.sizeEnum.Value = pick(set.Size, sizes, "640x480")
+	u.sizeEnum.Value = pick(set.Size, sizes, "1280x720")
 	u.rateEnum.Value = pick(strconv.Itoa(set.FPS), rates, "30")
 	u.bitrateEnum.Value = pick(strconv.Itoa(set.BitrateKbps), bitrates, "1000")
 	u.cam = entryFromSetting(set.Camera, &u.camFile)

@@ -57,8 +57,8 @@ func TestWatchTestSource(t *testing.T) {
 	if s.VideoCodec != "vp8" || s.AudioCodec != "opus" {
 		t.Errorf("codecs = %q, %q; want vp8, opus", s.VideoCodec, s.AudioCodec)
 	}
-	if s.Width != 640 || s.Height != 480 {
-		t.Errorf("video size = %dx%d, want 640x480", s.Width, s.Height)
+	if s.Width != 1280 || s.Height != 720 {
+		t.Errorf("video size = %dx%d, want the default 1280x720", s.Width, s.Height)
 	}
 	if s.VideoFramesDecoded < s.VideoFramesRendered {
 		t.Errorf("rendered %d frames but decoded only %d", s.VideoFramesRendered, s.VideoFramesDecoded)

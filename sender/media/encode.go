@@ -12,12 +12,13 @@ import (
 
 	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/mediadevices/pkg/codec/opus"
-	"github.com/pion/mediadevices/pkg/codec/vpx"
 	"github.com/pion/mediadevices/pkg/driver"
 	"github.com/pion/mediadevices/pkg/io/audio"
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
 	"github.com/pion/mediadevices/pkg/wave"
+
+	"github.com/quicast/quicast/sender/internal/vp8enc"
 )
 
 // rawSource is a mediadevices driver adapter (driver.Adapter plus
@@ -67,18 +68,9 @@ func newEncodedTrack(src rawSource, kind Kind, o Options) (Track, error) {
 			break
 		}
 		r = tapVideo(r, o)
-		var params vpx.VP8Params
-		if params, err = vpx.NewVP8Params(); err != nil {
-			break
-		}
-		params.BitRate = o.VideoBitrate
-		params.KeyFrameInterval = max(1, int(o.KeyframeInterval.Seconds()*o.FPS))
-		params.Deadline = time.Millisecond // realtime (VPX_DL_REALTIME)
-		params.LagInFrames = 0
-		params.RateControlEndUsage = vpx.RateControlCBR
-		params.ErrorResilient = vpx.ErrorResilientDefault
 		t.codec, t.w, t.h = codecVP8, p.Width, p.Height
-		t.enc, err = params.BuildVideoEncoder(r, p)
+		t.enc, err = vp8enc.New(r, vp8enc.Config{Width: p.Width, Height: p.Height, FPS: o.FPS,
+			Bitrate: o.VideoBitrate, KeyInterval: o.KeyframeInterval})
 	case KindAudio:
 		rec, ok := src.(driver.AudioRecorder)
 		if !ok {
@@ -108,6 +100,15 @@ func newEncodedTrack(src rawSource, kind Kind, o Options) (Track, error) {
 	}
 	t.kf, _ = t.enc.Controller().(codec.KeyFrameController)
 	return t, nil
+}
+
+// SkippedFrames counts the frames the source left out so as not to fall
+// behind real time (the encoder was late).
+func (t *encodedTrack) SkippedFrames() uint64 {
+	if s, ok := t.src.(interface{ skippedFrames() uint64 }); ok {
+		return s.skippedFrames()
+	}
+	return 0
 }
 
 func (t *encodedTrack) Kind() Kind                { return t.kind }

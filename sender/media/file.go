@@ -114,8 +114,7 @@ func (v *fileVideo) Properties() []prop.Media {
 func (v *fileVideo) VideoRecord(prop.Media) (video.Reader, error) {
 	done := v.doneCh()
 	period := time.Duration(float64(time.Second) / v.y4m.Header().FPS())
-	return video.ReaderFunc(func() (image.Image, func(), error) {
-		v.mu.Lock()
+	read := func() (image.Image, error) {
 		img, err := v.y4m.ReadFrame()
 		if err == io.EOF && v.loop && v.next > v.base {
 			v.base = v.next
@@ -123,6 +122,21 @@ func (v *fileVideo) VideoRecord(prop.Media) (video.Reader, error) {
 				img, err = v.y4m.ReadFrame()
 			}
 		}
+		return img, err
+	}
+	return video.ReaderFunc(func() (image.Image, func(), error) {
+		v.mu.Lock()
+		// A live source never queues: frames whose time passed while the
+		// encoder was busy are skipped, so each frame goes out at its time.
+		for v.clk.Now()-v.next > period {
+			if _, err := read(); err != nil {
+				v.mu.Unlock()
+				return nil, func() {}, err
+			}
+			v.next += period
+			v.skipped.Add(1)
+		}
+		img, err := read()
 		t := v.next
 		v.next += period
 		v.mu.Unlock()

@@ -1,8 +1,8 @@
 // Package media captures and encodes the sender's audio and video. Sources
 // are pion/mediadevices drivers — the built-in test source, Y4M/WAV files
 // (other formats through ffmpeg), real cameras (v4l2) and microphones — and
-// frames are encoded with the mediadevices codec packages: VP8 (libvpx,
-// RFC 6386) and Opus (libopus, RFC 6716).
+// frames are encoded with VP8 (libvpx configured for live video, package
+// vp8enc, RFC 6386) and Opus (libopus through mediadevices, RFC 6716).
 package media
 
 import (
@@ -80,7 +80,7 @@ type Track interface {
 
 // Options configure sources and encoders. The zero value means the defaults.
 type Options struct {
-	Width, Height    int           // pixels; default 640×480
+	Width, Height    int           // pixels; default 1280×720
 	FPS              float64       // frames per second; default 30
 	VideoBitrate     int           // bit/s; default 1 000 000
 	AudioBitrate     int           // bit/s; default 64 000
@@ -100,7 +100,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Width <= 0 || o.Height <= 0 {
-		o.Width, o.Height = 640, 480
+		o.Width, o.Height = 1280, 720
 	}
 	o.Width, o.Height = o.Width&^1, o.Height&^1
 	if o.FPS <= 0 {

@@ -400,3 +400,28 @@ func TestPreviewReader(t *testing.T) {
 		t.Error("a missing file opened")
 	}
 }
+
+// A live source never falls behind real time: when the encoder is slower
+// than the frame rate, frames are skipped (and counted), not queued.
+func TestSlowEncoderSkipsFrames(t *testing.T) {
+	clk := NewClock()
+	v, err := Open(context.Background(), clk, Source{Type: SourceTest}, KindVideo, Options{Width: 160, Height: 120, FPS: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var lag time.Duration
+	for range 25 {
+		f, err := v.ReadFrame(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		lag = clk.Now() - f.MediaTime
+		time.Sleep(60 * time.Millisecond) // an encoder three frames slow
+	}
+	skipped := v.(interface{ SkippedFrames() uint64 }).SkippedFrames()
+	// Queued, the 25th frame would be 25 × 40 ms = 1 s behind.
+	if lag > 500*time.Millisecond || skipped < 25 {
+		t.Errorf("after 25 slow reads: %v behind the clock, %d frames skipped", lag, skipped)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/mediadevices/pkg/frame"
@@ -35,11 +36,16 @@ func IsFlash(t time.Duration) bool { return t%time.Second < flashDuration }
 // driverBase is the part of a mediadevices driver (driver.Adapter) that the
 // built-in sources share: Open/Close with a done channel.
 type driverBase struct {
-	mu     sync.Mutex
-	done   chan struct{}
-	closed bool
-	mt     time.Duration // media time of the last frame or chunk read
+	mu      sync.Mutex
+	done    chan struct{}
+	closed  bool
+	mt      time.Duration // media time of the last frame or chunk read
+	skipped atomic.Uint64 // frames not sent because their time had passed
 }
+
+// skippedFrames counts the frames a live source left out to keep to real
+// time when the encoder could not.
+func (d *driverBase) skippedFrames() uint64 { return d.skipped.Load() }
 
 func (d *driverBase) Open() error {
 	d.mu.Lock()
@@ -107,13 +113,26 @@ func (v *testVideo) Properties() []prop.Media {
 func (v *testVideo) VideoRecord(prop.Media) (video.Reader, error) {
 	done := v.doneCh()
 	var k int64
+	// Two pictures drawn in turn: the encoder is done with one before the
+	// next read.
+	pics := [2]*image.YCbCr{}
+	for i := range pics {
+		pics[i] = image.NewYCbCr(image.Rect(0, 0, v.w, v.h), image.YCbCrSubsampleRatio420)
+	}
 	return video.ReaderFunc(func() (image.Image, func(), error) {
+		// A live source never queues: when the encoder could not keep up,
+		// the frames whose time has passed are skipped, not sent late.
+		if due := int64(v.clk.Now().Seconds() * v.fps); due > k+1 {
+			v.skipped.Add(uint64(due - k))
+			k = due
+		}
 		t := time.Duration(float64(k) * float64(time.Second) / v.fps)
 		if !v.clk.sleepUntil(done, t) {
 			return nil, func() {}, io.EOF
 		}
+		img := pics[k%2]
 		k++
-		img := TestPicture(v.w, v.h, t)
+		DrawTestPicture(img, t)
 		v.setMediaTime(t)
 		return img, func() {}, nil
 	}), nil
@@ -124,33 +143,53 @@ func (v *testVideo) VideoRecord(prop.Media) (video.Reader, error) {
 // flashDuration of every second.
 func TestPicture(w, h int, t time.Duration) *image.YCbCr {
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	DrawTestPicture(img, t)
+	return img
+}
+
+// testBars are the eight bars of a test card: luma and chroma per bar.
+var testBars = [8][3]uint8{{180, 128, 128}, {168, 44, 136}, {145, 147, 44}, {133, 63, 52},
+	{63, 193, 204}, {51, 109, 212}, {28, 212, 120}, {16, 128, 128}}
+
+// DrawTestPicture draws the test picture at media time t into img (4:2:0,
+// at its origin). Rows are drawn once and copied: the luma gradient
+// changes 24 times down the picture, the chroma never.
+func DrawTestPicture(img *image.YCbCr, t time.Duration) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if IsFlash(t) {
 		fill(img.Y, 235)
 		fill(img.Cb, 128)
 		fill(img.Cr, 128)
-		return img
+		return
 	}
 	shift := int(t.Milliseconds() * int64(w) / 4000) // bars cross the picture in 4 s
-	// Eight bars, as on a test card: luma and chroma per bar.
-	bars := [8][3]uint8{{180, 128, 128}, {168, 44, 136}, {145, 147, 44}, {133, 63, 52},
-		{63, 193, 204}, {51, 109, 212}, {28, 212, 120}, {16, 128, 128}}
-	for y := 0; y < h; y++ {
+	base := img.Y[:w]                                // row 0 is the gradient's first band
+	for x := range base {
+		base[x] = testBars[((x+shift)*8/w)%8][0]
+	}
+	prev := 0
+	for y := 1; y < h; y++ {
 		row := img.Y[y*img.YStride : y*img.YStride+w]
-		for x := range row {
-			b := bars[((x+shift)*8/w)%8]
-			row[x] = b[0] + uint8(y*24/h)
+		if off := uint8(y * 24 / h); off == uint8(prev*24/h) {
+			copy(row, img.Y[prev*img.YStride:prev*img.YStride+w])
+		} else {
+			for x := range row {
+				row[x] = base[x] + off
+			}
+			prev = y
 		}
 	}
-	cw := (w + 1) / 2
-	for y := 0; y < (h+1)/2; y++ {
-		for x := 0; x < cw; x++ {
-			b := bars[((2*x+shift)*8/w)%8]
-			img.Cb[y*img.CStride+x] = b[1]
-			img.Cr[y*img.CStride+x] = b[2]
-		}
+	cw, ch := (w+1)/2, (h+1)/2
+	cb, cr := img.Cb[:cw], img.Cr[:cw]
+	for x := range cb {
+		b := testBars[((2*x+shift)*8/w)%8]
+		cb[x], cr[x] = b[1], b[2]
+	}
+	for y := 1; y < ch; y++ {
+		copy(img.Cb[y*img.CStride:y*img.CStride+cw], cb)
+		copy(img.Cr[y*img.CStride:y*img.CStride+cw], cr)
 	}
 	drawClock(img, t)
-	return img
 }
 
 func fill(b []byte, v byte) {

@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	videoSrc := fs.String("video", "test", "video `SRC`")
 	audioSrc := fs.String("audio", "test", "audio `SRC`")
 	profile := fs.String("srtp-profile", "", "SRTP `profile`: AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80 (default: GCM to a relay, AES_CM in peer mode)")
-	size := fs.String("size", "640x480", "video `WxH`")
+	size := fs.String("size", "1280x720", "video `WxH`")
 	fps := fs.Float64("fps", 30, "video frames per second")
 	vbr := fs.Int("bitrate", 1000, "video bitrate, `kbit/s`")
 	abr := fs.Int("audio-bitrate", 64, "audio bitrate, `kbit/s`")
@@ -220,9 +220,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stderr, "%s  reconnecting (attempt %d): %v\n", s.Elapsed.Round(time.Second), s.Link.Attempt, s.Link.Err)
 				continue
 			}
-			fmt.Fprintf(stderr, "%s  video %dx%d %.0f fps %.0f kbit/s  audio %.0f kbit/s  packets %d  lost %.1f%%  PLI %d  NACK %d\n",
+			late := ""
+			if s.Video.FramesLate > 0 {
+				late = fmt.Sprintf("  %d frames skipped: the encoder cannot keep up (try a smaller -size or -fps)", s.Video.FramesLate)
+			}
+			fmt.Fprintf(stderr, "%s  video %dx%d %.0f fps %.0f kbit/s  audio %.0f kbit/s  packets %d  lost %.1f%%  PLI %d  NACK %d%s\n",
 				s.Elapsed.Round(time.Second), s.Width, s.Height, s.Video.FPS, s.Video.BitrateKbps, s.Audio.BitrateKbps,
-				s.Video.Packets+s.Audio.Packets, 100*s.Video.FractionLost, s.Video.PLIs, s.Video.NACKs)
+				s.Video.Packets+s.Audio.Packets, 100*s.Video.FractionLost, s.Video.PLIs, s.Video.NACKs, late)
 		}
 	}
 }
