@@ -66,6 +66,16 @@ func TestWatchTestSource(t *testing.T) {
 	if s.BitrateKbps <= 50 {
 		t.Errorf("bitrate = %.0f kbit/s, want a real video stream", s.BitrateKbps)
 	}
+	// Glass-to-glass latency, its stages and the time to the first frame
+	// are measured, and plausible on one machine: positive, the stages
+	// smaller than the whole, under a few seconds.
+	s = waitStats(t, ctx, 20*time.Second, "latency measured", func(s playerStats) bool { return s.LatencyP50MS > 0 })
+	t.Logf("latency: last %.0f ms, p50 %.0f, p95 %.0f (capture→arrival %.0f, decode %.0f, waiting and drawing %.0f); first frame %.0f ms after navigation",
+		s.LatencyMS, s.LatencyP50MS, s.LatencyP95MS, s.LatencyNetworkMS, s.LatencyDecodeMS, s.LatencyPlayoutMS, s.TimeToFirstFrameMS)
+	if s.LatencyP50MS > 3000 || s.LatencyP95MS < s.LatencyP50MS || s.LatencyNetworkMS <= 0 ||
+		s.LatencyNetworkMS+s.LatencyDecodeMS > s.LatencyP95MS || s.TimeToFirstFrameMS <= 0 || s.TimeToFirstFrameMS > 60000 {
+		t.Errorf("implausible latency figures: %+v", s)
+	}
 	n, err := canvasColours(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -9,15 +9,25 @@ import "time"
 // The target is Min plus three times the interarrival jitter estimate
 // (RFC 3550 §6.4.1; three deviations cover nearly all arrivals), plus a
 // margin that grows by Step after each underrun and gives back Step after
-// every Calm without one, all within [Min, Max].
+// every Calm without one, all within [Min, Max]. Underruns in the Settle
+// after Start (the first packets of a broadcast come with the decoders'
+// start-up) do not count.
 type PlayoutTarget struct {
 	Min, Max time.Duration // zero: 30 ms (a 20 ms Opus packet and scheduling), 300 ms
-	Step     time.Duration // zero: 20 ms
-	Calm     time.Duration // zero: 10 s
+	Step     time.Duration // zero: 10 ms
+	Calm     time.Duration // zero: 5 s
+	Settle   time.Duration // zero: 2 s
 
 	margin    time.Duration
 	underruns int
 	since     time.Time // of the last underrun or margin decrease
+	start     time.Time
+}
+
+// Start begins a broadcast at now: the margin goes, start-up underruns are
+// forgiven.
+func (p *PlayoutTarget) Start(now time.Time) {
+	p.margin, p.start, p.since = 0, now, now
 }
 
 func (p *PlayoutTarget) defaults() (minD, maxD, step, calm time.Duration) {
@@ -29,10 +39,10 @@ func (p *PlayoutTarget) defaults() (minD, maxD, step, calm time.Duration) {
 		maxD = 300 * time.Millisecond
 	}
 	if step <= 0 {
-		step = 20 * time.Millisecond
+		step = 10 * time.Millisecond
 	}
 	if calm <= 0 {
-		calm = 10 * time.Second
+		calm = 5 * time.Second
 	}
 	return
 }
@@ -41,7 +51,13 @@ func (p *PlayoutTarget) defaults() (minD, maxD, step, calm time.Duration) {
 // playout buffer's underrun count so far (it only grows).
 func (p *PlayoutTarget) Update(now time.Time, jitter time.Duration, underruns int) time.Duration {
 	minD, maxD, step, calm := p.defaults()
+	settle := p.Settle
+	if settle <= 0 {
+		settle = 2 * time.Second
+	}
 	switch {
+	case underruns > p.underruns && now.Sub(p.start) < settle:
+		// start-up: not the network's doing
 	case underruns > p.underruns:
 		p.margin += time.Duration(underruns-p.underruns) * step
 		p.margin = min(p.margin, maxD)

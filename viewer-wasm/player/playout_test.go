@@ -6,7 +6,8 @@ import (
 )
 
 func TestPlayoutTarget(t *testing.T) {
-	var p PlayoutTarget
+	p := PlayoutTarget{Step: 20 * time.Millisecond, Calm: 10 * time.Second}
+	p.Start(t0.Add(-time.Hour))
 	ms := time.Millisecond
 	steps := []struct {
 		at        int // ms
@@ -29,5 +30,26 @@ func TestPlayoutTarget(t *testing.T) {
 		if got := p.Update(t0.Add(time.Duration(s.at)*ms), s.jitter, s.underruns); got != s.want {
 			t.Errorf("at %d ms (jitter %v, %d underruns): %v, want %v", s.at, s.jitter, s.underruns, got, s.want)
 		}
+	}
+}
+
+// Underruns while a broadcast starts are the decoders' start-up, not the
+// network's: they do not raise the target.
+func TestPlayoutTargetSettles(t *testing.T) {
+	var p PlayoutTarget
+	p.Start(t0)
+	ms := time.Millisecond
+	if got := p.Update(t0.Add(500*ms), 0, 2); got != 30*ms {
+		t.Errorf("start-up underruns: %v, want 30 ms", got)
+	}
+	if got := p.Update(t0.Add(3000*ms), 0, 3); got != 40*ms {
+		t.Errorf("an underrun later: %v, want 40 ms (10 ms step)", got)
+	}
+	if got := p.Update(t0.Add(8000*ms), 0, 3); got != 30*ms {
+		t.Errorf("5 s calm: %v, want 30 ms", got)
+	}
+	p.Start(t0.Add(9000 * ms)) // a new broadcast
+	if got := p.Update(t0.Add(9500*ms), 0, 9); got != 30*ms {
+		t.Errorf("a new broadcast's start-up: %v, want 30 ms", got)
 	}
 }

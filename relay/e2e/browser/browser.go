@@ -205,6 +205,14 @@ type Stats struct {
 	TargetDelayMS       float64 `json:"targetDelayMs"`  // what the latency controller holds it at
 	OutputLatencyMS     float64 `json:"outputLatencyMs"`
 	AudioSamplesTrimmed int     `json:"audioSamplesTrimmed"` // skipped in silence or played fast to keep the target
+	// Glass-to-glass: capture at the sender to drawn on the canvas.
+	LatencyMS          float64 `json:"latencyMs"`
+	LatencyP50MS       float64 `json:"latencyP50Ms"`
+	LatencyP95MS       float64 `json:"latencyP95Ms"`
+	LatencyNetworkMS   float64 `json:"latencyNetworkMs"` // capture → arrival (median)
+	LatencyDecodeMS    float64 `json:"latencyDecodeMs"`  // arrival → decoded
+	LatencyPlayoutMS   float64 `json:"latencyPlayoutMs"` // decoded → drawn
+	TimeToFirstFrameMS float64 `json:"timeToFirstFrameMs"`
 }
 
 func (s Stats) String() string {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/url"
 	"strconv"
@@ -150,13 +151,17 @@ type Player struct {
 	lastCtrl       time.Time // when the relay last sent a control message
 	viewerCount    int
 	target         player.PlayoutTarget
+	arrived        map[int64]time.Time // extended RTP timestamp → when the frame went to the decoder
+	lat            player.LatencyWindow
+	firstFrameMS   float64 // performance.now() at the first frame shown: ms since navigation
 	targetSent     time.Duration
 	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
 }
 
 type pendingFrame struct {
 	frame js.Value
-	wall  time.Time
+	wall  time.Time // the sender's wall clock at capture
+	times player.FrameTimes
 }
 
 type groupPacket struct {
@@ -174,6 +179,7 @@ type stats struct {
 	AudioSamplesPlayed, AudioUnderruns, AudioDropped int
 	AudioSamplesMuted, AudioSamplesTrimmed           int
 	TargetDelayMS, OutputLatencyMS                   float64
+	Latency                                          player.Latency
 	BitrateKbps, PlayoutDelayMS, JitterMS, AVSkewMS  float64
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	DecodeErrors                                     int
@@ -191,6 +197,7 @@ func main() {
 		staging:   js.Global().Get("Uint8Array").New(protocol.MaxPacket * 256),
 		jitter:    protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay),
 		videoPkts: make(chan groupPacket, 2048),
+		arrived:   map[int64]time.Time{},
 		audioPkts: make(chan []byte, 256),
 	}
 	path := js.Global().Get("location").Get("pathname").String()
@@ -263,7 +270,8 @@ func (p *Player) setupDecoders() {
 	p.vdec = js.Global().Get("VideoDecoder").New(map[string]any{
 		"output": p.fn(func(args []js.Value) {
 			f := args[0]
-			extTS := int64(f.Get("timestamp").Float() * 9 / 100)
+			tsUS := int64(f.Get("timestamp").Float()) // the chunk's, in µs (W3C WebCodecs)
+			extTS := int64(math.Round(float64(tsUS) * 9 / 100))
 			p.mu.Lock()
 			p.s.VideoFramesDecoded++
 			p.s.Width, p.s.Height = f.Get("displayWidth").Int(), f.Get("displayHeight").Int()
@@ -276,7 +284,9 @@ func (p *Player) setupDecoders() {
 				p.pending = p.pending[1:]
 				p.s.VideoFramesDropped++
 			}
-			p.pending = append(p.pending, pendingFrame{frame: f, wall: wall})
+			times := player.FrameTimes{Capture: wall, Arrived: p.arrived[tsUS], Decoded: time.Now()}
+			delete(p.arrived, tsUS)
+			p.pending = append(p.pending, pendingFrame{frame: f, wall: wall, times: times})
 			p.mu.Unlock()
 		}),
 		"error": p.fn(func(args []js.Value) {
@@ -568,6 +578,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 		p.s.AudioCodec = bc.Audio.Codec
 	}
 	p.m.Catalog(bc.Video != nil, bc.Audio != nil, now)
+	p.target.Start(now)
 	p.vdecConfigured, p.adecConfigured = false, false
 	p.mu.Unlock()
 	for _, d := range []js.Value{p.vdec, p.adec} {
@@ -653,6 +664,11 @@ func (p *Player) videoLoop() {
 		p.vdecConfigured = true
 		ext := bc.VideoUnwrap.Unwrap(f.Timestamp)
 		codec := bc.Video.Codec
+		tsUS := int64(math.Round(float64(ext) * 100 / 9)) // 90 kHz → µs, the key the decoder gives back
+		if len(p.arrived) > 256 {                         // frames the decoder never gave back
+			clear(p.arrived)
+		}
+		p.arrived[tsUS] = time.Now()
 		p.mu.Unlock()
 		if !configured {
 			if p.vdec.Get("state").String() == "closed" {
@@ -674,7 +690,7 @@ func (p *Player) videoLoop() {
 		}
 		js.CopyBytesToJS(p.staging, f.Data)
 		chunk := js.Global().Get("EncodedVideoChunk").New(map[string]any{
-			"type": typ, "timestamp": float64(ext) * 100 / 9,
+			"type": typ, "timestamp": tsUS,
 			"data": p.staging.Call("subarray", 0, len(f.Data)),
 		})
 		p.vdec.Call("decode", chunk)
@@ -723,6 +739,7 @@ func (p *Player) renderLoop() {
 		}
 		if now.Sub(lastRate) >= time.Second {
 			p.mu.Lock()
+			p.s.Latency = p.lat.Summary()
 			p.s.BitrateKbps = float64(p.bytes-lastBytes) * 8 / now.Sub(lastRate).Seconds() / 1000
 			lastBytes, lastRate = p.bytes, now
 			p.s.JitterMS = float64(p.jitter.Jitter()) / 1e6
@@ -836,6 +853,11 @@ func (p *Player) render(now time.Time) {
 	p.s.VideoFramesDropped += drop
 	p.s.VideoFramesRendered++
 	p.m.Media(now)
+	show.times.Shown = now
+	p.lat.Add(show.times)
+	if p.firstFrameMS == 0 {
+		p.firstFrameMS = js.Global().Get("performance").Call("now").Float()
+	}
 	if !audioNow.IsZero() && !show.wall.IsZero() {
 		p.s.AVSkewMS = float64(show.wall.Sub(audioNow)) / 1e6
 	}
@@ -867,12 +889,17 @@ func (p *Player) statsObject() any {
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "avSkewMs": s.AVSkewMS,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
+		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
+		"latencyNetworkMs": ms(s.Latency.Network), "latencyDecodeMs": ms(s.Latency.Decode),
+		"latencyPlayoutMs": ms(s.Latency.Playout), "timeToFirstFrameMs": p.firstFrameMS,
 	}
 }
 
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
 func (p *Player) overlayText() string {
 	p.mu.Lock()
-	s, st := p.s, p.m.Status()
+	s, st, first := p.s, p.m.Status(), p.firstFrameMS
 	p.mu.Unlock()
 	var b strings.Builder
 	line := func(k, v string) { b.WriteString(k + strings.Repeat(" ", 16-len(k)) + v + "\n") }
@@ -893,6 +920,10 @@ func (p *Player) overlayText() string {
 	line("output latency", strconv.Itoa(int(s.OutputLatencyMS))+" ms")
 	line("jitter", strconv.Itoa(int(s.JitterMS))+" ms")
 	line("A/V skew", strconv.Itoa(int(s.AVSkewMS))+" ms")
+	line("latency", strconv.Itoa(int(ms(s.Latency.P50)))+" ms p50, "+strconv.Itoa(int(ms(s.Latency.P95)))+" p95")
+	line("  of which", "net "+strconv.Itoa(int(ms(s.Latency.Network)))+", decode "+strconv.Itoa(int(ms(s.Latency.Decode)))+
+		", wait "+strconv.Itoa(int(ms(s.Latency.Playout))))
+	line("first frame", strconv.Itoa(int(first))+" ms")
 	line("groups", strconv.Itoa(s.GroupsReceived))
 	line("lost", strconv.Itoa(s.PacketsLost))
 	line("sessions", strconv.Itoa(st.Sessions)+" ("+strconv.Itoa(st.Broadcasts)+" broadcasts)")
