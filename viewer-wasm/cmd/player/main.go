@@ -24,8 +24,9 @@ import (
 
 const (
 	tick          = 8 * time.Millisecond
-	maxPending    = 30 // decoded video frames waiting for their time
-	maxDecodeQ    = 16 // frames queued in the VideoDecoder before we skip to a keyframe
+	maxPending    = 30   // decoded video frames waiting for their time
+	maxDecodeQ    = 16   // frames queued in the VideoDecoder before we skip to a keyframe
+	maxEarly      = 2048 // video packets held for a catalog that has not come yet
 	audioMinDelay = 20 * time.Millisecond
 	audioMaxDelay = 200 * time.Millisecond
 	keyframeEvery = time.Second // at most one keyframe request per this
@@ -128,6 +129,7 @@ type Player struct {
 	audioNode  js.Value
 	audioCtx   js.Value
 	videoPkts  chan groupPacket
+	catalogs   chan struct{} // a new broadcast: the video loop looks at the packets it held
 	audioPkts  chan []byte
 	funcs      []js.Func
 	ignore     js.Func
@@ -145,6 +147,8 @@ type Player struct {
 	pending        []pendingFrame
 	jitter         *protocol.JitterBuffer
 	vdecConfigured bool
+	vdecCodec      string // what vdec is configured for
+	vdecUsed       bool   // it was given a chunk since
 	adecConfigured bool
 	ctrlWriter     js.Value
 	lastKeyReq     time.Time
@@ -153,7 +157,8 @@ type Player struct {
 	target         player.PlayoutTarget
 	arrived        map[int64]time.Time // extended RTP timestamp → when the frame went to the decoder
 	lat            player.LatencyWindow
-	firstFrameMS   float64 // performance.now() at the first frame shown: ms since navigation
+	firstFrameMS   float64            // performance.now() at the first frame shown: ms since navigation
+	marks          map[string]float64 // first time each start-up step happened, ms since navigation
 	targetSent     time.Duration
 	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
 }
@@ -197,7 +202,9 @@ func main() {
 		staging:   js.Global().Get("Uint8Array").New(protocol.MaxPacket * 256),
 		jitter:    protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay),
 		videoPkts: make(chan groupPacket, 2048),
+		catalogs:  make(chan struct{}, 1),
 		arrived:   map[int64]time.Time{},
+		marks:     map[string]float64{},
 		audioPkts: make(chan []byte, 256),
 	}
 	path := js.Global().Get("location").Get("pathname").String()
@@ -217,6 +224,9 @@ func main() {
 	p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
 	p.setupAudio()
 	p.setupDecoders()
+	// Warm the video decoder up while the session opens: VP8 is what
+	// quicast sends; another codec in the catalog reconfigures it.
+	p.configureVideo("vp8")
 	go p.run()
 	go p.videoLoop()
 	p.renderLoop()
@@ -274,6 +284,7 @@ func (p *Player) setupDecoders() {
 			extTS := int64(math.Round(float64(tsUS) * 9 / 100))
 			p.mu.Lock()
 			p.s.VideoFramesDecoded++
+			p.markLocked("firstDecoded")
 			p.s.Width, p.s.Height = f.Get("displayWidth").Int(), f.Get("displayHeight").Int()
 			wall := time.Time{}
 			if p.bc != nil && p.bc.VideoClock.Synced() {
@@ -309,6 +320,18 @@ func (p *Player) setupDecoders() {
 			p.mu.Unlock()
 		}),
 	})
+}
+
+// configureVideo (re)configures the video decoder for codec, making a new
+// one when an error closed it.
+func (p *Player) configureVideo(codec string) {
+	if p.vdec.Get("state").String() == "closed" {
+		p.setupDecoders()
+	}
+	p.vdec.Call("configure", map[string]any{"codec": codec, "optimizeForLatency": true})
+	p.mu.Lock()
+	p.vdecConfigured, p.vdecCodec, p.vdecUsed = true, codec, false
+	p.mu.Unlock()
 }
 
 // audioOut hands decoded audio to the worklet and records its media time;
@@ -376,6 +399,9 @@ func (p *Player) run() {
 // session fetches a ticket, opens a WebTransport session and serves it
 // until it closes. connected reports whether it got that far.
 func (p *Player) session() (connected bool, err error) {
+	p.mu.Lock()
+	p.markLocked("ticket")
+	p.mu.Unlock()
 	resp, err := await(js.Global().Call("fetch", "/api/ticket?stream="+url.QueryEscape(p.stream),
 		map[string]any{"credentials": "same-origin", "cache": "no-store"}))
 	if err != nil {
@@ -425,6 +451,7 @@ func (p *Player) session() (connected bool, err error) {
 	p.ctrlWriter = bidi.Get("writable").Call("getWriter")
 	p.lastCtrl = now
 	p.m.Connected(now)
+	p.markLocked("session")
 	p.mu.Unlock()
 	p.show(now)
 	p.sendControl(&protocol.Message{Type: protocol.MsgHello, Client: "quicast-viewer"})
@@ -530,6 +557,9 @@ func (p *Player) controlLoop(r *jsReader) {
 		p.mu.Unlock()
 		switch m.Type {
 		case protocol.MsgCatalog:
+			p.mu.Lock()
+			p.markLocked("catalog")
+			p.mu.Unlock()
 			p.newBroadcast(m.Tracks, now)
 		case protocol.MsgSync:
 			if m.Sync != nil {
@@ -579,15 +609,27 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	}
 	p.m.Catalog(bc.Video != nil, bc.Audio != nil, now)
 	p.target.Start(now)
-	p.vdecConfigured, p.adecConfigured = false, false
+	p.adecConfigured = false
+	// A decoder configured for this codec that never decoded anything
+	// (warmed up at start) is kept: creating one costs Chromium a few
+	// hundred ms before its first frame.
+	keep := !p.vdecUsed && bc.Video != nil && p.vdecCodec == bc.Video.Codec && p.vdec.Get("state").String() == "configured"
 	p.mu.Unlock()
-	for _, d := range []js.Value{p.vdec, p.adec} {
-		if d.Get("state").String() != "closed" {
-			d.Call("reset")
-		}
+	if !keep && p.vdec.Get("state").String() != "closed" {
+		p.vdec.Call("reset")
+	}
+	if p.adec.Get("state").String() != "closed" {
+		p.adec.Call("reset")
+	}
+	if bc.Video != nil && !keep {
+		p.configureVideo(bc.Video.Codec)
 	}
 	if p.audioNode.Truthy() {
 		p.audioNode.Get("port").Call("postMessage", map[string]any{"reset": epoch})
+	}
+	select {
+	case p.catalogs <- struct{}{}:
+	default:
 	}
 }
 
@@ -609,6 +651,7 @@ func (p *Player) groupLoop(stream js.Value) {
 	}
 	p.mu.Lock()
 	p.s.GroupsReceived++
+	p.markLocked("firstGroup")
 	p.mu.Unlock()
 	h := g.Header()
 	first := true
@@ -645,56 +688,84 @@ func (p *Player) datagramLoop(r js.Value) {
 // VideoDecoder, from a keyframe on and again from the next one after any
 // loss.
 func (p *Player) videoLoop() {
-	for gp := range p.videoPkts {
-		p.mu.Lock()
-		bc := p.bc
-		if bc == nil || gp.ssrc != bc.VideoSSRC() || !bc.Gate.Packet(gp.group, gp.start) {
-			p.mu.Unlock()
-			continue // another broadcast's, or the rest of a group we left
-		}
-		if gp.start {
-			bc.Assembler.Reset()
-		}
-		f, ok, err := bc.Assembler.Push(gp.pkt)
-		if err != nil || !ok || !bc.Gate.Frame(f.Keyframe) {
-			p.mu.Unlock()
-			continue
-		}
-		configured := p.vdecConfigured
-		p.vdecConfigured = true
-		ext := bc.VideoUnwrap.Unwrap(f.Timestamp)
-		codec := bc.Video.Codec
-		tsUS := int64(math.Round(float64(ext) * 100 / 9)) // 90 kHz → µs, the key the decoder gives back
-		if len(p.arrived) > 256 {                         // frames the decoder never gave back
-			clear(p.arrived)
-		}
-		p.arrived[tsUS] = time.Now()
-		p.mu.Unlock()
-		if !configured {
-			if p.vdec.Get("state").String() == "closed" {
-				p.setupDecoders()
-			}
-			p.vdec.Call("configure", map[string]any{"codec": codec, "optimizeForLatency": true})
-		}
-		if q := p.vdec.Get("decodeQueueSize").Int(); q > maxDecodeQ && !f.Keyframe {
+	// Packets of an SSRC no catalog has named yet: the relay sends a new
+	// viewer the catalog on the control stream and the group cache on a
+	// stream of its own, and the two may arrive in either order. Held
+	// until the next catalog, at most maxEarly.
+	var early []groupPacket
+	for {
+		select {
+		case gp := <-p.videoPkts:
 			p.mu.Lock()
-			bc.Gate.NeedKeyframe()
-			p.s.VideoFramesDropped++
+			known := p.bc != nil && gp.ssrc == p.bc.VideoSSRC()
 			p.mu.Unlock()
-			go p.requestKeyframe()
-			continue
+			if !known {
+				if len(early) < maxEarly {
+					early = append(early, gp)
+				}
+				continue
+			}
+			p.video(gp)
+		case <-p.catalogs:
+			for _, gp := range early {
+				p.video(gp)
+			}
+			early = early[:0]
 		}
-		typ := "delta"
-		if f.Keyframe {
-			typ = "key"
-		}
-		js.CopyBytesToJS(p.staging, f.Data)
-		chunk := js.Global().Get("EncodedVideoChunk").New(map[string]any{
-			"type": typ, "timestamp": tsUS,
-			"data": p.staging.Call("subarray", 0, len(f.Data)),
-		})
-		p.vdec.Call("decode", chunk)
 	}
+}
+
+// video takes one packet of a group: reassembly, the group and keyframe
+// gate, the decoder.
+func (p *Player) video(gp groupPacket) {
+	p.mu.Lock()
+	bc := p.bc
+	if bc == nil || gp.ssrc != bc.VideoSSRC() || !bc.Gate.Packet(gp.group, gp.start) {
+		p.mu.Unlock()
+		return // another broadcast's, or the rest of a group we left
+	}
+	if gp.start {
+		bc.Assembler.Reset()
+	}
+	f, ok, err := bc.Assembler.Push(gp.pkt)
+	if err != nil || !ok || !bc.Gate.Frame(f.Keyframe) {
+		p.mu.Unlock()
+		return
+	}
+	configured := p.vdecConfigured
+	p.vdecUsed = true
+	ext := bc.VideoUnwrap.Unwrap(f.Timestamp)
+	codec := bc.Video.Codec
+	tsUS := int64(math.Round(float64(ext) * 100 / 9)) // 90 kHz → µs, the key the decoder gives back
+	if len(p.arrived) > 256 {                         // frames the decoder never gave back
+		clear(p.arrived)
+	}
+	p.arrived[tsUS] = time.Now()
+	p.mu.Unlock()
+	if !configured {
+		p.configureVideo(codec) // after a decode error
+	}
+	if q := p.vdec.Get("decodeQueueSize").Int(); q > maxDecodeQ && !f.Keyframe {
+		p.mu.Lock()
+		bc.Gate.NeedKeyframe()
+		p.s.VideoFramesDropped++
+		p.mu.Unlock()
+		go p.requestKeyframe()
+		return
+	}
+	typ := "delta"
+	if f.Keyframe {
+		typ = "key"
+	}
+	js.CopyBytesToJS(p.staging, f.Data)
+	chunk := js.Global().Get("EncodedVideoChunk").New(map[string]any{
+		"type": typ, "timestamp": tsUS,
+		"data": p.staging.Call("subarray", 0, len(f.Data)),
+	})
+	p.vdec.Call("decode", chunk)
+	p.mu.Lock()
+	p.markLocked("firstDecode")
+	p.mu.Unlock()
 }
 
 // renderLoop drives audio out of the jitter buffer, shows the video frame
@@ -892,10 +963,38 @@ func (p *Player) statsObject() any {
 		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
 		"latencyNetworkMs": ms(s.Latency.Network), "latencyDecodeMs": ms(s.Latency.Decode),
 		"latencyPlayoutMs": ms(s.Latency.Playout), "timeToFirstFrameMs": p.firstFrameMS,
+		"startup": p.startupObject(),
 	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// mark records when a start-up step first happened (performance.now(): ms
+// since the page's navigation), for the time-to-first-frame breakdown.
+// Callers hold p.mu.
+func (p *Player) markLocked(step string) {
+	if _, ok := p.marks[step]; !ok {
+		p.marks[step] = js.Global().Get("performance").Call("now").Float()
+	}
+}
+
+// startupObject is the start-up breakdown: ms since navigation at which
+// the player got to each step (p.mu held).
+func (p *Player) startupObject() map[string]any {
+	o := map[string]any{}
+	for k, v := range p.marks {
+		o[k] = v
+	}
+	if js.Global().Get("quicastMarks").Truthy() { // set by watch.js
+		m := js.Global().Get("quicastMarks")
+		keys := js.Global().Get("Object").Call("keys", m)
+		for i := 0; i < keys.Length(); i++ {
+			k := keys.Index(i).String()
+			o[k] = m.Get(k).Float()
+		}
+	}
+	return o
+}
 
 func (p *Player) overlayText() string {
 	p.mu.Lock()

@@ -24,6 +24,10 @@
     return;
   }
 
+  // The player downloads and compiles while the audio output is set up.
+  const marks = window.quicastMarks = {};
+  const go = new Go();
+  const wasm = WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject);
   document.getElementById('toggle-stats').addEventListener('click', () => {
     statsBox.hidden = !statsBox.hidden;
   });
@@ -76,8 +80,8 @@
   } catch (e) {
     console.warn('quicast: no audio output:', e);
   }
-  const go = new Go();
-  const res = await WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject);
+  const res = await wasm;
+  marks.wasmReady = performance.now();
   go.run(res.instance);
 })().catch(e => {
   document.body.dataset.state = 'error';
