@@ -5,8 +5,10 @@
 package web
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -90,6 +92,7 @@ type Handler struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
+	etags    sync.Map // asset name → ETag
 }
 
 // New returns the handler.
@@ -195,7 +198,10 @@ var contentTypes = map[string]string{
 }
 
 // static serves static/…; main.wasm comes from the precompressed
-// main.wasm.gz.
+// main.wasm.gz. Every file carries an ETag and "no-cache": a browser asks
+// again each time, and gets 304 while nothing changed, so a returning
+// viewer's player (and the compiled WebAssembly the browser keeps with it)
+// is reused.
 func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	if !fs.ValidPath(name) {
@@ -206,37 +212,56 @@ func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
 	if ct, ok := contentTypes["."+ext]; ok {
 		w.Header().Set("Content-Type", ct)
 	}
+	file := name
 	if ext == "wasm" {
-		f, err := h.cfg.Assets.Open(name + ".gz")
-		if err != nil {
-			notBuilt(w)
-			return
-		}
-		defer f.Close()
-		w.Header().Set("Vary", "Accept-Encoding")
-		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-			w.Header().Set("Content-Encoding", "gzip")
-			io.Copy(w, f)
-			return
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			http.Error(w, "corrupt viewer build", http.StatusInternalServerError)
-			return
-		}
-		io.Copy(w, zr)
-		return
+		file = name + ".gz"
 	}
-	b, err := fs.ReadFile(h.cfg.Assets, name)
+	b, err := fs.ReadFile(h.cfg.Assets, file)
 	if err != nil {
-		if strings.HasSuffix(name, "wasm_exec.js") {
+		if ext == "wasm" || strings.HasSuffix(name, "wasm_exec.js") {
 			notBuilt(w)
 			return
 		}
 		http.NotFound(w, r)
 		return
 	}
-	w.Write(b)
+	etag := h.etag(file, b)
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if ext == "wasm" {
+		w.Header().Set("Vary", "Accept-Encoding")
+	}
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if ext != "wasm" {
+		w.Write(b)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(b)
+		return
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		http.Error(w, "corrupt viewer build", http.StatusInternalServerError)
+		return
+	}
+	io.Copy(w, zr)
+}
+
+// etag is a strong validator of an embedded asset: its SHA-256, computed
+// once.
+func (h *Handler) etag(name string, b []byte) string {
+	if v, ok := h.etags.Load(name); ok {
+		return v.(string)
+	}
+	sum := sha256.Sum256(b)
+	e := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	h.etags.Store(name, e)
+	return e
 }
 
 func (h *Handler) limiter(r *http.Request) *rate.Limiter {

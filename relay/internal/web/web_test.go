@@ -350,6 +350,21 @@ func TestStaticAssets(t *testing.T) {
 	if resp := f.do("GET", "/static/app.js", nil, nil); !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
 		t.Errorf("app.js served as %q", resp.Header.Get("Content-Type"))
 	}
+	// Revalidated, not downloaded again, while it has not changed.
+	tag := resp.Header.Get("ETag")
+	if tag == "" || resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("wasm without validator: %v", resp.Header)
+	}
+	if r := f.do("GET", "/static/main.wasm", nil, map[string]string{"If-None-Match": tag, "Accept-Encoding": "gzip"}); r.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidating the same wasm: %s", r.Status)
+	}
+	js := f.do("GET", "/static/app.js", nil, nil).Header.Get("ETag")
+	if js == tag || js == "" {
+		t.Errorf("app.js ETag %q (wasm %q)", js, tag)
+	}
+	if r := f.do("GET", "/static/app.js", nil, map[string]string{"If-None-Match": tag}); r.StatusCode != http.StatusOK {
+		t.Errorf("app.js with the wasm's ETag: %s", r.Status)
+	}
 	for _, p := range []string{"/static/missing.js", "/static/../login.html", "/static/%2e%2e/login.html"} {
 		if resp := f.do("GET", p, nil, nil); resp.StatusCode != http.StatusNotFound && resp.StatusCode/100 != 3 {
 			t.Errorf("%s: %s", p, resp.Status)
