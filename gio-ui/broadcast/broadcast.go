@@ -87,6 +87,7 @@ type Broadcast struct {
 
 	preview   atomic.Pointer[image.RGBA]
 	previewOn atomic.Bool
+	pmu       sync.Mutex // orders turning the self view off against storing a frame
 	level     atomic.Uint64 // math.Float64bits of the last peak, dBFS
 }
 
@@ -115,10 +116,12 @@ func (b *Broadcast) Stop() {
 
 // ShowPreview turns the self view on or off; off, Preview returns nil.
 func (b *Broadcast) ShowPreview(on bool) {
+	b.pmu.Lock()
 	b.previewOn.Store(on)
 	if !on {
 		b.preview.Store(nil)
 	}
+	b.pmu.Unlock()
 	b.cfg.Changed()
 }
 
@@ -165,7 +168,14 @@ func (b *Broadcast) run(ctx context.Context) {
 		if !b.previewOn.Load() {
 			return
 		}
-		b.preview.Store(Thumbnail(img, 480))
+		t := Thumbnail(img, 480)
+		// Stored only if the self view is still on: hiding it while the
+		// thumbnail was made must not leave a frame behind.
+		b.pmu.Lock()
+		if b.previewOn.Load() {
+			b.preview.Store(t)
+		}
+		b.pmu.Unlock()
 		b.cfg.Changed()
 	}
 	// The preview's frames redraw the level meter too; without them the
