@@ -87,7 +87,7 @@ type Broadcast struct {
 
 	preview   atomic.Pointer[image.RGBA]
 	previewOn atomic.Bool
-	pmu       sync.Mutex // orders turning the self view off against storing a frame
+	pmu       sync.Mutex    // orders turning the self view off against storing a frame
 	level     atomic.Uint64 // math.Float64bits of the last peak, dBFS
 }
 
