@@ -72,6 +72,13 @@ func TestWatchTestSource(t *testing.T) {
 	s = waitStats(t, ctx, 20*time.Second, "latency measured", func(s playerStats) bool { return s.LatencyP50MS > 0 })
 	t.Logf("latency: last %.0f ms, p50 %.0f, p95 %.0f (capture→arrival %.0f, decode %.0f, waiting and drawing %.0f); first frame %.0f ms after navigation",
 		s.LatencyMS, s.LatencyP50MS, s.LatencyP95MS, s.LatencyNetworkMS, s.LatencyDecodeMS, s.LatencyPlayoutMS, s.TimeToFirstFrameMS)
+	// A/V skew measured as a person notices it: the test source's flash
+	// seen against its beep heard.
+	s = waitStats(t, ctx, 30*time.Second, "three flash/beep pairs", func(s playerStats) bool { return s.AVSkewPairs >= 3 })
+	t.Logf("A/V skew: last %.1f ms, p95 %.1f ms over %d flash/beep pairs (clocks say %.1f ms)", s.AVSkewMS, s.AVSkewP95MS, s.AVSkewPairs, s.AVSkewClockMS)
+	if math.Abs(s.AVSkewMS) > 150 {
+		t.Errorf("flash and beep %.0f ms apart: not in sync", s.AVSkewMS)
+	}
 	if s.LatencyP50MS > 3000 || s.LatencyP95MS < s.LatencyP50MS || s.LatencyNetworkMS <= 0 ||
 		s.LatencyNetworkMS+s.LatencyDecodeMS > s.LatencyP95MS || s.TimeToFirstFrameMS <= 0 || s.TimeToFirstFrameMS > 60000 {
 		t.Errorf("implausible latency figures: %+v", s)

@@ -189,7 +189,10 @@ type Stats struct {
 	Sessions            int     `json:"sessions"`   // WebTransport sessions opened
 	Broadcasts          int     `json:"broadcasts"` // catalogs: the sender published (again)
 	Viewers             int     `json:"viewers"`
-	AVSkewMS            float64 `json:"avSkewMs"`
+	AVSkewMS            float64 `json:"avSkewMs"`    // flash seen − beep heard (test source): positive, audio leads
+	AVSkewP95MS         float64 `json:"avSkewP95Ms"` // of the magnitudes, last 60 pairs
+	AVSkewPairs         int     `json:"avSkewPairs"`
+	AVSkewClockMS       float64 `json:"avSkewClockMs"` // the same from the player's clocks
 	VideoCodec          string  `json:"videoCodec"`
 	AudioCodec          string  `json:"audioCodec"`
 	Width               int     `json:"width"`  // pixels

@@ -155,6 +155,8 @@ type Player struct {
 	lastCtrl       time.Time // when the relay last sent a control message
 	viewerCount    int
 	target         player.PlayoutTarget
+	skew           player.SkewMeter
+	flashing       bool                // the last frame drawn was the test source's white flash
 	arrived        map[int64]time.Time // extended RTP timestamp → when the frame went to the decoder
 	lat            player.LatencyWindow
 	firstFrameMS   float64            // performance.now() at the first frame shown: ms since navigation
@@ -185,7 +187,8 @@ type stats struct {
 	AudioSamplesMuted, AudioSamplesTrimmed           int
 	TargetDelayMS, OutputLatencyMS                   float64
 	Latency                                          player.Latency
-	BitrateKbps, PlayoutDelayMS, JitterMS, AVSkewMS  float64
+	BitrateKbps, PlayoutDelayMS, JitterMS            float64
+	AVSkewClockMS                                    float64 // from the clocks: audio heard − video shown, sender time
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	DecodeErrors                                     int
 }
@@ -258,6 +261,20 @@ func (p *Player) setupAudio() {
 	p.audioNode.Get("port").Set("onmessage", p.fn(func(args []js.Value) {
 		d := args[0].Get("data")
 		now := time.Now()
+		if b := d.Get("beep"); b.Type() == js.TypeNumber {
+			// When the sample at context time b leaves the loudspeaker,
+			// from the context's own (contextTime, performanceTime) pair.
+			ts := p.audioCtx.Call("getOutputTimestamp")
+			if ts.Get("contextTime").Float() == 0 {
+				return // the output has not started yet
+			}
+			heard := ts.Get("performanceTime").Float() + (b.Float()-ts.Get("contextTime").Float())*1000
+			at := now.Add(time.Duration((heard - js.Global().Get("performance").Call("now").Float()) * float64(time.Millisecond)))
+			p.mu.Lock()
+			p.skew.Beep(at)
+			p.mu.Unlock()
+			return
+		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		played := int64(d.Get("played").Float())
@@ -930,7 +947,7 @@ func (p *Player) render(now time.Time) {
 		p.firstFrameMS = js.Global().Get("performance").Call("now").Float()
 	}
 	if !audioNow.IsZero() && !show.wall.IsZero() {
-		p.s.AVSkewMS = float64(show.wall.Sub(audioNow)) / 1e6
+		p.s.AVSkewClockMS = float64(audioNow.Sub(show.wall)) / 1e6
 	}
 	w, h := p.s.Width, p.s.Height
 	p.mu.Unlock()
@@ -940,12 +957,22 @@ func (p *Player) render(now time.Time) {
 	}
 	p.ctx2d.Call("drawImage", show.frame, 0, 0, w, h)
 	show.frame.Call("close")
+	// The test source's flash: the picture all white (bars never are).
+	px := p.ctx2d.Call("getImageData", w/2, h/10, 1, 1).Get("data")
+	flash := px.Index(0).Int() > 225 && px.Index(1).Int() > 225 && px.Index(2).Int() > 225
+	p.mu.Lock()
+	if flash && !p.flashing {
+		p.skew.Flash(now)
+	}
+	p.flashing = flash
+	p.mu.Unlock()
 }
 
 func (p *Player) statsObject() any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s, st := p.s, p.m.Status()
+	skewLast, skewP95, skewPairs := p.skew.Skew()
 	return map[string]any{
 		"state": st.State.String(), "muted": st.Muted, "reason": st.Reason,
 		"sessions": st.Sessions, "broadcasts": st.Broadcasts, "reconnectAttempt": st.Attempt,
@@ -957,7 +984,8 @@ func (p *Player) statsObject() any {
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "outputLatencyMs": s.OutputLatencyMS,
-		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "avSkewMs": s.AVSkewMS,
+		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS,
+		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
 		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
@@ -999,6 +1027,7 @@ func (p *Player) startupObject() map[string]any {
 func (p *Player) overlayText() string {
 	p.mu.Lock()
 	s, st, first := p.s, p.m.Status(), p.firstFrameMS
+	skewLast, skewP95, skewPairs := p.skew.Skew()
 	p.mu.Unlock()
 	var b strings.Builder
 	line := func(k, v string) { b.WriteString(k + strings.Repeat(" ", 16-len(k)) + v + "\n") }
@@ -1018,7 +1047,8 @@ func (p *Player) overlayText() string {
 	line("playout delay", strconv.Itoa(int(s.PlayoutDelayMS))+" ms (target "+strconv.Itoa(int(s.TargetDelayMS))+")")
 	line("output latency", strconv.Itoa(int(s.OutputLatencyMS))+" ms")
 	line("jitter", strconv.Itoa(int(s.JitterMS))+" ms")
-	line("A/V skew", strconv.Itoa(int(s.AVSkewMS))+" ms")
+	line("A/V skew", strconv.Itoa(int(ms(skewLast)))+" ms, p95 "+strconv.Itoa(int(ms(skewP95)))+" ("+strconv.Itoa(skewPairs)+
+		" flash/beep), clocks "+strconv.Itoa(int(s.AVSkewClockMS)))
 	line("latency", strconv.Itoa(int(ms(s.Latency.P50)))+" ms p50, "+strconv.Itoa(int(ms(s.Latency.P95)))+" p95")
 	line("  of which", "net "+strconv.Itoa(int(ms(s.Latency.Network)))+", decode "+strconv.Itoa(int(ms(s.Latency.Decode)))+
 		", wait "+strconv.Itoa(int(ms(s.Latency.Playout))))

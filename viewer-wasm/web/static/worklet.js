@@ -31,6 +31,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
     this.started = false;
     this.played = 0; this.underruns = 0; this.dropped = 0; this.trimmed = 0; this.stretched = 0;
     this.lastReport = 0;
+    this.quietRun = 0; // samples since one above 0.2, for the beep detector
     this.port.onmessage = (e) => {
       const m = e.data;
       if (m.reset !== undefined) {
@@ -78,6 +79,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
     if (!this.started || avail < n + 1) {
       if (this.started) { this.underruns++; this.started = false; }
       for (const ch of out) ch.fill(0);
+      this.quietRun += n;
     } else {
       let excess = avail - n - this.target - this.slack;
       // Skip near-silent quanta while there is excess: nobody hears them go.
@@ -92,6 +94,18 @@ class QuicastPlayout extends AudioWorkletProcessor {
       }
       if (step > 1) this.stretched += n * (step - 1);
       this.played += n;
+      // The test source beeps every second after silence: report each
+      // onset's context time, which the player turns into when it was heard
+      // (A/V skew measured against the flash it sees).
+      const o = out[0];
+      for (let i = 0; i < n; i++) {
+        if (Math.abs(o[i]) > 0.2) {
+          if (this.quietRun >= 2400) this.port.postMessage({beep: currentTime + i / sampleRate});
+          this.quietRun = 0;
+        } else {
+          this.quietRun++;
+        }
+      }
     }
     if (currentFrame - this.lastReport >= 2400) {
       this.lastReport = currentFrame;
