@@ -22,10 +22,9 @@ type FrameTimes struct {
 // and the stages it is made of. The zero value holds 300 frames (10 s at
 // 30 fps).
 type LatencyWindow struct {
-	Size int
-	all  []FrameTimes
-	next int
-	last FrameTimes
+	Size   int
+	frames ring[FrameTimes]
+	last   FrameTimes
 }
 
 // Add records a frame shown; frames without a capture time are left out.
@@ -38,12 +37,7 @@ func (w *LatencyWindow) Add(f FrameTimes) {
 	if size <= 0 {
 		size = 300
 	}
-	if len(w.all) < size {
-		w.all = append(w.all, f)
-		return
-	}
-	w.all[w.next] = f
-	w.next = (w.next + 1) % size
+	w.frames.add(f, size)
 }
 
 // Latency summarises the window: glass-to-glass (capture to shown) of the
@@ -58,13 +52,13 @@ type Latency struct {
 
 // Summary computes the figures of the frames in the window.
 func (w *LatencyWindow) Summary() Latency {
-	n := len(w.all)
+	n := len(w.frames.all)
 	if n == 0 {
 		return Latency{}
 	}
 	total := make([]time.Duration, 0, n)
 	var net, dec, play []time.Duration
-	for _, f := range w.all {
+	for _, f := range w.frames.all {
 		total = append(total, f.Shown.Sub(f.Capture))
 		if !f.Arrived.IsZero() {
 			net = append(net, f.Arrived.Sub(f.Capture))

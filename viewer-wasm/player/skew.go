@@ -15,8 +15,7 @@ type SkewMeter struct {
 	Size  int           // zero: 60
 	flash time.Time
 	beep  time.Time
-	all   []time.Duration
-	next  int
+	skews ring[time.Duration]
 	last  time.Duration
 	pairs int
 
@@ -65,19 +64,14 @@ func (m *SkewMeter) match() {
 	if size <= 0 {
 		size = 60
 	}
-	if len(m.all) < size {
-		m.all = append(m.all, d)
-		return
-	}
-	m.all[m.next] = d
-	m.next = (m.next + 1) % size
+	m.skews.add(d, size)
 }
 
 // Skew returns the last pair's skew, the 95th percentile of the skews'
 // magnitudes in the window, and how many pairs were measured in all.
 func (m *SkewMeter) Skew() (last, p95abs time.Duration, pairs int) {
-	abs := make([]time.Duration, len(m.all))
-	for i, d := range m.all {
+	abs := make([]time.Duration, len(m.skews.all))
+	for i, d := range m.skews.all {
 		abs[i] = d.Abs()
 	}
 	return m.last, percentile(abs, 95), m.pairs
