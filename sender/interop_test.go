@@ -21,15 +21,47 @@ import (
 	"github.com/quicast/quicast/sender/media"
 )
 
+// lockedBuffer is a process's output, written by its copier goroutine and
+// read by the test.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // signalled (without blocking) after each write
+}
+
+// await waits until cond holds for what was written, or d passes; it
+// reports whether cond held. Each Write wakes it.
+func (l *lockedBuffer) await(d time.Duration, cond func(out string) bool) bool {
+	l.mu.Lock()
+	if l.written == nil {
+		l.written = make(chan struct{}, 1)
+	}
+	c := l.written
+	l.mu.Unlock()
+	timeout := time.After(d)
+	for !cond(l.String()) {
+		select {
+		case <-c:
+		case <-timeout:
+			return false
+		}
+	}
+	return true
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+	n, err := l.b.Write(p)
+	if l.written == nil {
+		l.written = make(chan struct{}, 1)
+	}
+	c := l.written
+	l.mu.Unlock()
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+	return n, err
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
@@ -191,13 +223,9 @@ func TestFFplayREADMEPeerMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { send.Process.Kill(); send.Wait() }()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(dir, "stream.sdp")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no stream.sdp:\n%s", sendOut.String())
-		}
+	// It says so once the SDP is written.
+	if !sendOut.await(20*time.Second, func(out string) bool { return strings.Contains(out, "receiver SDP written") }) {
+		t.Fatalf("no stream.sdp:\n%s", sendOut.String())
 	}
 	// ffplay -protocol_whitelist file,udp,rtp,srtp stream.sdp
 	ctx, cancel := context.WithCancel(context.Background())
@@ -214,16 +242,16 @@ func TestFFplayREADMEPeerMode(t *testing.T) {
 	// ffplay's status line: "  4.25 A-V:  0.004 fd=   0 aq= 2KB vq= 34KB …"
 	status := regexp.MustCompile(`(\d+\.\d+) A-V:\s*(-?\d+\.\d+) fd=\s*(\d+)`)
 	var last []string
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if m := status.FindAllStringSubmatch(out.String(), -1); len(m) > 0 {
-			last = m[len(m)-1]
-			if clock, _ := strconv.ParseFloat(last[1], 64); clock >= 4 {
-				break
-			}
+	if !out.await(60*time.Second, func(s string) bool {
+		m := status.FindAllStringSubmatch(s, -1)
+		if len(m) == 0 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ffplay did not play audio and video for 4 s:\n%s", tail(out.String(), 3000))
-		}
+		last = m[len(m)-1]
+		clock, _ := strconv.ParseFloat(last[1], 64)
+		return clock >= 4
+	}) {
+		t.Fatalf("ffplay did not play audio and video for 4 s:\n%s", tail(out.String(), 3000))
 	}
 	cancel()
 	for _, want := range []string{"Video: vp8", "1280x720", "Audio: opus, 48000 Hz, stereo"} {

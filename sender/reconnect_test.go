@@ -75,11 +75,17 @@ func (s *statuses) list() []sender.LinkStatus {
 	return append([]sender.LinkStatus(nil), s.all...)
 }
 
-// until polls cond until it holds or 20 s pass.
+// until waits for cond, asked every 20 ms, for up to 20 s: the engine's
+// counters (RTCP received, frames skipped) tell no one when they change.
 func until(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(20 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}

@@ -114,15 +114,51 @@ type proc struct {
 	err  error // valid after done is closed
 }
 
+// syncBuffer is a process's output, written by its copier goroutine and
+// read by the test, which can wait for what it expects to be written.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // signalled (without blocking) after each write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	if s.written == nil {
+		s.written = make(chan struct{}, 1)
+	}
+	c := s.written
+	s.mu.Unlock()
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+// await waits until cond holds for the output, or until stop is closed
+// or d passes; it reports whether cond held.
+func (s *syncBuffer) await(d time.Duration, stop <-chan struct{}, cond func(out string) bool) bool {
+	s.mu.Lock()
+	if s.written == nil {
+		s.written = make(chan struct{}, 1)
+	}
+	c := s.written
+	s.mu.Unlock()
+	timeout := time.After(d)
+	for {
+		if cond(s.String()) {
+			return true
+		}
+		select {
+		case <-c:
+		case <-stop:
+			return cond(s.String())
+		case <-timeout:
+			return false
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
@@ -227,24 +263,15 @@ func startRelay(t *testing.T) *relay {
 	return r
 }
 
-// launch starts the relay process and waits until it accepts connections.
+// launch starts the relay process and waits until it says it serves.
 func (r *relay) launch(t *testing.T) {
 	t.Helper()
 	r.proc = start(t, "quicast-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", r.port), "-data", r.data)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
+	if !r.out.await(30*time.Second, r.done, func(out string) bool { return strings.Contains(out, "serving on") }) {
 		if exited, err := r.wait(0); exited {
 			t.Fatalf("relay exited: %v\n%s", err, r.out.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("relay not listening after 30 s\n%s", r.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("relay not serving after 30 s\n%s", r.out.String())
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -402,26 +403,30 @@ func TestPreviewReader(t *testing.T) {
 }
 
 // A live source never falls behind real time: when the encoder is slower
-// than the frame rate, frames are skipped (and counted), not queued.
+// than the frame rate, frames are skipped (and counted), not queued. Runs
+// in a synctest bubble: the capture clock and the slow encoder's 60 ms are
+// the bubble's fake time, whatever the machine is doing.
 func TestSlowEncoderSkipsFrames(t *testing.T) {
-	clk := NewClock()
-	v, err := Open(context.Background(), clk, Source{Type: SourceTest}, KindVideo, Options{Width: 160, Height: 120, FPS: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	var lag time.Duration
-	for range 25 {
-		f, err := v.ReadFrame(context.Background())
+	synctest.Test(t, func(t *testing.T) {
+		clk := NewClock()
+		v, err := Open(context.Background(), clk, Source{Type: SourceTest}, KindVideo, Options{Width: 160, Height: 120, FPS: 50})
 		if err != nil {
 			t.Fatal(err)
 		}
-		lag = clk.Now() - f.MediaTime
-		time.Sleep(60 * time.Millisecond) // an encoder three frames slow
-	}
-	skipped := v.(interface{ SkippedFrames() uint64 }).SkippedFrames()
-	// Queued, the 25th frame would be 25 × 40 ms = 1 s behind.
-	if lag > 500*time.Millisecond || skipped < 25 {
-		t.Errorf("after 25 slow reads: %v behind the clock, %d frames skipped", lag, skipped)
-	}
+		defer v.Close()
+		var lag time.Duration
+		for range 25 {
+			f, err := v.ReadFrame(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			lag = clk.Now() - f.MediaTime
+			time.Sleep(60 * time.Millisecond) // an encoder three frames slow
+		}
+		skipped := v.(interface{ SkippedFrames() uint64 }).SkippedFrames()
+		// Queued, the 25th frame would be 25 × 40 ms = 1 s behind.
+		if lag > 500*time.Millisecond || skipped < 25 {
+			t.Errorf("after 25 slow reads: %v behind the clock, %d frames skipped", lag, skipped)
+		}
+	})
 }

@@ -88,16 +88,11 @@ func TestQuitAlwaysExits(t *testing.T) {
 				c.Env = append(os.Environ(), "DISPLAY="+display)
 				return c.Run() == nil
 			})
+			// Clicked again every 3 s: the first click may come before the
+			// window takes input.
 			waitUntil(t, "a click on Start to go live", func() bool {
 				xdo("mousemove", "40", "690", "click", "1")
-				deadline := time.Now().Add(3 * time.Second)
-				for time.Now().Before(deadline) {
-					if r.Live(t, "demo") {
-						return true
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				return false
+				return poll(3*time.Second, func() bool { return r.Live(t, "demo") })
 			})
 			if byButton {
 				xdo("mousemove", "98", "690", "click", "1") // Quit, right of Stop
@@ -110,8 +105,11 @@ func TestQuitAlwaysExits(t *testing.T) {
 					t.Fatalf("exit: %v", waitErr)
 				}
 			case <-time.After(20 * time.Second):
-				cmd.Process.Signal(syscall.SIGQUIT) // a goroutine dump into the log
-				time.Sleep(time.Second)
+				cmd.Process.Signal(syscall.SIGQUIT) // a goroutine dump into the log, then exit
+				select {
+				case <-exited:
+				case <-time.After(5 * time.Second):
+				}
 				t.Fatalf("still running 20 s after %s:\n%s", how, logs.String())
 			}
 			waitUntil(t, "the relay to see the broadcast end", func() bool { return !r.Live(t, "demo") })
@@ -126,11 +124,26 @@ func TestQuitAlwaysExits(t *testing.T) {
 	}
 }
 
+// waitUntil fails the test unless cond holds within 30 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	if !poll(30*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// poll asks cond every 100 ms, for up to d, whether the other processes (X
+// server, window, relay: nothing here is told when they change) got there.
+func poll(d time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return cond()
 		}
 	}
+	return true
 }
