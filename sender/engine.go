@@ -733,7 +733,6 @@ func (e *Engine) reconnect() {
 			return
 		case cause = <-e.lost:
 		}
-		e.setStatus(func(s *LinkStatus) {}) // report the loss
 		for attempt := 1; ; attempt++ {
 			d := e.cfg.Backoff.Delay(attempt, mrand.Float64())
 			next := time.Now().Add(d)

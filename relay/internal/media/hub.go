@@ -446,7 +446,7 @@ func (h *Hub) housekeeping() {
 			}
 		}
 		h.mu.Unlock()
-		h.checkAccess(pubs, streams)
+		h.checkAccess(streams)
 		for _, s := range streams {
 			s.announceViewers()
 		}
@@ -482,22 +482,22 @@ func (h *Hub) housekeeping() {
 // checkAccess ends the sessions the data directory no longer allows: a
 // publisher whose key was changed or whose stream was removed, a viewer
 // whose account or stream was removed.
-func (h *Hub) checkAccess(pubs []*publisher, streams []*stream) {
+func (h *Hub) checkAccess(streams []*stream) {
 	a := h.cfg.Access
 	if a == nil {
 		return
 	}
-	for _, p := range pubs {
-		switch id, ok := a.StreamKey(p.stream.name); {
-		case !ok:
-			h.endPublisher(p, protocol.EndRemoved, "the stream was removed")
-		case id != p.keyID:
-			h.endPublisher(p, protocol.EndRevoked, "the stream's publish key was changed")
-		}
-	}
 	users := map[string]bool{}
 	for _, s := range streams {
-		_, exists := a.StreamKey(s.name)
+		id, exists := a.StreamKey(s.name)
+		if p := s.publisher(); p != nil {
+			switch {
+			case !exists:
+				h.endPublisher(p, protocol.EndRemoved, "the stream was removed")
+			case id != p.keyID:
+				h.endPublisher(p, protocol.EndRevoked, "the stream's publish key was changed")
+			}
+		}
 		for _, v := range s.viewerList() {
 			ok, seen := users[v.user]
 			if !seen {

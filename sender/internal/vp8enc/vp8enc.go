@@ -217,22 +217,30 @@ func (e *Encoder) free() {
 }
 
 // Read encodes the next frame of the reader. The returned bytes are the
-// caller's; release does nothing.
+// encoder's buffer, valid until the next Read (mediadevices' callers copy
+// what they keep before asking for more); release does nothing.
 func (e *Encoder) Read() ([]byte, func(), error) {
 	img, release, err := e.r.Read()
 	if err != nil {
 		return nil, func() {}, err
 	}
 	defer release()
-	data, _, err := e.Encode(img, time.Now())
+	data, _, err := e.encode(img, time.Now())
 	return data, func() {}, err
 }
 
 // Encode encodes one frame captured at t, of the configured size, and
-// reports whether the result is a keyframe. An empty result means libvpx
-// dropped the frame to keep to the bitrate. Frames other than 4:2:0 YCbCr
-// (a camera's 4:2:2, RGB) are converted first.
+// reports whether the result is a keyframe; the bytes are the caller's. An
+// empty result means libvpx dropped the frame to keep to the bitrate.
+// Frames other than 4:2:0 YCbCr (a camera's 4:2:2, RGB) are converted
+// first.
 func (e *Encoder) Encode(img image.Image, t time.Time) ([]byte, bool, error) {
+	data, key, err := e.encode(img, t)
+	return append([]byte(nil), data...), key, err
+}
+
+// encode is Encode into the encoder's own buffer.
+func (e *Encoder) encode(img image.Image, t time.Time) ([]byte, bool, error) {
 	if b := img.Bounds(); b.Dx() != e.cfg.Width || b.Dy() != e.cfg.Height {
 		return nil, false, fmt.Errorf("%w: frame %d×%d, encoder %d×%d", ErrSize, b.Dx(), b.Dy(), e.cfg.Width, e.cfg.Height)
 	}
@@ -283,7 +291,7 @@ func (e *Encoder) Encode(img image.Image, t time.Time) ([]byte, bool, error) {
 		e.out = append(e.out, unsafe.Slice((*byte)(C.pkt_buf(p)), int(C.pkt_size(p)))...)
 		e.keyframe = e.keyframe || C.pkt_key(p) != 0
 	}
-	return append([]byte(nil), e.out...), e.keyframe, nil
+	return e.out, e.keyframe, nil
 }
 
 // ForceKeyFrame makes the next frame a keyframe (on a PLI).
