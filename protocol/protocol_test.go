@@ -374,3 +374,17 @@ func BenchmarkGroupPacketRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+func TestRoundTrip(t *testing.T) {
+	sent := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	lsr := uint32(NTPTime(sent) >> 16)
+	held := 30 * time.Millisecond
+	dlsr := uint32(held * 65536 / time.Second)
+	got := RoundTrip(sent.Add(42*time.Millisecond), lsr, dlsr)
+	if d := got - 12*time.Millisecond; d < -100*time.Microsecond || d > 100*time.Microsecond {
+		t.Errorf("RoundTrip = %v, want 12ms (42 ms in all, 30 ms held)", got)
+	}
+	if got := RoundTrip(sent, lsr, dlsr); got != 0 {
+		t.Errorf("a report answered before it was held: %v, want 0", got)
+	}
+}

@@ -112,6 +112,21 @@ func NTPTime(t time.Time) uint64 {
 	return secs<<32 | frac
 }
 
+// RoundTrip is the round-trip time a sender computes from a reception
+// report block (RFC 3550 §6.4.1): the arrival time now, minus the report's
+// LSR (the middle 32 bits of the NTP time of the sender report it answers)
+// and DLSR (how long the receiver held it, in 1/65536 s). LSR and now are
+// both the sender's clock and DLSR is a duration, so the two ends' clocks
+// need not agree. A negative result is returned as 0.
+func RoundTrip(now time.Time, lsr, dlsr uint32) time.Duration {
+	a := uint32(NTPTime(now) >> 16)
+	d := int32(a - lsr - dlsr)
+	if d < 0 {
+		return 0
+	}
+	return time.Duration(int64(d) * int64(time.Second) >> 16)
+}
+
 // NTPToTime converts a 64-bit NTP timestamp to a time.Time (era 0).
 func NTPToTime(ntp uint64) time.Time {
 	secs := int64(ntp>>32) - ntpEpochOffset

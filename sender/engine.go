@@ -29,6 +29,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"golang.org/x/time/rate"
 
 	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/protocol"
@@ -70,8 +71,12 @@ const (
 	relayTimeout = 3 * time.Second
 	// refusedGrace: an ICMP port unreachable and no RTCP for this long
 	// mean nothing listens at the relay's port any more.
-	refusedGrace  = time.Second
-	historyLen    = 512 // packets kept per track for NACK retransmission
+	refusedGrace = time.Second
+	historyLen   = 512 // packets kept per track for NACK retransmission
+	// Retransmissions may use at most rtxRate bytes/s (2 Mbit/s), in
+	// bursts of rtxBurst: a NACK storm cannot starve the live media.
+	rtxRate       = 256 << 10
+	rtxBurst      = 64 << 10
 	statsInterval = time.Second
 )
 
@@ -102,13 +107,15 @@ type Session struct {
 // TrackStats are one track's counters.
 type TrackStats struct {
 	Frames, Keyframes   uint64
-	FramesSkipped       uint64 // captured while the relay was unreachable, not sent
-	FramesLate          uint64 // left out by the source: the encoder could not keep up with real time
-	Packets, Bytes      uint64 // RTP packets and payload+header bytes sent
-	Retransmits         uint64
-	BitrateKbps         float64 // over the last second
-	FPS                 float64 // over the last second
-	FractionLost        float64 // from the latest receiver report, 0..1
+	FramesSkipped       uint64        // captured while the relay was unreachable, not sent
+	FramesLate          uint64        // left out by the source: the encoder could not keep up with real time
+	Packets, Bytes      uint64        // RTP packets and payload+header bytes sent
+	Retransmits         uint64        // packets sent again on the relay's NACKs
+	RetransmitsRefused  uint64        // NACKed packets not resent: gone from the history, resent less than an RTT ago, or over the rate limit
+	RTT                 time.Duration // round trip to the relay, from its receiver reports (RFC 3550 §6.4.1); 0 before the first
+	BitrateKbps         float64       // over the last second
+	FPS                 float64       // over the last second
+	FractionLost        float64       // from the latest receiver report, 0..1
 	CumulativeLost      uint32
 	JitterMS            float64
 	PLIs, FIRs, NACKs   uint64
@@ -237,6 +244,7 @@ type link struct {
 	tx       *srtp.Context
 	rx       *srtp.Context // the reader goroutine's
 	out      [2]*outStream // by media.Kind
+	rtx      *rate.Limiter // retransmitted bytes per second
 	lastRTCP atomic.Int64  // unix ns; the link's start until the first RTCP
 	refused  atomic.Int64  // unix ns of the last ICMP port unreachable
 	closed   chan struct{}
@@ -256,6 +264,7 @@ type outStream struct {
 	octets  uint32
 	history [historyLen][]byte // encrypted packets by seq % historyLen
 	histSeq [historyLen]uint16
+	resent  [historyLen]time.Time // when history[i] was last sent again
 }
 
 // Start sends to sess without reconnecting: video and audio are opened
@@ -335,7 +344,8 @@ func (e *Engine) newLink(sess Session) (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &link{sess: sess, prof: prof, tx: tx, rx: rx, closed: make(chan struct{})}
+	l := &link{sess: sess, prof: prof, tx: tx, rx: rx, closed: make(chan struct{}),
+		rtx: rate.NewLimiter(rtxRate, rtxBurst)}
 	l.conn.Store(conn)
 	if sess.AudioAddr != nil && e.audio != nil {
 		ac, err := dialUDP(sess.AudioAddr)
@@ -530,6 +540,7 @@ func (t *track) run() {
 			slot := pkt.SequenceNumber % historyLen
 			o.history[slot] = append(o.history[slot][:0], enc...)
 			o.histSeq[slot] = pkt.SequenceNumber
+			o.resent[slot] = time.Time{}
 			o.mu.Unlock()
 			t.mu.Lock()
 			if werr != nil {
@@ -560,13 +571,18 @@ func srtpOverhead(p srtp.ProtectionProfile) int {
 
 // retransmit resends the stored SRTP packet seq (RFC 4585 §6.2.1 NACK).
 // The receiver's replay window accepts it because it never got the first.
-func (l *link) retransmit(k media.Kind, seq uint16) bool {
+// A packet resent less than rtt ago is not sent again (the request crossed
+// the answer), and retransmissions share the link's rate limit so that a
+// burst of NACKs cannot crowd out the live media.
+func (l *link) retransmit(k media.Kind, seq uint16, rtt time.Duration, now time.Time) bool {
 	o := l.out[k]
 	o.mu.Lock()
 	slot := seq % historyLen
 	var b []byte
-	if o.histSeq[slot] == seq && o.history[slot] != nil {
+	if o.histSeq[slot] == seq && o.history[slot] != nil && now.Sub(o.resent[slot]) >= rtt &&
+		l.rtx.AllowN(now, len(o.history[slot])) {
 		b = append([]byte(nil), o.history[slot]...)
+		o.resent[slot] = now
 	}
 	o.mu.Unlock()
 	if b == nil {
@@ -918,17 +934,24 @@ func (e *Engine) handleRTCP(l *link, p rtcp.Packet) bool {
 	case *rtcp.TransportLayerNack:
 		if k, ok := l.bySSRC(r.MediaSSRC); ok {
 			t := e.byKind(k)
-			var n uint64
+			t.mu.Lock()
+			rtt := t.stats.RTT
+			t.mu.Unlock()
+			var sent, refused uint64
+			now := time.Now()
 			for _, pair := range r.Nacks {
 				for _, seq := range pair.PacketList() {
-					if l.retransmit(k, seq) {
-						n++
+					if l.retransmit(k, seq, rtt, now) {
+						sent++
+					} else {
+						refused++
 					}
 				}
 			}
 			t.mu.Lock()
 			t.stats.NACKs++
-			t.stats.Retransmits += n
+			t.stats.Retransmits += sent
+			t.stats.RetransmitsRefused += refused
 			t.mu.Unlock()
 		}
 	case *rtcp.ApplicationDefined:
@@ -950,10 +973,14 @@ func (e *Engine) handleRTCP(l *link, p rtcp.Packet) bool {
 		e.lose(l, fmt.Errorf("%w: it said goodbye (%s)", ErrRelayGone, r.Reason))
 		return true
 	case *rtcp.ReceiverReport:
+		now := time.Now()
 		for _, rep := range r.Reports {
 			if k, ok := l.bySSRC(rep.SSRC); ok {
 				t := e.byKind(k)
 				t.mu.Lock()
+				if rep.LastSenderReport != 0 {
+					t.stats.RTT = protocol.RoundTrip(now, rep.LastSenderReport, rep.Delay)
+				}
 				t.stats.FractionLost = float64(rep.FractionLost) / 256
 				t.stats.CumulativeLost = rep.TotalLost
 				t.stats.JitterMS = float64(rep.Jitter) * 1000 / float64(t.rate)

@@ -34,6 +34,10 @@ type PublishConfig struct {
 	// Takeover replaces a sender that is live on the stream; without it
 	// the relay refuses with ErrLive.
 	Takeover bool
+	// MediaAddr, when set, is the UDP HOST:PORT media goes to instead of
+	// the port the relay announces: a port forward in front of the relay,
+	// or a proxy in between.
+	MediaAddr string
 }
 
 // Offers describes the open tracks for Publish: VP8 at the video track's
@@ -121,9 +125,13 @@ func publish(ctx context.Context, cfg PublishConfig, resume string, video, audio
 	if err := json.Unmarshal(b, &pr); err != nil {
 		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay's publish answer: %w", err)
 	}
-	host, port, err := net.SplitHostPort(pr.Addr)
+	udpAddr := pr.Addr
+	if cfg.MediaAddr != "" {
+		udpAddr = cfg.MediaAddr
+	}
+	host, port, err := net.SplitHostPort(udpAddr)
 	if err != nil {
-		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay's UDP address %q: %w", pr.Addr, err)
+		return Session{}, protocol.PublishResponse{}, fmt.Errorf("relay's UDP address %q: %w", udpAddr, err)
 	}
 	if host == "" {
 		host = u.Hostname()

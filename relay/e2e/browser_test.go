@@ -13,22 +13,22 @@ import (
 	"github.com/quicast/quicast/relay/e2e/browser"
 )
 
-func newBrowser(t *testing.T) context.Context { return browser.New(t) }
+func newBrowser(t testing.TB) context.Context { return browser.New(t) }
 
-func run[T any](t *testing.T, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
+func run[T any](t testing.TB, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
 	t.Helper()
 	return browser.Run(t, ctx, d, a)
 }
 
 func eval[T any](ctx context.Context, js string) (T, error) { return browser.Eval[T](ctx, js) }
 
-func login(t *testing.T, ctx context.Context, r *relay, user, password string) {
+func login(t testing.TB, ctx context.Context, r *relay, user, password string) {
 	t.Helper()
 	browser.Login(t, ctx, r.base(), user, password)
 }
 
 // location returns the page's path after it settles.
-func location(t *testing.T, ctx context.Context) string {
+func location(t testing.TB, ctx context.Context) string {
 	t.Helper()
 	loc := run(t, ctx, 10*time.Second, chromedp.Location())
 	i := strings.Index(loc, "://")
@@ -46,7 +46,7 @@ func stats(ctx context.Context) (playerStats, error) { return browser.PlayerStat
 
 // waitStats polls the player until cond holds; it fails the test with the
 // last figures otherwise.
-func waitStats(t *testing.T, ctx context.Context, d time.Duration, what string, cond func(playerStats) bool) playerStats {
+func waitStats(t testing.TB, ctx context.Context, d time.Duration, what string, cond func(playerStats) bool) playerStats {
 	t.Helper()
 	var last playerStats
 	err := waitFor(ctx, d, func() (bool, error) {
@@ -93,7 +93,7 @@ func canvasColoursOnce(ctx context.Context) (int, error) {
 	})()`)
 }
 
-func screenshot(t *testing.T, ctx context.Context, name string) string {
+func screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -14,7 +14,7 @@ import (
 
 // demoScript starts scripts/demo.sh (what make demo runs) on listen with
 // this run's binaries.
-func demoScript(t *testing.T, listen string) (*exec.Cmd, *syncBuffer, chan error, string) {
+func demoScript(t testing.TB, listen string) (*exec.Cmd, *syncBuffer, chan error, string) {
 	t.Helper()
 	root, err := moduleRoot()
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 )
 
 // openWatch logs in through the form and opens the watch page of stream.
-func openWatch(t *testing.T, r *relay, stream string) context.Context {
+func openWatch(t testing.TB, r *relay, stream string) context.Context {
 	t.Helper()
 	ctx := newBrowser(t)
 	login(t, ctx, r, r.user, r.password)
@@ -107,7 +107,7 @@ func TestWatchTestSource(t *testing.T) {
 // sprayGarbage sends datagrams that must all be dropped: RTP headers with
 // bad authentication tags, truncated packets, random bytes, and QUIC-looking
 // junk.
-func sprayGarbage(t *testing.T, port int) {
+func sprayGarbage(t testing.TB, port int) {
 	t.Helper()
 	c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", itoa(port)))
 	if err != nil {
@@ -173,7 +173,7 @@ func TestWatchFileSource(t *testing.T) {
 }
 
 // writeY4M writes frames of a moving colour gradient (YUV 4:2:0).
-func writeY4M(t *testing.T, path string, w, h, fps, frames int) {
+func writeY4M(t testing.TB, path string, w, h, fps, frames int) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -205,7 +205,7 @@ func writeY4M(t *testing.T, path string, w, h, fps, frames int) {
 }
 
 // writeWAV writes a 440 Hz sine as 16-bit PCM.
-func writeWAV(t *testing.T, path string, rate, channels int, d time.Duration) {
+func writeWAV(t testing.TB, path string, rate, channels int, d time.Duration) {
 	t.Helper()
 	n := int(d.Seconds() * float64(rate))
 	data := make([]byte, n*channels*2)

@@ -70,7 +70,7 @@ func TestFFmpegPublishes(t *testing.T) {
 }
 
 // publishRequest performs the publish handshake as a sender would.
-func (r *relay) publishRequest(t *testing.T, req protocol.PublishRequest) protocol.PublishResponse {
+func (r *relay) publishRequest(t testing.TB, req protocol.PublishRequest) protocol.PublishResponse {
 	t.Helper()
 	ca, err := os.ReadFile(r.caFile())
 	if err != nil {

@@ -52,7 +52,11 @@ func buildAndRun(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command("go", "build", "-race", "-o", dir+"/", "./relay/cmd/quicast-relay", "./sender/cmd/quicast-send")
+	args := []string{"build", "-o", dir + "/"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./relay/cmd/quicast-relay", "./sender/cmd/quicast-send")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("build binaries: %v\n%s", err, out)
@@ -85,7 +89,7 @@ func moduleRoot() (string, error) {
 
 // freePort returns a port free on 127.0.0.1 for both UDP and TCP: the relay
 // serves QUIC+SRTP on UDP and HTTPS on TCP with one port number.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -167,7 +171,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func start(t *testing.T, name string, args ...string) *proc {
+func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
@@ -242,7 +246,7 @@ func (r *relay) base() string {
 
 func (r *relay) caFile() string { return filepath.Join(r.data, "certs", "ca.pem") }
 
-func startRelay(t *testing.T) *relay {
+func startRelay(t testing.TB) *relay {
 	t.Helper()
 	data := t.TempDir()
 	envFile := filepath.Join(data, "demo.env")
@@ -264,7 +268,7 @@ func startRelay(t *testing.T) *relay {
 }
 
 // launch starts the relay process and waits until it says it serves.
-func (r *relay) launch(t *testing.T) {
+func (r *relay) launch(t testing.TB) {
 	t.Helper()
 	r.proc = start(t, "quicast-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", r.port), "-data", r.data)
 	if !r.out.await(30*time.Second, r.done, func(out string) bool { return strings.Contains(out, "serving on") }) {
@@ -277,7 +281,7 @@ func (r *relay) launch(t *testing.T) {
 
 // restart starts the stopped (or killed) relay again on the same port and
 // data directory; it returns when the new one accepts connections.
-func (r *relay) restart(t *testing.T) time.Time {
+func (r *relay) restart(t testing.TB) time.Time {
 	t.Helper()
 	r.stop()
 	r.launch(t)
@@ -286,7 +290,7 @@ func (r *relay) restart(t *testing.T) time.Time {
 
 // addStream creates another stream on the relay's data directory and
 // returns its publish key.
-func (r *relay) addStream(t *testing.T, name string) string {
+func (r *relay) addStream(t testing.TB, name string) string {
 	t.Helper()
 	out, err := exec.Command(filepath.Join(binDir, "quicast-relay"), "-data", r.data, "stream", "add", name).Output()
 	if err != nil {
@@ -300,7 +304,7 @@ func (r *relay) addStream(t *testing.T, name string) string {
 }
 
 // publish starts quicast-send publishing to the relay.
-func (r *relay) publish(t *testing.T, stream, key string, extra ...string) *proc {
+func (r *relay) publish(t testing.TB, stream, key string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"-relay", r.base(), "-stream", stream, "-key", key, "-ca", r.caFile()}, extra...)
 	return start(t, "quicast-send", args...)

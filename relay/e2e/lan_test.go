@@ -19,7 +19,7 @@ import (
 
 // lanAddr is this machine's first non-loopback IPv4 address: what another
 // machine on the LAN reaches it by.
-func lanAddr(t *testing.T) string {
+func lanAddr(t testing.TB) string {
 	t.Helper()
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {

@@ -70,7 +70,7 @@ func TestRestartsMidStream(t *testing.T) {
 
 // playsAgain waits until the page plays again, video and audio, in
 // lip-sync, after what happened; it returns the new figures.
-func playsAgain(t *testing.T, ctx context.Context, what string, before playerStats) playerStats {
+func playsAgain(t testing.TB, ctx context.Context, what string, before playerStats) playerStats {
 	t.Helper()
 	s := waitStats(t, ctx, 45*time.Second, "playing "+what, func(s playerStats) bool {
 		return s.State == "playing" && s.VideoFramesRendered >= before.VideoFramesRendered+30 &&

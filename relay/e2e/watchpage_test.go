@@ -22,7 +22,7 @@ func visible(ctx context.Context, sel string) (bool, error) {
 		return !!e && getComputedStyle(e).display !== 'none' && getComputedStyle(e).visibility !== 'hidden'; })()`)
 }
 
-func mustVisible(t *testing.T, ctx context.Context, sel string, want bool) {
+func mustVisible(t testing.TB, ctx context.Context, sel string, want bool) {
 	t.Helper()
 	if err := waitFor(ctx, 5*time.Second, func() (bool, error) {
 		v, err := visible(ctx, sel)

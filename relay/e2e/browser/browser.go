@@ -216,6 +216,15 @@ type Stats struct {
 	LatencyDecodeMS    float64 `json:"latencyDecodeMs"`  // arrival → decoded
 	LatencyPlayoutMS   float64 `json:"latencyPlayoutMs"` // decoded → drawn
 	TimeToFirstFrameMS float64 `json:"timeToFirstFrameMs"`
+	// Continuity since the broadcast began or quicastResetContinuity().
+	VideoFramesShown    int     `json:"videoFramesShown"`
+	VideoFramesExpected int     `json:"videoFramesExpected"` // captured over the same media time
+	LongestFreezeMS     float64 `json:"longestFreezeMs"`
+	Freezes             int     `json:"freezes"` // gaps over 200 ms between frames shown
+	VideoFramesLost     int     `json:"videoFramesLost"`
+	AudioSamplesStarved int     `json:"audioSamplesStarved"` // silence after running dry
+	PacketsLost         int     `json:"packetsLost"`         // audio, given up by the jitter buffer
+	KeyframeRequests    int     `json:"keyframeRequests"`
 }
 
 func (s Stats) String() string {

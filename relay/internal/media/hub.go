@@ -74,6 +74,10 @@ type Stats struct {
 	ViewersNow                                                      int64
 	GroupsDropped, PacketsDropped                                   uint64 // for slow viewers
 	PLIsSent                                                        uint64
+	// Loss repair on the publisher legs: NACKs sent (one per packet asked
+	// for), packets that came back, packets given up on, and packets that
+	// came twice or after they were given up.
+	NACKsSent, PacketsRepaired, PacketsUnrepaired, PacketsDuplicate uint64
 }
 
 type counters struct {
@@ -82,6 +86,7 @@ type counters struct {
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
 	conflicts, takeovers                                        atomic.Uint64
 	viewers                                                     atomic.Int64
+	repair                                                      repairCounters
 }
 
 // Hub owns the streams. Deliver feeds it datagrams; a worker goroutine
@@ -97,6 +102,12 @@ type Hub struct {
 	mu      sync.Mutex
 	streams map[string]*stream
 	bySSRC  map[uint32]*publisher
+
+	// The ingest goroutine's: publishers with a gap open and when to
+	// tick their repairers, and scratch slices.
+	repairs  map[*publisher]time.Time
+	released []release
+	nacks    []uint16
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -123,6 +134,7 @@ func NewHub(cfg Config) *Hub {
 		queue:   make(chan datagram, ingestQueueLen),
 		streams: map[string]*stream{},
 		bySSRC:  map[uint32]*publisher{},
+		repairs: map[*publisher]time.Time{},
 	}
 	h.pool.New = func() any { b := make([]byte, maxDatagram); return &b }
 	h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -149,7 +161,8 @@ func (h *Hub) Stats() Stats {
 		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), Relatches: c.relatches.Load(),
 		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
-		PLIsSent: c.plisSent.Load(),
+		PLIsSent: c.plisSent.Load(), NACKsSent: c.repair.nacked.Load(), PacketsRepaired: c.repair.repaired.Load(),
+		PacketsUnrepaired: c.repair.gaveUp.Load(), PacketsDuplicate: c.repair.duplicates.Load() + c.repair.late.Load(),
 	}
 }
 
@@ -171,9 +184,14 @@ func (h *Hub) Deliver(b []byte, addr net.Addr) {
 	}
 }
 
+// ingest decrypts and routes the datagrams, and asks the publishers for
+// what is missing when the repair timer says so.
 func (h *Hub) ingest() {
 	defer h.wg.Done()
 	out := make([]byte, maxDatagram)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var timerAt time.Time
 	for {
 		select {
 		case <-h.ctx.Done():
@@ -181,6 +199,90 @@ func (h *Hub) ingest() {
 		case d := <-h.queue:
 			h.handle((*d.buf)[:d.n], d.addr, out)
 			h.pool.Put(d.buf)
+		case <-timer.C:
+			timerAt = time.Time{}
+			h.repairTick(h.cfg.Now())
+		}
+		if due := h.repairDue(); !due.IsZero() && (timerAt.IsZero() || due.Before(timerAt)) {
+			timer.Reset(max(due.Sub(h.cfg.Now()), 0))
+			timerAt = due
+		}
+	}
+}
+
+// repairDue returns when the earliest publisher with a gap wants its
+// repairer ticked, zero for none.
+func (h *Hub) repairDue() time.Time {
+	var due time.Time
+	for _, at := range h.repairs {
+		if due.IsZero() || at.Before(due) {
+			due = at
+		}
+	}
+	return due
+}
+
+// repairTick ticks the repairers that are due: NACKs for what is
+// missing, the held video released past what was given up, a keyframe
+// asked for when a video packet is lost for good.
+func (h *Hub) repairTick(now time.Time) {
+	for p, at := range h.repairs {
+		if at.After(now) {
+			continue
+		}
+		delete(h.repairs, p)
+		if h.publisherOf(p.videoSSRC, p.audioSSRC) != p {
+			continue // ended meanwhile
+		}
+		var next time.Time
+		var pkts []rtcp.Packet
+		for _, t := range []struct {
+			ssrc uint32
+			r    *repairer
+		}{{p.videoSSRC, p.videoRepair}, {p.audioSSRC, p.audioRepair}} {
+			if t.r == nil || !t.r.pending() {
+				continue
+			}
+			nacks, rel, n, lost := t.r.tick(now, p.jitter(t.ssrc), h.nacks[:0], h.released[:0])
+			h.nacks, h.released = nacks, rel
+			h.fanOut(p, t.ssrc, rel)
+			if len(nacks) > 0 {
+				pkts = append(pkts, &rtcp.TransportLayerNack{SenderSSRC: p.relaySSRC, MediaSSRC: t.ssrc,
+					Nacks: rtcp.NackPairsFromSequenceNumbers(nacks)})
+			}
+			if lost && t.ssrc == p.videoSSRC {
+				h.requestKeyframe(p) // a frame that cannot be repaired
+			}
+			if !n.IsZero() && (next.IsZero() || n.Before(next)) {
+				next = n
+			}
+		}
+		h.sendRTCP(p, pkts)
+		if !next.IsZero() {
+			h.repairs[p] = next
+		}
+	}
+}
+
+// publisherOf returns the live publisher of either SSRC.
+func (h *Hub) publisherOf(ssrcs ...uint32) *publisher {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range ssrcs {
+		if p := h.bySSRC[s]; p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// fanOut hands released packets of ssrc to the stream.
+func (h *Hub) fanOut(p *publisher, ssrc uint32, rel []release) {
+	for _, r := range rel {
+		if ssrc == p.videoSSRC {
+			p.stream.video(r.pkt, r.hdrLen)
+		} else {
+			p.stream.audio(r.pkt)
 		}
 	}
 }
@@ -219,6 +321,14 @@ func (h *Hub) handle(b []byte, addr net.Addr, out []byte) {
 		h.handleRTCP(p, plain)
 		return
 	}
+	rep := p.videoRepair
+	if ssrc == p.audioSSRC {
+		rep = p.audioRepair
+	}
+	if rep.seen(binary.BigEndian.Uint16(b[2:4])) {
+		h.c.repair.duplicates.Add(1) // a retransmission that crossed its original
+		return
+	}
 	var hdr rtp.Header
 	plain, err := p.rx.DecryptRTP(out[:0], b, &hdr)
 	if err != nil {
@@ -227,13 +337,15 @@ func (h *Hub) handle(b []byte, addr net.Addr, out []byte) {
 		return
 	}
 	p.latch(h, addr, now)
-	p.recv(hdr.SSRC, hdr.SequenceNumber, hdr.Timestamp, now)
+	jitter := p.recv(hdr.SSRC, hdr.SequenceNumber, hdr.Timestamp, now)
 	pkt := append([]byte(nil), plain...) // shared read-only by the GOP cache and the viewers
-	switch hdr.SSRC {
-	case p.videoSSRC:
-		p.stream.video(pkt, hdr.MarshalSize())
-	case p.audioSSRC:
-		p.stream.audio(pkt)
+	rel := rep.push(hdr.SequenceNumber, pkt, hdr.MarshalSize(), now, jitter, h.released[:0])
+	h.released = rel
+	h.fanOut(p, hdr.SSRC, rel)
+	if rep.pending() {
+		if due, ok := h.repairs[p]; !ok || now.Add(reorderWait(jitter)).Before(due) {
+			h.repairs[p] = now.Add(reorderWait(jitter))
+		}
 	}
 }
 
@@ -246,6 +358,7 @@ func (h *Hub) handleRTCP(p *publisher, plain []byte) {
 	for _, pk := range pkts {
 		switch r := pk.(type) {
 		case *rtcp.SenderReport:
+			p.senderReport(r.SSRC, r.NTPTime, h.cfg.Now())
 			p.stream.sync(protocol.SyncReport{SSRC: r.SSRC, NTPTime: r.NTPTime, RTPTime: r.RTPTime,
 				Packets: r.PacketCount, Octets: r.OctetCount})
 		case *rtcp.Goodbye:
@@ -290,7 +403,8 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 		return protocol.PublishResponse{}, err
 	}
 	now := h.cfg.Now()
-	p := &publisher{id: hex.EncodeToString(randBytes(8)), keyID: keyID, rx: rx, tx: tx, created: now, stats: map[uint32]*recvStats{}}
+	p := &publisher{id: hex.EncodeToString(randBytes(8)), keyID: keyID, rx: rx, tx: tx, created: now, stats: map[uint32]*recvStats{},
+		videoRepair: newRepairer(true, &h.c.repair), audioRepair: newRepairer(false, &h.c.repair)}
 
 	h.mu.Lock()
 	s := h.streamLocked(name)

@@ -24,6 +24,7 @@ type publisher struct {
 	videoSSRC, audioSSRC, relaySSRC uint32
 	created                         time.Time
 	dropAuth                        atomic.Uint64
+	videoRepair, audioRepair        *repairer // the ingest goroutine's
 
 	mu      sync.Mutex
 	addr    net.Addr
@@ -91,11 +92,37 @@ func (p *publisher) allowPLI(now time.Time) bool {
 	return true
 }
 
-func (p *publisher) recv(ssrc uint32, seq uint16, ts uint32, now time.Time) {
+// recv counts a packet of ssrc and returns the source's interarrival
+// jitter.
+func (p *publisher) recv(ssrc uint32, seq uint16, ts uint32, now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats[ssrc]
+	if s == nil {
+		return 0
+	}
+	s.update(seq, ts, now)
+	return s.jitterDuration()
+}
+
+// jitter returns the interarrival jitter of ssrc (RFC 3550 A.8).
+func (p *publisher) jitter(ssrc uint32) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s := p.stats[ssrc]; s != nil {
-		s.update(seq, ts, now)
+		return s.jitterDuration()
+	}
+	return 0
+}
+
+// senderReport notes the arrival of ssrc's sender report with NTP time ntp,
+// for the LSR and DLSR of the next receiver report (RFC 3550 §6.4.1), from
+// which the sender computes the round-trip time.
+func (p *publisher) senderReport(ssrc uint32, ntp uint64, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.stats[ssrc]; s != nil {
+		s.lastSR, s.lastSRAt = uint32(ntp>>16), now
 	}
 }
 
@@ -109,7 +136,7 @@ func (p *publisher) receiverReport(now time.Time) []rtcp.Packet {
 		if s.received == 0 {
 			continue
 		}
-		rr.Reports = append(rr.Reports, s.block(ssrc))
+		rr.Reports = append(rr.Reports, s.block(ssrc, now))
 	}
 	return []rtcp.Packet{rr}
 }
@@ -128,6 +155,12 @@ type recvStats struct {
 	lastTransit      int64
 	haveTransit      bool
 	lastArrivalStart time.Time
+	lastSR           uint32    // middle 32 bits of the last sender report's NTP time
+	lastSRAt         time.Time // when it arrived
+}
+
+func (s *recvStats) jitterDuration() time.Duration {
+	return time.Duration(s.jitter * float64(time.Second) / float64(s.clockRate))
 }
 
 func (s *recvStats) update(seq uint16, ts uint32, now time.Time) {
@@ -152,7 +185,7 @@ func (s *recvStats) update(seq uint16, ts uint32, now time.Time) {
 	s.lastTransit, s.haveTransit = transit, true
 }
 
-func (s *recvStats) block(ssrc uint32) rtcp.ReceptionReport {
+func (s *recvStats) block(ssrc uint32, now time.Time) rtcp.ReceptionReport {
 	extMax := s.cycles + uint32(s.maxSeq)
 	expected := extMax - uint32(s.baseSeq) + 1
 	lost := int64(expected) - int64(s.received)
@@ -169,6 +202,10 @@ func (s *recvStats) block(ssrc uint32) rtcp.ReceptionReport {
 	if lost > 0x7fffff {
 		lost = 0x7fffff
 	}
+	var dlsr uint32
+	if s.lastSR != 0 {
+		dlsr = uint32(now.Sub(s.lastSRAt) * 65536 / time.Second) // units of 1/65536 s
+	}
 	return rtcp.ReceptionReport{SSRC: ssrc, FractionLost: fraction, TotalLost: uint32(lost),
-		LastSequenceNumber: extMax, Jitter: uint32(s.jitter)}
+		LastSequenceNumber: extMax, Jitter: uint32(s.jitter), LastSenderReport: s.lastSR, Delay: dlsr}
 }

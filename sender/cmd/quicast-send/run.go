@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	takeover := fs.Bool("takeover", false, "replace another sender that is live on the stream")
 	ca := fs.String("ca", "", "trust the relay by this CA certificate `FILE` (PEM)")
 	pin := fs.String("pin", "", "trust the relay by the `SHA256` fingerprint of its CA (printed at its start) or of any certificate in its chain")
+	mediaAddr := fs.String("media-addr", "", "send media to UDP `HOST:PORT` instead of the port the relay announces (a port forward, or a proxy in between)")
 	to := fs.String("to", "", "peer mode: send to `srtp://HOST:PORT` without a relay")
 	sdpFile := fs.String("sdp", "", "peer mode: write the receiver's SDP (with the SRTP keys) to `FILE`")
 	videoSrc := fs.String("video", "test", "video `SRC`")
@@ -172,7 +173,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "sending SRTP (%s) to %s; receiver SDP written to %s\n", ecfg.Session.Profile, *to, *sdpFile)
 	} else {
 		pcfg := sender.PublishConfig{Relay: *relay, Stream: *stream, Key: *key, CAFile: *ca, Pin: *pin,
-			Profile: *profile, Takeover: *takeover}
+			Profile: *profile, Takeover: *takeover, MediaAddr: *mediaAddr}
 		vo, ao := sender.Offers(video, audio)
 		var pr protocol.PublishResponse
 		ecfg.Session, pr, err = sender.Publish(ctx, pcfg, vo, ao)
@@ -224,9 +225,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if s.Video.FramesLate > 0 {
 				late = fmt.Sprintf("  %d frames skipped: the encoder cannot keep up (try a smaller -size or -fps)", s.Video.FramesLate)
 			}
-			fmt.Fprintf(stderr, "%s  video %dx%d %.0f fps %.0f kbit/s  audio %.0f kbit/s  packets %d  lost %.1f%%  PLI %d  NACK %d%s\n",
+			rtt := "-"
+			if r := max(s.Video.RTT, s.Audio.RTT); r > 0 {
+				rtt = r.Round(100 * time.Microsecond).String()
+			}
+			fmt.Fprintf(stderr, "%s  video %dx%d %.0f fps %.0f kbit/s  audio %.0f kbit/s  packets %d  lost %.1f%%  RTT %s  PLI %d  NACK %d  resent %d%s\n",
 				s.Elapsed.Round(time.Second), s.Width, s.Height, s.Video.FPS, s.Video.BitrateKbps, s.Audio.BitrateKbps,
-				s.Video.Packets+s.Audio.Packets, 100*s.Video.FractionLost, s.Video.PLIs, s.Video.NACKs, late)
+				s.Video.Packets+s.Audio.Packets, 100*s.Video.FractionLost, rtt, s.Video.PLIs, s.Video.NACKs+s.Audio.NACKs,
+				s.Video.Retransmits+s.Audio.Retransmits, late)
 		}
 	}
 }

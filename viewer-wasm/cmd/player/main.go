@@ -156,6 +156,7 @@ type Player struct {
 	viewerCount    int
 	target         player.PlayoutTarget
 	skew           player.SkewMeter
+	cont           player.Continuity
 	flashing       bool                // the last frame drawn was the test source's white flash
 	arrived        map[int64]time.Time // extended RTP timestamp → when the frame went to the decoder
 	lat            player.LatencyWindow
@@ -167,6 +168,7 @@ type Player struct {
 
 type pendingFrame struct {
 	frame js.Value
+	ts    int64     // RTP timestamp, unwrapped (90 kHz)
 	wall  time.Time // the sender's wall clock at capture
 	times player.FrameTimes
 }
@@ -185,6 +187,8 @@ type stats struct {
 	VideoFramesDropped, AudioFramesDecoded           int
 	AudioSamplesPlayed, AudioUnderruns, AudioDropped int
 	AudioSamplesMuted, AudioSamplesTrimmed           int
+	AudioSamplesStarved                              int // silence played after running dry
+	VideoFramesLost                                  int // complete frames not decoded: packets lost in or before them
 	TargetDelayMS, OutputLatencyMS                   float64
 	Latency                                          player.Latency
 	BitrateKbps, PlayoutDelayMS, JitterMS            float64
@@ -218,6 +222,14 @@ func main() {
 		el.Set("textContent", name)
 	}
 	js.Global().Set("quicastStats", js.FuncOf(func(js.Value, []js.Value) any { return p.statsObject() }))
+	// quicastResetContinuity starts the frames-shown and freeze count over
+	// (a measurement that leaves the start-up out).
+	js.Global().Set("quicastResetContinuity", js.FuncOf(func(js.Value, []js.Value) any {
+		p.mu.Lock()
+		p.cont.Reset()
+		p.mu.Unlock()
+		return nil
+	}))
 	if missing := missingFeatures(); missing != "" {
 		// watch.js says so before loading us; this is for pages that did not.
 		p.m.Fail("this browser lacks "+missing, time.Now())
@@ -284,6 +296,7 @@ func (p *Player) setupAudio() {
 		p.played = played
 		p.s.AudioSamplesPlayed = int(played)
 		p.s.AudioUnderruns = d.Get("underruns").Int()
+		p.s.AudioSamplesStarved = d.Get("starved").Int()
 		p.s.AudioDropped = d.Get("dropped").Int()
 		p.s.AudioSamplesTrimmed = d.Get("trimmed").Int()
 		p.s.PlayoutDelayMS = d.Get("buffered").Float() / 48
@@ -314,7 +327,7 @@ func (p *Player) setupDecoders() {
 			}
 			times := player.FrameTimes{Capture: wall, Arrived: p.arrived[tsUS], Decoded: time.Now()}
 			delete(p.arrived, tsUS)
-			p.pending = append(p.pending, pendingFrame{frame: f, wall: wall, times: times})
+			p.pending = append(p.pending, pendingFrame{frame: f, ts: extTS, wall: wall, times: times})
 			p.mu.Unlock()
 		}),
 		"error": p.fn(func(args []js.Value) {
@@ -626,6 +639,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	}
 	p.m.Catalog(bc.Video != nil, bc.Audio != nil, now)
 	p.target.Start(now)
+	p.cont.Reset()
 	p.adecConfigured = false
 	// A decoder configured for this codec that never decoded anything
 	// (warmed up at start) is kept: creating one costs Chromium a few
@@ -745,9 +759,21 @@ func (p *Player) video(gp groupPacket) {
 		bc.Assembler.Reset()
 	}
 	f, ok, err := bc.Assembler.Push(gp.pkt)
+	if errors.Is(err, player.ErrLoss) {
+		// Packets the relay could not get back: nothing decodes until
+		// the next keyframe.
+		bc.Gate.NeedKeyframe()
+		p.s.VideoFramesLost++
+		p.mu.Unlock()
+		go p.requestKeyframe()
+		return
+	}
 	if err != nil || !ok || !bc.Gate.Frame(f.Keyframe) {
 		p.mu.Unlock()
 		return
+	}
+	if len(f.Data) > p.staging.Length() {
+		p.staging = js.Global().Get("Uint8Array").New(2 * len(f.Data))
 	}
 	configured := p.vdecConfigured
 	p.vdecUsed = true
@@ -942,6 +968,7 @@ func (p *Player) render(now time.Time) {
 	p.s.VideoFramesRendered++
 	p.m.Media(now)
 	show.times.Shown = now
+	p.cont.Frame(show.ts, now)
 	p.lat.Add(show.times)
 	if p.firstFrameMS == 0 {
 		p.firstFrameMS = js.Global().Get("performance").Call("now").Float()
@@ -980,7 +1007,9 @@ func (p *Player) statsObject() any {
 		"videoCodec": s.VideoCodec, "audioCodec": s.AudioCodec,
 		"width": s.Width, "height": s.Height,
 		"videoFramesDecoded": s.VideoFramesDecoded, "videoFramesRendered": s.VideoFramesRendered,
-		"videoFramesDropped": s.VideoFramesDropped, "audioFramesDecoded": s.AudioFramesDecoded,
+		"videoFramesDropped": s.VideoFramesDropped, "videoFramesLost": s.VideoFramesLost, "audioFramesDecoded": s.AudioFramesDecoded,
+		"videoFramesShown": p.cont.Shown, "videoFramesExpected": p.cont.Expected(),
+		"longestFreezeMs": ms(p.cont.LongestFreeze), "freezes": p.cont.Freezes, "audioSamplesStarved": s.AudioSamplesStarved,
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "outputLatencyMs": s.OutputLatencyMS,

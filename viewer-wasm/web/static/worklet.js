@@ -30,12 +30,15 @@ class QuicastPlayout extends AudioWorkletProcessor {
     this.silence = 0.003; // about -50 dBFS: a quantum this quiet can go unheard
     this.started = false;
     this.played = 0; this.underruns = 0; this.dropped = 0; this.trimmed = 0; this.stretched = 0;
+    this.starved = 0;     // silence output after running dry, until playing again
+    this.playing = false; // this epoch has started playing
+
     this.lastReport = 0;
     this.quietRun = 0; // samples since one above 0.2, for the beep detector
     this.port.onmessage = (e) => {
       const m = e.data;
       if (m.reset !== undefined) {
-        this.read = this.write = 0; this.started = false; this.epoch = m.reset;
+        this.read = this.write = 0; this.started = false; this.playing = false; this.epoch = m.reset;
         return;
       }
       if (m.target !== undefined) { this.target = Math.max(256, Math.min(m.target, this.size / 2)); return; }
@@ -74,10 +77,11 @@ class QuicastPlayout extends AudioWorkletProcessor {
       // Start at the target: what came before is older than it needs to be.
       const skip = avail - this.target;
       this.read += skip; this.trimmed += skip; avail = this.target;
-      this.started = true;
+      this.started = true; this.playing = true;
     }
     if (!this.started || avail < n + 1) {
       if (this.started) { this.underruns++; this.started = false; }
+      if (this.playing) this.starved += n;
       for (const ch of out) ch.fill(0);
       this.quietRun += n;
     } else {
@@ -110,7 +114,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
     if (currentFrame - this.lastReport >= 2400) {
       this.lastReport = currentFrame;
       this.port.postMessage({epoch: this.epoch, pos: this.read, played: this.played, underruns: this.underruns,
-        dropped: this.dropped, trimmed: Math.round(this.trimmed + this.stretched), buffered: this.write - this.read,
+        starved: this.starved, dropped: this.dropped, trimmed: Math.round(this.trimmed + this.stretched), buffered: this.write - this.read,
         target: this.target});
     }
     return true;
