@@ -2,7 +2,7 @@
 #
 #   make demo    build, then run a relay and a test-source sender on this machine
 #   make test    the whole suite (unit, fuzz seeds, js/wasm build, interop, browser)
-#   make bench   benchmarks of the per-packet paths
+#   make bench   benchmarks: per-packet paths, encoder, latency, skew, loss (bin/bench.txt)
 #   make run     the desktop application
 
 GO        ?= go
@@ -50,8 +50,15 @@ test: deps wasm
 test-short: deps-gui wasm
 	$(GO) test -race -short ./...
 
-bench: deps-gui wasm
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Benchmarks: the per-packet paths and the encoder, then the end-to-end
+# figures (glass-to-glass latency and its stages, time to first frame, A/V
+# skew, an impaired network, the viewer's size) measured by headless
+# Chromium, once each. Prints a table and writes it to bin/bench.txt.
+bench: deps wasm
+	@mkdir -p $(BIN)
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v -e /relay/e2e -e /viewer-wasm/cmd/) | tee $(BIN)/bench-raw.txt
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./relay/e2e/ | tee -a $(BIN)/bench-raw.txt
+	@$(GO) run scripts/benchtable.go $(BIN)/bench-raw.txt | tee $(BIN)/bench.txt
 
 demo: build
 	@scripts/demo.sh

@@ -22,6 +22,7 @@ type JitterBuffer struct {
 	jitter      float64 // RTP timestamp units
 	lastTransit float64
 	haveTransit bool
+	wait        time.Duration // set by SetWait; 0: from the jitter
 
 	// Counters.
 	Lost, Late, Duplicate uint64
@@ -48,11 +49,21 @@ func (j *JitterBuffer) Jitter() time.Duration {
 	return time.Duration(j.jitter / float64(j.clockRate) * float64(time.Second))
 }
 
-// Delay returns the current playout delay: how long a gap may stay open,
+// Delay returns how long a gap may stay open: what SetWait said, or else
 // three times the jitter, within [minDelay, maxDelay].
 func (j *JitterBuffer) Delay() time.Duration {
-	return min(max(3*j.Jitter(), j.minDelay), j.maxDelay)
+	d := 3 * j.Jitter()
+	if j.wait > 0 {
+		d = j.wait
+	}
+	return min(max(d, j.minDelay), j.maxDelay)
 }
+
+// SetWait sets how long a gap may stay open (0: three times the jitter).
+// A player that holds a playout buffer after this one can wait nearly as
+// long as that buffer lasts for a packet to be resent, without a sound
+// missing.
+func (j *JitterBuffer) SetWait(d time.Duration) { j.wait = d }
 
 // Len returns the number of packets held.
 func (j *JitterBuffer) Len() int { return j.count }

@@ -93,3 +93,27 @@ func FuzzJitterBuffer(f *testing.F) {
 		}
 	})
 }
+
+// SetWait lets a gap stay open longer than the jitter alone would (a
+// packet being resent), within the bounds.
+func TestJitterBufferSetWait(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	j := NewJitterBuffer(48000, 20*time.Millisecond, 200*time.Millisecond)
+	j.Push(1, 0, t0, []byte{1})
+	j.Push(3, 960, t0.Add(20*time.Millisecond), []byte{3})
+	if _, _, _, ok := j.Pop(t0); !ok {
+		t.Fatal("first packet not released")
+	}
+	j.SetWait(80 * time.Millisecond)
+	if _, _, _, ok := j.Pop(t0.Add(90 * time.Millisecond)); ok {
+		t.Fatal("gap given up after 70 ms, want 80 ms of waiting")
+	}
+	j.Push(2, 480, t0.Add(95*time.Millisecond), []byte{2}) // the resent packet
+	if seq, _, _, ok := j.Pop(t0.Add(95 * time.Millisecond)); !ok || seq != 2 {
+		t.Fatalf("resent packet: seq %d ok %v", seq, ok)
+	}
+	j.SetWait(time.Hour)
+	if d := j.Delay(); d != 200*time.Millisecond {
+		t.Errorf("Delay = %v, want the 200 ms bound", d)
+	}
+}

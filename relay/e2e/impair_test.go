@@ -68,7 +68,7 @@ func (s *session) measure(t testing.TB, warmup, window time.Duration) measuremen
 		m.warmedUp = err == nil && st.State == "playing" && st.AVSkewPairs >= 3
 		return m.warmedUp, err
 	})
-	if _, err := eval[any](s.ctx, `quicastResetContinuity()`); err != nil {
+	if _, err := eval[any](s.ctx, `quicastResetStats()`); err != nil {
 		t.Fatal(err)
 	}
 	start, err := stats(s.ctx)

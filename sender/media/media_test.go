@@ -132,13 +132,11 @@ func TestEncodeTestSource(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := time.Duration(i) * 20 * time.Millisecond; f.MediaTime != want {
+		if want := time.Duration(i) * 10 * time.Millisecond; f.MediaTime != want {
 			t.Errorf("audio packet %d media time %v, want %v", i, f.MediaTime, want)
 		}
-		// RFC 6716 §3.1: TOC config 0-31; a 20 ms frame has config%4 == 3
-		// for SILK/hybrid/CELT alike, code 0 (one frame).
-		if len(f.Data) == 0 || (f.Data[0]>>3)%4 != 3 && (f.Data[0]>>3) < 16 {
-			t.Errorf("audio packet %d: TOC 0x%02x is not a 20 ms Opus frame", i, f.Data[0])
+		if len(f.Data) == 0 || opusFrameDuration(f.Data[0]) != 10*time.Millisecond || f.Data[0]&3 != 0 {
+			t.Errorf("audio packet %d: TOC 0x%02x is not one 10 ms Opus frame", i, f.Data[0])
 		}
 	}
 }
@@ -429,4 +427,18 @@ func TestSlowEncoderSkipsFrames(t *testing.T) {
 			t.Errorf("after 25 slow reads: %v behind the clock, %d frames skipped", lag, skipped)
 		}
 	})
+}
+
+// opusFrameDuration is the frame duration a TOC byte's configuration
+// number says (RFC 6716 §3.1, Table 2).
+func opusFrameDuration(toc byte) time.Duration {
+	config := int(toc >> 3)
+	switch {
+	case config < 12: // SILK-only: 10, 20, 40, 60 ms
+		return []time.Duration{10, 20, 40, 60}[config%4] * time.Millisecond
+	case config < 16: // hybrid: 10, 20 ms
+		return []time.Duration{10, 20}[config%2] * time.Millisecond
+	default: // CELT-only: 2.5, 5, 10, 20 ms
+		return []time.Duration{2500, 5000, 10000, 20000}[config%4] * time.Microsecond
+	}
 }

@@ -25,7 +25,7 @@ const (
 	beepAmplitude = 0.5
 	audioRate     = 48000
 	audioChannels = 2
-	audioChunk    = 20 * time.Millisecond
+	audioChunk    = 10 * time.Millisecond // one Opus frame: the shortest wait before a packet leaves
 	chunkSamples  = audioRate * int(audioChunk/time.Millisecond) / 1000
 )
 

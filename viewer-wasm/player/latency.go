@@ -27,6 +27,9 @@ type LatencyWindow struct {
 	last   FrameTimes
 }
 
+// Reset empties the window (a measurement starts).
+func (w *LatencyWindow) Reset() { w.frames.reset(); w.last = FrameTimes{} }
+
 // Add records a frame shown; frames without a capture time are left out.
 func (w *LatencyWindow) Add(f FrameTimes) {
 	if f.Capture.IsZero() || f.Shown.IsZero() {

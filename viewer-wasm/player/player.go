@@ -171,6 +171,31 @@ func (t *AudioTimeline) Add(ts int64, n int) {
 	}
 }
 
+// MinConcealed and MaxConcealed bound the gap Gap reports (RTP ticks at
+// 48 kHz: 1 ms and 100 ms). A shorter one is the rounding of timestamps
+// through microseconds, a longer one an interruption, not a lost packet,
+// and is not papered over.
+const (
+	MinConcealed = 48
+	MaxConcealed = 4800
+)
+
+// Gap returns how many samples are missing between the audio added so far
+// and audio starting at extended RTP timestamp ts: the packets the jitter
+// buffer gave up on. 0 when ts follows on (or overlaps), or when the gap is
+// outside [MinConcealed, MaxConcealed].
+func (t *AudioTimeline) Gap(ts int64) int {
+	if len(t.chunks) == 0 {
+		return 0
+	}
+	last := t.chunks[len(t.chunks)-1]
+	g := ts - (last.ts + last.n)
+	if g < MinConcealed || g > MaxConcealed {
+		return 0
+	}
+	return int(g)
+}
+
 // At returns the extended RTP timestamp of the sample at read position
 // played.
 func (t *AudioTimeline) At(played int64) (int64, bool) {

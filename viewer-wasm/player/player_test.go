@@ -122,3 +122,19 @@ func TestPick(t *testing.T) {
 		t.Errorf("clock an hour off: render %d, want frames shown anyway", r)
 	}
 }
+
+func TestAudioTimelineGap(t *testing.T) {
+	var tl AudioTimeline
+	if g := tl.Gap(1000); g != 0 {
+		t.Errorf("empty timeline: gap %d", g)
+	}
+	tl.Add(48000, 480)
+	for _, c := range []struct {
+		ts   int64
+		want int
+	}{{48480, 0}, {48481, 0}, {48960, 480}, {48000, 0}, {48480 + MaxConcealed, MaxConcealed}, {48481 + MaxConcealed, 0}} {
+		if got := tl.Gap(c.ts); got != c.want {
+			t.Errorf("Gap(%d) = %d, want %d", c.ts, got, c.want)
+		}
+	}
+}

@@ -16,3 +16,6 @@ func (r *ring[T]) add(v T, size int) {
 	r.all[r.next%len(r.all)] = v
 	r.next = (r.next + 1) % len(r.all)
 }
+
+// reset empties the window, keeping its storage.
+func (r *ring[T]) reset() { r.all, r.next = r.all[:0], 0 }

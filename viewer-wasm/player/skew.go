@@ -29,6 +29,13 @@ func (m *SkewMeter) pair() time.Duration {
 	return m.Pair
 }
 
+// Reset forgets the pairs measured so far (a measurement starts); the
+// event counts stay.
+func (m *SkewMeter) Reset() {
+	m.skews.reset()
+	m.last, m.pairs = 0, 0
+}
+
 // Flash records that a flash was drawn at t.
 func (m *SkewMeter) Flash(t time.Time) {
 	m.Flashes++

@@ -29,3 +29,17 @@ func TestSkewMeter(t *testing.T) {
 		t.Errorf("no pairs: %v %v %d", l, p, n)
 	}
 }
+
+func TestSkewMeterReset(t *testing.T) {
+	var m SkewMeter
+	t0 := time.Unix(50, 0)
+	m.Flash(t0)
+	m.Beep(t0.Add(300 * time.Millisecond)) // a start-up pair, far off
+	m.Reset()
+	m.Flash(t0.Add(time.Second))
+	m.Beep(t0.Add(time.Second + 5*time.Millisecond))
+	last, p95, pairs := m.Skew()
+	if pairs != 1 || last != -5*time.Millisecond || p95 != 5*time.Millisecond {
+		t.Errorf("after Reset: last %v p95 %v pairs %d, want -5ms 5ms 1", last, p95, pairs)
+	}
+}

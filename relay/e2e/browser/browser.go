@@ -216,7 +216,7 @@ type Stats struct {
 	LatencyDecodeMS    float64 `json:"latencyDecodeMs"`  // arrival → decoded
 	LatencyPlayoutMS   float64 `json:"latencyPlayoutMs"` // decoded → drawn
 	TimeToFirstFrameMS float64 `json:"timeToFirstFrameMs"`
-	// Continuity since the broadcast began or quicastResetContinuity().
+	// Continuity since the broadcast began or quicastResetStats().
 	VideoFramesShown    int     `json:"videoFramesShown"`
 	VideoFramesExpected int     `json:"videoFramesExpected"` // captured over the same media time
 	LongestFreezeMS     float64 `json:"longestFreezeMs"`

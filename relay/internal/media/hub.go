@@ -343,8 +343,8 @@ func (h *Hub) handle(b []byte, addr net.Addr, out []byte) {
 	h.released = rel
 	h.fanOut(p, hdr.SSRC, rel)
 	if rep.pending() {
-		if due, ok := h.repairs[p]; !ok || now.Add(reorderWait(jitter)).Before(due) {
-			h.repairs[p] = now.Add(reorderWait(jitter))
+		if due, ok := h.repairs[p]; !ok || now.Add(rep.wait(jitter)).Before(due) {
+			h.repairs[p] = now.Add(rep.wait(jitter))
 		}
 	}
 }

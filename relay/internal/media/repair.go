@@ -41,6 +41,9 @@ type repairer struct {
 	slots   [repairSlots]repairSlot
 	rtt     time.Duration // smoothed, from repairs of packets asked for once
 	haveRTT bool
+	// reorder is how late packets that were only reordered came (a
+	// decaying maximum): a gap is not asked for before that.
+	reorder time.Duration
 	c       *repairCounters
 }
 
@@ -75,6 +78,12 @@ func reorderWait(jitter time.Duration) time.Duration {
 	return min(max(jitter, minReorderWait), maxReorderWait)
 }
 
+// wait is how long a new gap waits before it is asked for: as long as
+// reordered packets have been late lately, at least the jitter.
+func (r *repairer) wait(jitter time.Duration) time.Duration {
+	return reorderWait(max(jitter, r.reorder))
+}
+
 func (r *repairer) retry() time.Duration {
 	rtt := initialRTT
 	if r.haveRTT {
@@ -90,7 +99,7 @@ func (r *repairer) giveUp(jitter time.Duration) time.Duration {
 	if r.haveRTT {
 		rtt = r.rtt
 	}
-	return min(max(reorderWait(jitter)+maxNACKs*r.retry(), minGiveUp, 2*rtt), maxGiveUp)
+	return min(max(r.wait(jitter)+maxNACKs*r.retry(), minGiveUp, 2*rtt), maxGiveUp)
 }
 
 // seen reports whether seq was received or released already: a
@@ -129,7 +138,7 @@ func (r *repairer) push(seq uint16, pkt []byte, hdrLen int, now time.Time, jitte
 		r.next, r.highest = seq, seq-1
 	}
 	if d := seq - r.highest; d != 0 && d < 1<<15 {
-		wait := reorderWait(jitter)
+		wait := r.wait(jitter)
 		for s := r.highest + 1; s != seq; s++ {
 			r.slots[s%repairSlots] = repairSlot{seq: s, miss: true, since: now, nackAt: now.Add(wait)}
 		}
@@ -140,6 +149,9 @@ func (r *repairer) push(seq uint16, pkt []byte, hdrLen int, now time.Time, jitte
 	case sl.seq == seq && sl.have:
 		r.c.duplicates.Add(1)
 		return out
+	case sl.seq == seq && sl.miss && sl.nacks == 0:
+		// Not asked for yet: it was only reordered, this late.
+		r.reorder = max(now.Sub(sl.since), r.reorder-r.reorder/32)
 	case sl.seq == seq && sl.miss:
 		r.c.repaired.Add(1)
 		if sl.nacks == 1 { // unambiguous: the answer to the one request (Karn)

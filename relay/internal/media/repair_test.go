@@ -78,7 +78,7 @@ func TestRepairerAsksAgainThenGivesUp(t *testing.T) {
 		t.Errorf("asked at %v ms, want %v", asked, want)
 	}
 	// Given up after the last request could have been answered.
-	if want := 1 + int((reorderWait(5*time.Millisecond)+maxNACKs*r.retry())/time.Millisecond); lostAt != want {
+	if want := 1 + int((r.wait(5*time.Millisecond)+maxNACKs*r.retry())/time.Millisecond); lostAt != want {
 		t.Errorf("given up at %d ms, want %d", lostAt, want)
 	}
 	if !slices.Equal(released, []int{12}) || r.c.gaveUp.Load() != 1 {
@@ -129,3 +129,27 @@ func TestRepairerDuplicatesAndJumps(t *testing.T) {
 }
 
 func byte102(d int) int { return int(byte(102 + d)) }
+
+// A gap that fills by itself (reordering) makes later gaps wait as long
+// before they are asked for.
+func TestRepairerLearnsReordering(t *testing.T) {
+	r := newRepairer(true, &repairCounters{})
+	pushSeq(r, 1, 0)
+	pushSeq(r, 3, 1)
+	if got := seqs(pushSeq(r, 2, 21)); !slices.Equal(got, []int{2, 3}) { // 20 ms late, never asked for
+		t.Fatalf("released %v", got)
+	}
+	if r.c.nacked.Load() != 0 {
+		t.Fatal("asked for a packet that was only reordered")
+	}
+	if w := r.wait(5 * time.Millisecond); w != 20*time.Millisecond {
+		t.Errorf("wait %v after a packet 20 ms late, want 20ms", w)
+	}
+	pushSeq(r, 5, 30)
+	if nacks, _, _, _ := r.tick(at(45), 5*time.Millisecond, nil, nil); len(nacks) != 0 {
+		t.Errorf("asked for %v 15 ms after the gap, want to wait 20 ms", nacks)
+	}
+	if nacks, _, _, _ := r.tick(at(50), 5*time.Millisecond, nil, nil); !slices.Equal(nacks, []uint16{4}) {
+		t.Errorf("asked for %v 20 ms after the gap, want [4]", nacks)
+	}
+}

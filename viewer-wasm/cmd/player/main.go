@@ -27,7 +27,8 @@ const (
 	maxPending    = 30   // decoded video frames waiting for their time
 	maxDecodeQ    = 16   // frames queued in the VideoDecoder before we skip to a keyframe
 	maxEarly      = 2048 // video packets held for a catalog that has not come yet
-	audioMinDelay = 20 * time.Millisecond
+	audioMinDelay = 10 * time.Millisecond
+	audioPacket   = 10 * time.Millisecond // the sender's Opus frames
 	audioMaxDelay = 200 * time.Millisecond
 	keyframeEvery = time.Second // at most one keyframe request per this
 	// The player reports its figures every heartbeat and the relay answers;
@@ -119,7 +120,12 @@ type Player struct {
 	doc     js.Value
 	body    js.Value
 	canvas  js.Value
-	ctx2d   js.Value
+	ctx2d   js.Value // drawing on the main thread, without a render worker
+	// The render worker (static/render.js) draws on the canvas, handed
+	// over as an OffscreenCanvas; frames it is drawing, by id.
+	renderer js.Value
+	drawing  map[int]drawn
+	drawID   int
 	status  js.Value
 	stats   js.Value
 	viewers js.Value
@@ -188,6 +194,7 @@ type stats struct {
 	AudioSamplesPlayed, AudioUnderruns, AudioDropped int
 	AudioSamplesMuted, AudioSamplesTrimmed           int
 	AudioSamplesStarved                              int // silence played after running dry
+	AudioSamplesConcealed                            int // lost packets' time, filled by the worklet
 	VideoFramesLost                                  int // complete frames not decoded: packets lost in or before them
 	TargetDelayMS, OutputLatencyMS                   float64
 	Latency                                          player.Latency
@@ -208,6 +215,8 @@ func main() {
 		viewers:   doc.Call("getElementById", "viewers"),
 		staging:   js.Global().Get("Uint8Array").New(protocol.MaxPacket * 256),
 		jitter:    protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay),
+		// The playout buffer holds at least two 10 ms Opus packets.
+		target: player.PlayoutTarget{Min: 2 * audioPacket},
 		videoPkts: make(chan groupPacket, 2048),
 		catalogs:  make(chan struct{}, 1),
 		arrived:   map[int64]time.Time{},
@@ -222,11 +231,14 @@ func main() {
 		el.Set("textContent", name)
 	}
 	js.Global().Set("quicastStats", js.FuncOf(func(js.Value, []js.Value) any { return p.statsObject() }))
-	// quicastResetContinuity starts the frames-shown and freeze count over
-	// (a measurement that leaves the start-up out).
-	js.Global().Set("quicastResetContinuity", js.FuncOf(func(js.Value, []js.Value) any {
+	// quicastResetStats starts the measurement windows over — frames shown
+	// and freezes, latency, A/V skew — so that a measurement leaves the
+	// start-up out.
+	js.Global().Set("quicastResetStats", js.FuncOf(func(js.Value, []js.Value) any {
 		p.mu.Lock()
 		p.cont.Reset()
+		p.lat.Reset()
+		p.skew.Reset()
 		p.mu.Unlock()
 		return nil
 	}))
@@ -236,7 +248,7 @@ func main() {
 		p.show(time.Now())
 		select {}
 	}
-	p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
+	p.setupRenderer()
 	p.setupAudio()
 	p.setupDecoders()
 	// Warm the video decoder up while the session opens: VP8 is what
@@ -245,6 +257,66 @@ func main() {
 	go p.run()
 	go p.videoLoop()
 	p.renderLoop()
+}
+
+// drawn is a frame handed to the render worker.
+type drawn struct {
+	ts     int64
+	times  player.FrameTimes
+	posted time.Time
+}
+
+// maxDrawing bounds the frames handed to the render worker and not drawn
+// yet: when it falls behind, the player picks among newer frames instead of
+// queueing old ones.
+const maxDrawing = 2
+
+// setupRenderer moves drawing off the main thread when the browser can
+// (OffscreenCanvas in a worker): drawImage of a 720p frame costs tens of
+// ms without a GPU, and every one of them would delay the audio.
+func (p *Player) setupRenderer() {
+	p.drawing = map[int]drawn{}
+	if !p.canvas.Get("transferControlToOffscreen").Truthy() || !js.Global().Get("Worker").Truthy() {
+		p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
+		return
+	}
+	off := p.canvas.Call("transferControlToOffscreen")
+	p.renderer = js.Global().Get("Worker").New("/static/render.js")
+	p.renderer.Call("postMessage", map[string]any{"canvas": off}, []any{off})
+	perf := js.Global().Get("performance")
+	p.renderer.Set("onmessage", p.fn(func(args []js.Value) {
+		d := args[0].Get("data")
+		now := time.Now()
+		// The worker's clock is absolute (timeOrigin + now); ours is
+		// time.Now. Their difference, measured now, maps one to the other.
+		mainAbs := perf.Get("timeOrigin").Float() + perf.Call("now").Float()
+		shown := now.Add(time.Duration((d.Get("shown").Float() - mainAbs) * float64(time.Millisecond)))
+		id := d.Get("id").Int()
+		flash := d.Get("flash").Bool()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		f, ok := p.drawing[id]
+		if !ok {
+			return
+		}
+		delete(p.drawing, id)
+		p.frameShown(f.ts, f.times, shown, flash)
+	}))
+}
+
+// frameShown records a frame on the screen at shown: latency, continuity,
+// and the test source's flash for the A/V skew. Called with p.mu held.
+func (p *Player) frameShown(ts int64, times player.FrameTimes, shown time.Time, flash bool) {
+	times.Shown = shown
+	p.lat.Add(times)
+	p.cont.Frame(ts, shown)
+	if p.firstFrameMS == 0 {
+		p.firstFrameMS = js.Global().Get("performance").Call("now").Float()
+	}
+	if flash && !p.flashing {
+		p.skew.Flash(shown)
+	}
+	p.flashing = flash
 }
 
 func missingFeatures() string {
@@ -378,8 +450,19 @@ func (p *Player) audioOut(d js.Value) {
 		return
 	}
 	extTS := int64(d.Get("timestamp").Float() * 6 / 125)
+	// Packets the jitter buffer gave up on: the worklet fills their
+	// time with the sound before them, faded out (concealment), so
+	// the playout neither runs dry nor slips against the video.
+	conceal := p.bc.Timeline.Gap(extTS)
+	if conceal > 0 {
+		p.bc.Timeline.Add(extTS-int64(conceal), conceal)
+		p.s.AudioSamplesConcealed += conceal
+	}
 	p.bc.Timeline.Add(extTS, n)
 	p.mu.Unlock()
+	if conceal > 0 {
+		p.audioNode.Get("port").Call("postMessage", map[string]any{"conceal": conceal})
+	}
 	chs := d.Get("numberOfChannels").Int()
 	f32 := js.Global().Get("Float32Array")
 	l := f32.New(n)
@@ -629,6 +712,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	}
 	p.pending = p.pending[:0]
 	p.jitter = protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay)
+	p.jitter.SetWait(p.target.Min - audioPacket)
 	p.audioPos, p.audioPosAt = 0, time.Time{}
 	p.s.VideoCodec, p.s.AudioCodec = "", ""
 	if bc.Video != nil {
@@ -840,6 +924,9 @@ func (p *Player) renderLoop() {
 			p.m.Tick(now)
 			target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns)
 			p.s.TargetDelayMS = float64(target) / 1e6
+			// A gap may stay open for as long as the playout buffer
+			// lasts, less a packet: time for the relay to get it resent.
+			p.jitter.SetWait(target - audioPacket)
 			send := (target - p.targetSent).Abs() >= 2*time.Millisecond
 			if send {
 				p.targetSent = target
@@ -950,6 +1037,15 @@ func (p *Player) render(now time.Time) {
 			audioNow = bc.AudioClock.WallTime(uint32(ts))
 		}
 	}
+	for id, d := range p.drawing {
+		if now.Sub(d.posted) > time.Second {
+			delete(p.drawing, id) // never answered: do not wait for it forever
+		}
+	}
+	if p.renderer.Truthy() && len(p.drawing) >= maxDrawing {
+		p.mu.Unlock()
+		return // the worker is still drawing: choose when it is done
+	}
 	q := make([]player.Pending, len(p.pending))
 	for i, f := range p.pending {
 		q[i] = player.Pending{Wall: f.wall}
@@ -967,14 +1063,16 @@ func (p *Player) render(now time.Time) {
 	p.s.VideoFramesDropped += drop
 	p.s.VideoFramesRendered++
 	p.m.Media(now)
-	show.times.Shown = now
-	p.cont.Frame(show.ts, now)
-	p.lat.Add(show.times)
-	if p.firstFrameMS == 0 {
-		p.firstFrameMS = js.Global().Get("performance").Call("now").Float()
-	}
 	if !audioNow.IsZero() && !show.wall.IsZero() {
 		p.s.AVSkewClockMS = float64(audioNow.Sub(show.wall)) / 1e6
+	}
+	if p.renderer.Truthy() {
+		p.drawID++
+		p.drawing[p.drawID] = drawn{ts: show.ts, times: show.times, posted: now}
+		id := p.drawID
+		p.mu.Unlock()
+		p.renderer.Call("postMessage", map[string]any{"frame": show.frame, "id": id}, []any{show.frame})
+		return
 	}
 	w, h := p.s.Width, p.s.Height
 	p.mu.Unlock()
@@ -988,10 +1086,7 @@ func (p *Player) render(now time.Time) {
 	px := p.ctx2d.Call("getImageData", w/2, h/10, 1, 1).Get("data")
 	flash := px.Index(0).Int() > 225 && px.Index(1).Int() > 225 && px.Index(2).Int() > 225
 	p.mu.Lock()
-	if flash && !p.flashing {
-		p.skew.Flash(now)
-	}
-	p.flashing = flash
+	p.frameShown(show.ts, show.times, time.Now(), flash)
 	p.mu.Unlock()
 }
 
@@ -1009,7 +1104,7 @@ func (p *Player) statsObject() any {
 		"videoFramesDecoded": s.VideoFramesDecoded, "videoFramesRendered": s.VideoFramesRendered,
 		"videoFramesDropped": s.VideoFramesDropped, "videoFramesLost": s.VideoFramesLost, "audioFramesDecoded": s.AudioFramesDecoded,
 		"videoFramesShown": p.cont.Shown, "videoFramesExpected": p.cont.Expected(),
-		"longestFreezeMs": ms(p.cont.LongestFreeze), "freezes": p.cont.Freezes, "audioSamplesStarved": s.AudioSamplesStarved,
+		"longestFreezeMs": ms(p.cont.LongestFreeze), "freezes": p.cont.Freezes, "audioSamplesStarved": s.AudioSamplesStarved, "audioSamplesConcealed": s.AudioSamplesConcealed,
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "outputLatencyMs": s.OutputLatencyMS,

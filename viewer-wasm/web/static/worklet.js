@@ -31,6 +31,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
     this.started = false;
     this.played = 0; this.underruns = 0; this.dropped = 0; this.trimmed = 0; this.stretched = 0;
     this.starved = 0;     // silence output after running dry, until playing again
+    this.concealed = 0;   // lost packets' time filled in
     this.playing = false; // this epoch has started playing
 
     this.lastReport = 0;
@@ -42,6 +43,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
         return;
       }
       if (m.target !== undefined) { this.target = Math.max(256, Math.min(m.target, this.size / 2)); return; }
+      if (m.conceal !== undefined) { this.conceal(Math.min(m.conceal, 4800)); return; }
       const l = m.l, r = m.r || m.l;
       for (let i = 0; i < l.length; i++) {
         const k = (this.write + i) % this.size;
@@ -53,6 +55,20 @@ class QuicastPlayout extends AudioWorkletProcessor {
         this.read += skip; this.dropped += skip;
       }
     };
+  }
+
+  // conceal fills n samples of lost audio with the n before them, faded
+  // out: a lost packet sounds like a short dip instead of a click and a
+  // gap, and the read position keeps its place on the timeline.
+  conceal(n) {
+    const prev = this.write >= n; // the ring still holds what was written last, played or not
+    for (let i = 0; i < n; i++) {
+      const k = (this.write + i) % this.size, src = (this.write - n + i) % this.size;
+      const g = prev ? 1 - i / n : 0;
+      this.l[k] = this.l[src] * g; this.r[k] = this.r[src] * g;
+    }
+    this.write += n;
+    this.concealed += n;
   }
 
   sample(ch, pos) {

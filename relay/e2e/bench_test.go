@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/quicast/quicast/relay/relaytest/netem"
+)
+
+// The end-to-end benchmarks run the product as a person does — relay,
+// test-source sender at 1280×720, 30 fps, headless Chromium — once each
+// (-benchtime 1x: `make bench`), and report what the viewer measured.
+// Binaries are built without -race when the benchmark is.
+
+const benchWindow = 20 * time.Second
+
+// BenchmarkGlassToGlass: latency from capture to the canvas, its stages,
+// the time to the first frame and the A/V skew, on loopback.
+func BenchmarkGlassToGlass(b *testing.B) {
+	for b.Loop() {
+		s := watchSession(b, nil)
+		m := s.measure(b, 60*time.Second, benchWindow)
+		e := m.end
+		b.ReportMetric(e.LatencyP50MS, "latency-p50-ms")
+		b.ReportMetric(e.LatencyP95MS, "latency-p95-ms")
+		b.ReportMetric(e.LatencyNetworkMS, "capture-to-arrival-ms")
+		b.ReportMetric(e.LatencyDecodeMS, "decode-ms")
+		b.ReportMetric(e.LatencyPlayoutMS, "playout-ms")
+		b.ReportMetric(e.TimeToFirstFrameMS, "first-frame-ms")
+		b.ReportMetric(e.AVSkewP95MS, "av-skew-p95-ms")
+		b.ReportMetric(e.TargetDelayMS, "audio-target-ms")
+		b.ReportMetric(m.framesPct, "frames-shown-%")
+		b.Logf("%v", m)
+	}
+}
+
+// BenchmarkImpairedNetwork: random loss with 30 ms of jitter on the sender
+// → relay leg (seeded, netem), at 0, 5, 10 and 20 % loss.
+func BenchmarkImpairedNetwork(b *testing.B) {
+	for _, loss := range []float64{0, 0.05, 0.10, 0.20} {
+		b.Run(fmt.Sprintf("loss=%g%%", loss*100), func(b *testing.B) {
+			for b.Loop() {
+				up := netem.Impairment{Loss: loss, Jitter: 30 * time.Millisecond, Seed: 1}
+				s := watchSession(b, &up)
+				m := s.measure(b, 60*time.Second, benchWindow)
+				e := m.end
+				b.ReportMetric(m.framesPct, "frames-shown-%")
+				b.ReportMetric(e.LongestFreezeMS, "longest-freeze-ms")
+				b.ReportMetric(float64(e.Freezes), "freezes")
+				b.ReportMetric(m.starvedPct, "audio-starved-%")
+				b.ReportMetric(e.AVSkewP95MS, "av-skew-p95-ms")
+				b.ReportMetric(e.LatencyP50MS, "latency-p50-ms")
+				b.ReportMetric(e.LatencyP95MS, "latency-p95-ms")
+				b.ReportMetric(float64(m.resent), "resent")
+				b.Logf("%s: %v", up, m)
+			}
+		})
+	}
+}
+
+// BenchmarkViewerSize reports the size of the viewer the relay serves.
+func BenchmarkViewerSize(b *testing.B) {
+	root, err := moduleRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var raw, gz os.FileInfo
+	for b.Loop() {
+		if raw, err = os.Stat(filepath.Join(root, "viewer-wasm/web/static/main.wasm")); err != nil {
+			b.Fatal(err)
+		}
+		if gz, err = os.Stat(filepath.Join(root, "viewer-wasm/web/static/main.wasm.gz")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(raw.Size())/1e6, "wasm-MB")
+	b.ReportMetric(float64(gz.Size())/1e6, "wasm-gzip-MB")
+}
