@@ -296,28 +296,6 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestVP8KeyframeStart(t *testing.T) {
-	for _, c := range []struct {
-		name    string
-		payload []byte
-		want    bool
-	}{
-		{"key, no extension", []byte{0x10, 0x50}, true},
-		{"delta, no extension", []byte{0x10, 0x51}, false},
-		{"continuation", []byte{0x00, 0x50}, false},
-		{"partition 1", []byte{0x11, 0x50}, false},
-		{"key, 15-bit picture ID", []byte{0x90, 0x80, 0x81, 0x02, 0x50}, true},
-		{"delta, 7-bit picture ID", []byte{0x90, 0x80, 0x05, 0x51}, false},
-		{"key, picture ID + TL0 + TID", []byte{0x90, 0xe0, 0x05, 0x01, 0x00, 0x50}, true},
-		{"truncated extension", []byte{0x90, 0x80}, false},
-		{"empty", nil, false},
-	} {
-		if got := VP8KeyframeStart(c.payload); got != c.want {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
 func TestNTPAndRTPClock(t *testing.T) {
 	ts := time.Date(2026, 11, 24, 12, 0, 0, 123_456_789, time.UTC)
 	back := NTPToTime(NTPTime(ts))

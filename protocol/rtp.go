@@ -41,63 +41,6 @@ func IsRTCP(pkt []byte) bool {
 	return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223
 }
 
-// VP8KeyframeStart reports whether payload, the payload of an RTP packet
-// carrying VP8 (RFC 7741), begins a keyframe: the payload descriptor has the
-// S bit set with partition index 0, and the P bit of the VP8 payload header
-// (RFC 6386 §9.1) is 0.
-//
-//	 0 1 2 3 4 5 6 7
-//	+-+-+-+-+-+-+-+-+
-//	|X|R|N|S|R| PID | (REQUIRED)
-//	+-+-+-+-+-+-+-+-+
-//	|I|L|T|K| RSV   | (OPTIONAL, if X)
-//	|M| PictureID   | (OPTIONAL, if I; 15 bits if M)
-//	|   TL0PICIDX   | (OPTIONAL, if L)
-//	|TID|Y| KEYIDX  | (OPTIONAL, if T or K)
-func VP8KeyframeStart(payload []byte) bool {
-	n, ok := VP8DescriptorLen(payload)
-	if !ok || payload[0]&0x10 == 0 || payload[0]&0x07 != 0 {
-		return false
-	}
-	return len(payload) > n && payload[n]&0x01 == 0
-}
-
-// VP8DescriptorLen returns the length in bytes of the VP8 payload
-// descriptor (RFC 7741 §4.2) at the start of payload, and false when payload
-// is too short to hold it.
-func VP8DescriptorLen(payload []byte) (int, bool) {
-	if len(payload) < 1 {
-		return 0, false
-	}
-	i := 1
-	if payload[0]&0x80 != 0 {
-		if len(payload) < 2 {
-			return 0, false
-		}
-		x := payload[1]
-		i++
-		if x&0x80 != 0 {
-			if len(payload) <= i {
-				return 0, false
-			}
-			if payload[i]&0x80 != 0 {
-				i++
-			}
-			i++
-		}
-		if x&0x40 != 0 {
-			i++
-		}
-		if x&0x30 != 0 {
-			i++
-		}
-	}
-	if i > len(payload) {
-		return 0, false
-	}
-	return i, true
-}
-
 // ntpEpochOffset is the number of seconds from 1900-01-01 (the NTP era 0
 // epoch) to 1970-01-01.
 const ntpEpochOffset = 2208988800

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/quic-go/webtransport-go"
 
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtpvp8"
 	"github.com/quicast/quicast/relay/internal/media"
 	"github.com/quicast/quicast/relay/internal/store"
 )
@@ -369,7 +371,7 @@ func TestPublishAndWatch(t *testing.T) {
 			t.Errorf("packet %d has sequence number %d", i, pk.SequenceNumber)
 		}
 	}
-	if !protocol.VP8KeyframeStart(g.pkts[0].Payload) {
+	if !rtpvp8.KeyframeStart(g.pkts[0].Payload) {
 		t.Error("group does not start at a keyframe")
 	}
 	d, err := v.sess.ReceiveDatagram(ctx)
@@ -393,7 +395,7 @@ func TestPublishAndWatch(t *testing.T) {
 	late.collect(t.Context())
 	late.waitMsg(t, protocol.MsgCatalog)
 	p.videoFrame(true, 1) // closes group 1
-	if g := late.group(t, 1); len(g.pkts) != 5 || !protocol.VP8KeyframeStart(g.pkts[0].Payload) {
+	if g := late.group(t, 1); len(g.pkts) != 5 || !rtpvp8.KeyframeStart(g.pkts[0].Payload) {
 		t.Fatalf("late joiner: group 1 with %d packets, want the cached group with 5", len(g.pkts))
 	}
 
@@ -452,14 +454,19 @@ func TestIngestDropsBadPackets(t *testing.T) {
 	}
 	before := waitStats("first packets", func(s media.Stats) bool { return s.PacketsIn >= 2 })
 
-	// Replays of authentic packets.
+	// Replays of authentic packets: dropped as duplicates before they
+	// are decrypted.
 	for _, b := range p.sent {
 		p.conn.Write(b)
 	}
-	// A bad tag on an authentic packet.
+	// A bad tag on a packet not seen yet; a sequence number moved on
+	// (the header is authenticated too).
 	bad := append([]byte(nil), p.sent[0]...)
 	bad[len(bad)-1] ^= 0xff
 	p.conn.Write(bad)
+	moved := append([]byte(nil), p.sent[0]...)
+	binary.BigEndian.PutUint16(moved[2:4], binary.BigEndian.Uint16(moved[2:4])+100)
+	p.conn.Write(moved)
 	// Truncated, garbage with an unknown SSRC.
 	p.conn.Write([]byte{0x80, 96, 0})
 	junk := make([]byte, 100)
@@ -468,9 +475,11 @@ func TestIngestDropsBadPackets(t *testing.T) {
 	p.conn.Write(junk)
 
 	s := waitStats("drops counted", func(s media.Stats) bool {
-		return s.DropAuth >= before.DropAuth+3 && s.DropShort >= 1 && s.DropUnknownSSRC >= 1
+		return s.PacketsDuplicate >= before.PacketsDuplicate+uint64(len(p.sent))+1 && s.DropAuth >= before.DropAuth+1 &&
+			s.DropShort >= 1 && s.DropUnknownSSRC >= 1
 	})
-	t.Logf("drops: auth %d (2 replays + 1 bad tag), short %d, unknown SSRC %d", s.DropAuth, s.DropShort, s.DropUnknownSSRC)
+	t.Logf("drops: duplicates %d (replays, a bad tag on a packet already had), auth %d (a moved sequence number), short %d, unknown SSRC %d",
+		s.PacketsDuplicate, s.DropAuth, s.DropShort, s.DropUnknownSSRC)
 
 	// The stream goes on: a viewer still gets new groups.
 	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))

@@ -33,7 +33,7 @@ import (
 
 	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/protocol"
-	"github.com/quicast/quicast/sender/internal/rtpvp8"
+	"github.com/quicast/quicast/protocol/rtpvp8"
 	"github.com/quicast/quicast/sender/media"
 )
 
@@ -225,7 +225,7 @@ type track struct {
 	src  media.Track
 	kind media.Kind
 	rate uint32
-	vp8  rtpvp8.Encoder
+	vp8  rtpvp8.Packetizer
 
 	mu       sync.Mutex
 	stats    TrackStats
@@ -507,7 +507,7 @@ func (t *track) run() {
 		ts := o.tsBase + uint32(int64(f.MediaTime)*int64(t.rate)/int64(time.Second))
 		payloads = payloads[:0]
 		if t.kind == media.KindVideo {
-			payloads = t.vp8.Encode(payloads, f.Data, maxPayload)
+			payloads = append(payloads, t.vp8.Packetize(f.Data, maxPayload)...)
 		} else if len(f.Data) <= maxPayload {
 			payloads = append(payloads, f.Data)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/srtp/v3"
 
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtpvp8"
 	"github.com/quicast/quicast/sender/media"
 )
 
@@ -165,7 +166,7 @@ func TestEngineSendsSRTP(t *testing.T) {
 					t.Errorf("sequence number %d after %d", p.SequenceNumber, lastSeq)
 				}
 				if packets == 0 {
-					firstKey = protocol.VP8KeyframeStart(p.Payload)
+					firstKey = rtpvp8.KeyframeStart(p.Payload)
 				}
 				lastSeq = p.SequenceNumber
 				sent[p.SequenceNumber] = append([]byte(nil), raw...)
@@ -206,7 +207,7 @@ func TestEngineSendsSRTP(t *testing.T) {
 				}
 				if p.SequenceNumber == nackSeq {
 					gotRetransmit = bytes.Equal(raw, sent[nackSeq])
-				} else if v.requests.Load() > 0 && protocol.VP8KeyframeStart(p.Payload) {
+				} else if v.requests.Load() > 0 && rtpvp8.KeyframeStart(p.Payload) {
 					gotKey = true
 				}
 			}

@@ -1,6 +1,9 @@
 package player
 
-import "github.com/quicast/quicast/protocol"
+import (
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtpvp8"
+)
 
 // Broadcast is what the player knows of one broadcast, from its catalog:
 // the tracks, their clocks (from the sender reports), the RTP timestamp
@@ -12,7 +15,7 @@ type Broadcast struct {
 	Video, Audio             *protocol.TrackInfo // nil: no such track
 	VideoClock, AudioClock   protocol.RTPClock
 	VideoUnwrap, AudioUnwrap Unwrapper
-	Assembler                Assembler
+	Assembler                rtpvp8.Assembler
 	Gate                     VideoGate
 	Timeline                 AudioTimeline
 }

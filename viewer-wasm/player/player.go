@@ -1,131 +1,14 @@
 // Package player is the logic of the quicast browser player, kept apart
-// from the syscall/js glue so it is tested on the host: VP8 frame
-// reassembly from RTP (RFC 7741), the audio timeline that maps played
-// samples back to RTP time, and the lip-sync decision of which video frame
-// to show. Audio is the master clock.
+// from the syscall/js glue so it is tested on the host: the broadcast and
+// its group gate, the audio timeline that maps played samples back to RTP
+// time, the lip-sync decision of which video frame to show (audio is the
+// master clock), the playout target, the state machine and the
+// measurements. VP8 reassembly is protocol/rtpvp8's.
 package player
 
 import (
-	"errors"
-	"fmt"
 	"time"
-
-	"github.com/pion/rtp"
-
-	"github.com/quicast/quicast/protocol"
 )
-
-// Frame is one reassembled video frame.
-type Frame struct {
-	Data      []byte
-	Timestamp uint32 // RTP, 90 kHz
-	Keyframe  bool
-}
-
-var errShortPayload = errors.New("player: VP8 payload too short")
-
-// Assembler joins the RTP packets of a video group into VP8 frames
-// (RFC 7741 §4). Packets come in sequence-number order on a group stream
-// (the relay repairs and reorders its ingest); a frame ends at the marker
-// bit. A sequence number that skips means packets were lost for good: the
-// frame they belonged to is dropped, and so is every delta frame after it
-// until a keyframe, since they would be decoded against a picture the
-// decoder never had.
-type Assembler struct {
-	cur     []byte
-	ts      uint32
-	active  bool
-	lastSeq uint16
-	haveSeq bool
-	broken  bool // a packet of the current frame is missing, or it is too large
-	lost    bool // a packet was lost since the last frame delivered
-
-	hdr rtp.Header
-
-	// Counters.
-	FramesBroken uint64
-}
-
-// MaxFrameBytes bounds a reassembled frame (a 4K VP8 keyframe at high
-// quality is well under it); a larger one is dropped as broken.
-const MaxFrameBytes = 4 << 20
-
-// ErrLoss is returned for a complete frame that cannot be decoded because
-// packets were lost in it or before it: the caller waits for the next
-// keyframe and asks for one.
-var ErrLoss = errors.New("player: video packets lost: waiting for a keyframe")
-
-// Reset drops a partial frame, at the start of a new group.
-func (a *Assembler) Reset() {
-	a.cur, a.active, a.broken, a.haveSeq = a.cur[:0], false, false, false
-}
-
-// Push adds one RTP packet. It returns a complete frame when pkt ends one;
-// the frame's Data is only valid until the next call. A frame that lost
-// packets, and every delta frame after it until a keyframe, is dropped
-// with ErrLoss.
-func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
-	n, err := a.hdr.Unmarshal(pkt)
-	if err != nil {
-		return Frame{}, false, fmt.Errorf("player: RTP header: %w", err)
-	}
-	payload := pkt[n:]
-	if a.hdr.Padding && len(payload) > 0 {
-		pad := int(payload[len(payload)-1])
-		if pad > len(payload) {
-			return Frame{}, false, errShortPayload
-		}
-		payload = payload[:len(payload)-pad]
-	}
-	d, ok := protocol.VP8DescriptorLen(payload)
-	if !ok {
-		return Frame{}, false, errShortPayload
-	}
-	if a.haveSeq && a.hdr.SequenceNumber != a.lastSeq+1 {
-		a.lost = true
-		if a.active {
-			a.broken = true
-		}
-	}
-	a.lastSeq, a.haveSeq = a.hdr.SequenceNumber, true
-	start := payload[0]&0x10 != 0 && payload[0]&0x07 == 0
-	if start || !a.active || a.hdr.Timestamp != a.ts {
-		if a.active && !start {
-			a.broken = true // continuation without a start: its start was lost
-		}
-		if start {
-			if a.active && len(a.cur) > 0 {
-				a.FramesBroken++ // the previous frame never got its marker
-				a.lost = true
-			}
-			a.cur, a.broken = a.cur[:0], false
-		}
-		a.active, a.ts = true, a.hdr.Timestamp
-	}
-	if len(a.cur)+len(payload)-d > MaxFrameBytes {
-		a.broken = true
-		a.cur = a.cur[:0]
-	}
-	if !a.broken {
-		a.cur = append(a.cur, payload[d:]...)
-	}
-	if !a.hdr.Marker {
-		return Frame{}, false, nil
-	}
-	a.active = false
-	if a.broken || len(a.cur) == 0 {
-		a.FramesBroken++
-		a.broken, a.lost = false, true
-		return Frame{}, false, ErrLoss
-	}
-	f := Frame{Data: a.cur, Timestamp: a.ts, Keyframe: a.cur[0]&0x01 == 0}
-	if a.lost && !f.Keyframe {
-		a.FramesBroken++
-		return Frame{}, false, ErrLoss
-	}
-	a.lost = false
-	return f, true, nil
-}
 
 // Unwrapper extends 32-bit RTP timestamps to 64 bits across wrap-around.
 type Unwrapper struct {

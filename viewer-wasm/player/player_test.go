@@ -1,83 +1,9 @@
 package player
 
 import (
-	"bytes"
 	"testing"
 	"time"
-
-	"github.com/pion/rtp"
 )
-
-func vp8Packet(seq uint16, ts uint32, start, marker bool, data []byte) []byte {
-	d := []byte{0x80, 0x80, 0x80, 0x01} // X, I, 15-bit picture ID
-	if start {
-		d[0] |= 0x10
-	}
-	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, Marker: marker, SSRC: 5},
-		Payload: append(d, data...)}
-	b, _ := p.Marshal()
-	return b
-}
-
-func TestAssembler(t *testing.T) {
-	var a Assembler
-	key := append([]byte{0x50}, bytes.Repeat([]byte{1}, 10)...)
-	if _, ok, _ := a.Push(vp8Packet(1, 3000, true, false, key[:5])); ok {
-		t.Fatal("frame complete before the marker")
-	}
-	f, ok, err := a.Push(vp8Packet(2, 3000, false, true, key[5:]))
-	if err != nil || !ok || !bytes.Equal(f.Data, key) || !f.Keyframe || f.Timestamp != 3000 {
-		t.Fatalf("got %+v %v %v, want the keyframe", f, ok, err)
-	}
-	// A frame with a missing middle packet is dropped and counted.
-	a.Push(vp8Packet(3, 6000, true, false, []byte{0x51, 1}))
-	if _, ok, err := a.Push(vp8Packet(5, 6000, false, true, []byte{2})); ok || err != ErrLoss || a.FramesBroken != 1 {
-		t.Fatalf("broken frame: ok=%v err=%v broken=%d, want ErrLoss", ok, err, a.FramesBroken)
-	}
-	// The next delta frame is complete but refers to the lost one.
-	if _, ok, err := a.Push(vp8Packet(6, 9000, true, true, []byte{0x51, 9})); ok || err != ErrLoss {
-		t.Fatalf("delta frame after a loss: ok=%v err=%v, want ErrLoss", ok, err)
-	}
-	// A keyframe ends it; the delta frames after it come through.
-	if f, ok, err := a.Push(vp8Packet(7, 12000, true, true, []byte{0x50, 9})); !ok || err != nil || !f.Keyframe {
-		t.Fatalf("keyframe after a loss: %+v %v %v", f, ok, err)
-	}
-	if f, ok, err := a.Push(vp8Packet(8, 15000, true, true, []byte{0x51, 9})); !ok || err != nil || f.Timestamp != 15000 {
-		t.Fatalf("delta frame: %+v %v %v", f, ok, err)
-	}
-	// A whole frame lost between two complete ones: the next delta frame
-	// cannot be decoded.
-	if _, ok, err := a.Push(vp8Packet(10, 21000, true, true, []byte{0x51, 9})); ok || err != ErrLoss {
-		t.Fatalf("delta frame after a lost frame: ok=%v err=%v, want ErrLoss", ok, err)
-	}
-	if _, _, err := a.Push([]byte{0x80}); err == nil {
-		t.Error("garbage packet: no error")
-	}
-}
-
-func TestAssemblerBoundsFrames(t *testing.T) {
-	var a Assembler
-	chunk := bytes.Repeat([]byte{1}, 1200)
-	seq := uint16(0)
-	a.Push(vp8Packet(seq, 3000, true, false, append([]byte{0x50}, chunk...)))
-	for range MaxFrameBytes / 1200 {
-		seq++
-		if _, ok, _ := a.Push(vp8Packet(seq, 3000, false, false, chunk)); ok {
-			t.Fatal("frame complete before the marker")
-		}
-	}
-	seq++
-	if _, ok, err := a.Push(vp8Packet(seq, 3000, false, true, chunk)); ok || err != ErrLoss {
-		t.Fatalf("a frame over %d bytes: ok=%v err=%v, want dropped with ErrLoss", MaxFrameBytes, ok, err)
-	}
-	if cap(a.cur) > MaxFrameBytes*3/2 { // append grows by a quarter at this size
-		t.Errorf("the assembler kept growing: %d bytes", cap(a.cur))
-	}
-	seq++
-	if f, ok, err := a.Push(vp8Packet(seq, 6000, true, true, []byte{0x50, 1})); !ok || err != nil || !f.Keyframe {
-		t.Fatalf("the next keyframe: %+v %v %v", f, ok, err)
-	}
-}
 
 func TestUnwrapper(t *testing.T) {
 	var u Unwrapper

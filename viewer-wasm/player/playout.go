@@ -12,6 +12,13 @@ import "time"
 // every Calm without one, all within [Min, Max]. Underruns in the Settle
 // after Start (the first packets of a broadcast come with the decoders'
 // start-up) do not count.
+//
+// Lip-sync needs the audio to be as late as the video: when video frames
+// come after the audio has passed their time (the relay held them back
+// while it had a lost packet resent, a slow decoder), the target grows by
+// as much (sync), and gives it back slowly once frames come early again.
+// Audio never waits for a particular frame; it plays as late as video
+// usually is.
 type PlayoutTarget struct {
 	Min, Max time.Duration // zero: 30 ms (a 20 ms Opus packet and scheduling), 300 ms
 	Step     time.Duration // zero: 10 ms
@@ -19,6 +26,8 @@ type PlayoutTarget struct {
 	Settle   time.Duration // zero: 2 s
 
 	margin    time.Duration
+	sync      time.Duration // added for video that comes late
+	syncSince time.Time     // of the last sync decrease
 	underruns int
 	since     time.Time // of the last underrun or margin decrease
 	start     time.Time
@@ -27,7 +36,7 @@ type PlayoutTarget struct {
 // Start begins a broadcast at now: the margin goes, start-up underruns are
 // forgiven.
 func (p *PlayoutTarget) Start(now time.Time) {
-	p.margin, p.start, p.since = 0, now, now
+	p.margin, p.sync, p.start, p.since, p.syncSince = 0, 0, now, now, now
 }
 
 func (p *PlayoutTarget) defaults() (minD, maxD, step, calm time.Duration) {
@@ -47,9 +56,22 @@ func (p *PlayoutTarget) defaults() (minD, maxD, step, calm time.Duration) {
 	return
 }
 
-// Update returns the target at now, given the jitter estimate and the
-// playout buffer's underrun count so far (it only grows).
-func (p *PlayoutTarget) Update(now time.Time, jitter time.Duration, underruns int) time.Duration {
+// The sync term changes at most once per syncEvery (the playout buffer
+// takes that long to follow, played slightly slower or faster): by the
+// lateness of frames later than syncLate, at most syncStep; by Step back
+// when frames come earlier than syncEarly.
+const (
+	syncLate  = 5 * time.Millisecond
+	syncEarly = -15 * time.Millisecond
+	syncStep  = 20 * time.Millisecond
+	syncEvery = time.Second
+)
+
+// Update returns the target at now, given the jitter estimate, the
+// playout buffer's underrun count so far (it only grows) and how late
+// video frames come against the audio (a high percentile; negative:
+// early).
+func (p *PlayoutTarget) Update(now time.Time, jitter time.Duration, underruns int, videoLate time.Duration) time.Duration {
 	minD, maxD, step, calm := p.defaults()
 	settle := p.Settle
 	if settle <= 0 {
@@ -67,5 +89,37 @@ func (p *PlayoutTarget) Update(now time.Time, jitter time.Duration, underruns in
 		p.since = now
 	}
 	p.underruns = underruns
-	return min(max(minD+3*jitter+p.margin, minD), maxD)
+	switch {
+	case now.Sub(p.syncSince) < syncEvery:
+	case videoLate > syncLate:
+		p.sync = min(p.sync+min(videoLate, syncStep), maxD)
+		p.syncSince = now
+	case videoLate < syncEarly && p.sync > 0:
+		p.sync = max(0, p.sync-min(syncEarly-videoLate, step))
+		p.syncSince = now
+	}
+	return min(max(minD+3*jitter+p.margin+p.sync, minD), maxD)
+}
+
+// Lateness keeps how late the last video frames came against the audio
+// clock (decoded at − when the audio reached the frame's time; negative:
+// early) and gives a high percentile of it for PlayoutTarget.Update. The
+// zero value holds 60 frames.
+type Lateness struct {
+	r ring[time.Duration]
+}
+
+// Add records one frame's lateness.
+func (l *Lateness) Add(d time.Duration) { l.r.add(d, 60) }
+
+// Reset forgets the frames (a new broadcast).
+func (l *Lateness) Reset() { l.r.reset() }
+
+// P90 returns the 90th percentile, and a large negative duration (early)
+// before any frame.
+func (l *Lateness) P90() time.Duration {
+	if len(l.r.all) == 0 {
+		return -time.Hour
+	}
+	return percentile(append([]time.Duration(nil), l.r.all...), 90)
 }

@@ -585,6 +585,10 @@ func (h *Hub) housekeeping() {
 				h.log.Warn("ingest drops", "auth", st.DropAuth, "short", st.DropShort, "unknownSSRC", st.DropUnknownSSRC,
 					"queueFull", st.DropQueueFull, "notRTCP", st.DropNotRTP)
 			}
+			if st.NACKsSent != last.NACKsSent {
+				h.log.Info("loss repair", "nacked", st.NACKsSent, "repaired", st.PacketsRepaired,
+					"unrepaired", st.PacketsUnrepaired, "duplicates", st.PacketsDuplicate)
+			}
 			if st.GroupsDropped != last.GroupsDropped {
 				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped)
 			}

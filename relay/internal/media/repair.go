@@ -23,7 +23,7 @@ const (
 	maxNACKs    = 4    // requests per missing packet
 
 	minReorderWait = 2 * time.Millisecond
-	maxReorderWait = 30 * time.Millisecond
+	maxReorderWait = 50 * time.Millisecond
 	minRetry       = 10 * time.Millisecond
 	initialRTT     = 50 * time.Millisecond
 	minGiveUp      = 100 * time.Millisecond
@@ -81,7 +81,7 @@ func reorderWait(jitter time.Duration) time.Duration {
 // wait is how long a new gap waits before it is asked for: as long as
 // reordered packets have been late lately, at least the jitter.
 func (r *repairer) wait(jitter time.Duration) time.Duration {
-	return reorderWait(max(jitter, r.reorder))
+	return reorderWait(max(jitter, r.reorder+r.reorder/8))
 }
 
 func (r *repairer) retry() time.Duration {
@@ -151,7 +151,7 @@ func (r *repairer) push(seq uint16, pkt []byte, hdrLen int, now time.Time, jitte
 		return out
 	case sl.seq == seq && sl.miss && sl.nacks == 0:
 		// Not asked for yet: it was only reordered, this late.
-		r.reorder = max(now.Sub(sl.since), r.reorder-r.reorder/32)
+		r.reorder = max(now.Sub(sl.since), r.reorder-r.reorder/256)
 	case sl.seq == seq && sl.miss:
 		r.c.repaired.Add(1)
 		if sl.nacks == 1 { // unambiguous: the answer to the one request (Karn)

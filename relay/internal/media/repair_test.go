@@ -142,14 +142,14 @@ func TestRepairerLearnsReordering(t *testing.T) {
 	if r.c.nacked.Load() != 0 {
 		t.Fatal("asked for a packet that was only reordered")
 	}
-	if w := r.wait(5 * time.Millisecond); w != 20*time.Millisecond {
-		t.Errorf("wait %v after a packet 20 ms late, want 20ms", w)
+	if w := r.wait(5 * time.Millisecond); w != 22500*time.Microsecond {
+		t.Errorf("wait %v after a packet 20 ms late, want 22.5ms (an eighth more)", w)
 	}
 	pushSeq(r, 5, 30)
-	if nacks, _, _, _ := r.tick(at(45), 5*time.Millisecond, nil, nil); len(nacks) != 0 {
-		t.Errorf("asked for %v 15 ms after the gap, want to wait 20 ms", nacks)
+	if nacks, _, _, _ := r.tick(at(52), 5*time.Millisecond, nil, nil); len(nacks) != 0 {
+		t.Errorf("asked for %v 22 ms after the gap, want to wait 22.5 ms", nacks)
 	}
-	if nacks, _, _, _ := r.tick(at(50), 5*time.Millisecond, nil, nil); !slices.Equal(nacks, []uint16{4}) {
-		t.Errorf("asked for %v 20 ms after the gap, want [4]", nacks)
+	if nacks, _, _, _ := r.tick(at(53), 5*time.Millisecond, nil, nil); !slices.Equal(nacks, []uint16{4}) {
+		t.Errorf("asked for %v 23 ms after the gap, want [4]", nacks)
 	}
 }

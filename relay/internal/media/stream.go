@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtpvp8"
 )
 
 // maxGOPBytes bounds the GOP cache of one stream. A group larger than this
@@ -85,7 +86,7 @@ func (s *stream) resetGOPLocked() {
 // video handles one decrypted video RTP packet whose payload starts at
 // hdrLen. A keyframe start opens a new group for the cache and every viewer.
 func (s *stream) video(pkt []byte, hdrLen int) {
-	key := hdrLen < len(pkt) && protocol.VP8KeyframeStart(pkt[hdrLen:])
+	key := hdrLen < len(pkt) && rtpvp8.KeyframeStart(pkt[hdrLen:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if key {

@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtpvp8"
 	"github.com/quicast/quicast/viewer-wasm/player"
 )
 
@@ -116,20 +117,20 @@ var errLogin = errors.New("not logged in")
 // Player is the watch page. One goroutine owns each loop; what they share
 // is under mu.
 type Player struct {
-	stream  string
-	doc     js.Value
-	body    js.Value
-	canvas  js.Value
-	ctx2d   js.Value // drawing on the main thread, without a render worker
+	stream string
+	doc    js.Value
+	body   js.Value
+	canvas js.Value
+	ctx2d  js.Value // drawing on the main thread, without a render worker
 	// The render worker (static/render.js) draws on the canvas, handed
 	// over as an OffscreenCanvas; frames it is drawing, by id.
 	renderer js.Value
 	drawing  map[int]drawn
 	drawID   int
-	status  js.Value
-	stats   js.Value
-	viewers js.Value
-	staging js.Value
+	status   js.Value
+	stats    js.Value
+	viewers  js.Value
+	staging  js.Value
 
 	vdec, adec js.Value
 	audioNode  js.Value
@@ -163,6 +164,8 @@ type Player struct {
 	target         player.PlayoutTarget
 	skew           player.SkewMeter
 	cont           player.Continuity
+	late           player.Lateness     // of video frames against the audio, when decoded
+	drawCost       time.Duration       // from choosing a frame to its being on the canvas (smoothed)
 	flashing       bool                // the last frame drawn was the test source's white flash
 	arrived        map[int64]time.Time // extended RTP timestamp → when the frame went to the decoder
 	lat            player.LatencyWindow
@@ -207,16 +210,16 @@ type stats struct {
 func main() {
 	doc := js.Global().Get("document")
 	p := &Player{
-		doc:       doc,
-		body:      doc.Get("body"),
-		canvas:    doc.Call("getElementById", "video"),
-		status:    doc.Call("getElementById", "status"),
-		stats:     doc.Call("getElementById", "stats"),
-		viewers:   doc.Call("getElementById", "viewers"),
-		staging:   js.Global().Get("Uint8Array").New(protocol.MaxPacket * 256),
-		jitter:    protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay),
+		doc:     doc,
+		body:    doc.Get("body"),
+		canvas:  doc.Call("getElementById", "video"),
+		status:  doc.Call("getElementById", "status"),
+		stats:   doc.Call("getElementById", "stats"),
+		viewers: doc.Call("getElementById", "viewers"),
+		staging: js.Global().Get("Uint8Array").New(protocol.MaxPacket * 256),
+		jitter:  protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay),
 		// The playout buffer holds at least two 10 ms Opus packets.
-		target: player.PlayoutTarget{Min: 2 * audioPacket},
+		target:    player.PlayoutTarget{Min: 2 * audioPacket},
 		videoPkts: make(chan groupPacket, 2048),
 		catalogs:  make(chan struct{}, 1),
 		arrived:   map[int64]time.Time{},
@@ -300,14 +303,15 @@ func (p *Player) setupRenderer() {
 			return
 		}
 		delete(p.drawing, id)
-		p.frameShown(f.ts, f.times, shown, flash)
+		p.frameShown(f.ts, f.times, shown, f.posted, flash)
 	}))
 }
 
 // frameShown records a frame on the screen at shown: latency, continuity,
 // and the test source's flash for the A/V skew. Called with p.mu held.
-func (p *Player) frameShown(ts int64, times player.FrameTimes, shown time.Time, flash bool) {
+func (p *Player) frameShown(ts int64, times player.FrameTimes, shown, posted time.Time, flash bool) {
 	times.Shown = shown
+	p.drawCost += (shown.Sub(posted) - p.drawCost) / 8
 	p.lat.Add(times)
 	p.cont.Frame(ts, shown)
 	if p.firstFrameMS == 0 {
@@ -397,7 +401,13 @@ func (p *Player) setupDecoders() {
 				p.pending = p.pending[1:]
 				p.s.VideoFramesDropped++
 			}
-			times := player.FrameTimes{Capture: wall, Arrived: p.arrived[tsUS], Decoded: time.Now()}
+			decoded := time.Now()
+			if heard := p.audioHeard(decoded); !heard.IsZero() && !wall.IsZero() {
+				// > 0: the audio is past this frame already, or will be
+				// by the time it is drawn.
+				p.late.Add(heard.Sub(wall) + p.drawCost)
+			}
+			times := player.FrameTimes{Capture: wall, Arrived: p.arrived[tsUS], Decoded: decoded}
 			delete(p.arrived, tsUS)
 			p.pending = append(p.pending, pendingFrame{frame: f, ts: extTS, wall: wall, times: times})
 			p.mu.Unlock()
@@ -723,6 +733,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	}
 	p.m.Catalog(bc.Video != nil, bc.Audio != nil, now)
 	p.target.Start(now)
+	p.late.Reset()
 	p.cont.Reset()
 	p.adecConfigured = false
 	// A decoder configured for this codec that never decoded anything
@@ -843,7 +854,7 @@ func (p *Player) video(gp groupPacket) {
 		bc.Assembler.Reset()
 	}
 	f, ok, err := bc.Assembler.Push(gp.pkt)
-	if errors.Is(err, player.ErrLoss) {
+	if errors.Is(err, rtpvp8.ErrLoss) {
 		// Packets the relay could not get back: nothing decodes until
 		// the next keyframe.
 		bc.Gate.NeedKeyframe()
@@ -922,7 +933,7 @@ func (p *Player) renderLoop() {
 			p.s.OutputLatencyMS = float64(outLat) / 1e6
 			p.m.Audio(running)
 			p.m.Tick(now)
-			target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns)
+			target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns, p.late.P90())
 			p.s.TargetDelayMS = float64(target) / 1e6
 			// A gap may stay open for as long as the playout buffer
 			// lasts, less a packet: time for the relay to get it resent.
@@ -1025,18 +1036,26 @@ func (p *Player) drainAudio(now time.Time) {
 	p.s.PacketsLost = int(p.jitter.Lost)
 }
 
+// audioHeard returns the sender's wall time of the sample heard now, zero
+// while unknown. Called with p.mu held.
+func (p *Player) audioHeard(now time.Time) time.Time {
+	bc := p.bc
+	if bc == nil || !p.audioOn || !bc.AudioClock.Synced() || p.audioPosAt.IsZero() {
+		return time.Time{}
+	}
+	// Where the worklet read, moved on by the time since it said so, less
+	// what is still on its way to the speaker.
+	pos := p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800) - int64(p.outLatency.Seconds()*48000)
+	ts, ok := bc.Timeline.At(pos)
+	if !ok {
+		return time.Time{}
+	}
+	return bc.AudioClock.WallTime(uint32(ts))
+}
+
 func (p *Player) render(now time.Time) {
 	p.mu.Lock()
-	var audioNow time.Time
-	if bc := p.bc; bc != nil && p.audioOn && bc.AudioClock.Synced() && !p.audioPosAt.IsZero() {
-		// The sample heard now: where the worklet read, moved on by the
-		// time since it said so, less what is still on its way to the
-		// speaker.
-		pos := p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800) - int64(p.outLatency.Seconds()*48000)
-		if ts, ok := bc.Timeline.At(pos); ok {
-			audioNow = bc.AudioClock.WallTime(uint32(ts))
-		}
-	}
+	audioNow := p.audioHeard(now)
 	for id, d := range p.drawing {
 		if now.Sub(d.posted) > time.Second {
 			delete(p.drawing, id) // never answered: do not wait for it forever
@@ -1050,7 +1069,9 @@ func (p *Player) render(now time.Time) {
 	for i, f := range p.pending {
 		q[i] = player.Pending{Wall: f.wall}
 	}
-	idx, drop := player.Pick(q, audioNow, 0, 3*time.Second)
+	// Chosen ahead by what drawing takes and half a tick of this loop, so
+	// that it is on the canvas when its sound is heard.
+	idx, drop := player.Pick(q, audioNow, p.drawCost+tick/2, 3*time.Second)
 	if idx < 0 {
 		p.mu.Unlock()
 		return
@@ -1086,7 +1107,7 @@ func (p *Player) render(now time.Time) {
 	px := p.ctx2d.Call("getImageData", w/2, h/10, 1, 1).Get("data")
 	flash := px.Index(0).Int() > 225 && px.Index(1).Int() > 225 && px.Index(2).Int() > 225
 	p.mu.Lock()
-	p.frameShown(show.ts, show.times, time.Now(), flash)
+	p.frameShown(show.ts, show.times, time.Now(), now, flash)
 	p.mu.Unlock()
 }
 
@@ -1107,7 +1128,7 @@ func (p *Player) statsObject() any {
 		"longestFreezeMs": ms(p.cont.LongestFreeze), "freezes": p.cont.Freezes, "audioSamplesStarved": s.AudioSamplesStarved, "audioSamplesConcealed": s.AudioSamplesConcealed,
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
-		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "outputLatencyMs": s.OutputLatencyMS,
+		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P90()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS,
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "decodeErrors": s.DecodeErrors,

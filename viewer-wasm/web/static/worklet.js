@@ -10,7 +10,8 @@
 //    cannot be heard — whole quanta of near-silence are skipped — or,
 //    without silence, by playing 2 % fast (linear interpolation), a pitch
 //    change below what ears notice on speech; hard skips only beyond the
-//    4 s ring.
+//    4 s ring. A buffer short of target − slack (the target rose) grows by
+//    playing 2 % slow.
 //
 // Each broadcast is an epoch: {reset: epoch} empties the buffer. Reports
 // carry the epoch and the read position within it (samples taken from the
@@ -106,13 +107,15 @@ class QuicastPlayout extends AudioWorkletProcessor {
       while (excess >= n && this.quiet(this.read, n)) {
         this.read += n; this.trimmed += n; excess -= n;
       }
-      const step = excess > 0 ? 1.02 : 1;
+      // Above the target: 2 % fast. Well below it (the target rose, for
+      // video that comes late): 2 % slow, until the buffer is there.
+      const step = excess > 0 ? 1.02 : (avail < this.target - this.slack ? 0.98 : 1);
       for (let i = 0; i < n; i++) {
         out[0][i] = this.sample(this.l, this.read);
         if (out.length > 1) out[1][i] = this.sample(this.r, this.read);
         this.read += step;
       }
-      if (step > 1) this.stretched += n * (step - 1);
+      if (step !== 1) this.stretched += Math.abs(n * (step - 1));
       this.played += n;
       // The test source beeps every second after silence: report each
       // onset's context time, which the player turns into when it was heard

@@ -1,0 +1,211 @@
+// Package rtpvp8 is quicast's one home of VP8 over RTP (RFC 7741): the
+// packetizer the sender uses, the payload descriptor parser the relay uses
+// to find the keyframes that open groups, and the reassembler the player
+// uses. It builds for js/wasm.
+//
+// Every packet quicast sends carries the 4-byte descriptor with a 15-bit
+// picture ID (X=1, I=1, M=1), so a receiver can tell a lost frame; the
+// parser and the reassembler accept every descriptor RFC 7741 allows.
+package rtpvp8
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+)
+
+// DescriptorSize is the payload descriptor the Packetizer writes.
+const DescriptorSize = 4
+
+// Packetizer splits VP8 frames into RTP payloads. It is pion's
+// VP8Payloader with the picture ID on, which writes the 15-bit picture ID
+// on every packet (as libwebrtc does); the zero value starts at picture
+// ID 0.
+type Packetizer struct {
+	p    codecs.VP8Payloader
+	init bool
+}
+
+// Packetize splits frame into payloads of at most maxPayload bytes
+// (descriptor included): full ones and a shorter last one. It returns nil
+// when maxPayload leaves no room for data or frame is empty.
+func (p *Packetizer) Packetize(frame []byte, maxPayload int) [][]byte {
+	if !p.init {
+		p.p.EnablePictureID, p.init = true, true
+	}
+	if maxPayload <= DescriptorSize || len(frame) == 0 {
+		return nil
+	}
+	return p.p.Payload(uint16(min(maxPayload, 1<<16-1)), frame)
+}
+
+// KeyframeStart reports whether payload, the payload of an RTP packet
+// carrying VP8 (RFC 7741), begins a keyframe: the payload descriptor has the
+// S bit set with partition index 0, and the P bit of the VP8 payload header
+// (RFC 6386 §9.1) is 0.
+//
+//	 0 1 2 3 4 5 6 7
+//	+-+-+-+-+-+-+-+-+
+//	|X|R|N|S|R| PID | (REQUIRED)
+//	+-+-+-+-+-+-+-+-+
+//	|I|L|T|K| RSV   | (OPTIONAL, if X)
+//	|M| PictureID   | (OPTIONAL, if I; 15 bits if M)
+//	|   TL0PICIDX   | (OPTIONAL, if L)
+//	|TID|Y| KEYIDX  | (OPTIONAL, if T or K)
+func KeyframeStart(payload []byte) bool {
+	n, ok := DescriptorLen(payload)
+	if !ok || payload[0]&0x10 == 0 || payload[0]&0x07 != 0 {
+		return false
+	}
+	return len(payload) > n && payload[n]&0x01 == 0
+}
+
+// DescriptorLen returns the length in bytes of the VP8 payload
+// descriptor (RFC 7741 §4.2) at the start of payload, and false when payload
+// is too short to hold it.
+func DescriptorLen(payload []byte) (int, bool) {
+	if len(payload) < 1 {
+		return 0, false
+	}
+	i := 1
+	if payload[0]&0x80 != 0 {
+		if len(payload) < 2 {
+			return 0, false
+		}
+		x := payload[1]
+		i++
+		if x&0x80 != 0 {
+			if len(payload) <= i {
+				return 0, false
+			}
+			if payload[i]&0x80 != 0 {
+				i++
+			}
+			i++
+		}
+		if x&0x40 != 0 {
+			i++
+		}
+		if x&0x30 != 0 {
+			i++
+		}
+	}
+	if i > len(payload) {
+		return 0, false
+	}
+	return i, true
+}
+
+// Frame is one reassembled video frame.
+type Frame struct {
+	Data      []byte
+	Timestamp uint32 // RTP, 90 kHz
+	Keyframe  bool
+}
+
+var errShortPayload = errors.New("rtpvp8: VP8 payload too short")
+
+// Assembler joins the RTP packets of a video group into VP8 frames
+// (RFC 7741 §4). Packets come in sequence-number order on a group stream
+// (the relay repairs and reorders its ingest); a frame ends at the marker
+// bit. A sequence number that skips means packets were lost for good: the
+// frame they belonged to is dropped, and so is every delta frame after it
+// until a keyframe, since they would be decoded against a picture the
+// decoder never had.
+type Assembler struct {
+	cur     []byte
+	ts      uint32
+	active  bool
+	lastSeq uint16
+	haveSeq bool
+	broken  bool // a packet of the current frame is missing, or it is too large
+	lost    bool // a packet was lost since the last frame delivered
+
+	hdr rtp.Header
+
+	// Counters.
+	FramesBroken uint64
+}
+
+// MaxFrameBytes bounds a reassembled frame (a 4K VP8 keyframe at high
+// quality is well under it); a larger one is dropped as broken.
+const MaxFrameBytes = 4 << 20
+
+// ErrLoss is returned for a complete frame that cannot be decoded because
+// packets were lost in it or before it: the caller waits for the next
+// keyframe and asks for one.
+var ErrLoss = errors.New("rtpvp8: video packets lost: waiting for a keyframe")
+
+// Reset drops a partial frame, at the start of a new group.
+func (a *Assembler) Reset() {
+	a.cur, a.active, a.broken, a.haveSeq = a.cur[:0], false, false, false
+}
+
+// Push adds one RTP packet. It returns a complete frame when pkt ends one;
+// the frame's Data is only valid until the next call. A frame that lost
+// packets, and every delta frame after it until a keyframe, is dropped
+// with ErrLoss.
+func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
+	n, err := a.hdr.Unmarshal(pkt)
+	if err != nil {
+		return Frame{}, false, fmt.Errorf("rtpvp8: RTP header: %w", err)
+	}
+	payload := pkt[n:]
+	if a.hdr.Padding && len(payload) > 0 {
+		pad := int(payload[len(payload)-1])
+		if pad > len(payload) {
+			return Frame{}, false, errShortPayload
+		}
+		payload = payload[:len(payload)-pad]
+	}
+	d, ok := DescriptorLen(payload)
+	if !ok {
+		return Frame{}, false, errShortPayload
+	}
+	if a.haveSeq && a.hdr.SequenceNumber != a.lastSeq+1 {
+		a.lost = true
+		if a.active {
+			a.broken = true
+		}
+	}
+	a.lastSeq, a.haveSeq = a.hdr.SequenceNumber, true
+	start := payload[0]&0x10 != 0 && payload[0]&0x07 == 0
+	if start || !a.active || a.hdr.Timestamp != a.ts {
+		if !start {
+			a.broken = true // a continuation without its start: the start was lost
+		}
+		if start {
+			if a.active && len(a.cur) > 0 {
+				a.FramesBroken++ // the previous frame never got its marker
+				a.lost = true
+			}
+			a.cur, a.broken = a.cur[:0], false
+		}
+		a.active, a.ts = true, a.hdr.Timestamp
+	}
+	if len(a.cur)+len(payload)-d > MaxFrameBytes {
+		a.broken = true
+		a.cur = a.cur[:0]
+	}
+	if !a.broken {
+		a.cur = append(a.cur, payload[d:]...)
+	}
+	if !a.hdr.Marker {
+		return Frame{}, false, nil
+	}
+	a.active = false
+	if a.broken || len(a.cur) == 0 {
+		a.FramesBroken++
+		a.broken, a.lost = false, true
+		return Frame{}, false, ErrLoss
+	}
+	f := Frame{Data: a.cur, Timestamp: a.ts, Keyframe: a.cur[0]&0x01 == 0}
+	if a.lost && !f.Keyframe {
+		a.FramesBroken++
+		return Frame{}, false, ErrLoss
+	}
+	a.lost = false
+	return f, true, nil
+}
