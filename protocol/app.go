@@ -3,7 +3,7 @@ package protocol
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 // The relay tells the publisher how many viewers watch its stream in an
@@ -37,7 +37,7 @@ func AppendViewers(b []byte, viewers uint32) []byte {
 // AppName with subtype AppSubtypeViewers.
 func ParseViewers(data []byte) (uint32, error) {
 	if len(data) < 4 {
-		return 0, fmt.Errorf("%w: %d bytes, want 4", errAppData, len(data))
+		return 0, detail(errAppData, strconv.Itoa(len(data))+" bytes, want 4")
 	}
 	return binary.BigEndian.Uint32(data), nil
 }
@@ -86,7 +86,7 @@ func (c EndCode) String() string {
 	case EndExpired:
 		return "the relay heard nothing from this sender for too long"
 	}
-	return fmt.Sprintf("end code %d", uint32(c))
+	return "end code " + strconv.FormatUint(uint64(c), 10)
 }
 
 // Retry reports whether a sender should publish again after c.
@@ -99,7 +99,7 @@ func AppendEnd(b []byte, c EndCode) []byte { return binary.BigEndian.AppendUint3
 // with subtype AppSubtypeEnd.
 func ParseEnd(data []byte) (EndCode, error) {
 	if len(data) < 4 {
-		return 0, fmt.Errorf("%w: end notice of %d bytes, want 4", errAppData, len(data))
+		return 0, detail(errAppData, "end notice of "+strconv.Itoa(len(data))+" bytes, want 4")
 	}
 	return EndCode(binary.BigEndian.Uint32(data)), nil
 }

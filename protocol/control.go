@@ -2,10 +2,11 @@ package protocol
 
 import (
 	"bufio"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
+	"math"
+	"strconv"
 )
 
 // MaxControlMessage is the largest control message accepted, in bytes.
@@ -28,75 +29,135 @@ const (
 var (
 	errControlTooLarge = errors.New("protocol: control message too large")
 	errControlNoType   = errors.New("protocol: control message without type")
+	errControlShort    = errors.New("protocol: control message cut short")
+	errControlUnknown  = errors.New("protocol: unknown control message type")
 )
 
 // Message is one control message. Only the fields of its Type are set.
 //
 // On the wire each message is a QUIC varint length (RFC 9000 §16) followed
-// by that many bytes of UTF-8 JSON:
+// by that many bytes: a type byte and the type's fields in order (see
+// protocol/README.md §3.2 for each layout). Strings are a varint length and
+// UTF-8 bytes; integers are big-endian. A reader ignores bytes after the
+// fields it knows (fields are only ever added at the end) and skips
+// messages of a type it does not know.
 //
-//	+-------------------+---------------------------+
-//	| length (varint)   | JSON object (length bytes)|
-//	+-------------------+---------------------------+
+//	+----------------+------+----------------------------+
+//	| length (varint)| type | fields (length − 1 bytes)  |
+//	+----------------+------+----------------------------+
 type Message struct {
-	Type   string       `json:"type"`
-	Client string       `json:"client,omitempty"`
-	Tracks []TrackInfo  `json:"tracks,omitempty"`
-	Sync   *SyncReport  `json:"sync,omitempty"`
-	Stats  *StatsReport `json:"stats,omitempty"`
-	Reason string       `json:"reason,omitempty"`
+	Type   string
+	Client string
+	Tracks []TrackInfo
+	Sync   *SyncReport
+	Stats  *StatsReport
+	Reason string
+}
+
+// The type byte of each message type.
+var wireTypes = map[string]byte{MsgHello: 1, MsgCatalog: 2, MsgSync: 3, MsgKeyframe: 4, MsgStats: 5, MsgEnded: 6, MsgError: 7}
+
+func typeName(b byte) string {
+	for n, t := range wireTypes {
+		if t == b {
+			return n
+		}
+	}
+	return ""
 }
 
 // TrackInfo describes one track of a stream to a viewer.
 type TrackInfo struct {
-	Kind        string `json:"kind"`  // "video" or "audio"
-	Codec       string `json:"codec"` // W3C WebCodecs codec string: "vp8", "opus"
-	PayloadType uint8  `json:"pt"`
-	SSRC        uint32 `json:"ssrc"`
-	ClockRate   uint32 `json:"clockRate"`          // Hz
-	Channels    uint16 `json:"channels,omitempty"` // audio
-	Width       int    `json:"width,omitempty"`    // pixels, video, as announced by the sender
-	Height      int    `json:"height,omitempty"`
+	Kind        string // "video" or "audio"
+	Codec       string // W3C WebCodecs codec string: "vp8", "opus"
+	PayloadType uint8
+	SSRC        uint32
+	ClockRate   uint32 // Hz
+	Channels    uint16 // audio
+	Width       int    // pixels, video, as announced by the sender
+	Height      int
 }
 
 // SyncReport carries the timing part of an RTCP sender report (RFC 3550
 // §6.4.1): the sender's wall clock NTP (64-bit NTP format) at which the track
 // SSRC's RTP clock read RTPTime.
 type SyncReport struct {
-	SSRC    uint32 `json:"ssrc"`
-	NTPTime uint64 `json:"ntp"`
-	RTPTime uint32 `json:"rtp"`
-	Packets uint32 `json:"packets"`
-	Octets  uint32 `json:"octets"`
+	SSRC    uint32
+	NTPTime uint64
+	RTPTime uint32
+	Packets uint32
+	Octets  uint32
 }
 
 // StatsReport is a small set of counters exchanged for diagnostics.
 type StatsReport struct {
 	// Relay → viewer.
-	GroupsDropped  uint64 `json:"groupsDropped,omitempty"`
-	PacketsDropped uint64 `json:"packetsDropped,omitempty"`
-	Viewers        uint32 `json:"viewers,omitempty"` // watching the stream now, this viewer included
+	GroupsDropped  uint64
+	PacketsDropped uint64
+	Viewers        uint32 // watching the stream now, this viewer included
 	// Viewer → relay.
-	FramesDecoded  uint64  `json:"framesDecoded,omitempty"`
-	FramesRendered uint64  `json:"framesRendered,omitempty"`
-	FramesDropped  uint64  `json:"framesDropped,omitempty"`
-	PlayoutDelayMS float64 `json:"playoutDelayMs,omitempty"`
+	FramesDecoded  uint64
+	FramesRendered uint64
+	FramesDropped  uint64
+	PlayoutDelayMS float64
 }
 
 // AppendMessage appends the wire form of m to b.
 func AppendMessage(b []byte, m *Message) ([]byte, error) {
-	if m.Type == "" {
-		return b, errControlNoType
+	t, ok := wireTypes[m.Type]
+	if !ok {
+		if m.Type == "" {
+			return b, errControlNoType
+		}
+		return b, wrap("protocol: encode "+m.Type, errControlUnknown)
 	}
-	js, err := json.Marshal(m)
-	if err != nil {
-		return b, fmt.Errorf("protocol: encode %s message: %w", m.Type, err)
+	body := []byte{t}
+	switch m.Type {
+	case MsgHello:
+		body = appendString(body, m.Client)
+	case MsgCatalog:
+		body = AppendVarint(body, uint64(len(m.Tracks)))
+		for _, tr := range m.Tracks {
+			body = appendString(body, tr.Kind)
+			body = appendString(body, tr.Codec)
+			body = append(body, tr.PayloadType)
+			body = binary.BigEndian.AppendUint32(body, tr.SSRC)
+			body = binary.BigEndian.AppendUint32(body, tr.ClockRate)
+			body = binary.BigEndian.AppendUint16(body, tr.Channels)
+			body = AppendVarint(body, uint64(max(tr.Width, 0)))
+			body = AppendVarint(body, uint64(max(tr.Height, 0)))
+		}
+	case MsgSync:
+		var r SyncReport
+		if m.Sync != nil {
+			r = *m.Sync
+		}
+		body = binary.BigEndian.AppendUint32(body, r.SSRC)
+		body = binary.BigEndian.AppendUint64(body, r.NTPTime)
+		body = binary.BigEndian.AppendUint32(body, r.RTPTime)
+		body = binary.BigEndian.AppendUint32(body, r.Packets)
+		body = binary.BigEndian.AppendUint32(body, r.Octets)
+	case MsgStats:
+		var r StatsReport
+		if m.Stats != nil {
+			r = *m.Stats
+		}
+		for _, v := range []uint64{r.GroupsDropped, r.PacketsDropped, uint64(r.Viewers), r.FramesDecoded, r.FramesRendered, r.FramesDropped} {
+			body = AppendVarint(body, v)
+		}
+		body = binary.BigEndian.AppendUint64(body, math.Float64bits(r.PlayoutDelayMS))
+	case MsgEnded, MsgError:
+		body = appendString(body, m.Reason)
 	}
-	if len(js) > MaxControlMessage {
-		return b, fmt.Errorf("%w: %d > %d bytes", errControlTooLarge, len(js), MaxControlMessage)
+	if len(body) > MaxControlMessage {
+		return b, wrap("protocol: encode "+m.Type+": "+strconv.Itoa(len(body))+" bytes", errControlTooLarge)
 	}
-	b = AppendVarint(b, uint64(len(js)))
-	return append(b, js...), nil
+	b = AppendVarint(b, uint64(len(body)))
+	return append(b, body...), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(AppendVarint(b, uint64(len(s))), s...)
 }
 
 // WriteMessage writes m to w in one Write call.
@@ -120,38 +181,140 @@ func NewControlReader(r io.Reader) *ControlReader {
 	return &ControlReader{r: bufio.NewReader(r)}
 }
 
-// Read reads the next message. It returns io.EOF at a clean end of stream,
-// io.ErrUnexpectedEOF for a message cut short, and a descriptive error for an
-// oversized or malformed message (after which the stream is unusable).
+// Read reads the next message, skipping those of types it does not know.
+// It returns io.EOF at a clean end of stream, io.ErrUnexpectedEOF for a
+// message cut short, and a descriptive error for an oversized or malformed
+// message (after which the stream is unusable).
 func (c *ControlReader) Read() (*Message, error) {
-	n, err := ReadVarint(c.r)
-	if err != nil {
-		return nil, err
-	}
-	if n > MaxControlMessage {
-		return nil, fmt.Errorf("%w: %d > %d bytes", errControlTooLarge, n, MaxControlMessage)
-	}
-	if cap(c.buf) < int(n) {
-		c.buf = make([]byte, n)
-	}
-	c.buf = c.buf[:n]
-	if _, err := io.ReadFull(c.r, c.buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	for {
+		n, err := ReadVarint(c.r)
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+		if n > MaxControlMessage {
+			return nil, wrap("protocol: "+strconv.FormatUint(n, 10)+" bytes", errControlTooLarge)
+		}
+		if cap(c.buf) < int(n) {
+			c.buf = make([]byte, n)
+		}
+		c.buf = c.buf[:n]
+		if _, err := io.ReadFull(c.r, c.buf); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		m, err := ParseMessage(c.buf)
+		if errors.Is(err, errControlUnknown) {
+			continue // a newer relay's: its length let us pass it by
+		}
+		return m, err
 	}
-	return ParseMessage(c.buf)
 }
 
-// ParseMessage decodes the JSON body of one control message.
-func ParseMessage(js []byte) (*Message, error) {
-	var m Message
-	if err := json.Unmarshal(js, &m); err != nil {
-		return nil, fmt.Errorf("protocol: bad control message: %w", err)
-	}
-	if m.Type == "" {
+// ParseMessage decodes the body of one control message (type and fields,
+// without the length).
+func ParseMessage(body []byte) (*Message, error) {
+	if len(body) == 0 {
 		return nil, errControlNoType
 	}
-	return &m, nil
+	m := &Message{Type: typeName(body[0])}
+	if m.Type == "" {
+		return nil, wrap("protocol: type "+strconv.Itoa(int(body[0])), errControlUnknown)
+	}
+	d := decoder{b: body[1:]}
+	switch m.Type {
+	case MsgHello:
+		m.Client = d.string()
+	case MsgCatalog:
+		n := d.varint()
+		if n > uint64(len(d.b)) { // every track takes more than a byte
+			return nil, errControlShort
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			t := TrackInfo{Kind: d.string(), Codec: d.string(), PayloadType: d.byte(), SSRC: d.uint32(),
+				ClockRate: d.uint32(), Channels: d.uint16()}
+			t.Width, t.Height = int(min(d.varint(), 1<<20)), int(min(d.varint(), 1<<20))
+			m.Tracks = append(m.Tracks, t)
+		}
+	case MsgSync:
+		m.Sync = &SyncReport{SSRC: d.uint32(), NTPTime: d.uint64(), RTPTime: d.uint32(), Packets: d.uint32(), Octets: d.uint32()}
+	case MsgStats:
+		m.Stats = &StatsReport{GroupsDropped: d.varint(), PacketsDropped: d.varint(), Viewers: uint32(min(d.varint(), 1<<32-1)),
+			FramesDecoded: d.varint(), FramesRendered: d.varint(), FramesDropped: d.varint(),
+			PlayoutDelayMS: math.Float64frombits(d.uint64())}
+	case MsgEnded, MsgError:
+		m.Reason = d.string()
+	}
+	if d.err != nil {
+		return nil, wrap("protocol: "+m.Type+" message", d.err)
+	}
+	return m, nil
+}
+
+// decoder reads fields off a message body; the first short read sets err
+// and every later read returns zero.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil || n > len(d.b) {
+		d.err = errControlShort
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if b := d.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (d *decoder) uint16() uint16 {
+	if b := d.take(2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (d *decoder) uint32() uint32 {
+	if b := d.take(4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (d *decoder) uint64() uint64 {
+	if b := d.take(8); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (d *decoder) varint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n, err := ParseVarint(d.b)
+	if err != nil {
+		d.err = errControlShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.varint()
+	if n > uint64(len(d.b)) {
+		d.err = errControlShort
+		return ""
+	}
+	return string(d.take(int(n)))
 }

@@ -3,8 +3,8 @@ package protocol
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
+	"strconv"
 )
 
 // StreamTypeVideoGroup is the first byte of a unidirectional stream that
@@ -68,21 +68,21 @@ func NewGroupReader(r io.Reader) (*GroupReader, error) {
 	}
 	t, err := br.ReadByte()
 	if err != nil {
-		return nil, fmt.Errorf("protocol: group header: %w", err)
+		return nil, wrap("protocol: group header", err)
 	}
 	if t != StreamTypeVideoGroup {
-		return nil, fmt.Errorf("%w: 0x%02x", errUnknownStream, t)
+		return nil, detail(errUnknownStream, "0x"+strconv.FormatUint(uint64(t), 16))
 	}
 	ssrc, err := ReadVarint(br)
 	if err != nil {
-		return nil, fmt.Errorf("protocol: group header: %w", noEOF(err))
+		return nil, wrap("protocol: group header", noEOF(err))
 	}
 	if ssrc > 0xffffffff {
-		return nil, fmt.Errorf("protocol: group header: SSRC %d out of range", ssrc)
+		return nil, errors.New("protocol: group header: SSRC " + strconv.FormatUint(ssrc, 10) + " out of range")
 	}
 	g, err := ReadVarint(br)
 	if err != nil {
-		return nil, fmt.Errorf("protocol: group header: %w", noEOF(err))
+		return nil, wrap("protocol: group header", noEOF(err))
 	}
 	return &GroupReader{r: br, header: GroupHeader{SSRC: uint32(ssrc), Group: g}}, nil
 }
@@ -98,7 +98,7 @@ func (g *GroupReader) ReadPacket(buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	if n == 0 || n > MaxPacket {
-		return nil, fmt.Errorf("%w: %d (want 1..%d)", errPacketSize, n, MaxPacket)
+		return nil, detail(errPacketSize, strconv.FormatUint(uint64(n), 10)+" (want 1.."+strconv.Itoa(MaxPacket)+")")
 	}
 	if cap(buf) < int(n) {
 		buf = make([]byte, n)

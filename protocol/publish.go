@@ -2,7 +2,7 @@ package protocol
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 // Paths of the relay's HTTPS API.
@@ -103,7 +103,7 @@ func ValidStreamName(name string) error {
 		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 	}
 	if !ok {
-		return fmt.Errorf("%w: %q (want 1-64 of A-Z a-z 0-9 _ -)", ErrBadStreamName, name)
+		return detail(ErrBadStreamName, strconv.Quote(name)+" (want 1-64 of A-Z a-z 0-9 _ -)")
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"encoding/binary"
+	"errors"
 	"time"
 )
 
@@ -106,4 +108,48 @@ func (c *RTPClock) WallTime(ts uint32) time.Time {
 	}
 	d := int64(int32(ts - c.rtp))
 	return c.ntp.Add(time.Duration(d * int64(time.Second) / int64(c.ClockRate)))
+}
+
+// RTPHeader is the part of an RTP fixed header (RFC 3550 §5.1) a receiver
+// acts on.
+type RTPHeader struct {
+	Marker         bool
+	PayloadType    uint8
+	SequenceNumber uint16
+	Timestamp      uint32
+	SSRC           uint32
+}
+
+var errRTP = errors.New("protocol: not an RTP packet")
+
+// ParseRTP parses the RTP packet pkt: its header, and the payload without
+// CSRCs, header extension (RFC 3550 §5.3.1, RFC 8285) and padding. The
+// payload aliases pkt. It is the receivers' parser (the viewer's, which
+// keeps pion/rtp out of its WebAssembly); senders marshal with pion/rtp.
+func ParseRTP(pkt []byte) (h RTPHeader, payload []byte, err error) {
+	if len(pkt) < 12 || pkt[0]>>6 != 2 {
+		return h, nil, errRTP
+	}
+	n := 12 + 4*int(pkt[0]&0x0f) // CSRCs
+	if pkt[0]&0x10 != 0 {        // extension: profile, length in 32-bit words
+		if len(pkt) < n+4 {
+			return h, nil, errRTP
+		}
+		n += 4 + 4*int(binary.BigEndian.Uint16(pkt[n+2:n+4]))
+	}
+	end := len(pkt)
+	if pkt[0]&0x20 != 0 && end > n { // padding: its count in the last byte
+		pad := int(pkt[end-1])
+		if pad == 0 || end-pad < n {
+			return h, nil, errRTP
+		}
+		end -= pad
+	}
+	if n > end {
+		return h, nil, errRTP
+	}
+	h = RTPHeader{Marker: pkt[1]&0x80 != 0, PayloadType: pkt[1] & 0x7f,
+		SequenceNumber: binary.BigEndian.Uint16(pkt[2:4]), Timestamp: binary.BigEndian.Uint32(pkt[4:8]),
+		SSRC: binary.BigEndian.Uint32(pkt[8:12])}
+	return h, pkt[n:end], nil
 }

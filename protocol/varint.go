@@ -2,8 +2,8 @@ package protocol
 
 import (
 	"errors"
-	"fmt"
 	"io"
+	"strconv"
 )
 
 // MaxVarint is the largest value a QUIC variable-length integer can carry
@@ -58,11 +58,11 @@ func VarintLen(v uint64) int {
 // errShortVarint when b is too short.
 func ParseVarint(b []byte) (v uint64, n int, err error) {
 	if len(b) == 0 {
-		return 0, 0, fmt.Errorf("%w: 0 bytes", errShortVarint)
+		return 0, 0, detail(errShortVarint, "0 bytes")
 	}
 	n = 1 << (b[0] >> 6)
 	if len(b) < n {
-		return 0, 0, fmt.Errorf("%w: %d < %d bytes", errShortVarint, len(b), n)
+		return 0, 0, detail(errShortVarint, strconv.Itoa(len(b))+" < "+strconv.Itoa(n)+" bytes")
 	}
 	v = uint64(b[0] & 0x3f)
 	for _, c := range b[1:n] {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/rtpvp8"
+	"github.com/quicast/quicast/protocol/ticket"
 	"github.com/quicast/quicast/relay/internal/media"
 	"github.com/quicast/quicast/relay/internal/store"
 )
@@ -252,7 +253,7 @@ func (r *testRelay) dial(t *testing.T, ticket string) (*viewer, error) {
 }
 
 func (r *testRelay) ticket(t *testing.T, stream string, exp time.Duration) string {
-	s, err := protocol.SignTicket(r.st.TicketKey(), protocol.Ticket{Stream: stream, User: "u", Expires: time.Now().Add(exp)})
+	s, err := ticket.Sign(r.st.TicketKey(), ticket.Ticket{Stream: stream, User: "u", Expires: time.Now().Add(exp)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,8 +500,8 @@ func TestTicketRefusedBeforeSession(t *testing.T) {
 	r := startRelay(t)
 	other := r.ticket(t, "other", time.Minute)
 	expired := r.ticket(t, "demo", -time.Second)
-	forgedKey := make([]byte, protocol.TicketKeySize)
-	forged, _ := protocol.SignTicket(forgedKey, protocol.Ticket{Stream: "demo", User: "u", Expires: time.Now().Add(time.Minute)})
+	forgedKey := make([]byte, ticket.KeySize)
+	forged, _ := ticket.Sign(forgedKey, ticket.Ticket{Stream: "demo", User: "u", Expires: time.Now().Add(time.Minute)})
 	for name, tk := range map[string]string{"missing": "", "forged": forged, "expired": expired, "other stream": other} {
 		if _, err := r.dial(t, tk); err == nil {
 			t.Errorf("%s ticket: session opened", name)

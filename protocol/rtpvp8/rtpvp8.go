@@ -5,40 +5,60 @@
 //
 // Every packet quicast sends carries the 4-byte descriptor with a 15-bit
 // picture ID (X=1, I=1, M=1), so a receiver can tell a lost frame; the
-// parser and the reassembler accept every descriptor RFC 7741 allows.
+// parser and the reassembler accept every descriptor RFC 7741 allows. The
+// package links neither fmt nor pion/rtp: the viewer's WebAssembly carries
+// it.
 package rtpvp8
 
 import (
 	"errors"
-	"fmt"
 
-	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
+	"github.com/quicast/quicast/protocol"
 )
 
 // DescriptorSize is the payload descriptor the Packetizer writes.
 const DescriptorSize = 4
 
-// Packetizer splits VP8 frames into RTP payloads. It is pion's
-// VP8Payloader with the picture ID on, which writes the 15-bit picture ID
-// on every packet (as libwebrtc does); the zero value starts at picture
-// ID 0.
+// Packetizer splits VP8 frames into RTP payloads. The zero value starts at
+// picture ID 0.
+//
+// pion/rtp's VP8Payloader writes the same descriptor, but importing it
+// would link pion/rtp — with its fmt and crypto/rand, ~150 KB gzipped — into
+// the viewer's WebAssembly, which links this package for the reassembler;
+// and it cuts full packets and a short tail, where equal packets pace
+// better.
 type Packetizer struct {
-	p    codecs.VP8Payloader
-	init bool
+	pictureID uint16
 }
 
 // Packetize splits frame into payloads of at most maxPayload bytes
-// (descriptor included): full ones and a shorter last one. It returns nil
-// when maxPayload leaves no room for data or frame is empty.
+// (descriptor included), all of nearly the same size. It returns nil when
+// maxPayload leaves no room for data or frame is empty.
 func (p *Packetizer) Packetize(frame []byte, maxPayload int) [][]byte {
-	if !p.init {
-		p.p.EnablePictureID, p.init = true, true
-	}
-	if maxPayload <= DescriptorSize || len(frame) == 0 {
+	room := maxPayload - DescriptorSize
+	if room <= 0 || len(frame) == 0 {
 		return nil
 	}
-	return p.p.Payload(uint16(min(maxPayload, 1<<16-1)), frame)
+	n := (len(frame) + room - 1) / room
+	size := (len(frame) + n - 1) / n
+	pid := p.pictureID & 0x7fff
+	out := make([][]byte, 0, n)
+	for i := 0; len(frame) > 0; i++ {
+		k := min(size, len(frame))
+		pl := make([]byte, DescriptorSize+k)
+		pl[0] = 0x80 // X
+		if i == 0 {
+			pl[0] |= 0x10 // S, partition 0
+		}
+		pl[1] = 0x80                // I
+		pl[2] = 0x80 | byte(pid>>8) // M: 15-bit picture ID
+		pl[3] = byte(pid)
+		copy(pl[DescriptorSize:], frame[:k])
+		out = append(out, pl)
+		frame = frame[k:]
+	}
+	p.pictureID++
+	return out
 }
 
 // KeyframeStart reports whether payload, the payload of an RTP packet
@@ -123,7 +143,7 @@ type Assembler struct {
 	broken  bool // a packet of the current frame is missing, or it is too large
 	lost    bool // a packet was lost since the last frame delivered
 
-	hdr rtp.Header
+	hdr protocol.RTPHeader
 
 	// Counters.
 	FramesBroken uint64
@@ -148,18 +168,11 @@ func (a *Assembler) Reset() {
 // packets, and every delta frame after it until a keyframe, is dropped
 // with ErrLoss.
 func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
-	n, err := a.hdr.Unmarshal(pkt)
+	hdr, payload, err := protocol.ParseRTP(pkt)
 	if err != nil {
-		return Frame{}, false, fmt.Errorf("rtpvp8: RTP header: %w", err)
+		return Frame{}, false, protocol.Wrap("rtpvp8: RTP header", err)
 	}
-	payload := pkt[n:]
-	if a.hdr.Padding && len(payload) > 0 {
-		pad := int(payload[len(payload)-1])
-		if pad > len(payload) {
-			return Frame{}, false, errShortPayload
-		}
-		payload = payload[:len(payload)-pad]
-	}
+	a.hdr = hdr
 	d, ok := DescriptorLen(payload)
 	if !ok {
 		return Frame{}, false, errShortPayload

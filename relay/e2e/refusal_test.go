@@ -8,7 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/ticket"
 	"github.com/quicast/quicast/relay/internal/store"
 )
 
@@ -42,7 +42,7 @@ func TestWebTransportRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, err := protocol.SignTicket(st.TicketKey(), protocol.Ticket{Stream: r.stream, User: r.user, Expires: time.Now().Add(-time.Minute)})
+	expired, err := ticket.Sign(st.TicketKey(), ticket.Ticket{Stream: r.stream, User: r.user, Expires: time.Now().Add(-time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/ticket"
 )
 
 // Errors returned by the Store.
@@ -95,7 +96,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.ticketKey, err = loadKey(filepath.Join(dir, ticketKeyFile), protocol.TicketKeySize); err != nil {
+	if s.ticketKey, err = loadKey(filepath.Join(dir, ticketKeyFile), ticket.KeySize); err != nil {
 		return nil, err
 	}
 	if s.resetKey, err = loadKey(filepath.Join(dir, resetKeyFile), 32); err != nil {
@@ -181,7 +182,7 @@ func (s *Store) writeLocked(name string, v any) error {
 func (s *Store) Dir() string { return s.dir }
 
 // TicketKey returns the key that signs viewer tickets
-// (protocol.TicketKeySize bytes).
+// (ticket.KeySize bytes).
 func (s *Store) TicketKey() []byte { return s.ticketKey }
 
 // ResetKey returns the 32-byte key the relay derives QUIC stateless reset

@@ -28,6 +28,7 @@ import (
 
 	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/ticket"
 	"github.com/quicast/quicast/relay/internal/store"
 )
 
@@ -392,7 +393,7 @@ func (h *Handler) ticket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exp := h.cfg.Now().Add(ticketTTL)
-	t, err := protocol.SignTicket(h.cfg.Store.TicketKey(), protocol.Ticket{Stream: stream, User: user, Expires: exp})
+	t, err := ticket.Sign(h.cfg.Store.TicketKey(), ticket.Ticket{Stream: stream, User: user, Expires: exp})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -482,7 +483,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 // webTransport checks the ticket before any session exists.
 func (h *Handler) webTransport(w http.ResponseWriter, r *http.Request) {
 	stream := r.PathValue("stream")
-	t, err := protocol.VerifyTicket(h.cfg.Store.TicketKey(), r.URL.Query().Get("ticket"), stream, h.cfg.Now())
+	t, err := ticket.Verify(h.cfg.Store.TicketKey(), r.URL.Query().Get("ticket"), stream, h.cfg.Now())
 	if err == nil && !h.cfg.Store.UserExists(t.User) {
 		err = errors.New("the ticket's user was removed")
 	}

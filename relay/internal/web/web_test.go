@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/ticket"
 	"github.com/quicast/quicast/relay/internal/store"
 )
 
@@ -259,7 +260,7 @@ func TestTicket(t *testing.T) {
 	}
 	var tr TicketResponse
 	json.NewDecoder(resp.Body).Decode(&tr)
-	tk, err := protocol.VerifyTicket(f.st.TicketKey(), tr.Ticket, "demo", f.now)
+	tk, err := ticket.Verify(f.st.TicketKey(), tr.Ticket, "demo", f.now)
 	if err != nil || tk.User != "alice" {
 		t.Fatalf("issued ticket: %+v %v", tk, err)
 	}

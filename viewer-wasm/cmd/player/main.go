@@ -8,15 +8,12 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall/js"
 	"time"
-
-	"github.com/pion/rtp"
 
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/rtpvp8"
@@ -137,7 +134,7 @@ type Player struct {
 	audioCtx   js.Value
 	videoPkts  chan groupPacket
 	catalogs   chan struct{} // a new broadcast: the video loop looks at the packets it held
-	audioPkts  chan []byte
+	audioPkts  chan datagram
 	funcs      []js.Func
 	ignore     js.Func
 
@@ -224,10 +221,10 @@ func main() {
 		catalogs:  make(chan struct{}, 1),
 		arrived:   map[int64]time.Time{},
 		marks:     map[string]float64{},
-		audioPkts: make(chan []byte, 256),
+		audioPkts: make(chan datagram, 256),
 	}
 	path := js.Global().Get("location").Get("pathname").String()
-	name, _ := url.PathUnescape(strings.TrimPrefix(path, "/watch/"))
+	name := pathUnescape(strings.TrimPrefix(path, "/watch/"))
 	p.stream = name
 	p.ignore = p.fn(func([]js.Value) {})
 	if el := doc.Call("getElementById", "stream-name"); el.Truthy() {
@@ -260,6 +257,12 @@ func main() {
 	go p.run()
 	go p.videoLoop()
 	p.renderLoop()
+}
+
+// datagram is an audio packet and when it arrived.
+type datagram struct {
+	b  []byte
+	at time.Time
 }
 
 // drawn is a frame handed to the render worker.
@@ -321,6 +324,29 @@ func (p *Player) frameShown(ts int64, times player.FrameTimes, shown, posted tim
 		p.skew.Flash(shown)
 	}
 	p.flashing = flash
+}
+
+// queryEscape escapes s for a URL query, as the browser does
+// (encodeURIComponent); net/url would link fmt into the viewer.
+func queryEscape(s string) string {
+	return js.Global().Call("encodeURIComponent", s).String()
+}
+
+// pathUnescape decodes the %XX escapes of a URL path; a malformed escape
+// is kept as it is.
+func pathUnescape(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b = append(b, byte(v))
+				i += 2
+				continue
+			}
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 func missingFeatures() string {
@@ -497,7 +523,7 @@ func (p *Player) run() {
 		var f fatal
 		switch {
 		case errors.Is(err, errLogin):
-			js.Global().Get("location").Set("href", "/login?next="+url.QueryEscape("/watch/"+p.stream))
+			js.Global().Get("location").Set("href", "/login?next="+queryEscape("/watch/"+p.stream))
 			return
 		case errors.As(err, &f):
 			p.mu.Lock()
@@ -525,7 +551,7 @@ func (p *Player) session() (connected bool, err error) {
 	p.mu.Lock()
 	p.markLocked("ticket")
 	p.mu.Unlock()
-	resp, err := await(js.Global().Call("fetch", "/api/ticket?stream="+url.QueryEscape(p.stream),
+	resp, err := await(js.Global().Call("fetch", "/api/ticket?stream="+queryEscape(p.stream),
 		map[string]any{"credentials": "same-origin", "cache": "no-store"}))
 	if err != nil {
 		return false, errors.New("the relay is unreachable")
@@ -804,7 +830,7 @@ func (p *Player) datagramLoop(r js.Value) {
 		p.bytes += int64(len(b))
 		p.mu.Unlock()
 		select {
-		case p.audioPkts <- b:
+		case p.audioPkts <- datagram{b: b, at: time.Now()}: // the arrival, for the jitter estimate
 		default:
 		}
 	}
@@ -1001,13 +1027,12 @@ func (p *Player) drainAudio(now time.Time) {
 	ssrc := p.bc.AudioSSRC()
 	for {
 		select {
-		case b := <-p.audioPkts:
-			var h rtp.Header
-			n, err := h.Unmarshal(b)
+		case d := <-p.audioPkts:
+			h, payload, err := protocol.ParseRTP(d.b)
 			if err != nil || h.SSRC != ssrc || ssrc == 0 {
 				continue // another broadcast's, or not RTP
 			}
-			p.jitter.Push(h.SequenceNumber, h.Timestamp, now, b[n:])
+			p.jitter.Push(h.SequenceNumber, h.Timestamp, d.at, payload)
 			continue
 		default:
 		}
