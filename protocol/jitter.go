@@ -12,17 +12,14 @@ import (
 //
 // The zero value is not usable; use NewJitterBuffer.
 type JitterBuffer struct {
-	clockRate   uint32
-	minDelay    time.Duration
-	maxDelay    time.Duration
-	slots       [jitterSlots]jbSlot
-	next        uint16 // next sequence number to release
-	started     bool
-	count       int
-	jitter      float64 // RTP timestamp units
-	lastTransit float64
-	haveTransit bool
-	wait        time.Duration // set by SetWait; 0: from the jitter
+	minDelay time.Duration
+	maxDelay time.Duration
+	slots    [jitterSlots]jbSlot
+	next     uint16 // next sequence number to release
+	started  bool
+	count    int
+	jitter   Jitter
+	wait     time.Duration // set by SetWait; 0: from the jitter
 
 	// Counters.
 	Lost, Late, Duplicate uint64
@@ -41,13 +38,11 @@ type jbSlot struct {
 // NewJitterBuffer returns a buffer for a source with clockRate (Hz) whose
 // playout delay stays within [minDelay, maxDelay].
 func NewJitterBuffer(clockRate uint32, minDelay, maxDelay time.Duration) *JitterBuffer {
-	return &JitterBuffer{clockRate: clockRate, minDelay: minDelay, maxDelay: maxDelay}
+	return &JitterBuffer{minDelay: minDelay, maxDelay: maxDelay, jitter: Jitter{ClockRate: clockRate}}
 }
 
 // Jitter returns the interarrival jitter estimate.
-func (j *JitterBuffer) Jitter() time.Duration {
-	return time.Duration(j.jitter / float64(j.clockRate) * float64(time.Second))
-}
+func (j *JitterBuffer) Jitter() time.Duration { return j.jitter.Duration() }
 
 // Delay returns how long a gap may stay open: what SetWait said, or else
 // three times the jitter, within [minDelay, maxDelay].
@@ -72,18 +67,7 @@ func (j *JitterBuffer) Len() int { return j.count }
 // must not reuse it). Packets already released, or more than the buffer
 // holds ahead, are counted as late and dropped.
 func (j *JitterBuffer) Push(seq uint16, ts uint32, arrival time.Time, payload []byte) {
-	// Jitter estimate, RFC 3550 A.8: D(i-1,i) = (Rj - Ri) - (Sj - Si).
-	transit := arrival.Sub(time.Unix(0, 0)).Seconds()*float64(j.clockRate) - float64(ts)
-	if j.haveTransit {
-		d := transit - j.lastTransit
-		if d < 0 {
-			d = -d
-		}
-		if d < float64(j.clockRate) { // ignore a timestamp jump (new source, wrap)
-			j.jitter += (d - j.jitter) / 16
-		}
-	}
-	j.lastTransit, j.haveTransit = transit, true
+	j.jitter.Update(arrival, ts)
 
 	if !j.started {
 		j.started, j.next = true, seq

@@ -198,7 +198,11 @@ func PeerSession(target, profile string, video, audio bool) (Session, string, er
 		desc.Tracks = append(desc.Tracks, sdp.Track{Kind: "audio", Port: uint16(aport), PayloadType: s.AudioPT,
 			Encoding: "opus/48000/2", SSRC: s.AudioSSRC})
 	}
-	return s, desc.Marshal(), nil
+	text, err := desc.Marshal()
+	if err != nil {
+		return Session{}, "", err
+	}
+	return s, text, nil
 }
 
 func randBytes(n int) []byte {

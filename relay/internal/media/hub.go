@@ -403,7 +403,7 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 		return protocol.PublishResponse{}, err
 	}
 	now := h.cfg.Now()
-	p := &publisher{id: hex.EncodeToString(randBytes(8)), keyID: keyID, rx: rx, tx: tx, created: now, stats: map[uint32]*recvStats{},
+	p := &publisher{id: hex.EncodeToString(randBytes(8)), keyID: keyID, rx: rx, tx: tx, created: now, stats: map[uint32]*protocol.ReceiverStats{},
 		videoRepair: newRepairer(true, &h.c.repair), audioRepair: newRepairer(false, &h.c.repair)}
 
 	h.mu.Lock()
@@ -422,14 +422,14 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 	if req.Video != nil {
 		p.videoSSRC = h.freeSSRCLocked()
 		h.bySSRC[p.videoSSRC] = p
-		p.stats[p.videoSSRC] = &recvStats{clockRate: protocol.ClockRateVideo}
+		p.stats[p.videoSSRC] = &protocol.ReceiverStats{Jitter: protocol.Jitter{ClockRate: protocol.ClockRateVideo}}
 		tracks = append(tracks, protocol.TrackInfo{Kind: "video", Codec: "vp8", PayloadType: protocol.PayloadTypeVP8,
 			SSRC: p.videoSSRC, ClockRate: protocol.ClockRateVideo, Width: req.Video.Width, Height: req.Video.Height})
 	}
 	if req.Audio != nil {
 		p.audioSSRC = h.freeSSRCLocked()
 		h.bySSRC[p.audioSSRC] = p
-		p.stats[p.audioSSRC] = &recvStats{clockRate: protocol.ClockRateOpus}
+		p.stats[p.audioSSRC] = &protocol.ReceiverStats{Jitter: protocol.Jitter{ClockRate: protocol.ClockRateOpus}}
 		ch := req.Audio.Channels
 		if ch == 0 {
 			ch = 2

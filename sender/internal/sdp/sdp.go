@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
-	"strings"
+	"strconv"
+
+	"github.com/pion/sdp/v3"
 )
 
 // Track is one m= section.
@@ -31,30 +33,43 @@ type Session struct {
 	SessionVer uint64
 }
 
-// Marshal returns the SDP text.
-func (s Session) Marshal() string {
+// Marshal returns the SDP text, written by pion/sdp.
+func (s Session) Marshal() (string, error) {
 	ipv := "IP4"
 	if s.Addr.Addr().Is6() {
 		ipv = "IP6"
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "v=0\r\n")
-	fmt.Fprintf(&b, "o=- %d %d IN %s %s\r\n", s.SessionID, s.SessionVer, ipv, s.Addr.Addr())
-	fmt.Fprintf(&b, "s=quicast\r\n")
-	fmt.Fprintf(&b, "c=IN %s %s\r\n", ipv, s.Addr.Addr())
-	fmt.Fprintf(&b, "t=0 0\r\n")
+	addr := s.Addr.Addr().String()
+	d := &sdp.SessionDescription{
+		Origin: sdp.Origin{Username: "-", SessionID: s.SessionID, SessionVersion: s.SessionVer,
+			NetworkType: "IN", AddressType: ipv, UnicastAddress: addr},
+		SessionName: "quicast",
+		ConnectionInformation: &sdp.ConnectionInformation{NetworkType: "IN", AddressType: ipv,
+			Address: &sdp.Address{Address: addr}},
+		TimeDescriptions: []sdp.TimeDescription{{}},
+	}
 	inline := base64.StdEncoding.EncodeToString(append(append([]byte{}, s.Key...), s.Salt...))
 	for _, t := range s.Tracks {
 		port := t.Port
 		if port == 0 {
 			port = s.Addr.Port()
 		}
-		fmt.Fprintf(&b, "m=%s %d RTP/SAVP %d\r\n", t.Kind, port, t.PayloadType)
-		fmt.Fprintf(&b, "a=rtpmap:%d %s\r\n", t.PayloadType, t.Encoding)
-		fmt.Fprintf(&b, "a=rtcp-mux\r\n")
-		fmt.Fprintf(&b, "a=crypto:1 %s inline:%s\r\n", s.Profile, inline)
-		fmt.Fprintf(&b, "a=ssrc:%d cname:quicast\r\n", t.SSRC)
-		fmt.Fprintf(&b, "a=recvonly\r\n")
+		pt := strconv.Itoa(int(t.PayloadType))
+		d.MediaDescriptions = append(d.MediaDescriptions, &sdp.MediaDescription{
+			MediaName: sdp.MediaName{Media: t.Kind, Port: sdp.RangedPort{Value: int(port)},
+				Protos: []string{"RTP", "SAVP"}, Formats: []string{pt}},
+			Attributes: []sdp.Attribute{
+				sdp.NewAttribute("rtpmap", pt+" "+t.Encoding),
+				sdp.NewPropertyAttribute("rtcp-mux"),
+				sdp.NewAttribute("crypto", "1 "+s.Profile+" inline:"+inline),
+				sdp.NewAttribute("ssrc", strconv.FormatUint(uint64(t.SSRC), 10)+" cname:quicast"),
+				sdp.NewPropertyAttribute("recvonly"),
+			},
+		})
 	}
-	return b.String()
+	b, err := d.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("sdp: %w", err)
+	}
+	return string(b), nil
 }

@@ -18,7 +18,10 @@ func TestMarshal(t *testing.T) {
 			{Kind: "audio", Port: 5006, PayloadType: 111, Encoding: "opus/48000/2", SSRC: 2},
 		},
 	}
-	text := s.Marshal()
+	text, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var d pionsdp.SessionDescription
 	if err := d.Unmarshal([]byte(text)); err != nil {
 		t.Fatalf("not valid SDP: %v\n%s", err, text)
