@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Paths of the relay's HTTPS API.
@@ -26,6 +27,7 @@ const (
 // types, RFC 3551 §6).
 const (
 	PayloadTypeVP8  = 96
+	PayloadTypeH264 = 102
 	PayloadTypeOpus = 111
 
 	ClockRateVideo = 90000 // Hz, RFC 7741 §6.1
@@ -35,6 +37,31 @@ const (
 	// that an RTP packet also fits a QUIC datagram seen by a browser (~1215).
 	MTU = 1200
 )
+
+// The video codecs a sender may offer (RTP encoding names), and the W3C
+// WebCodecs codec strings the catalog gives viewers for them: VP8, and
+// H.264 constrained baseline level 3.1 in packetization mode 1 (what
+// OpenH264 writes for real-time use).
+const (
+	CodecVP8  = "VP8"
+	CodecH264 = "H264"
+
+	WebCodecsVP8  = "vp8"
+	WebCodecsH264 = "avc1.42E01F"
+)
+
+// VideoCodec returns the payload type and the WebCodecs codec string of
+// the video codec named name (case-insensitive), and false for a codec
+// quicast does not carry.
+func VideoCodec(name string) (pt uint8, webCodecs string, ok bool) {
+	switch strings.ToUpper(name) {
+	case "", CodecVP8:
+		return PayloadTypeVP8, WebCodecsVP8, true
+	case CodecH264:
+		return PayloadTypeH264, WebCodecsH264, true
+	}
+	return 0, "", false
+}
 
 // PublishRequest is the JSON body of POST PathPublish.
 type PublishRequest struct {
@@ -55,7 +82,7 @@ type PublishRequest struct {
 
 // TrackOffer describes one track a sender will send.
 type TrackOffer struct {
-	Codec     string `json:"codec"`     // "VP8" or "opus"
+	Codec     string `json:"codec"`     // "VP8", "H264" or "opus" (RTP encoding names)
 	ClockRate uint32 `json:"clockRate"` // Hz
 	Channels  uint16 `json:"channels,omitempty"`
 	Width     int    `json:"width,omitempty"`  // pixels

@@ -28,6 +28,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 	"github.com/pion/srtp/v3"
 	"golang.org/x/time/rate"
 
@@ -226,6 +227,7 @@ type track struct {
 	kind media.Kind
 	rate uint32
 	vp8  rtpvp8.Packetizer
+	h264 codecs.H264Payloader // RFC 6184 mode 1: SPS and PPS in a STAP-A, FU-A fragments
 
 	mu       sync.Mutex
 	stats    TrackStats
@@ -506,7 +508,9 @@ func (t *track) run() {
 		maxPayload := protocol.MTU - 12 - srtpOverhead(l.prof)
 		ts := o.tsBase + uint32(int64(f.MediaTime)*int64(t.rate)/int64(time.Second))
 		payloads = payloads[:0]
-		if t.kind == media.KindVideo {
+		if t.kind == media.KindVideo && t.src.Codec().Name == "H264" {
+			payloads = append(payloads, t.h264.Payload(uint16(maxPayload), f.Data)...)
+		} else if t.kind == media.KindVideo {
 			payloads = append(payloads, t.vp8.Packetize(f.Data, maxPayload)...)
 		} else if len(f.Data) <= maxPayload {
 			payloads = append(payloads, f.Data)

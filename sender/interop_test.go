@@ -107,7 +107,7 @@ func TestGStreamerDecodesPeerMode(t *testing.T) {
 	} {
 		t.Run(c.profile, func(t *testing.T) {
 			port := freeUDPPort(t)
-			sess, _, err := sender.PeerSession(fmt.Sprintf("srtp://127.0.0.1:%d", port), c.profile, true, false)
+			sess, _, err := sender.PeerSession(fmt.Sprintf("srtp://127.0.0.1:%d", port), c.profile, "VP8", false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +162,7 @@ func TestFFmpegReadsPeerSDP(t *testing.T) {
 		t.Fatal("ffmpeg not installed: run scripts/deps.sh (make test does)")
 	}
 	port := freeUDPPort(t)
-	sess, desc, err := sender.PeerSession(fmt.Sprintf("srtp://127.0.0.1:%d", port), protocol.ProfileAES128CMHMACSHA1_80, true, false)
+	sess, desc, err := sender.PeerSession(fmt.Sprintf("srtp://127.0.0.1:%d", port), protocol.ProfileAES128CMHMACSHA1_80, "VP8", false)
 	if err != nil {
 		t.Fatal(err)
 	}

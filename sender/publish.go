@@ -40,13 +40,13 @@ type PublishConfig struct {
 	MediaAddr string
 }
 
-// Offers describes the open tracks for Publish: VP8 at the video track's
+// Offers describes the open tracks for Publish: the video track's codec at its
 // size (pixels, 90 kHz clock), Opus stereo at 48 kHz; nil for a track that
 // is not there.
 func Offers(video, audio media.Track) (v, a *protocol.TrackOffer) {
 	if video != nil {
 		w, h := video.Size()
-		v = &protocol.TrackOffer{Codec: "VP8", ClockRate: protocol.ClockRateVideo, Width: w, Height: h}
+		v = &protocol.TrackOffer{Codec: video.Codec().Name, ClockRate: protocol.ClockRateVideo, Width: w, Height: h}
 	}
 	if audio != nil {
 		a = &protocol.TrackOffer{Codec: "opus", ClockRate: protocol.ClockRateOpus, Channels: 2}
@@ -151,8 +151,9 @@ func publish(ctx context.Context, cfg PublishConfig, resume string, video, audio
 // RTCP on the same port (rtcp-mux, RFC 5761): receivers such as ffmpeg
 // open one socket per m= line and would see each other's packets on a
 // shared port. The profile defaults to AES_CM_128_HMAC_SHA1_80, the one
-// every SDES receiver knows (ffmpeg has no AEAD_AES_128_GCM).
-func PeerSession(target, profile string, video, audio bool) (Session, string, error) {
+// every SDES receiver knows (ffmpeg has no AEAD_AES_128_GCM). videoCodec is
+// "VP8" or "H264", "" for no video.
+func PeerSession(target, profile, videoCodec string, audio bool) (Session, string, error) {
 	u, err := url.Parse(target)
 	if err != nil || u.Scheme != "srtp" || u.Port() == "" {
 		return Session{}, "", fmt.Errorf("peer address %q: want srtp://HOST:PORT", target)
@@ -172,21 +173,31 @@ func PeerSession(target, profile string, video, audio bool) (Session, string, er
 	default:
 		return Session{}, "", fmt.Errorf("unsupported SRTP profile %q", profile)
 	}
+	video := videoCodec != ""
 	if !video && !audio {
 		return Session{}, "", ErrNoTracks
+	}
+	videoPT, _, ok := protocol.VideoCodec(videoCodec)
+	if video && !ok {
+		return Session{}, "", fmt.Errorf("unsupported video codec %q (want VP8 or H264)", videoCodec)
+	}
+	encoding, fmtp := "VP8/90000", ""
+	if videoPT == protocol.PayloadTypeH264 {
+		// RFC 6184 §8.1: what OpenH264 writes, constrained baseline 3.1.
+		encoding, fmtp = "H264/90000", "packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1"
 	}
 	if audio && addr.Port > 65535-2 {
 		return Session{}, "", fmt.Errorf("peer port %d: audio goes to PORT+2, which is not a port", addr.Port)
 	}
 	s := Session{Addr: addr, Profile: profile, Key: randBytes(16), Salt: randBytes(saltLen),
-		VideoPT: protocol.PayloadTypeVP8, AudioPT: protocol.PayloadTypeOpus}
+		VideoPT: videoPT, AudioPT: protocol.PayloadTypeOpus}
 	ap := addr.AddrPort()
 	desc := sdp.Session{Addr: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), Profile: profile, Key: s.Key, Salt: s.Salt,
 		SessionID: uint64(time.Now().Unix())}
 	if video {
 		s.VideoSSRC = binary.BigEndian.Uint32(randBytes(4))
 		desc.Tracks = append(desc.Tracks, sdp.Track{Kind: "video", Port: uint16(addr.Port), PayloadType: s.VideoPT,
-			Encoding: "VP8/90000", SSRC: s.VideoSSRC})
+			Encoding: encoding, Fmtp: fmtp, SSRC: s.VideoSSRC})
 	}
 	if audio {
 		s.AudioSSRC = binary.BigEndian.Uint32(randBytes(4))

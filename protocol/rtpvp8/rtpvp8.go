@@ -118,12 +118,8 @@ func DescriptorLen(payload []byte) (int, bool) {
 	return i, true
 }
 
-// Frame is one reassembled video frame.
-type Frame struct {
-	Data      []byte
-	Timestamp uint32 // RTP, 90 kHz
-	Keyframe  bool
-}
+// Frame is one reassembled VP8 frame.
+type Frame = protocol.VideoFrame
 
 var errShortPayload = errors.New("rtpvp8: VP8 payload too short")
 
@@ -149,14 +145,13 @@ type Assembler struct {
 	FramesBroken uint64
 }
 
-// MaxFrameBytes bounds a reassembled frame (a 4K VP8 keyframe at high
-// quality is well under it); a larger one is dropped as broken.
-const MaxFrameBytes = 4 << 20
+// MaxFrameBytes bounds a reassembled frame; a larger one is dropped as
+// broken.
+const MaxFrameBytes = protocol.MaxVideoFrame
 
 // ErrLoss is returned for a complete frame that cannot be decoded because
-// packets were lost in it or before it: the caller waits for the next
-// keyframe and asks for one.
-var ErrLoss = errors.New("rtpvp8: video packets lost: waiting for a keyframe")
+// packets were lost in it or before it (protocol.ErrVideoLoss).
+var ErrLoss = protocol.ErrVideoLoss
 
 // Reset drops a partial frame, at the start of a new group.
 func (a *Assembler) Reset() {

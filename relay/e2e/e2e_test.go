@@ -232,3 +232,30 @@ func writeWAV(t testing.TB, path string, rate, channels int, d time.Duration) {
 		t.Fatal(err)
 	}
 }
+
+// TestWatchH264: the sender encodes H.264 (OpenH264, constrained baseline,
+// RFC 6184 packetization mode 1) and Chromium plays it through WebCodecs
+// (avc1.42E01F), keyframes found by the relay and the player alike.
+func TestWatchH264(t *testing.T) {
+	r := startRelay(t)
+	r.publish(t, r.stream, r.key, "-video", "test", "-audio", "test", "-codec", "h264", "-size", "640x360")
+	ctx := openWatch(t, r, r.stream)
+	s := waitStats(t, ctx, 60*time.Second, "playing H.264 with ≥ 60 frames rendered and ≥ 1 s of audio", func(s playerStats) bool {
+		return s.State == "playing" && s.VideoFramesRendered >= 60 && s.AudioSamplesPlayed >= 48000
+	})
+	t.Logf("playing: %v", s)
+	if s.VideoCodec != "avc1.42E01F" || s.Width != 640 || s.Height != 360 {
+		t.Errorf("video %s %dx%d, want avc1.42E01F 640x360", s.VideoCodec, s.Width, s.Height)
+	}
+	if s.DecodeErrors != 0 {
+		t.Errorf("%d decode errors", s.DecodeErrors)
+	}
+	n, err := canvasColours(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 16 {
+		t.Errorf("canvas shows %d distinct colours, want a real picture (≥ 16)", n)
+	}
+	screenshot(t, ctx, "watch-h264")
+}

@@ -7,6 +7,7 @@ import (
 	"image"
 	"io"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,9 +69,18 @@ func newEncodedTrack(src rawSource, kind Kind, o Options) (Track, error) {
 			break
 		}
 		r = tapVideo(r, o)
-		t.codec, t.w, t.h = codecVP8, p.Width, p.Height
-		t.enc, err = vp8enc.New(r, vp8enc.Config{Width: p.Width, Height: p.Height, FPS: o.FPS,
-			Bitrate: o.VideoBitrate, KeyInterval: o.KeyframeInterval})
+		t.w, t.h = p.Width, p.Height
+		switch strings.ToUpper(o.VideoCodec) {
+		case "", "VP8":
+			t.codec = codecVP8
+			t.enc, err = vp8enc.New(r, vp8enc.Config{Width: p.Width, Height: p.Height, FPS: o.FPS,
+				Bitrate: o.VideoBitrate, KeyInterval: o.KeyframeInterval})
+		case "H264":
+			t.codec = codecH264
+			t.enc, err = newH264Encoder(r, p.Width, p.Height, o)
+		default:
+			err = fmt.Errorf("unknown video codec %q (want VP8 or H264)", o.VideoCodec)
+		}
 	case KindAudio:
 		rec, ok := src.(driver.AudioRecorder)
 		if !ok {
@@ -148,8 +158,11 @@ func (t *encodedTrack) ReadFrame(ctx context.Context) (Frame, error) {
 		if len(f.Data) == 0 {
 			continue // the encoder dropped the frame (rate control)
 		}
-		if t.kind == KindVideo {
+		switch t.codec {
+		case codecVP8:
 			f.Keyframe = f.Data[0]&0x01 == 0 // RFC 6386 §9.1: frame type bit 0 = key frame
+		case codecH264:
+			f.Keyframe = hasIDR(f.Data)
 		}
 		return f, nil
 	}

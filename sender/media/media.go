@@ -35,19 +35,20 @@ func (k Kind) String() string {
 
 // Codec describes an encoded track.
 type Codec struct {
-	Name      string // "VP8" or "opus"
+	Name      string // "VP8", "H264" or "opus"
 	ClockRate uint32 // RTP clock rate, Hz
 	Channels  uint16 // audio
 }
 
 var (
 	codecVP8  = Codec{Name: "VP8", ClockRate: 90000}
+	codecH264 = Codec{Name: "H264", ClockRate: 90000}
 	codecOpus = Codec{Name: "opus", ClockRate: 48000, Channels: 2}
 )
 
 // Frame is one encoded frame.
 type Frame struct {
-	Data []byte // one VP8 frame or one 20 ms Opus packet
+	Data []byte // one VP8 frame, one H.264 access unit (Annex B) or one 10 ms Opus packet
 	// MediaTime is the capture instant of the frame's first sample on the
 	// broadcast's Clock.
 	MediaTime time.Duration
@@ -85,8 +86,11 @@ type Options struct {
 	VideoBitrate     int           // bit/s; default 1 000 000
 	AudioBitrate     int           // bit/s; default 64 000
 	KeyframeInterval time.Duration // default 2 s
-	NoLoop           bool          // files end instead of looping
-	Logger           *slog.Logger
+	// VideoCodec is "VP8" (default; libvpx) or "H264" (OpenH264,
+	// constrained baseline, through pion/mediadevices).
+	VideoCodec string
+	NoLoop     bool // files end instead of looping
+	Logger     *slog.Logger
 
 	// Preview, when set, sees the raw video frames before encoding, at
 	// most one per PreviewInterval (default 33 ms), in the capture

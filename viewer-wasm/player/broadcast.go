@@ -1,7 +1,10 @@
 package player
 
 import (
+	"strings"
+
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtph264"
 	"github.com/quicast/quicast/protocol/rtpvp8"
 )
 
@@ -15,7 +18,7 @@ type Broadcast struct {
 	Video, Audio             *protocol.TrackInfo // nil: no such track
 	VideoClock, AudioClock   protocol.RTPClock
 	VideoUnwrap, AudioUnwrap Unwrapper
-	Assembler                rtpvp8.Assembler
+	Assembler                protocol.VideoAssembler // by the video codec: rtpvp8 or rtph264
 	Gate                     VideoGate
 	Timeline                 AudioTimeline
 }
@@ -29,6 +32,10 @@ func NewBroadcast(tracks []protocol.TrackInfo) *Broadcast {
 			if b.Video == nil {
 				b.Video = &t
 				b.VideoClock = protocol.RTPClock{ClockRate: t.ClockRate}
+				b.Assembler = &rtpvp8.Assembler{}
+				if strings.HasPrefix(t.Codec, "avc1") {
+					b.Assembler = &rtph264.Assembler{}
+				}
 			}
 		case "audio":
 			if b.Audio == nil {

@@ -1,6 +1,7 @@
 package player
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -92,5 +93,15 @@ func TestRepublishStartsOver(t *testing.T) {
 	audioOnly := NewBroadcast([]protocol.TrackInfo{{Kind: "audio", Codec: "opus", SSRC: 5, ClockRate: 48000}})
 	if audioOnly.Video != nil || audioOnly.VideoSSRC() != 0 || audioOnly.AudioSSRC() != 5 {
 		t.Errorf("audio-only broadcast: %+v", audioOnly)
+	}
+}
+
+// The video codec of the catalog picks the reassembler.
+func TestBroadcastAssemblerByCodec(t *testing.T) {
+	for codec, want := range map[string]string{"vp8": "*rtpvp8.Assembler", "avc1.42E01F": "*rtph264.Assembler"} {
+		b := NewBroadcast([]protocol.TrackInfo{{Kind: "video", Codec: codec, SSRC: 1, ClockRate: 90000}})
+		if got := fmt.Sprintf("%T", b.Assembler); got != want {
+			t.Errorf("%s: assembler %s, want %s", codec, got, want)
+		}
 	}
 }

@@ -225,6 +225,7 @@ type Stats struct {
 	AudioSamplesStarved int     `json:"audioSamplesStarved"` // silence after running dry
 	PacketsLost         int     `json:"packetsLost"`         // audio, given up by the jitter buffer
 	KeyframeRequests    int     `json:"keyframeRequests"`
+	DecodeErrors        int     `json:"decodeErrors"`
 }
 
 func (s Stats) String() string {

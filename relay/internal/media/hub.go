@@ -22,6 +22,8 @@ import (
 	"github.com/quic-go/webtransport-go"
 
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtph264"
+	"github.com/quicast/quicast/protocol/rtpvp8"
 )
 
 const (
@@ -280,7 +282,7 @@ func (h *Hub) publisherOf(ssrcs ...uint32) *publisher {
 func (h *Hub) fanOut(p *publisher, ssrc uint32, rel []release) {
 	for _, r := range rel {
 		if ssrc == p.videoSSRC {
-			p.stream.video(r.pkt, r.hdrLen)
+			p.stream.video(r.pkt, r.hdrLen, p.keyframeStart)
 		} else {
 			p.stream.audio(r.pkt)
 		}
@@ -391,6 +393,15 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 	if req.Video == nil && req.Audio == nil {
 		return protocol.PublishResponse{}, errors.New("publish request has no track")
 	}
+	var videoPT uint8
+	var videoCodec string
+	if req.Video != nil {
+		var ok bool
+		if videoPT, videoCodec, ok = protocol.VideoCodec(req.Video.Codec); !ok {
+			return protocol.PublishResponse{}, fmt.Errorf("unsupported video codec %q (want %s or %s)",
+				req.Video.Codec, protocol.CodecVP8, protocol.CodecH264)
+		}
+	}
 	keyLen, _ := sp.KeyLen()
 	saltLen, _ := sp.SaltLen()
 	key, salt := randBytes(keyLen), randBytes(saltLen)
@@ -423,7 +434,11 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 		p.videoSSRC = h.freeSSRCLocked()
 		h.bySSRC[p.videoSSRC] = p
 		p.stats[p.videoSSRC] = &protocol.ReceiverStats{Jitter: protocol.Jitter{ClockRate: protocol.ClockRateVideo}}
-		tracks = append(tracks, protocol.TrackInfo{Kind: "video", Codec: "vp8", PayloadType: protocol.PayloadTypeVP8,
+		p.keyframeStart = rtpvp8.KeyframeStart
+		if videoPT == protocol.PayloadTypeH264 {
+			p.keyframeStart = rtph264.KeyframeStart
+		}
+		tracks = append(tracks, protocol.TrackInfo{Kind: "video", Codec: videoCodec, PayloadType: videoPT,
 			SSRC: p.videoSSRC, ClockRate: protocol.ClockRateVideo, Width: req.Video.Width, Height: req.Video.Height})
 	}
 	if req.Audio != nil {
@@ -455,7 +470,7 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 	return protocol.PublishResponse{
 		Session: p.id, Profile: prof, MasterKey: key, MasterSalt: salt,
 		VideoSSRC: p.videoSSRC, AudioSSRC: p.audioSSRC, RelaySSRC: p.relaySSRC,
-		VideoPT: protocol.PayloadTypeVP8, AudioPT: protocol.PayloadTypeOpus,
+		VideoPT: videoPT, AudioPT: protocol.PayloadTypeOpus,
 		Addr: fmt.Sprintf(":%d", h.cfg.Port),
 	}, nil
 }

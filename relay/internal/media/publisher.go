@@ -27,6 +27,9 @@ type publisher struct {
 	created                         time.Time
 	dropAuth                        atomic.Uint64
 	videoRepair, audioRepair        *repairer // the ingest goroutine's
+	// keyframeStart tells the first packet of a keyframe of the video
+	// codec (rtpvp8 or rtph264), by its payload.
+	keyframeStart func(payload []byte) bool
 
 	mu      sync.Mutex
 	addr    net.Addr

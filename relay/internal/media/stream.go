@@ -1,10 +1,10 @@
 package media
 
 import (
+	"encoding/binary"
 	"sync"
 
 	"github.com/quicast/quicast/protocol"
-	"github.com/quicast/quicast/protocol/rtpvp8"
 )
 
 // maxGOPBytes bounds the GOP cache of one stream. A group larger than this
@@ -26,6 +26,7 @@ type stream struct {
 	gopBytes int
 	gopValid bool   // gop starts at a keyframe
 	group    uint64 // ID of the current group
+	groupTS  uint32 // RTP timestamp of its keyframe
 	groups   uint64 // groups started so far
 	told     int    // the viewer count the viewers were last told
 }
@@ -84,12 +85,19 @@ func (s *stream) resetGOPLocked() {
 }
 
 // video handles one decrypted video RTP packet whose payload starts at
-// hdrLen. A keyframe start opens a new group for the cache and every viewer.
-func (s *stream) video(pkt []byte, hdrLen int) {
-	key := hdrLen < len(pkt) && rtpvp8.KeyframeStart(pkt[hdrLen:])
+// hdrLen. The first packet of a keyframe opens a new group for the cache
+// and every viewer (once per RTP timestamp: an H.264 keyframe's IDR slice
+// follows its SPS and PPS).
+func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) {
+	key := hdrLen < len(pkt) && keyframeStart(pkt[hdrLen:])
+	ts := binary.BigEndian.Uint32(pkt[4:8])
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if key && s.gopValid && len(s.gop) > 0 && ts == s.groupTS {
+		key = false // the same keyframe, further on
+	}
 	if key {
+		s.groupTS = ts
 		s.group = s.groups
 		s.groups++
 		s.gop, s.gopBytes, s.gopValid = s.gop[:0], 0, true

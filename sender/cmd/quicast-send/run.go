@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	to := fs.String("to", "", "peer mode: send to `srtp://HOST:PORT` without a relay")
 	sdpFile := fs.String("sdp", "", "peer mode: write the receiver's SDP (with the SRTP keys) to `FILE`")
 	videoSrc := fs.String("video", "test", "video `SRC`")
+	codecName := fs.String("codec", "vp8", "video `codec`: vp8 (libvpx) or h264 (OpenH264, constrained baseline)")
 	audioSrc := fs.String("audio", "test", "audio `SRC`")
 	profile := fs.String("srtp-profile", "", "SRTP `profile`: AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80 (default: GCM to a relay, AES_CM in peer mode)")
 	size := fs.String("size", "1280x720", "video `WxH`")
@@ -144,7 +145,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return sender.ErrNoTracks
 	}
 
-	opts := media.Options{Width: w, Height: h, FPS: *fps, VideoBitrate: *vbr * 1000, AudioBitrate: *abr * 1000, Logger: log}
+	if _, _, ok := protocol.VideoCodec(*codecName); !ok {
+		return fmt.Errorf("-codec %q: want vp8 or h264", *codecName)
+	}
+	opts := media.Options{Width: w, Height: h, FPS: *fps, VideoBitrate: *vbr * 1000, AudioBitrate: *abr * 1000, Logger: log,
+		VideoCodec: strings.ToUpper(*codecName)}
 	clk := media.NewClock()
 	video, err := media.Open(ctx, clk, vs, media.KindVideo, opts)
 	if err != nil {
@@ -162,7 +167,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ecfg := sender.Config{Clock: clk, Video: video, Audio: audio, Logger: log}
 	if peer {
 		var desc string
-		ecfg.Session, desc, err = sender.PeerSession(*to, *profile, video != nil, audio != nil)
+		videoCodec := ""
+		if video != nil {
+			videoCodec = video.Codec().Name
+		}
+		ecfg.Session, desc, err = sender.PeerSession(*to, *profile, videoCodec, audio != nil)
 		if err == nil {
 			err = os.WriteFile(*sdpFile, []byte(desc), 0o600)
 		}

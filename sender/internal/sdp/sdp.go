@@ -19,6 +19,7 @@ type Track struct {
 	Port        uint16 // UDP port of this m= line (RTP and RTCP, rtcp-mux); 0: the session's
 	PayloadType uint8
 	Encoding    string // rtpmap encoding name and parameters: "VP8/90000", "opus/48000/2"
+	Fmtp        string // format parameters (a=fmtp), "" for none
 	SSRC        uint32
 }
 
@@ -55,16 +56,19 @@ func (s Session) Marshal() (string, error) {
 			port = s.Addr.Port()
 		}
 		pt := strconv.Itoa(int(t.PayloadType))
+		attrs := []sdp.Attribute{sdp.NewAttribute("rtpmap", pt+" "+t.Encoding)}
+		if t.Fmtp != "" {
+			attrs = append(attrs, sdp.NewAttribute("fmtp", pt+" "+t.Fmtp))
+		}
+		attrs = append(attrs,
+			sdp.NewPropertyAttribute("rtcp-mux"),
+			sdp.NewAttribute("crypto", "1 "+s.Profile+" inline:"+inline),
+			sdp.NewAttribute("ssrc", strconv.FormatUint(uint64(t.SSRC), 10)+" cname:quicast"),
+			sdp.NewPropertyAttribute("recvonly"))
 		d.MediaDescriptions = append(d.MediaDescriptions, &sdp.MediaDescription{
 			MediaName: sdp.MediaName{Media: t.Kind, Port: sdp.RangedPort{Value: int(port)},
 				Protos: []string{"RTP", "SAVP"}, Formats: []string{pt}},
-			Attributes: []sdp.Attribute{
-				sdp.NewAttribute("rtpmap", pt+" "+t.Encoding),
-				sdp.NewPropertyAttribute("rtcp-mux"),
-				sdp.NewAttribute("crypto", "1 "+s.Profile+" inline:"+inline),
-				sdp.NewAttribute("ssrc", strconv.FormatUint(uint64(t.SSRC), 10)+" cname:quicast"),
-				sdp.NewPropertyAttribute("recvonly"),
-			},
+			Attributes: attrs,
 		})
 	}
 	b, err := d.Marshal()

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/quicast/quicast/protocol"
-	"github.com/quicast/quicast/protocol/rtpvp8"
 	"github.com/quicast/quicast/viewer-wasm/player"
 )
 
@@ -880,7 +879,7 @@ func (p *Player) video(gp groupPacket) {
 		bc.Assembler.Reset()
 	}
 	f, ok, err := bc.Assembler.Push(gp.pkt)
-	if errors.Is(err, rtpvp8.ErrLoss) {
+	if errors.Is(err, protocol.ErrVideoLoss) {
 		// Packets the relay could not get back: nothing decodes until
 		// the next keyframe.
 		bc.Gate.NeedKeyframe()
