@@ -74,12 +74,16 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// startPeer sends the real test source (VP8) in peer mode to port for d.
-func startPeer(t *testing.T, sess sender.Session) *sender.Engine {
+// startPeer sends the real test source (VP8, or the codec named) in peer
+// mode.
+func startPeer(t *testing.T, sess sender.Session, codec ...string) *sender.Engine {
 	t.Helper()
 	clk := media.NewClock()
-	v, err := media.Open(context.Background(), clk, media.Source{Type: media.SourceTest}, media.KindVideo,
-		media.Options{Width: 320, Height: 240, KeyframeInterval: time.Second})
+	o := media.Options{Width: 320, Height: 240, KeyframeInterval: time.Second}
+	if len(codec) > 0 {
+		o.VideoCodec = codec[0]
+	}
+	v, err := media.Open(context.Background(), clk, media.Source{Type: media.SourceTest}, media.KindVideo, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +156,8 @@ func TestGStreamerDecodesPeerMode(t *testing.T) {
 }
 
 // TestFFmpegReadsPeerSDP: ffmpeg opens the SDP quicast-send writes and
-// decodes the VP8 it receives (ffmpeg 5.1 knows AES_CM_128_HMAC_SHA1_80 only).
+// decodes the VP8 or H.264 it receives (ffmpeg 5.1 knows
+// AES_CM_128_HMAC_SHA1_80 only).
 func TestFFmpegReadsPeerSDP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("interop test")
@@ -161,8 +166,14 @@ func TestFFmpegReadsPeerSDP(t *testing.T) {
 	if err != nil {
 		t.Fatal("ffmpeg not installed: run scripts/deps.sh (make test does)")
 	}
+	for _, codec := range []string{"VP8", "H264"} {
+		t.Run(codec, func(t *testing.T) { ffmpegDecodes(t, ff, codec) })
+	}
+}
+
+func ffmpegDecodes(t *testing.T, ff, codec string) {
 	port := freeUDPPort(t)
-	sess, desc, err := sender.PeerSession(fmt.Sprintf("srtp://127.0.0.1:%d", port), protocol.ProfileAES128CMHMACSHA1_80, "VP8", false)
+	sess, desc, err := sender.PeerSession(fmt.Sprintf("srtp://127.0.0.1:%d", port), protocol.ProfileAES128CMHMACSHA1_80, codec, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +189,7 @@ func TestFFmpegReadsPeerSDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	startPeer(t, sess)
+	startPeer(t, sess, codec)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, tail(out.String(), 3000))
 	}
@@ -186,7 +197,7 @@ func TestFFmpegReadsPeerSDP(t *testing.T) {
 	if len(m) == 0 || m[len(m)-1][1] != "60" {
 		t.Fatalf("ffmpeg did not decode 60 frames:\n%s", tail(out.String(), 3000))
 	}
-	t.Logf("ffmpeg decoded %s frames from the peer-mode SDP", m[len(m)-1][1])
+	t.Logf("ffmpeg decoded %s %s frames from the peer-mode SDP", m[len(m)-1][1], codec)
 }
 
 func tail(s string, n int) string {

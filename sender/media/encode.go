@@ -77,7 +77,7 @@ func newEncodedTrack(src rawSource, kind Kind, o Options) (Track, error) {
 				Bitrate: o.VideoBitrate, KeyInterval: o.KeyframeInterval})
 		case "H264":
 			t.codec = codecH264
-			t.enc, err = newH264Encoder(r, p.Width, p.Height, o)
+			t.enc, err = NewH264Encoder(r, p.Width, p.Height, o)
 		default:
 			err = fmt.Errorf("unknown video codec %q (want VP8 or H264)", o.VideoCodec)
 		}

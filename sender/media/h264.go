@@ -10,13 +10,14 @@ import (
 	"github.com/pion/mediadevices/pkg/prop"
 )
 
-// newH264Encoder is OpenH264 (through pion/mediadevices, its bundled static
-// library) set up for live video: the real-time camera usage, constant
+// NewH264Encoder returns an H.264 encoder of r's w×h frames: OpenH264
+// (through pion/mediadevices, with its bundled static library) set up for
+// live video: the real-time camera usage, constant
 // bitrate, an IDR (with SPS and PPS before it) every KeyframeInterval, and
 // no frame skipping of its own — the source already leaves out frames the
 // encoder is late for. It writes constrained baseline (no B-frames, so no
 // reordering delay), which every WebCodecs H.264 decoder plays.
-func newH264Encoder(r video.Reader, w, h int, o Options) (codec.ReadCloser, error) {
+func NewH264Encoder(r video.Reader, w, h int, o Options) (codec.ReadCloser, error) {
 	p, err := openh264.NewParams()
 	if err != nil {
 		return nil, err

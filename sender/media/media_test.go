@@ -442,3 +442,37 @@ func opusFrameDuration(toc byte) time.Duration {
 		return []time.Duration{2500, 5000, 10000, 20000}[config%4] * time.Microsecond
 	}
 }
+
+// The H.264 test source: keyframes (IDR access units) where asked for,
+// each frame an Annex B access unit.
+func TestH264TestSource(t *testing.T) {
+	clk := NewClock()
+	v, err := Open(context.Background(), clk, Source{Type: SourceTest}, KindVideo,
+		Options{Width: 320, Height: 240, FPS: 30, VideoCodec: "H264", KeyframeInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if c := v.Codec(); c.Name != "H264" || c.ClockRate != 90000 {
+		t.Fatalf("codec %+v", c)
+	}
+	var keys []int
+	for i := range 12 {
+		if i == 6 {
+			v.RequestKeyFrame()
+		}
+		f, err := v.ReadFrame(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(f.Data, []byte{0, 0, 0, 1}) && !bytes.HasPrefix(f.Data, []byte{0, 0, 1}) {
+			t.Fatalf("frame %d is not Annex B: %x", i, f.Data[:min(8, len(f.Data))])
+		}
+		if f.Keyframe {
+			keys = append(keys, i)
+		}
+	}
+	if len(keys) != 2 || keys[0] != 0 || keys[1] < 6 || keys[1] > 8 {
+		t.Errorf("keyframes at %v, want the first and one right after the request at 6", keys)
+	}
+}

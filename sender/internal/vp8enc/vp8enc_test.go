@@ -182,9 +182,9 @@ func encodeLoop(b *testing.B, r interface {
 }
 
 // BenchmarkEncode encodes 1280×720 frames of the moving test picture (one
-// op = one frame), with this encoder (one and two threads) and with
-// pion/mediadevices' VP8 encoder set up as the sender used to: compare in
-// one run. %core@30fps is the CPU a live 720p30 encode takes.
+// op = one frame), with this encoder (one and two threads), with OpenH264
+// as -codec h264 sets it up, and with pion/mediadevices' VP8 encoder set up
+// as the sender used to: compare in one run. %core@30fps is the CPU a live 720p30 encode takes.
 func BenchmarkEncode(b *testing.B) {
 	const w, h = 1280, 720
 	fs := frames(w, h, 60, 30)
@@ -232,6 +232,14 @@ func BenchmarkEncode(b *testing.B) {
 			encodeLoop(b, e)
 		})
 	}
+	b.Run("openh264-720p", func(b *testing.B) {
+		e, err := media.NewH264Encoder(loop(fs), w, h, media.Options{FPS: 30, VideoBitrate: 1_500_000, KeyframeInterval: 2 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		encodeLoop(b, e)
+	})
 	b.Run("mediadevices-720p", func(b *testing.B) {
 		params, err := vpx.NewVP8Params()
 		if err != nil {
