@@ -18,10 +18,21 @@ import (
 const benchWindow = 20 * time.Second
 
 // BenchmarkGlassToGlass: latency from capture to the canvas, its stages,
-// the time to the first frame and the A/V skew, on loopback.
+// the time to the first frame and the A/V skew, on loopback; VP8 and
+// H.264, and VP8 without audio (video then waits for no audio clock: the
+// video path alone).
 func BenchmarkGlassToGlass(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		extra []string
+	}{{"vp8", nil}, {"h264", []string{"-codec", "h264"}}, {"vp8-video-only", []string{"-audio", "none"}}} {
+		b.Run(c.name, func(b *testing.B) { glassToGlass(b, c.extra) })
+	}
+}
+
+func glassToGlass(b *testing.B, extra []string) {
 	for b.Loop() {
-		s := watchSession(b, nil)
+		s := watchSession(b, nil, extra...)
 		m := s.measure(b, 60*time.Second, benchWindow)
 		e := m.end
 		b.ReportMetric(e.LatencyP50MS, "latency-p50-ms")

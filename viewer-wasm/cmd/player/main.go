@@ -3,11 +3,9 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"io"
 	"math"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,7 +143,8 @@ type Player struct {
 	bytes          int64
 	audioOn        bool
 	audioPos       int64     // worklet read position in this epoch, samples
-	audioPosAt     time.Time // when the worklet reported it
+	audioPosAt     time.Time // when the worklet's report arrived
+	audioPosCtx    float64   // the AudioContext time of that position, s
 	played         int64     // samples played in all, as last reported
 	pending        []pendingFrame
 	jitter         *protocol.JitterBuffer
@@ -402,7 +401,7 @@ func (p *Player) setupAudio() {
 		p.s.AudioSamplesTrimmed = d.Get("trimmed").Int()
 		p.s.PlayoutDelayMS = d.Get("buffered").Float() / 48
 		if d.Get("epoch").Int() == p.epoch {
-			p.audioPos, p.audioPosAt = int64(d.Get("pos").Float()), now
+			p.audioPos, p.audioPosAt, p.audioPosCtx = int64(d.Get("pos").Float()), now, d.Get("at").Float()
 		}
 	}))
 }
@@ -535,7 +534,7 @@ func (p *Player) run() {
 			attempt = 0
 		}
 		attempt++
-		d := b.Delay(attempt, rand.Float64())
+		d := b.Delay(attempt, js.Global().Get("Math").Call("random").Float())
 		p.mu.Lock()
 		p.m.Lost(err.Error(), attempt, now.Add(d), now)
 		p.mu.Unlock()
@@ -572,12 +571,12 @@ func (p *Player) session() (connected bool, err error) {
 	if hs := tk.Get("certHashes"); hs.Truthy() && hs.Length() > 0 {
 		arr := js.Global().Get("Array").New()
 		for i := 0; i < hs.Length(); i++ {
-			raw, err := base64.StdEncoding.DecodeString(hs.Index(i).String())
-			if err != nil {
+			// Decoded by the browser (watch.js): encoding/base64 would
+			// only add to the WebAssembly.
+			u8 := js.Global().Call("quicastFromBase64", hs.Index(i))
+			if !u8.Truthy() {
 				continue
 			}
-			u8 := js.Global().Get("Uint8Array").New(len(raw))
-			js.CopyBytesToJS(u8, raw)
 			arr.Call("push", map[string]any{"algorithm": "sha-256", "value": u8})
 		}
 		opts["serverCertificateHashes"] = arr
@@ -748,7 +747,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	p.pending = p.pending[:0]
 	p.jitter = protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay)
 	p.jitter.SetWait(p.target.Min - audioPacket)
-	p.audioPos, p.audioPosAt = 0, time.Time{}
+	p.audioPos, p.audioPosAt, p.audioPosCtx = 0, time.Time{}, 0
 	p.s.VideoCodec, p.s.AudioCodec = "", ""
 	if bc.Video != nil {
 		p.s.VideoCodec = bc.Video.Codec
@@ -1060,6 +1059,23 @@ func (p *Player) drainAudio(now time.Time) {
 	p.s.PacketsLost = int(p.jitter.Lost)
 }
 
+// heardPosition returns the worklet read position (samples in this epoch)
+// of the sample leaving the loudspeaker at now. The context's own
+// (contextTime, performanceTime) pair (W3C Web Audio getOutputTimestamp)
+// says which context time is heard now, output latency included; the
+// worklet's report says which position it read at a context time. Without
+// the pair it falls back to the report's arrival and the reported output
+// latency, which message delays on a busy main thread make noisier.
+// Called with p.mu held.
+func (p *Player) heardPosition(now time.Time) int64 {
+	if ts := p.audioCtx.Call("getOutputTimestamp"); ts.Get("contextTime").Float() > 0 && p.audioPosCtx > 0 {
+		perfNow := js.Global().Get("performance").Call("now").Float() - float64(time.Since(now))/1e6
+		heardCtx := ts.Get("contextTime").Float() + (perfNow-ts.Get("performanceTime").Float())/1000
+		return p.audioPos + int64((heardCtx-p.audioPosCtx)*48000)
+	}
+	return p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800) - int64(p.outLatency.Seconds()*48000)
+}
+
 // audioHeard returns the sender's wall time of the sample heard now, zero
 // while unknown. Called with p.mu held.
 func (p *Player) audioHeard(now time.Time) time.Time {
@@ -1067,9 +1083,7 @@ func (p *Player) audioHeard(now time.Time) time.Time {
 	if bc == nil || !p.audioOn || !bc.AudioClock.Synced() || p.audioPosAt.IsZero() {
 		return time.Time{}
 	}
-	// Where the worklet read, moved on by the time since it said so, less
-	// what is still on its way to the speaker.
-	pos := p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800) - int64(p.outLatency.Seconds()*48000)
+	pos := p.heardPosition(now)
 	ts, ok := bc.Timeline.At(pos)
 	if !ok {
 		return time.Time{}

@@ -24,6 +24,11 @@
     return;
   }
 
+  // For the player: base64 to bytes, null for anything else.
+  window.quicastFromBase64 = (s) => {
+    try { return Uint8Array.from(atob(s), c => c.charCodeAt(0)); } catch (e) { return null; }
+  };
+
   // The player downloads and compiles while the audio output is set up.
   const marks = window.quicastMarks = {};
   const go = new Go();

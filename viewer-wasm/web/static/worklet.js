@@ -132,7 +132,9 @@ class QuicastPlayout extends AudioWorkletProcessor {
     }
     if (currentFrame - this.lastReport >= 2400) {
       this.lastReport = currentFrame;
-      this.port.postMessage({epoch: this.epoch, pos: this.read, played: this.played, underruns: this.underruns,
+      // pos is the read position at the end of this quantum, context
+      // time currentTime + n / sampleRate.
+      this.port.postMessage({epoch: this.epoch, pos: this.read, at: currentTime + n / sampleRate, played: this.played, underruns: this.underruns,
         starved: this.starved, dropped: this.dropped, trimmed: Math.round(this.trimmed + this.stretched), buffered: this.write - this.read,
         target: this.target});
     }
