@@ -103,23 +103,24 @@ func (p *PlayoutTarget) Update(now time.Time, jitter time.Duration, underruns in
 
 // Lateness keeps how late the last video frames came against the audio
 // clock (decoded at − when the audio reached the frame's time; negative:
-// early) and gives a high percentile of it for PlayoutTarget.Update. The
-// zero value holds 60 frames.
+// early) and gives a high percentile of it for PlayoutTarget.Update: the
+// 95th, so that only one frame in twenty may come later than its sound. The
+// zero value holds 120 frames (4 s at 30 fps).
 type Lateness struct {
 	r ring[time.Duration]
 }
 
 // Add records one frame's lateness.
-func (l *Lateness) Add(d time.Duration) { l.r.add(d, 60) }
+func (l *Lateness) Add(d time.Duration) { l.r.add(d, 120) }
 
 // Reset forgets the frames (a new broadcast).
 func (l *Lateness) Reset() { l.r.reset() }
 
-// P90 returns the 90th percentile, and a large negative duration (early)
+// P95 returns the 95th percentile, and a large negative duration (early)
 // before any frame.
-func (l *Lateness) P90() time.Duration {
+func (l *Lateness) P95() time.Duration {
 	if len(l.r.all) == 0 {
 		return -time.Hour
 	}
-	return percentile(append([]time.Duration(nil), l.r.all...), 90)
+	return percentile(append([]time.Duration(nil), l.r.all...), 95)
 }

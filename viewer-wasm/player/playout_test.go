@@ -90,13 +90,13 @@ func TestPlayoutTargetFollowsLateVideo(t *testing.T) {
 
 func TestLateness(t *testing.T) {
 	var l Lateness
-	if l.P90() >= 0 {
+	if l.P95() >= 0 {
 		t.Error("no frames: want early")
 	}
-	for i := range 100 {
-		l.Add(time.Duration(i) * time.Millisecond) // the last 60: 40..99 ms
+	for i := range 200 {
+		l.Add(time.Duration(i) * time.Millisecond) // the last 120: 80..199 ms
 	}
-	if got := l.P90(); got != 93*time.Millisecond {
-		t.Errorf("P90 = %v, want 93ms", got)
+	if got := l.P95(); got != 193*time.Millisecond {
+		t.Errorf("P95 = %v, want 193ms", got)
 	}
 }

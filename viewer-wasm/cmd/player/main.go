@@ -957,7 +957,7 @@ func (p *Player) renderLoop() {
 			p.s.OutputLatencyMS = float64(outLat) / 1e6
 			p.m.Audio(running)
 			p.m.Tick(now)
-			target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns, p.late.P90())
+			target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns, p.late.P95())
 			p.s.TargetDelayMS = float64(target) / 1e6
 			// A gap may stay open for as long as the playout buffer
 			// lasts, less a packet: time for the relay to get it resent.
@@ -1166,7 +1166,7 @@ func (p *Player) statsObject() any {
 		"longestFreezeMs": ms(p.cont.LongestFreeze), "freezes": p.cont.Freezes, "audioSamplesStarved": s.AudioSamplesStarved, "audioSamplesConcealed": s.AudioSamplesConcealed,
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
-		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P90()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
+		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P95()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS,
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "decodeErrors": s.DecodeErrors,
