@@ -32,7 +32,8 @@
   // The player downloads and compiles while the audio output is set up.
   const marks = window.quicastMarks = {};
   const go = new Go();
-  const wasm = WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject);
+  const wasm = WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject)
+    .then((r) => { marks.wasmCompiled = performance.now(); return r; });
   document.getElementById('toggle-stats').addEventListener('click', () => {
     statsBox.hidden = !statsBox.hidden;
   });
@@ -85,6 +86,7 @@
   } catch (e) {
     console.warn('quicast: no audio output:', e);
   }
+  marks.audioReady = performance.now();
   const res = await wasm;
   marks.wasmReady = performance.now();
   go.run(res.instance);
