@@ -84,14 +84,7 @@ func TestWatchTestSource(t *testing.T) {
 		s.LatencyNetworkMS+s.LatencyDecodeMS > s.LatencyP95MS || s.TimeToFirstFrameMS <= 0 || s.TimeToFirstFrameMS > 60000 {
 		t.Errorf("implausible latency figures: %+v", s)
 	}
-	n, err := canvasColours(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n < 16 {
-		t.Errorf("canvas shows %d distinct colours, want a real picture (≥ 16)", n)
-	}
-	screenshot(t, ctx, "watch-test-source")
+	wantPicture(t, ctx, 16, "watch-test-source")
 
 	// Garbage, forged and truncated datagrams at the shared port are dropped
 	// and the stream goes on.
@@ -162,14 +155,7 @@ func TestWatchFileSource(t *testing.T) {
 		return s.State == "playing" && s.VideoFramesRendered >= 60 && s.AudioSamplesPlayed >= 48000
 	})
 	t.Logf("file source: %v", s)
-	n, err := canvasColours(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n < 8 {
-		t.Errorf("canvas shows %d distinct colours, want the file's picture", n)
-	}
-	screenshot(t, ctx, "watch-file-source")
+	wantPicture(t, ctx, 8, "watch-file-source")
 }
 
 // writeY4M writes frames of a moving colour gradient (YUV 4:2:0).
@@ -250,12 +236,19 @@ func TestWatchH264(t *testing.T) {
 	if s.DecodeErrors != 0 {
 		t.Errorf("%d decode errors", s.DecodeErrors)
 	}
+	wantPicture(t, ctx, 16, "watch-h264")
+}
+
+// wantPicture checks that the canvas shows a real picture (at least
+// colours distinct colours) and takes a screenshot named name.
+func wantPicture(t *testing.T, ctx context.Context, colours int, name string) {
+	t.Helper()
 	n, err := canvasColours(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n < 16 {
-		t.Errorf("canvas shows %d distinct colours, want a real picture (≥ 16)", n)
+	if n < colours {
+		t.Errorf("canvas shows %d distinct colours, want a real picture (≥ %d)", n, colours)
 	}
-	screenshot(t, ctx, "watch-h264")
+	screenshot(t, ctx, name)
 }
