@@ -90,3 +90,30 @@ func BenchmarkViewerSize(b *testing.B) {
 	b.ReportMetric(float64(raw.Size())/1e6, "wasm-MB")
 	b.ReportMetric(float64(gz.Size())/1e6, "wasm-gzip-MB")
 }
+
+// BenchmarkLongRun watches for QUICAST_LONG_RUN (a duration, e.g. 10m) and
+// reports the A/V skew and latency over its last minute: lip-sync must hold
+// after clock drift has had time to build up. Skipped without it (make
+// bench stays short).
+func BenchmarkLongRun(b *testing.B) {
+	d, err := time.ParseDuration(os.Getenv("QUICAST_LONG_RUN"))
+	if err != nil || d < 2*time.Minute {
+		b.Skip("set QUICAST_LONG_RUN=10m (at least 2m) to run")
+	}
+	for b.Loop() {
+		s := watchSession(b, nil)
+		select {
+		case <-time.After(d - time.Minute): // the run's own length
+		case <-s.ctx.Done():
+			b.Fatal(s.ctx.Err())
+		}
+		m := s.measure(b, time.Minute, time.Minute)
+		e := m.end
+		b.ReportMetric(e.AVSkewP95MS, "av-skew-p95-ms")
+		b.ReportMetric(e.LatencyP50MS, "latency-p50-ms")
+		b.ReportMetric(e.LatencyP95MS, "latency-p95-ms")
+		b.ReportMetric(m.framesPct, "frames-shown-%")
+		b.ReportMetric(m.starvedPct, "audio-starved-%")
+		b.Logf("after %v: %v", d, m)
+	}
+}
