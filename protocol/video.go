@@ -31,3 +31,58 @@ type VideoAssembler interface {
 	// Reset drops a partial frame, at the start of a new group.
 	Reset()
 }
+
+// FrameLoss is what both video reassemblers keep about loss: packets come
+// in sequence-number order, so a sequence number that skips means packets
+// were lost for good. The frame in progress is then Broken, and every
+// delta frame after it is undecodable until a keyframe. The zero value is
+// ready; Reset at a group start.
+type FrameLoss struct {
+	lastSeq uint16
+	haveSeq bool
+	lost    bool // a packet was lost since the last frame delivered
+	// Broken marks the frame in progress as undeliverable (a packet of
+	// it is missing, it is malformed or too large).
+	Broken bool
+	// FramesBroken counts frames dropped for loss.
+	FramesBroken uint64
+}
+
+// Reset forgets the sequence number and the frame in progress (a new
+// group); a loss before it still waits for a keyframe.
+func (l *FrameLoss) Reset() { l.haveSeq, l.Broken = false, false }
+
+// Packet notes sequence number seq; inFrame says whether a frame was in
+// progress when it came.
+func (l *FrameLoss) Packet(seq uint16, inFrame bool) {
+	if l.haveSeq && seq != l.lastSeq+1 {
+		l.lost = true
+		if inFrame {
+			l.Broken = true
+		}
+	}
+	l.lastSeq, l.haveSeq = seq, true
+}
+
+// Unfinished counts a frame that never got its marker.
+func (l *FrameLoss) Unfinished() {
+	l.FramesBroken++
+	l.lost = true
+}
+
+// End decides at a frame's marker: f goes to the decoder, or the frame is
+// dropped with ErrVideoLoss when it is Broken or empty, or a delta frame
+// after a loss. Broken is cleared for the next frame.
+func (l *FrameLoss) End(f VideoFrame) (VideoFrame, bool, error) {
+	if l.Broken || len(f.Data) == 0 {
+		l.FramesBroken++
+		l.Broken, l.lost = false, true
+		return VideoFrame{}, false, ErrVideoLoss
+	}
+	if l.lost && !f.Keyframe {
+		l.FramesBroken++
+		return VideoFrame{}, false, ErrVideoLoss
+	}
+	l.lost = false
+	return f, true, nil
+}

@@ -48,25 +48,20 @@ func KeyframeStart(payload []byte) bool {
 // §5.1). A sequence number that skips means packets were lost for good:
 // the access unit is dropped, and so is every one after it until an IDR.
 type Assembler struct {
-	cur     []byte
-	ts      uint32
-	active  bool
-	inFU    bool // inside a FU-A fragmented NAL unit
-	key     bool // the access unit holds an IDR slice
-	lastSeq uint16
-	haveSeq bool
-	broken  bool
-	lost    bool
-
-	// Counters.
-	FramesBroken uint64
+	protocol.FrameLoss
+	cur    []byte
+	ts     uint32
+	active bool
+	inFU   bool // inside a FU-A fragmented NAL unit
+	key    bool // the access unit holds an IDR slice
 }
 
 var startCode = []byte{0, 0, 0, 1}
 
 // Reset drops a partial access unit, at the start of a new group.
 func (a *Assembler) Reset() {
-	a.cur, a.active, a.broken, a.haveSeq, a.inFU, a.key = a.cur[:0], false, false, false, false, false
+	a.cur, a.active, a.inFU, a.key = a.cur[:0], false, false, false
+	a.FrameLoss.Reset()
 }
 
 // Push adds one RTP packet. It returns a complete access unit when pkt
@@ -81,44 +76,27 @@ func (a *Assembler) Push(pkt []byte) (protocol.VideoFrame, bool, error) {
 	if len(payload) < 1 {
 		return protocol.VideoFrame{}, false, errShortPayload
 	}
-	if a.haveSeq && hdr.SequenceNumber != a.lastSeq+1 {
-		a.lost = true
-		if a.active {
-			a.broken = true
-		}
-	}
-	a.lastSeq, a.haveSeq = hdr.SequenceNumber, true
+	a.Packet(hdr.SequenceNumber, a.active)
 	if !a.active || hdr.Timestamp != a.ts {
 		if a.active && len(a.cur) > 0 {
-			a.FramesBroken++ // the previous access unit never got its marker
-			a.lost = true
+			a.Unfinished()
 		}
-		a.cur, a.active, a.ts, a.broken, a.inFU, a.key = a.cur[:0], true, hdr.Timestamp, false, false, false
+		a.cur, a.active, a.ts, a.Broken, a.inFU, a.key = a.cur[:0], true, hdr.Timestamp, false, false, false
 	}
-	if !a.broken {
-		if err := a.add(payload); err != nil {
-			a.broken = true
-		}
+	if !a.Broken && a.add(payload) != nil {
+		a.Broken = true
 	}
 	if len(a.cur) > protocol.MaxVideoFrame {
-		a.broken, a.cur = true, a.cur[:0]
+		a.Broken, a.cur = true, a.cur[:0]
 	}
 	if !hdr.Marker {
 		return protocol.VideoFrame{}, false, nil
 	}
 	a.active = false
-	if a.broken || a.inFU || len(a.cur) == 0 {
-		a.FramesBroken++
-		a.broken, a.lost = false, true
-		return protocol.VideoFrame{}, false, protocol.ErrVideoLoss
+	if a.inFU {
+		a.Broken = true // the last fragment never came
 	}
-	f := protocol.VideoFrame{Data: a.cur, Timestamp: a.ts, Keyframe: a.key}
-	if a.lost && !f.Keyframe {
-		a.FramesBroken++
-		return protocol.VideoFrame{}, false, protocol.ErrVideoLoss
-	}
-	a.lost = false
-	return f, true, nil
+	return a.End(protocol.VideoFrame{Data: a.cur, Timestamp: a.ts, Keyframe: a.key})
 }
 
 // add appends the NAL units of one RTP payload.

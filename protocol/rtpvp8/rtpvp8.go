@@ -131,18 +131,10 @@ var errShortPayload = errors.New("rtpvp8: VP8 payload too short")
 // until a keyframe, since they would be decoded against a picture the
 // decoder never had.
 type Assembler struct {
-	cur     []byte
-	ts      uint32
-	active  bool
-	lastSeq uint16
-	haveSeq bool
-	broken  bool // a packet of the current frame is missing, or it is too large
-	lost    bool // a packet was lost since the last frame delivered
-
-	hdr protocol.RTPHeader
-
-	// Counters.
-	FramesBroken uint64
+	protocol.FrameLoss
+	cur    []byte
+	ts     uint32
+	active bool
 }
 
 // MaxFrameBytes bounds a reassembled frame; a larger one is dropped as
@@ -155,7 +147,8 @@ var ErrLoss = protocol.ErrVideoLoss
 
 // Reset drops a partial frame, at the start of a new group.
 func (a *Assembler) Reset() {
-	a.cur, a.active, a.broken, a.haveSeq = a.cur[:0], false, false, false
+	a.cur, a.active = a.cur[:0], false
+	a.FrameLoss.Reset()
 }
 
 // Push adds one RTP packet. It returns a complete frame when pkt ends one;
@@ -167,53 +160,35 @@ func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
 	if err != nil {
 		return Frame{}, false, protocol.Wrap("rtpvp8: RTP header", err)
 	}
-	a.hdr = hdr
 	d, ok := DescriptorLen(payload)
 	if !ok {
 		return Frame{}, false, errShortPayload
 	}
-	if a.haveSeq && a.hdr.SequenceNumber != a.lastSeq+1 {
-		a.lost = true
-		if a.active {
-			a.broken = true
-		}
-	}
-	a.lastSeq, a.haveSeq = a.hdr.SequenceNumber, true
+	a.Packet(hdr.SequenceNumber, a.active)
 	start := payload[0]&0x10 != 0 && payload[0]&0x07 == 0
-	if start || !a.active || a.hdr.Timestamp != a.ts {
+	if start || !a.active || hdr.Timestamp != a.ts {
 		if !start {
-			a.broken = true // a continuation without its start: the start was lost
+			a.Broken = true // a continuation without its start: the start was lost
 		}
 		if start {
 			if a.active && len(a.cur) > 0 {
-				a.FramesBroken++ // the previous frame never got its marker
-				a.lost = true
+				a.Unfinished()
 			}
-			a.cur, a.broken = a.cur[:0], false
+			a.cur, a.Broken = a.cur[:0], false
 		}
-		a.active, a.ts = true, a.hdr.Timestamp
+		a.active, a.ts = true, hdr.Timestamp
 	}
 	if len(a.cur)+len(payload)-d > MaxFrameBytes {
-		a.broken = true
+		a.Broken = true
 		a.cur = a.cur[:0]
 	}
-	if !a.broken {
+	if !a.Broken {
 		a.cur = append(a.cur, payload[d:]...)
 	}
-	if !a.hdr.Marker {
+	if !hdr.Marker {
 		return Frame{}, false, nil
 	}
 	a.active = false
-	if a.broken || len(a.cur) == 0 {
-		a.FramesBroken++
-		a.broken, a.lost = false, true
-		return Frame{}, false, ErrLoss
-	}
-	f := Frame{Data: a.cur, Timestamp: a.ts, Keyframe: a.cur[0]&0x01 == 0}
-	if a.lost && !f.Keyframe {
-		a.FramesBroken++
-		return Frame{}, false, ErrLoss
-	}
-	a.lost = false
-	return f, true, nil
+	key := len(a.cur) > 0 && a.cur[0]&0x01 == 0
+	return a.End(Frame{Data: a.cur, Timestamp: a.ts, Keyframe: key})
 }
