@@ -37,7 +37,7 @@ func AppendViewers(b []byte, viewers uint32) []byte {
 // AppName with subtype AppSubtypeViewers.
 func ParseViewers(data []byte) (uint32, error) {
 	if len(data) < 4 {
-		return 0, detail(errAppData, strconv.Itoa(len(data))+" bytes, want 4")
+		return 0, Detail(errAppData, strconv.Itoa(len(data))+" bytes, want 4")
 	}
 	return binary.BigEndian.Uint32(data), nil
 }
@@ -99,7 +99,7 @@ func AppendEnd(b []byte, c EndCode) []byte { return binary.BigEndian.AppendUint3
 // with subtype AppSubtypeEnd.
 func ParseEnd(data []byte) (EndCode, error) {
 	if len(data) < 4 {
-		return 0, detail(errAppData, "end notice of "+strconv.Itoa(len(data))+" bytes, want 4")
+		return 0, Detail(errAppData, "end notice of "+strconv.Itoa(len(data))+" bytes, want 4")
 	}
 	return EndCode(binary.BigEndian.Uint32(data)), nil
 }

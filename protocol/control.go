@@ -109,7 +109,7 @@ func AppendMessage(b []byte, m *Message) ([]byte, error) {
 		if m.Type == "" {
 			return b, errControlNoType
 		}
-		return b, wrap("protocol: encode "+m.Type, errControlUnknown)
+		return b, Wrap("protocol: encode "+m.Type, errControlUnknown)
 	}
 	body := []byte{t}
 	switch m.Type {
@@ -150,7 +150,7 @@ func AppendMessage(b []byte, m *Message) ([]byte, error) {
 		body = appendString(body, m.Reason)
 	}
 	if len(body) > MaxControlMessage {
-		return b, wrap("protocol: encode "+m.Type+": "+strconv.Itoa(len(body))+" bytes", errControlTooLarge)
+		return b, Wrap("protocol: encode "+m.Type+": "+strconv.Itoa(len(body))+" bytes", errControlTooLarge)
 	}
 	b = AppendVarint(b, uint64(len(body)))
 	return append(b, body...), nil
@@ -192,7 +192,7 @@ func (c *ControlReader) Read() (*Message, error) {
 			return nil, err
 		}
 		if n > MaxControlMessage {
-			return nil, wrap("protocol: "+strconv.FormatUint(n, 10)+" bytes", errControlTooLarge)
+			return nil, Wrap("protocol: "+strconv.FormatUint(n, 10)+" bytes", errControlTooLarge)
 		}
 		if cap(c.buf) < int(n) {
 			c.buf = make([]byte, n)
@@ -220,7 +220,7 @@ func ParseMessage(body []byte) (*Message, error) {
 	}
 	m := &Message{Type: typeName(body[0])}
 	if m.Type == "" {
-		return nil, wrap("protocol: type "+strconv.Itoa(int(body[0])), errControlUnknown)
+		return nil, Wrap("protocol: type "+strconv.Itoa(int(body[0])), errControlUnknown)
 	}
 	d := decoder{b: body[1:]}
 	switch m.Type {
@@ -247,7 +247,7 @@ func ParseMessage(body []byte) (*Message, error) {
 		m.Reason = d.string()
 	}
 	if d.err != nil {
-		return nil, wrap("protocol: "+m.Type+" message", d.err)
+		return nil, Wrap("protocol: "+m.Type+" message", d.err)
 	}
 	return m, nil
 }

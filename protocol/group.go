@@ -68,21 +68,21 @@ func NewGroupReader(r io.Reader) (*GroupReader, error) {
 	}
 	t, err := br.ReadByte()
 	if err != nil {
-		return nil, wrap("protocol: group header", err)
+		return nil, Wrap("protocol: group header", err)
 	}
 	if t != StreamTypeVideoGroup {
-		return nil, detail(errUnknownStream, "0x"+strconv.FormatUint(uint64(t), 16))
+		return nil, Detail(errUnknownStream, "0x"+strconv.FormatUint(uint64(t), 16))
 	}
 	ssrc, err := ReadVarint(br)
 	if err != nil {
-		return nil, wrap("protocol: group header", noEOF(err))
+		return nil, Wrap("protocol: group header", noEOF(err))
 	}
 	if ssrc > 0xffffffff {
 		return nil, errors.New("protocol: group header: SSRC " + strconv.FormatUint(ssrc, 10) + " out of range")
 	}
 	g, err := ReadVarint(br)
 	if err != nil {
-		return nil, wrap("protocol: group header", noEOF(err))
+		return nil, Wrap("protocol: group header", noEOF(err))
 	}
 	return &GroupReader{r: br, header: GroupHeader{SSRC: uint32(ssrc), Group: g}}, nil
 }
@@ -98,7 +98,7 @@ func (g *GroupReader) ReadPacket(buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	if n == 0 || n > MaxPacket {
-		return nil, detail(errPacketSize, strconv.FormatUint(uint64(n), 10)+" (want 1.."+strconv.Itoa(MaxPacket)+")")
+		return nil, Detail(errPacketSize, strconv.FormatUint(uint64(n), 10)+" (want 1.."+strconv.Itoa(MaxPacket)+")")
 	}
 	if cap(buf) < int(n) {
 		buf = make([]byte, n)

@@ -130,7 +130,7 @@ func ValidStreamName(name string) error {
 		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 	}
 	if !ok {
-		return detail(ErrBadStreamName, strconv.Quote(name)+" (want 1-64 of A-Z a-z 0-9 _ -)")
+		return Detail(ErrBadStreamName, strconv.Quote(name)+" (want 1-64 of A-Z a-z 0-9 _ -)")
 	}
 	return nil
 }

@@ -58,11 +58,11 @@ func VarintLen(v uint64) int {
 // errShortVarint when b is too short.
 func ParseVarint(b []byte) (v uint64, n int, err error) {
 	if len(b) == 0 {
-		return 0, 0, detail(errShortVarint, "0 bytes")
+		return 0, 0, Detail(errShortVarint, "0 bytes")
 	}
 	n = 1 << (b[0] >> 6)
 	if len(b) < n {
-		return 0, 0, detail(errShortVarint, strconv.Itoa(len(b))+" < "+strconv.Itoa(n)+" bytes")
+		return 0, 0, Detail(errShortVarint, strconv.Itoa(len(b))+" < "+strconv.Itoa(n)+" bytes")
 	}
 	v = uint64(b[0] & 0x3f)
 	for _, c := range b[1:n] {

@@ -34,16 +34,7 @@ func glassToGlass(b *testing.B, extra []string) {
 	for b.Loop() {
 		s := watchSession(b, nil, extra...)
 		m := s.measure(b, 60*time.Second, benchWindow)
-		e := m.end
-		b.ReportMetric(e.LatencyP50MS, "latency-p50-ms")
-		b.ReportMetric(e.LatencyP95MS, "latency-p95-ms")
-		b.ReportMetric(e.LatencyNetworkMS, "capture-to-arrival-ms")
-		b.ReportMetric(e.LatencyDecodeMS, "decode-ms")
-		b.ReportMetric(e.LatencyPlayoutMS, "playout-ms")
-		b.ReportMetric(e.TimeToFirstFrameMS, "first-frame-ms")
-		b.ReportMetric(e.AVSkewP95MS, "av-skew-p95-ms")
-		b.ReportMetric(e.TargetDelayMS, "audio-target-ms")
-		b.ReportMetric(m.framesPct, "frames-shown-%")
+		report(b, m, "latency-p50-ms", "latency-p95-ms", "capture-to-arrival-ms", "decode-ms", "playout-ms", "first-frame-ms", "av-skew-p95-ms", "audio-target-ms", "frames-shown-%")
 		b.Logf("%v", m)
 	}
 }
@@ -57,15 +48,7 @@ func BenchmarkImpairedNetwork(b *testing.B) {
 				up := netem.Impairment{Loss: loss, Jitter: 30 * time.Millisecond, Seed: 1}
 				s := watchSession(b, &up)
 				m := s.measure(b, 60*time.Second, benchWindow)
-				e := m.end
-				b.ReportMetric(m.framesPct, "frames-shown-%")
-				b.ReportMetric(e.LongestFreezeMS, "longest-freeze-ms")
-				b.ReportMetric(float64(e.Freezes), "freezes")
-				b.ReportMetric(m.starvedPct, "audio-starved-%")
-				b.ReportMetric(e.AVSkewP95MS, "av-skew-p95-ms")
-				b.ReportMetric(e.LatencyP50MS, "latency-p50-ms")
-				b.ReportMetric(e.LatencyP95MS, "latency-p95-ms")
-				b.ReportMetric(float64(m.resent), "resent")
+				report(b, m, "frames-shown-%", "longest-freeze-ms", "freezes", "audio-starved-%", "av-skew-p95-ms", "latency-p50-ms", "latency-p95-ms", "resent")
 				b.Logf("%s: %v", up, m)
 			}
 		})
@@ -108,12 +91,26 @@ func BenchmarkLongRun(b *testing.B) {
 			b.Fatal(s.ctx.Err())
 		}
 		m := s.measure(b, time.Minute, time.Minute)
-		e := m.end
-		b.ReportMetric(e.AVSkewP95MS, "av-skew-p95-ms")
-		b.ReportMetric(e.LatencyP50MS, "latency-p50-ms")
-		b.ReportMetric(e.LatencyP95MS, "latency-p95-ms")
-		b.ReportMetric(m.framesPct, "frames-shown-%")
-		b.ReportMetric(m.starvedPct, "audio-starved-%")
+		report(b, m, "av-skew-p95-ms", "latency-p50-ms", "latency-p95-ms", "frames-shown-%", "audio-starved-%")
 		b.Logf("after %v: %v", d, m)
+	}
+}
+
+// report reports the figures of m named (the benchmark units).
+func report(b *testing.B, m measurement, names ...string) {
+	e := m.end
+	figures := map[string]float64{
+		"latency-p50-ms": e.LatencyP50MS, "latency-p95-ms": e.LatencyP95MS,
+		"capture-to-arrival-ms": e.LatencyNetworkMS, "decode-ms": e.LatencyDecodeMS, "playout-ms": e.LatencyPlayoutMS,
+		"first-frame-ms": e.TimeToFirstFrameMS, "av-skew-p95-ms": e.AVSkewP95MS, "audio-target-ms": e.TargetDelayMS,
+		"frames-shown-%": m.framesPct, "longest-freeze-ms": e.LongestFreezeMS, "freezes": float64(e.Freezes),
+		"audio-starved-%": m.starvedPct, "resent": float64(m.resent),
+	}
+	for _, n := range names {
+		v, ok := figures[n]
+		if !ok {
+			b.Fatalf("no figure %q", n)
+		}
+		b.ReportMetric(v, n)
 	}
 }

@@ -12,6 +12,7 @@ package netem
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -193,6 +194,26 @@ func (p *Proxy) Down() Stats {
 	return s
 }
 
+// WaitUp waits until the client → target direction has taken in at least
+// n datagrams (lost ones included), or ctx ends.
+func (p *Proxy) WaitUp(ctx context.Context, n uint64) error {
+	for {
+		d := p.upLink
+		d.mu.Lock()
+		in := d.total.In + d.link.Stats().In
+		changed := d.pushed
+		d.mu.Unlock()
+		if in >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // SetUp changes the impairment of the client → target direction from now
 // on (a link that gets worse or recovers mid-stream).
 func (p *Proxy) SetUp(im Impairment) { p.upLink.set(NewLink(im)) }
@@ -286,18 +307,19 @@ func (p *Proxy) client(addr *net.UDPAddr) *client {
 // direction is one Link with its send queue: datagrams wait in a heap
 // ordered by departure time for one goroutine to send them.
 type direction struct {
-	mu    sync.Mutex
-	link  *Link
-	q     pending
-	seq   uint64
-	wake  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-	total Stats // of links replaced by set
+	mu     sync.Mutex
+	link   *Link
+	q      pending
+	seq    uint64
+	wake   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	total  Stats         // of links replaced by set
+	pushed chan struct{} // closed and replaced at each datagram taken in
 }
 
 func newDirection(l *Link) *direction {
-	return &direction{link: l, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &direction{link: l, wake: make(chan struct{}, 1), done: make(chan struct{}), pushed: make(chan struct{})}
 }
 
 func (d *direction) set(l *Link) {
@@ -331,6 +353,8 @@ func (d *direction) push(now time.Time, b []byte, send func([]byte)) {
 		d.seq++
 		heap.Push(&d.q, item{due: t, seq: d.seq, b: append([]byte(nil), b...), send: send})
 	}
+	close(d.pushed)
+	d.pushed = make(chan struct{})
 	d.mu.Unlock()
 	if len(due) > 0 {
 		select {

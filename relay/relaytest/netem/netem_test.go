@@ -2,6 +2,7 @@ package netem
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"net"
 	"slices"
@@ -153,9 +154,10 @@ func TestProxyForwardsBothWays(t *testing.T) {
 	for range 20 {
 		c.Write([]byte{9})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for p.Up().In < 25 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond) // polling the proxy's counter
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.WaitUp(ctx, 25); err != nil {
+		t.Fatalf("the proxy took in %d of 25 datagrams: %v", p.Up().In, err)
 	}
 	if up := p.Up(); up.In != 25 || up.Lost != 20 || up.Out != 5 {
 		t.Errorf("after loss 1: up %+v, want 20 more in and all lost", up)
