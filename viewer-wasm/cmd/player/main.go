@@ -284,9 +284,13 @@ func (p *Player) setupRenderer() {
 		p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
 		return
 	}
-	off := p.canvas.Call("transferControlToOffscreen")
-	p.renderer = js.Global().Get("Worker").New("/static/render.js")
-	p.renderer.Call("postMessage", map[string]any{"canvas": off}, []any{off})
+	if w := js.Global().Get("quicastRenderer"); w.Truthy() {
+		p.renderer = w // started by watch.js before the player was loaded
+	} else {
+		off := p.canvas.Call("transferControlToOffscreen")
+		p.renderer = js.Global().Get("Worker").New("/static/render.js")
+		p.renderer.Call("postMessage", map[string]any{"canvas": off}, []any{off})
+	}
 	perf := js.Global().Get("performance")
 	p.renderer.Set("onmessage", p.fn(func(args []js.Value) {
 		d := args[0].Get("data")

@@ -29,11 +29,23 @@
     try { return Uint8Array.from(atob(s), c => c.charCodeAt(0)); } catch (e) { return null; }
   };
 
-  // The player downloads and compiles while the audio output is set up.
+  // The player downloads and compiles (preloaded by the page's head) while
+  // the render worker and the audio output are set up.
   const marks = window.quicastMarks = {};
   const go = new Go();
   const wasm = WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject)
     .then((r) => { marks.wasmCompiled = performance.now(); return r; });
+
+  // The render worker draws the frames on the canvas (static/render.js).
+  // Started now, not by the player once it runs, its thread is up before
+  // the first picture is decoded.
+  const canvas = document.getElementById('video');
+  if (canvas.transferControlToOffscreen && window.Worker) {
+    const off = canvas.transferControlToOffscreen();
+    const worker = new Worker('/static/render.js');
+    worker.postMessage({canvas: off}, [off]);
+    window.quicastRenderer = worker;
+  }
   document.getElementById('toggle-stats').addEventListener('click', () => {
     statsBox.hidden = !statsBox.hidden;
   });
