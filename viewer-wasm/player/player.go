@@ -100,21 +100,24 @@ type Pending struct {
 }
 
 // Pick decides what to show when the audio being heard has sender wall time
-// audioNow: the newest frame due (Wall ≤ audioNow + lead) is rendered and
-// the older due ones are dropped as late. Frames too far ahead of the audio
-// (more than maxAhead, a broken clock mapping) are shown anyway. It returns
-// the index to render (-1 for none) and how many frames before it to drop.
-func Pick(queue []Pending, audioNow time.Time, lead, maxAhead time.Duration) (render, drop int) {
-	render = -1
-	for i, p := range queue {
-		if p.Wall.IsZero() || audioNow.IsZero() || !p.Wall.After(audioNow.Add(lead)) || p.Wall.Sub(audioNow) > maxAhead {
-			render = i
-			continue
-		}
-		break
+// audioNow. A frame is due when Wall ≤ audioNow + lead. The oldest due frame
+// is rendered unless its successor has been due for longer than catchUp
+// already: then it is dropped as late, and so on. So a frame that comes a
+// little late (a packet held up on the network) is still shown and the ones
+// after it catch up, while a player far behind jumps to the present. Frames
+// too far ahead of the audio (more than maxAhead, a broken clock mapping)
+// are shown anyway. It returns the index to render (-1 for none) and how
+// many frames before it to drop.
+func Pick(queue []Pending, audioNow time.Time, lead, catchUp, maxAhead time.Duration) (render, drop int) {
+	due := func(p Pending, by time.Duration) bool {
+		return p.Wall.IsZero() || audioNow.IsZero() || !p.Wall.After(audioNow.Add(lead-by)) || p.Wall.Sub(audioNow) > maxAhead
 	}
-	if render < 0 {
+	if len(queue) == 0 || !due(queue[0], 0) {
 		return -1, 0
+	}
+	render = 0
+	for render+1 < len(queue) && due(queue[render+1], catchUp) {
+		render++
 	}
 	return render, render
 }

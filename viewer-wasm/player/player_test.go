@@ -35,17 +35,27 @@ func TestAudioTimeline(t *testing.T) {
 func TestPick(t *testing.T) {
 	t0 := time.Unix(100, 0)
 	q := []Pending{{Wall: t0}, {Wall: t0.Add(33 * time.Millisecond)}, {Wall: t0.Add(66 * time.Millisecond)}, {Wall: t0.Add(99 * time.Millisecond)}}
-	if r, d := Pick(q, t0.Add(70*time.Millisecond), 0, 5*time.Second); r != 2 || d != 2 {
-		t.Errorf("at +70 ms: render %d drop %d, want 2, 2", r, d)
+	for _, c := range []struct {
+		name                 string
+		audio                time.Time
+		catchUp              time.Duration
+		wantRender, wantDrop int
+	}{
+		{"at +70 ms, no catching up", t0.Add(70 * time.Millisecond), 0, 2, 2},
+		{"at +70 ms, 10 ms to catch up", t0.Add(70 * time.Millisecond), 10 * time.Millisecond, 1, 1},
+		{"at +70 ms, 40 ms to catch up", t0.Add(70 * time.Millisecond), 40 * time.Millisecond, 0, 0},
+		{"at +40 ms: the late one is shown", t0.Add(40 * time.Millisecond), 33 * time.Millisecond, 0, 0},
+		{"far behind: jump", t0.Add(200 * time.Millisecond), 33 * time.Millisecond, 3, 3},
+		{"before the first frame", t0.Add(-10 * time.Millisecond), 33 * time.Millisecond, -1, 0},
+		{"no audio clock: the newest", time.Time{}, 33 * time.Millisecond, 3, 3},
+		{"clock an hour off: shown anyway", t0.Add(-time.Hour), 33 * time.Millisecond, 3, 3},
+	} {
+		if r, d := Pick(q, c.audio, 0, c.catchUp, 5*time.Second); r != c.wantRender || d != c.wantDrop {
+			t.Errorf("%s: render %d drop %d, want %d, %d", c.name, r, d, c.wantRender, c.wantDrop)
+		}
 	}
-	if r, _ := Pick(q, t0.Add(-10*time.Millisecond), 0, 5*time.Second); r != -1 {
-		t.Errorf("before the first frame: render %d", r)
-	}
-	if r, d := Pick(q, time.Time{}, 0, 5*time.Second); r != 3 || d != 3 {
-		t.Errorf("no audio clock: render %d drop %d, want the newest", r, d)
-	}
-	if r, _ := Pick(q, t0.Add(-time.Hour), 0, 5*time.Second); r != 3 {
-		t.Errorf("clock an hour off: render %d, want frames shown anyway", r)
+	if r, d := Pick(nil, t0, 0, 0, time.Second); r != -1 || d != 0 {
+		t.Errorf("empty queue: render %d drop %d", r, d)
 	}
 }
 
