@@ -2,27 +2,75 @@ package relay
 
 import (
 	"net"
-	"time"
+
+	"golang.org/x/net/ipv4"
 
 	"github.com/quicast/quicast/protocol"
 )
 
-// demuxConn is the relay's UDP socket as quic-go sees it: ReadFrom hands
-// datagrams whose first byte is 128–191 (RTP/RTCP, RFC 7983) to the SRTP
-// ingest and returns everything else to quic-go.
+// demuxConn is the relay's one UDP socket as quic-go sees it: datagrams
+// whose first byte is 128–191 (RTP/RTCP, RFC 7983 §7) go to the SRTP ingest,
+// everything else to quic-go.
 //
-// It is deliberately a plain net.PacketConn, not a *net.UDPConn: quic-go
-// would read a UDPConn with ReadMsgUDP/batched reads and bypass ReadFrom;
-// and quic-go's own reader of non-QUIC packets passes only first bytes 0–63
-// (STUN), so RTP would be taken for a QUIC long header and dropped.
+// It keeps every fast path quic-go has for a *net.UDPConn: the embedded
+// socket makes it a quic.OOBCapablePacketConn (ECN, packet info, GSO on
+// sends through WriteMsgUDP), and because it has ReadBatch quic-go reads
+// through it (recvmmsg, up to a batch of datagrams per system call) instead
+// of unwrapping the socket itself, which would bypass the ingest. quic-go's
+// own reader of non-QUIC packets passes only first bytes 0–63 (STUN), so
+// RTP cannot be left to it.
 type demuxConn struct {
-	conn    *net.UDPConn
+	*net.UDPConn
+	batch   *ipv4.PacketConn              // over the same socket, for ReadBatch
 	deliver func(b []byte, addr net.Addr) // must copy b and not block
 }
 
+func newDemuxConn(c *net.UDPConn, deliver func(b []byte, addr net.Addr)) *demuxConn {
+	return &demuxConn{UDPConn: c, batch: ipv4.NewPacketConn(c), deliver: deliver}
+}
+
+// ReadBatch reads datagrams into ms (golang.org/x/net/ipv4.PacketConn
+// ReadBatch, recvmmsg on Linux), hands the RTP/RTCP ones to the ingest and
+// returns the others, moved to the front of ms, and their count. It never
+// returns 0 datagrams without an error: a batch of only RTP is followed by
+// another read.
+//
+// quic-go pairs each message with the packet buffer its Buffers[0] belongs
+// to, by index, so a datagram moved forward is copied into the earlier
+// message's own buffers (payload and control data), never swapped.
+func (c *demuxConn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
+	for {
+		n, err := c.batch.ReadBatch(ms, flags)
+		if err != nil || n == 0 {
+			return n, err
+		}
+		k := 0
+		for i := range ms[:n] {
+			m := &ms[i]
+			b := m.Buffers[0][:m.N]
+			if len(b) > 0 && protocol.Classify(b[0]) == protocol.ClassRTP {
+				c.deliver(b, m.Addr)
+				continue
+			}
+			if k != i {
+				to := &ms[k]
+				to.N = copy(to.Buffers[0], b)
+				to.NN = copy(to.OOB, m.OOB[:m.NN])
+				to.Flags, to.Addr = m.Flags, m.Addr
+			}
+			k++
+		}
+		if k > 0 {
+			return k, nil
+		}
+	}
+}
+
+// ReadFrom serves the callers that read one datagram at a time (quic-go on
+// systems without batched reads), with the same split as ReadBatch.
 func (c *demuxConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
-		n, addr, err := c.conn.ReadFrom(p)
+		n, addr, err := c.UDPConn.ReadFrom(p)
 		if err != nil || n == 0 || protocol.Classify(p[0]) != protocol.ClassRTP {
 			return n, addr, err
 		}
@@ -30,14 +78,14 @@ func (c *demuxConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 }
 
-func (c *demuxConn) WriteTo(p []byte, addr net.Addr) (int, error) { return c.conn.WriteTo(p, addr) }
-func (c *demuxConn) Close() error                                 { return c.conn.Close() }
-func (c *demuxConn) LocalAddr() net.Addr                          { return c.conn.LocalAddr() }
-func (c *demuxConn) SetDeadline(t time.Time) error                { return c.conn.SetDeadline(t) }
-func (c *demuxConn) SetReadDeadline(t time.Time) error            { return c.conn.SetReadDeadline(t) }
-func (c *demuxConn) SetWriteDeadline(t time.Time) error           { return c.conn.SetWriteDeadline(t) }
-
-// SetReadBuffer lets quic-go enlarge the socket buffer as it would on a
-// plain UDP socket.
-func (c *demuxConn) SetReadBuffer(n int) error  { return c.conn.SetReadBuffer(n) }
-func (c *demuxConn) SetWriteBuffer(n int) error { return c.conn.SetWriteBuffer(n) }
+// ReadMsgUDP is ReadFrom with control data, as quic-go's OOB reader uses
+// it where it does not batch.
+func (c *demuxConn) ReadMsgUDP(b, oob []byte) (n, oobn, flags int, addr *net.UDPAddr, err error) {
+	for {
+		n, oobn, flags, addr, err = c.UDPConn.ReadMsgUDP(b, oob)
+		if err != nil || n == 0 || protocol.Classify(b[0]) != protocol.ClassRTP {
+			return n, oobn, flags, addr, err
+		}
+		c.deliver(b[:n], addr)
+	}
+}

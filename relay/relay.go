@@ -44,9 +44,22 @@ type Config struct {
 	CertFile, KeyFile string // a user-provided certificate replaces the local CA
 	Logger            *slog.Logger
 
-	onHub  func(*media.Hub)           // tests: look at the hub's counters
-	ifaces func() ([]net.Addr, error) // tests: the machine's addresses; default net.InterfaceAddrs
+	onHub    func(*media.Hub)           // tests: look at the hub's counters
+	ifaces   func() ([]net.Addr, error) // tests: the machine's addresses; default net.InterfaceAddrs
+	timeouts *httpTimeouts              // tests: shorter ones; default defaultTimeouts
 }
+
+// httpTimeouts bound how long an HTTPS client may take (net/http.Server):
+// a client sending its request slowly, or holding a connection open doing
+// nothing, is cut off instead of tying up a file descriptor for ever.
+type httpTimeouts struct {
+	header time.Duration // to send the request headers
+	read   time.Duration // to send the whole request, body included
+	write  time.Duration // to take the response (the 0.8 MB player on a slow link)
+	idle   time.Duration // between requests on a kept-alive connection
+}
+
+var defaultTimeouts = httpTimeouts{header: 10 * time.Second, read: 30 * time.Second, write: time.Minute, idle: time.Minute}
 
 // Info is what a starting relay tells its operator.
 type Info struct {
@@ -142,7 +155,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	webtransport.ConfigureHTTP3Server(h3)
 
 	tlsQUIC := http3.ConfigureTLSConfig(&tls.Config{GetCertificate: cm.GetCertificate, MinVersion: tls.VersionTLS13})
-	demux := &demuxConn{conn: udp, deliver: hub.Deliver}
+	demux := newDemuxConn(udp, hub.Deliver)
 	var resetKey quic.StatelessResetKey
 	copy(resetKey[:], st.ResetKey())
 	tr := &quic.Transport{Conn: demux, StatelessResetKey: &resetKey}
@@ -153,22 +166,31 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return fmt.Errorf("relay: QUIC: %w", err)
 	}
 
+	to := defaultTimeouts
+	if cfg.timeouts != nil {
+		to = *cfg.timeouts
+	}
 	https := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Alt-Svc", altSvc)
 			handler.ServeHTTP(w, r)
 		}),
 		TLSConfig:         &tls.Config{GetCertificate: cm.GetCertificate, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: to.header,
+		ReadTimeout:       to.read,
+		WriteTimeout:      to.write,
+		IdleTimeout:       to.idle,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	tcpLimit := newLimitListener(tcp, maxConns, maxConnsPerIP)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Go(func() {
-		if err := https.ServeTLS(tcp, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := https.ServeTLS(tcpLimit, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("relay: HTTPS: %w", err)
 		}
 	})

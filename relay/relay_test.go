@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -45,7 +46,7 @@ type testRelay struct {
 	caPool *x509.CertPool
 }
 
-func startRelay(t *testing.T) *testRelay {
+func startRelay(t *testing.T, opts ...func(*Config)) *testRelay {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(dir)
@@ -67,11 +68,15 @@ func startRelay(t *testing.T) *testRelay {
 	done := make(chan error, 1)
 	var hubMu sync.Mutex
 	go func() {
-		done <- Run(ctx, Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), onHub: func(h *media.Hub) {
+		cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), onHub: func(h *media.Hub) {
 			hubMu.Lock()
 			tr.hub = h
 			hubMu.Unlock()
-		}}, func(i Info) { ready <- i.Addr })
+		}}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		done <- Run(ctx, cfg, func(i Info) { ready <- i.Addr })
 	}()
 	select {
 	case tr.addr = <-ready:
@@ -617,4 +622,51 @@ func TestRemovalsTakeEffectAtOnce(t *testing.T) {
 		}
 		p.audio() // still sending, as a sender that has not heard yet
 	}
+}
+
+// TestHTTPSCutsOffSlowClients: a client that sends its request headers
+// slowly, or keeps a connection open doing nothing, is disconnected after
+// the timeouts, while others are served.
+func TestHTTPSCutsOffSlowClients(t *testing.T) {
+	r := startRelay(t, func(c *Config) {
+		c.timeouts = &httpTimeouts{header: 300 * time.Millisecond, read: time.Second, write: 5 * time.Second, idle: 300 * time.Millisecond}
+	})
+	tlsConf := &tls.Config{RootCAs: r.caPool, ServerName: "127.0.0.1"}
+	// cutOff reports whether the relay closed c within 10 s.
+	cutOff := func(c net.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := io.Copy(io.Discard, c)
+		return err == nil // EOF: the relay closed it
+	}
+	slow, err := tls.Dial("tcp", r.addr, tlsConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ") // and never the rest
+	if !cutOff(slow) {
+		t.Error("a client that never finished its headers is still connected")
+	}
+
+	idle, err := tls.Dial("tcp", r.addr, tlsConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	io.WriteString(idle, "GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a request: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if !cutOff(idle) {
+		t.Error("an idle kept-alive connection is still open")
+	}
+
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	resp, err = c.Get("https://" + r.addr + "/login")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login page: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
