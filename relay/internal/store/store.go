@@ -6,6 +6,7 @@
 package store
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -48,6 +50,10 @@ const (
 	// MaxSessions bounds the login sessions kept; expired ones are dropped
 	// first.
 	MaxSessions = 10000
+	// MaxUserSessions bounds one user's login sessions (browsers and
+	// devices): a new login beyond it ends that user's oldest session, so
+	// that one account cannot fill the table and lock everyone else out.
+	MaxUserSessions = 16
 )
 
 // ErrTooManySessions refuses a login when MaxSessions live sessions exist.
@@ -159,6 +165,9 @@ func loadMap[V any](path string, m *map[string]V) error {
 	n := map[string]V{}
 	if err := readJSON(path, &n); err != nil {
 		return err
+	}
+	if n == nil { // the file holds null: as good as empty
+		n = map[string]V{}
 	}
 	*m = n
 	return nil
@@ -435,6 +444,7 @@ func (s *Store) NewSession(user string, now time.Time, ttl time.Duration) (strin
 		return "", fmt.Errorf("%w: %q", ErrNoUser, user)
 	}
 	s.pruneLocked(now)
+	s.evictOldestLocked(user, MaxUserSessions-1)
 	if len(s.sessions) >= MaxSessions {
 		return "", ErrTooManySessions
 	}
@@ -494,6 +504,24 @@ func (s *Store) dropSessionsLocked(user string) error {
 		return nil
 	}
 	return s.writeLocked(sessionsFile, s.sessions)
+}
+
+// evictOldestLocked ends user's sessions that expire first until at most
+// keep are left.
+func (s *Store) evictOldestLocked(user string, keep int) {
+	var ids []string
+	for k, ss := range s.sessions {
+		if ss.User == user {
+			ids = append(ids, k)
+		}
+	}
+	if len(ids) <= keep {
+		return
+	}
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(s.sessions[a].Expires, s.sessions[b].Expires) })
+	for _, k := range ids[:len(ids)-keep] {
+		delete(s.sessions, k)
+	}
 }
 
 func (s *Store) pruneLocked(now time.Time) {

@@ -102,6 +102,65 @@ func TestCorruptFiles(t *testing.T) {
 	}
 }
 
+// TestNullFiles: a users or streams file holding JSON null (an editor, a
+// script) is an empty one, not a crash on the next change.
+func TestNullFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{usersFile, streamsFile, sessionsFile} {
+		os.WriteFile(filepath.Join(dir, f), []byte("null\n"), 0o600)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddUser("alice", "a long passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddStream("demo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.NewSession("alice", time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSessionsPerUser: one account logging in again and again ends its own
+// oldest sessions, not everyone's chance to log in.
+func TestSessionsPerUser(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if err := s.AddUser(u, "password of "+u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Unix(1_800_000_000, 0)
+	bob, err := s.NewSession("bob", now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alice []string
+	for i := range MaxUserSessions + 5 {
+		tok, err := s.NewSession("alice", now.Add(time.Duration(i)*time.Second), time.Hour)
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+		alice = append(alice, tok)
+	}
+	at := now.Add(time.Minute)
+	for i, tok := range alice {
+		_, ok := s.SessionUser(tok, at)
+		if want := i >= 5; ok != want {
+			t.Errorf("alice's session %d valid: %v, want %v", i, ok, want)
+		}
+	}
+	if _, ok := s.SessionUser(bob, at); !ok {
+		t.Error("alice's logins ended bob's session")
+	}
+}
+
 func FuzzParseHash(f *testing.F) {
 	f.Add(hashPassword("pw", argon2Params{Memory: 8, Time: 1, Threads: 1, KeyLen: 16}))
 	f.Add("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")

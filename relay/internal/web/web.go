@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,12 +71,17 @@ const (
 	loginBurst    = 5
 	loginPerSec   = 1
 	maxLimiterIPs = 10000
+	// loginWait is how long a login waits for a password check slot
+	// before it is told that the relay is busy.
+	loginWait = 5 * time.Second
 )
 
 // Counters of refused requests, by reason.
 type Counters struct {
 	LoginFailures   atomic.Uint64
 	LoginThrottled  atomic.Uint64
+	LoginBusy       atomic.Uint64 // refused: every password check slot stayed taken for loginWait
+	CrossOrigin     atomic.Uint64 // refused: a state-changing request from another site
 	PublishRefused  atomic.Uint64
 	PublishLive     atomic.Uint64 // refused: another sender is live on the stream
 	TicketsIssued   atomic.Uint64
@@ -94,6 +100,18 @@ type Handler struct {
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
 	etags    sync.Map // asset name → ETag
+
+	// hashing holds one token per password check running: argon2id takes
+	// ~19 MiB and tens of ms of a core each, so a login storm from many
+	// addresses (which the per-address limit does not stop) queues here
+	// instead of taking the relay's memory and the media path's CPU.
+	hashing    chan struct{}
+	hashingMax atomic.Int32 // the most checks seen running at once
+	hashingNow atomic.Int32
+
+	crossOrigin *http.CrossOriginProtection
+	warnLimit   *rate.Limiter // of "wrong publish key" warnings
+	warnDropped atomic.Uint64
 }
 
 // New returns the handler.
@@ -111,7 +129,15 @@ func New(cfg Config) (*Handler, error) {
 		cfg.CertHashes = func() [][32]byte { return nil }
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"),
-		limiters: map[string]*rate.Limiter{}}
+		limiters: map[string]*rate.Limiter{}, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		crossOrigin: http.NewCrossOriginProtection(), warnLimit: rate.NewLimiter(rate.Every(10*time.Second), 5)}
+	// A request that changes state (log in, log out, publish) must come
+	// from the relay's own pages or from a program, never from a page on
+	// another site (W3C Fetch Metadata: Sec-Fetch-Site, then Origin).
+	h.crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.Counters.CrossOrigin.Add(1)
+		writeError(w, http.StatusForbidden, "cross-origin request refused: log in from the relay's own pages")
+	}))
 	m := h.mux
 	m.HandleFunc("GET /login", h.page("login.html", false))
 	m.HandleFunc("GET /ca", h.page("ca.html", false))
@@ -136,7 +162,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "+
 		"connect-src 'self' https: ; img-src 'self' data: blob:; style-src 'self'; frame-ancestors 'none'")
+	if host := hostOnly(r.Host); net.ParseIP(host) == nil && !isLoopback(host) && strings.Contains(host, ".") {
+		// A relay under a DNS name has a certificate browsers trust
+		// (HSTS is ignored for IP addresses, and a local name has none).
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if r.Method == http.MethodPost {
+		h.crossOrigin.Handler(h.mux).ServeHTTP(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
 }
 
 // user returns the logged-in user of r, or "". Sessions live in the data
@@ -275,13 +317,56 @@ func (h *Handler) limiter(r *http.Request) *rate.Limiter {
 	l, ok := h.limiters[ip]
 	if !ok {
 		if len(h.limiters) >= maxLimiterIPs {
-			clear(h.limiters)
+			h.evictLimitersLocked()
 		}
 		l = rate.NewLimiter(loginPerSec, loginBurst)
 		h.limiters[ip] = l
 	}
 	return l
 }
+
+// evictLimitersLocked makes room in a full limiter table: addresses whose
+// budget is whole again are forgotten (a new limiter would be the same),
+// and if none is, one at random, so a flood of new addresses cannot wipe
+// the budget of the addresses being throttled.
+func (h *Handler) evictLimitersLocked() {
+	now := h.cfg.Now()
+	for ip, l := range h.limiters {
+		if l.TokensAt(now) >= loginBurst {
+			delete(h.limiters, ip)
+		}
+	}
+	for ip := range h.limiters {
+		if len(h.limiters) < maxLimiterIPs {
+			break
+		}
+		delete(h.limiters, ip)
+	}
+}
+
+// checkPassword runs the password check when a slot is free (h.hashing),
+// waiting at most loginWait; errBusy when none came free.
+func (h *Handler) checkPassword(r *http.Request, user, pass string) error {
+	t := time.NewTimer(loginWait)
+	defer t.Stop()
+	select {
+	case h.hashing <- struct{}{}:
+	case <-t.C:
+		return errBusy
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	n := h.hashingNow.Add(1)
+	for m := h.hashingMax.Load(); n > m && !h.hashingMax.CompareAndSwap(m, n); m = h.hashingMax.Load() {
+	}
+	defer func() {
+		h.hashingNow.Add(-1)
+		<-h.hashing
+	}()
+	return h.cfg.Store.CheckPassword(user, pass)
+}
+
+var errBusy = errors.New("the relay is busy checking other logins, try again in a moment")
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	isJSON := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
@@ -311,7 +396,17 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := h.cfg.Store.CheckPassword(user, pass); err != nil {
+	if err := h.checkPassword(r, user, pass); err != nil {
+		if errors.Is(err, errBusy) || r.Context().Err() != nil {
+			h.Counters.LoginBusy.Add(1)
+			w.Header().Set("Retry-After", "2")
+			if isJSON {
+				writeError(w, http.StatusServiceUnavailable, errBusy.Error())
+			} else {
+				http.Redirect(w, r, "/login?error=busy", http.StatusSeeOther)
+			}
+			return
+		}
 		h.Counters.LoginFailures.Add(1)
 		if isJSON {
 			writeError(w, http.StatusUnauthorized, "wrong username or password")
@@ -332,10 +427,28 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/"
+	http.Redirect(w, r, localPath(next), http.StatusSeeOther)
+}
+
+// localPath returns next when it is a path on this relay, "/" otherwise.
+// Browsers read a backslash as a slash and drop tabs and newlines from
+// URLs, so "/\\evil.example" and "/\t/evil.example" would lead to another
+// site ("//evil.example"): neither is allowed anywhere in the path, nor is
+// any other control character or space.
+func localPath(next string) string {
+	if len(next) < 1 || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return "/"
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return next
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
@@ -454,13 +567,16 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	keyID, err := h.cfg.Store.CheckPublishKey(req.Stream, key)
 	if err != nil {
+		// One answer for a wrong key and an unknown stream: the publish
+		// endpoint does not tell who has no key which streams exist.
 		h.Counters.PublishRefused.Add(1)
-		if errors.Is(err, store.ErrNoStream) {
-			writeError(w, http.StatusNotFound, "no such stream: "+req.Stream)
-			return
+		if h.warnLimit.Allow() {
+			h.log.Warn("publish refused: wrong publish key or no such stream", "stream", req.Stream, "remote", r.RemoteAddr,
+				"earlier_not_logged", h.warnDropped.Swap(0))
+		} else {
+			h.warnDropped.Add(1)
 		}
-		h.log.Warn("publish refused: wrong publish key", "stream", req.Stream, "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, "wrong publish key for stream "+req.Stream)
+		writeError(w, http.StatusUnauthorized, "wrong publish key for stream "+req.Stream+", or no such stream")
 		return
 	}
 	resp, err := h.cfg.Media.Publish(r.Context(), req.Stream, keyID, req)
@@ -542,11 +658,7 @@ func SameHost(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	oh, rh := u.Hostname(), r.Host
-	if h, _, err := net.SplitHostPort(rh); err == nil {
-		rh = h
-	}
-	rh = strings.Trim(rh, "[]")
+	oh, rh := u.Hostname(), hostOnly(r.Host)
 	return strings.EqualFold(oh, rh) || (isLoopback(oh) && isLoopback(rh))
 }
 

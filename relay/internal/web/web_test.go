@@ -5,14 +5,17 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -210,6 +213,12 @@ func TestFormLoginRedirects(t *testing.T) {
 		"":                     "/",
 		"//evil.example/x":     "/",
 		"https://evil.example": "/",
+		"/\\evil.example/x":    "/", // a browser reads \ as /
+		"/\t/evil.example/x":   "/", // and drops the tab
+		"/\n/evil.example/x":   "/",
+		"/%5Cevil.example/x":   "/%5Cevil.example/x", // escaped: a path here
+		"/watch/demo?x=1":      "/watch/demo?x=1",
+		"javascript:alert(1)":  "/",
 	} {
 		f.h.limiters = map[string]*rate.Limiter{} // fresh budget per case
 		form := url.Values{"username": {"alice"}, "password": {"correct horse"}, "next": {next}}
@@ -298,7 +307,8 @@ func TestPublishKey(t *testing.T) {
 	}{
 		{"no key", "demo", "", http.StatusUnauthorized},
 		{"wrong key", "demo", "Bearer nope", http.StatusUnauthorized},
-		{"unknown stream", "other", "Bearer " + f.key, http.StatusNotFound},
+		// Not 404: an unknown stream looks like a wrong key to whoever asks.
+		{"unknown stream", "other", "Bearer " + f.key, http.StatusUnauthorized},
 		{"right key", "demo", "Bearer " + f.key, http.StatusOK},
 	} {
 		resp := f.do("POST", protocol.PathPublish, body(tc.stream), map[string]string{"Authorization": tc.auth})
@@ -429,6 +439,134 @@ func TestSameHost(t *testing.T) {
 		}
 		if got := SameHost(r); got != c.ok {
 			t.Errorf("origin %q to %s: allowed %v, want %v", c.origin, c.host, got, c.ok)
+		}
+	}
+}
+
+// TestCrossSiteRequestsRefused: a page on another site cannot log a
+// visitor in or out (W3C Fetch Metadata and Origin), while the relay's own
+// pages and programs without a browser (the sender) can.
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	f := newFixture(t)
+	c := f.login(t)
+	loginBody := func() io.Reader { return strings.NewReader(`{"username":"alice","password":"correct horse"}`) }
+	for _, hdr := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Sec-Fetch-Site": "same-site"},
+		{"Origin": "https://evil.example"},
+	} {
+		hdr["Content-Type"] = "application/json"
+		if resp := f.do("POST", "/api/login", loginBody(), hdr); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+			t.Errorf("login with %v: %s, %d cookies", hdr, resp.Status, len(resp.Cookies()))
+		}
+		if resp := f.do("POST", "/api/logout", nil, hdr, c); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("logout with %v: %s", hdr, resp.Status)
+		}
+	}
+	if resp := f.do("GET", "/api/streams", nil, nil, c); resp.StatusCode != http.StatusOK {
+		t.Errorf("the session after cross-site logouts: %s", resp.Status)
+	}
+	if n := f.h.Counters.CrossOrigin.Load(); n != 6 {
+		t.Errorf("%d cross-origin refusals counted, want 6", n)
+	}
+	for _, hdr := range []map[string]string{
+		{"Sec-Fetch-Site": "same-origin"},
+		{"Origin": "https://relay.test"},
+	} {
+		hdr["Content-Type"] = "application/json"
+		if resp := f.do("POST", "/api/login", loginBody(), hdr); resp.StatusCode != http.StatusNoContent {
+			t.Errorf("login with %v: %s", hdr, resp.Status)
+		}
+	}
+	b, _ := json.Marshal(protocol.PublishRequest{Stream: "demo"})
+	if resp := f.do("POST", protocol.PathPublish, bytes.NewReader(b), map[string]string{"Authorization": "Bearer " + f.key}); resp.StatusCode != http.StatusOK {
+		t.Errorf("publish from a program: %s", resp.Status)
+	}
+}
+
+// TestPasswordChecksBounded: logins from many addresses at once (which the
+// per-address limit lets through) run at most one password check per core
+// at a time.
+func TestPasswordChecksBounded(t *testing.T) {
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	codes := make([]int, 24)
+	for i := range codes {
+		wg.Go(func() {
+			r := httptest.NewRequest("POST", "https://relay.test/api/login", strings.NewReader(`{"username":"alice","password":"guess"}`))
+			r.Header.Set("Content-Type", "application/json")
+			r.RemoteAddr = net.JoinHostPort(fmt.Sprintf("198.51.100.%d", i+1), "1234")
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, r)
+			codes[i] = w.Code
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusUnauthorized {
+			t.Errorf("login %d: %d, want 401", i, c)
+		}
+	}
+	if max, slots := f.h.hashingMax.Load(), cap(f.h.hashing); max < 1 || int(max) > slots {
+		t.Errorf("%d password checks ran at once, want 1…%d", max, slots)
+	}
+}
+
+// TestLoginBusy: when every check slot stays taken, a login is told to
+// come back (503, Retry-After) instead of waiting without end.
+func TestLoginBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		for range cap(f.h.hashing) {
+			f.h.hashing <- struct{}{}
+		}
+		resp := f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"correct horse"}`),
+			map[string]string{"Content-Type": "application/json"})
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || len(resp.Cookies()) != 0 {
+			t.Errorf("login with every slot taken: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+		}
+		if n := f.h.Counters.LoginBusy.Load(); n != 1 {
+			t.Errorf("%d busy refusals counted, want 1", n)
+		}
+		<-f.h.hashing
+		if resp := f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"correct horse"}`),
+			map[string]string{"Content-Type": "application/json"}); resp.StatusCode != http.StatusNoContent {
+			t.Errorf("login with a slot free: %s", resp.Status)
+		}
+	})
+}
+
+// TestLimiterTableFull: a flood of new addresses filling the limiter table
+// does not give a throttled address its budget back.
+func TestLimiterTableFull(t *testing.T) {
+	f := newFixture(t)
+	for range loginBurst {
+		f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"guess"}`), map[string]string{"Content-Type": "application/json"})
+	}
+	for i := len(f.h.limiters); i < maxLimiterIPs; i++ {
+		f.h.limiters[fmt.Sprintf("fresh-%d", i)] = rate.NewLimiter(loginPerSec, loginBurst)
+	}
+	r := httptest.NewRequest("POST", "https://relay.test/api/login", nil)
+	r.RemoteAddr = "203.0.113.9:1"
+	f.h.limiter(r) // a new address: the table is full
+	if len(f.h.limiters) > maxLimiterIPs {
+		t.Errorf("%d limiters, want at most %d", len(f.h.limiters), maxLimiterIPs)
+	}
+	resp := f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"correct horse"}`), map[string]string{"Content-Type": "application/json"})
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the throttled address after the table filled: %s, want 429", resp.Status)
+	}
+}
+
+func TestStrictTransportSecurity(t *testing.T) {
+	f := newFixture(t)
+	for host, want := range map[string]bool{"relay.example.com": true, "relay.example.com:4433": true,
+		"127.0.0.1:4433": false, "localhost:4433": false, "[::1]:4433": false, "192.0.2.7": false, "myhost:4433": false} {
+		r := httptest.NewRequest("GET", "https://"+host+"/login", nil)
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, r)
+		if got := w.Header().Get("Strict-Transport-Security") != ""; got != want {
+			t.Errorf("%s: HSTS %v, want %v", host, got, want)
 		}
 	}
 }

@@ -250,7 +250,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func explain(err error, stream string) error {
 	switch {
 	case errors.Is(err, sender.ErrBadKey):
-		return fmt.Errorf("%w — check the key (the relay printed it at `quicast-relay stream add %s`)", err, stream)
+		return fmt.Errorf("%w — check the key (the relay printed it at `quicast-relay stream add %s`) and the stream's name: the relay does not tell a wrong key from a stream it does not have", err, stream)
 	case errors.Is(err, sender.ErrTakenOver):
 		return fmt.Errorf("%w: stopped (it was started with -takeover)", err)
 	case errors.Is(err, sender.ErrRevoked):

@@ -5,6 +5,7 @@
     const err = document.getElementById('error');
     const params = new URLSearchParams(location.search);
     if (params.get('error') === 'throttled') err.textContent = 'Too many attempts. Wait a moment and try again.';
+    else if (params.get('error') === 'busy') err.textContent = 'The relay is busy. Wait a moment and try again.';
     else if (params.get('error')) err.textContent = 'Wrong username or password.';
     const next = params.get('next');
     if (next) form.querySelector('input[name="next"]').value = next;
