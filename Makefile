@@ -39,10 +39,13 @@ vet:
 	GOOS=js GOARCH=wasm $(GO) vet ./protocol/... ./viewer-wasm/...
 
 # The whole suite. It installs what it needs (as root), builds the viewer the
-# relay embeds, checks the js/wasm build, and runs every test with -race,
+# relay embeds, checks the js/wasm build and that the relay builds for
+# Windows and macOS (pure Go), and runs every test with -race,
 # including the interop (GStreamer, ffmpeg) and headless Chromium tests.
 test: deps wasm
 	GOOS=js GOARCH=wasm $(GO) build ./protocol/... ./viewer-wasm/...
+	CGO_ENABLED=0 GOOS=windows $(GO) build -o /dev/null ./relay/cmd/quicast-relay
+	CGO_ENABLED=0 GOOS=darwin $(GO) build -o /dev/null ./relay/cmd/quicast-relay
 	$(GO) vet ./...
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
