@@ -44,9 +44,10 @@ type Config struct {
 	CertFile, KeyFile string // a user-provided certificate replaces the local CA
 	Logger            *slog.Logger
 
-	onHub    func(*media.Hub)           // tests: look at the hub's counters
-	ifaces   func() ([]net.Addr, error) // tests: the machine's addresses; default net.InterfaceAddrs
-	timeouts *httpTimeouts              // tests: shorter ones; default defaultTimeouts
+	onHub      func(*media.Hub)           // tests: look at the hub's counters
+	ifaces     func() ([]net.Addr, error) // tests: the machine's addresses; default net.InterfaceAddrs
+	timeouts   *httpTimeouts              // tests: shorter ones; default defaultTimeouts
+	quicLimits *quicLimits                // tests: smaller ones; default defaultQUICLimits
 }
 
 // httpTimeouts bound how long an HTTPS client may take (net/http.Server):
@@ -158,7 +159,13 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	demux := newDemuxConn(udp, hub.Deliver)
 	var resetKey quic.StatelessResetKey
 	copy(resetKey[:], st.ResetKey())
-	tr := &quic.Transport{Conn: demux, StatelessResetKey: &resetKey}
+	ql := defaultQUICLimits
+	if cfg.quicLimits != nil {
+		ql = *cfg.quicLimits
+	}
+	admit := newQUICAdmission(ql)
+	tr := &quic.Transport{Conn: demux, StatelessResetKey: &resetKey,
+		ConnContext: admit.connContext, VerifySourceAddress: admit.verifySourceAddress}
 	ln, err := tr.ListenEarly(tlsQUIC, quicConfig())
 	if err != nil {
 		tcp.Close()
@@ -271,8 +278,7 @@ func quicConfig() *quic.Config {
 		EnableStreamResetPartialDelivery: true,
 		MaxIncomingStreams:               100,
 		MaxIncomingUniStreams:            100,
-		KeepAlivePeriod:                  10 * time.Second,
-		MaxIdleTimeout:                   30 * time.Second,
+		MaxIdleTimeout:                   quicIdle,
 	}
 }
 

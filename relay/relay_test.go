@@ -670,3 +670,43 @@ func TestHTTPSCutsOffSlowClients(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestQUICConnectionsPerAddress: QUIC connections from one address beyond
+// the cap are refused during the handshake, and a closed one frees its
+// place.
+func TestQUICConnectionsPerAddress(t *testing.T) {
+	r := startRelay(t, func(c *Config) { c.quicLimits = &quicLimits{perIP: 3, total: 100, handshakesSec: 1000} })
+	dial := func() (*quic.Conn, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return quic.DialAddr(ctx, r.addr, &tls.Config{RootCAs: r.caPool, NextProtos: []string{http3.NextProtoH3}}, &quic.Config{})
+	}
+	var conns []*quic.Conn
+	for i := range 3 {
+		c, err := dial()
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		defer c.CloseWithError(0, "")
+		conns = append(conns, c)
+	}
+	if c, err := dial(); err == nil {
+		c.CloseWithError(0, "")
+		t.Fatal("a fourth connection from one address was accepted")
+	}
+	conns[0].CloseWithError(0, "")
+	// The relay sees the close when the CONNECTION_CLOSE arrives: retry
+	// until the place is free (each attempt is a full handshake, not a
+	// timer).
+	var err error
+	for range 50 {
+		var c *quic.Conn
+		if c, err = dial(); err == nil {
+			c.CloseWithError(0, "")
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("after one closed, a new connection is still refused: %v", err)
+	}
+}
