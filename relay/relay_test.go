@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +36,7 @@ import (
 	"github.com/quicast/quicast/protocol/ticket"
 	"github.com/quicast/quicast/relay/internal/media"
 	"github.com/quicast/quicast/relay/internal/store"
+	"github.com/quicast/quicast/relay/relaytest/netem"
 )
 
 // testRelay is a relay on loopback with one stream.
@@ -221,13 +224,20 @@ type viewer struct {
 
 func (r *testRelay) dial(t *testing.T, ticket string) (*viewer, error) {
 	t.Helper()
+	return r.dialAddr(t, r.addr, ticket)
+}
+
+// dialAddr opens a viewer session through addr (the relay, or a proxy in
+// front of it).
+func (r *testRelay) dialAddr(t *testing.T, addr, ticket string) (*viewer, error) {
+	t.Helper()
 	d := &webtransport.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: r.caPool, NextProtos: []string{http3.NextProtoH3}},
 		QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rsp, sess, err := d.Dial(ctx, "https://"+r.addr+protocol.PathWebTransport+"demo?ticket="+ticket, nil)
+	rsp, sess, err := d.Dial(ctx, "https://"+addr+protocol.PathWebTransport+"demo?ticket="+ticket, nil)
 	if err != nil {
 		if rsp != nil {
 			return nil, fmt.Errorf("%s: %w", rsp.Status, err)
@@ -519,43 +529,134 @@ func TestTicketRefusedBeforeSession(t *testing.T) {
 	}
 }
 
-// A viewer that stops reading loses groups; the others get everything.
-func TestSlowViewerDoesNotSlowOthers(t *testing.T) {
+// TestSlowViewer: a viewer whose link carries 300 kbit/s of a ~1 Mbit/s
+// stream falls behind; the relay resets its stale groups (it never gets
+// more than maxVideoLag behind), the other viewer gets every group in full,
+// and once the link recovers the slow viewer gets whole groups again, live.
+// When the viewers leave, every goroutine the relay started for them ends.
+func TestSlowViewer(t *testing.T) {
 	r := startRelay(t)
 	p := r.publish(t, "")
+	proxy, err := netem.Listen(udpAddr(t, r.addr), netem.Impairment{}, netem.Impairment{Rate: 300_000, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	fast, err := r.dial(t, r.ticket(t, "demo", time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	slow, err := r.dialAddr(t, proxy.Addr().String(), r.ticket(t, "demo", time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast.collect(t.Context())
+	fast.collect(ctx)
+	slow.collect(ctx)
 	fast.waitMsg(t, protocol.MsgCatalog)
 	slow.waitMsg(t, protocol.MsgCatalog)
 
-	// 2400 packets of 1.1 kB: more than a viewer's queue and its QUIC flow
-	// control window hold, sent at ~2000 packets/s.
-	const groups, frames, perFrame = 8, 30, 10
-	for g := 0; g < groups; g++ {
-		for f := 0; f < frames; f++ {
-			p.videoFrameSize(f == 0, perFrame, 1100)
-			time.Sleep(5 * time.Millisecond)
+	// One group a second, 30 frames of 4 × 1.1 kB: 1.1 Mbit/s, paced as a
+	// camera is (the sender's clock, not a synchronisation).
+	const frames, perFrame = 30, 4
+	sendGroups := func(n int) {
+		tick := time.NewTicker(time.Second / frames)
+		defer tick.Stop()
+		for range n * frames {
+			<-tick.C
+			p.videoFrameSize(p.frame%frames == 0, perFrame, 1100)
+			p.audio()
 		}
 	}
-	p.videoFrame(true, 1)
-	for id := uint64(0); id < groups; id++ {
+	p.frame = 0
+	sendGroups(4)
+	if s := r.hub.Stats(); s.GroupsLate == 0 {
+		t.Errorf("the slow viewer was not reset while limited to 300 kbit/s: %+v", s)
+	}
+	proxy.SetDown(netem.Impairment{})
+	sendGroups(3)
+	p.videoFrameSize(true, 1, 100) // ends the last group
+
+	// Every group reached the fast viewer whole.
+	firstGroup := fast.group(t, 0).Group
+	for id := firstGroup + 1; id < firstGroup+7; id++ {
 		if g := fast.group(t, id); len(g.pkts) != frames*perFrame {
 			t.Errorf("fast viewer: group %d has %d packets, want %d", id, len(g.pkts), frames*perFrame)
 		}
 	}
-	s := r.hub.Stats()
-	t.Logf("slow viewer: %d groups, %d packets dropped", s.GroupsDropped, s.PacketsDropped)
-	if s.GroupsDropped == 0 {
-		t.Error("the slow viewer lost nothing: the test did not overflow its queue")
+	// The slow one saw resets while limited, and whole groups after.
+	var reset, whole []uint64
+	timeout := time.After(20 * time.Second)
+	for len(whole) == 0 || whole[len(whole)-1] < firstGroup+6 {
+		select {
+		case g := <-slow.groups:
+			if g.err == io.EOF && len(g.pkts) == frames*perFrame {
+				whole = append(whole, g.Group)
+			} else if g.err != io.EOF {
+				reset = append(reset, g.Group)
+			}
+		case <-timeout:
+			t.Fatalf("slow viewer: no whole group after the link recovered (whole %v, reset %v)", whole, reset)
+		}
 	}
-	_ = slow
+	t.Logf("slow viewer: groups reset %v, whole %v; relay %+v", reset, whole, r.hub.Stats())
+	if len(reset) == 0 {
+		t.Error("the slow viewer saw no group reset")
+	}
+	if !slices.Contains(whole, firstGroup+5) || !slices.Contains(whole, firstGroup+6) {
+		t.Errorf("after the link recovered the slow viewer got whole groups %v, want %d and %d", whole, firstGroup+5, firstGroup+6)
+	}
+
+	fast.sess.CloseWithError(0, "")
+	slow.sess.CloseWithError(0, "")
+	cancel()
+	if err := waitUntil(10*time.Second, func() bool { return r.hub.Stats().ViewersNow == 0 && viewerGoroutines() == 0 }); err != nil {
+		t.Errorf("after the viewers left: %d viewers, %d goroutines still serving them: %v", r.hub.Stats().ViewersNow, viewerGoroutines(), err)
+	}
+}
+
+// viewerGoroutines counts the goroutines running the relay's code for a
+// viewer session.
+func viewerGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	n := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("media.(*viewer)")) || bytes.Contains(g, []byte("media.(*Hub).ServeViewer")) {
+			n++
+		}
+	}
+	return n
+}
+
+func udpAddr(t *testing.T, addr string) *net.UDPAddr {
+	t.Helper()
+	a, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// waitUntil polls cond until it holds or d has passed.
+func waitUntil(d time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 // Changes made with the command line while the relay runs take effect at

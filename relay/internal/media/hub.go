@@ -74,7 +74,8 @@ type Stats struct {
 	PublishConflicts                                                uint64 // publish requests refused: the stream was live
 	Takeovers                                                       uint64
 	ViewersNow                                                      int64
-	GroupsDropped, PacketsDropped                                   uint64 // for slow viewers
+	GroupsDropped, PacketsDropped                                   uint64 // for slow viewers: their queue overflowed
+	GroupsLate                                                      uint64 // groups reset: a viewer fell more than maxVideoLag behind
 	PLIsSent                                                        uint64
 	// Loss repair on the publisher legs: NACKs sent (one per packet asked
 	// for), packets that came back, packets given up on, and packets that
@@ -86,6 +87,7 @@ type counters struct {
 	packetsIn, bytesIn                                          atomic.Uint64
 	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP atomic.Uint64
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
+	groupsLate                                                  atomic.Uint64
 	conflicts, takeovers                                        atomic.Uint64
 	viewers                                                     atomic.Int64
 	repair                                                      repairCounters
@@ -163,7 +165,8 @@ func (h *Hub) Stats() Stats {
 		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), Relatches: c.relatches.Load(),
 		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
-		PLIsSent: c.plisSent.Load(), NACKsSent: c.repair.nacked.Load(), PacketsRepaired: c.repair.repaired.Load(),
+		GroupsLate: c.groupsLate.Load(),
+		PLIsSent:   c.plisSent.Load(), NACKsSent: c.repair.nacked.Load(), PacketsRepaired: c.repair.repaired.Load(),
 		PacketsUnrepaired: c.repair.gaveUp.Load(), PacketsDuplicate: c.repair.duplicates.Load() + c.repair.late.Load(),
 	}
 }
@@ -604,8 +607,8 @@ func (h *Hub) housekeeping() {
 				h.log.Info("loss repair", "nacked", st.NACKsSent, "repaired", st.PacketsRepaired,
 					"unrepaired", st.PacketsUnrepaired, "duplicates", st.PacketsDuplicate)
 			}
-			if st.GroupsDropped != last.GroupsDropped {
-				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped)
+			if st.GroupsDropped != last.GroupsDropped || st.GroupsLate != last.GroupsLate {
+				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped, "groupsLate", st.GroupsLate)
 			}
 			last, lastSummary = st, now
 		}

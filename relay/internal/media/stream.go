@@ -3,6 +3,7 @@ package media
 import (
 	"encoding/binary"
 	"sync"
+	"time"
 
 	"github.com/quicast/quicast/protocol"
 )
@@ -111,8 +112,9 @@ func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) 
 			s.gopBytes += len(pkt)
 		}
 	}
+	now := time.Now()
 	for v := range s.viewers {
-		if !v.video(s.group, key, pkt) {
+		if !v.video(s.group, key, now, pkt) {
 			s.h.requestKeyframe(s.pub)
 		}
 	}
@@ -158,8 +160,9 @@ func (s *stream) join(v *viewer) {
 		s.h.requestKeyframe(s.pub)
 		return
 	}
+	now := time.Now() // queued now: the cached group is not late for this viewer
 	for i, pkt := range s.gop {
-		if !v.video(s.group, i == 0, pkt) {
+		if !v.video(s.group, i == 0, now, pkt) {
 			break
 		}
 	}

@@ -2,7 +2,9 @@ package media
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,12 +22,24 @@ const (
 	controlQueueLen = 64
 	helloTimeout    = 10 * time.Second
 
+	// maxVideoLag bounds, in time, how far behind live a viewer's video
+	// may fall: a packet that waited longer in the viewer's queue, or a
+	// write that the viewer's connection (congestion, flow control) has
+	// not taken by then, ends the group in progress with a stream reset,
+	// and the viewer resumes at the next keyframe. Audio, sent apart as
+	// datagrams, goes on meanwhile.
+	maxVideoLag = 500 * time.Millisecond
+	// controlWriteTimeout: a viewer that takes no control message for this
+	// long does not read its control stream and is dropped.
+	controlWriteTimeout = 5 * time.Second
+
 	errCodeGroupDropped = 1 // stream reset code: the relay dropped the rest of the group
 )
 
 type videoItem struct {
 	group uint64
-	start bool // first packet of a group (a keyframe)
+	start bool      // first packet of a group (a keyframe)
+	at    time.Time // when it was queued for this viewer
 	pkt   []byte
 }
 
@@ -45,11 +59,12 @@ type viewer struct {
 	abort    atomic.Bool // ask the writer to reset the group in progress
 
 	groupsDropped, packetsDropped, audioDropped atomic.Uint64
+	groupsLate                                  atomic.Uint64 // groups reset for falling more than maxVideoLag behind
 }
 
 // video queues one video packet; it reports false when the queue overflowed
 // and the viewer now waits for the next keyframe.
-func (v *viewer) video(group uint64, start bool, pkt []byte) bool {
+func (v *viewer) video(group uint64, start bool, at time.Time, pkt []byte) bool {
 	if v.skipping {
 		if !start {
 			v.packetsDropped.Add(1)
@@ -59,7 +74,7 @@ func (v *viewer) video(group uint64, start bool, pkt []byte) bool {
 		v.skipping = false
 	}
 	select {
-	case v.videoQ <- videoItem{group: group, start: start, pkt: pkt}:
+	case v.videoQ <- videoItem{group: group, start: start, at: at, pkt: pkt}:
 		return true
 	default:
 		v.skipping = true
@@ -138,9 +153,18 @@ func (h *Hub) ServeViewer(w http.ResponseWriter, r *http.Request, name, user str
 	s.join(v)
 	defer s.leave(v)
 
+	// Whichever of its loops ends first (the session closed, a write
+	// failed, the viewer stopped reading) ends the viewer: no session stays
+	// registered with queues no one drains.
 	var wg sync.WaitGroup
-	wg.Go(func() { v.writeLoop(ctx, ctrl) })
-	wg.Go(func() { v.audioLoop(ctx) })
+	wg.Go(func() {
+		defer cancel()
+		v.writeLoop(ctx, ctrl)
+	})
+	wg.Go(func() {
+		defer cancel()
+		v.audioLoop(ctx)
+	})
 	wg.Go(func() {
 		defer cancel()
 		v.readLoop(rd, s)
@@ -148,7 +172,7 @@ func (h *Hub) ServeViewer(w http.ResponseWriter, r *http.Request, name, user str
 	<-ctx.Done()
 	_ = sess.CloseWithError(0, "")
 	wg.Wait()
-	h.log.Info("viewer left", "stream", name, "user", user, "groupsDropped", v.groupsDropped.Load())
+	h.log.Info("viewer left", "stream", name, "user", user, "groupsDropped", v.groupsDropped.Load(), "groupsLate", v.groupsLate.Load())
 }
 
 // readLoop handles the viewer's control messages until the stream ends.
@@ -170,11 +194,14 @@ func (v *viewer) readLoop(rd *protocol.ControlReader, s *stream) {
 
 // writeLoop writes control messages and video groups. Each group goes on
 // its own unidirectional stream: header and packets, FIN at the next group,
-// reset when the fan-out dropped the rest of it.
+// reset when the fan-out dropped the rest of it or when the viewer fell more
+// than maxVideoLag behind; then it resumes at the next keyframe. It returns
+// when the session ends or a control message cannot be written.
 func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 	var (
 		cur      *webtransport.SendStream
 		curGroup uint64
+		late     bool // waiting for a keyframe queued after falling behind
 		buf      []byte
 	)
 	endGroup := func() {
@@ -183,11 +210,22 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 			cur = nil
 		}
 	}
-	defer endGroup()
-	for {
-		if v.abort.Swap(false) && cur != nil {
+	dropGroup := func() {
+		if cur != nil {
 			cur.CancelWrite(errCodeGroupDropped)
 			cur = nil
+		}
+	}
+	fallBehind := func() {
+		dropGroup()
+		late = true
+		v.groupsLate.Add(1)
+		v.h.c.groupsLate.Add(1)
+	}
+	defer endGroup()
+	for {
+		if v.abort.Swap(false) {
+			dropGroup()
 		}
 		select {
 		case <-ctx.Done():
@@ -198,27 +236,46 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 				continue
 			}
 			buf = b
+			_ = ctrl.SetWriteDeadline(time.Now().Add(controlWriteTimeout))
 			if _, err := ctrl.Write(b); err != nil {
 				return
 			}
 		case it := <-v.videoQ:
+			deadline := it.at.Add(maxVideoLag)
+			if time.Now().After(deadline) {
+				if !late {
+					fallBehind()
+				}
+				continue // stale: waiting for a keyframe queued in time
+			}
 			if it.start {
+				late = false
 				endGroup()
-				s, err := v.sess.OpenUniStreamSync(ctx)
+				octx, cancel := context.WithDeadline(ctx, deadline)
+				s, err := v.sess.OpenUniStreamSync(octx)
+				cancel()
 				if err != nil {
-					return
+					if ctx.Err() != nil {
+						return
+					}
+					fallBehind() // the viewer's stream limit: it holds too many groups open
+					continue
 				}
 				cur, curGroup = s, it.group
 				buf = protocol.AppendGroupHeader(buf[:0], protocol.GroupHeader{SSRC: ssrcOf(it.pkt), Group: it.group})
-			} else if cur == nil || it.group != curGroup {
+			} else if late || cur == nil || it.group != curGroup {
 				continue // the rest of a dropped group
 			} else {
 				buf = buf[:0]
 			}
 			buf = protocol.AppendPacket(buf, it.pkt)
+			_ = cur.SetWriteDeadline(deadline)
 			if _, err := cur.Write(buf); err != nil {
-				cur.CancelWrite(errCodeGroupDropped)
-				cur = nil
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					fallBehind()
+				} else {
+					dropGroup()
+				}
 			}
 		}
 	}

@@ -218,6 +218,17 @@ func (p *Proxy) WaitUp(ctx context.Context, n uint64) error {
 // on (a link that gets worse or recovers mid-stream).
 func (p *Proxy) SetUp(im Impairment) { p.upLink.set(NewLink(im)) }
 
+// SetDown changes the impairment of the target → client direction, for
+// every client and those to come, from now on.
+func (p *Proxy) SetDown(im Impairment) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = im
+	for _, c := range p.clients {
+		c.down.set(NewLink(im))
+	}
+}
+
 // Close stops the proxy; datagrams still waiting are dropped.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
