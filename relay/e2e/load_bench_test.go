@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/quicast/quicast/relay/load"
+)
+
+// BenchmarkLoad: one stream (test source, 1280×720 VP8 at 1 Mbit/s + Opus)
+// from a relay to 100, 500 and 1000 viewer sessions opened by the load
+// tool (quicast-load's package) on this machine, at 50 sessions/s. It
+// reports what the viewers received and what the relay spent: CPU, CPU
+// seconds per delivered GB, memory per viewer, delivered Mbit/s, stalled
+// viewers, cut groups, and capture → arrival delay.
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range []int{100, 500, 1000} {
+		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				benchLoad(b, n)
+			}
+		})
+	}
+}
+
+func benchLoad(b *testing.B, viewers int) {
+	r := startRelay(b)
+	r.publish(b, r.stream, r.key, "-video", "test", "-audio", "test", "-status", "5s")
+	pem, err := os.ReadFile(r.caFile())
+	if err != nil {
+		b.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := load.Start(ctx, load.Config{Relay: r.base(), Stream: r.stream, User: r.user, Password: r.password,
+		TLS: &tls.Config{RootCAs: roots}, Viewers: viewers}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	time.Sleep(5 * time.Second) // warm-up: the benchmark's own schedule, not a synchronisation
+	before, err := load.ProcessUsage(r.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l.Measure()
+	time.Sleep(20 * time.Second) // the measurement window
+	res := l.Result()
+	after, err := load.ProcessUsage(r.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cost := load.RelayCost(before, after, res)
+	b.Logf("%v\n%v", res, cost)
+	b.ReportMetric(float64(res.Open), "viewers-open")
+	b.ReportMetric(float64(res.Stalled), "viewers-stalled")
+	b.ReportMetric(res.Mbps, "delivered-Mbit/s")
+	b.ReportMetric(cost.CPUPercent, "relay-cpu-%")
+	b.ReportMetric(cost.CPUSecondsPerGB, "relay-cpu-s/GB")
+	b.ReportMetric(cost.RSSPerViewerMB, "relay-MB/viewer")
+	b.ReportMetric(float64(res.GroupsCut), "groups-cut")
+	b.ReportMetric(float64(res.SeqGaps), "seq-gaps")
+	b.ReportMetric(float64(res.DelayP50)/1e6, "delay-p50-ms")
+	b.ReportMetric(float64(res.DelayP95)/1e6, "delay-p95-ms")
+}

@@ -1,0 +1,463 @@
+// Package load opens many viewer sessions on a quicast relay, as browsers
+// do — log in, take a ticket, open a WebTransport session, say hello on
+// the control stream, read the video groups and audio datagrams — and
+// checks what arrives: whole or cleanly cut groups, RTP sequence gaps, and
+// how long each packet took from capture to arrival (the sender's capture
+// clock, mapped through the RTCP sender reports the relay forwards: exact
+// when the sender runs on the same machine as the load). quicast-load is
+// its command; the relay's load benchmark uses it too.
+package load
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"github.com/quic-go/webtransport-go"
+	"golang.org/x/time/rate"
+
+	"github.com/quicast/quicast/protocol"
+)
+
+// Config says what to load.
+type Config struct {
+	Relay    string // https://host:port
+	Stream   string
+	User     string
+	Password string
+	TLS      *tls.Config // trusts the relay (RootCAs); nil: the system's roots
+	Viewers  int
+	// OpenRate paces session opening (sessions per second; default 50).
+	// Chromium allows at most 64 pending WebTransport sessions per page,
+	// so browsers never open hundreds at once either.
+	OpenRate float64
+	// Stalled is how long a viewer may go without video before it counts
+	// as stalled (default 2 s).
+	Stalled time.Duration
+}
+
+// Result is what the viewers received over a measurement window.
+type Result struct {
+	Viewers, Open int // asked for, and with a session open at the end
+	Failed        int // sessions that could not be opened or ended early
+	Stalled       int // viewers with no video for Config.Stalled at the end of the window
+	Window        time.Duration
+	Bytes         uint64  // RTP bytes received (video and audio), in all
+	Mbps          float64 // Bytes over Window, in Mbit/s
+	GroupsWhole   uint64  // video groups received to their end
+	GroupsCut     uint64  // video groups the relay reset (a slow viewer's)
+	SeqGaps       uint64  // RTP packets missing inside groups and between audio datagrams
+	DelayP50      time.Duration
+	DelayP95      time.Duration
+	DelayMax      time.Duration
+	DelaySamples  uint64
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("%d/%d viewers open (%d failed, %d stalled); %.1f Mbit/s over %v; groups %d whole, %d cut; %d sequence gaps; capture→arrival p50 %v, p95 %v, max %v (%d packets)",
+		r.Open, r.Viewers, r.Failed, r.Stalled, r.Mbps, r.Window.Round(time.Millisecond), r.GroupsWhole, r.GroupsCut, r.SeqGaps,
+		r.DelayP50.Round(100*time.Microsecond), r.DelayP95.Round(100*time.Microsecond), r.DelayMax.Round(time.Millisecond), r.DelaySamples)
+}
+
+// Load is a set of viewers on one stream.
+type Load struct {
+	cfg     Config
+	hist    histogram
+	viewers []*viewer
+	failed  atomic.Int64
+
+	mu      sync.Mutex
+	measure bool
+	base    counters
+	from    time.Time
+}
+
+type counters struct {
+	bytes, whole, cut, gaps uint64
+}
+
+// Start logs in and opens cfg.Viewers sessions at cfg.OpenRate, calling
+// progress (if not nil) after each. It returns when all are open or ctx
+// ends; sessions keep receiving until ctx ends.
+func Start(ctx context.Context, cfg Config, progress func(opened, failed int)) (*Load, error) {
+	if cfg.OpenRate <= 0 {
+		cfg.OpenRate = 50
+	}
+	if cfg.Stalled <= 0 {
+		cfg.Stalled = 2 * time.Second
+	}
+	l := &Load{cfg: cfg}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg.TLS}}
+	if err := login(ctx, hc, cfg); err != nil {
+		return nil, err
+	}
+	wt := &webtransport.Transport{
+		TLSClientConfig: tlsWithH3(cfg.TLS),
+		QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true, MaxIncomingUniStreams: 1000},
+	}
+	lim := rate.NewLimiter(rate.Limit(cfg.OpenRate), 1)
+	var wg sync.WaitGroup
+	var opened atomic.Int64
+	for range cfg.Viewers {
+		if err := lim.Wait(ctx); err != nil {
+			break
+		}
+		wg.Go(func() {
+			v, err := l.open(ctx, hc, wt)
+			if err != nil {
+				l.failed.Add(1)
+			} else {
+				l.mu.Lock()
+				l.viewers = append(l.viewers, v)
+				l.mu.Unlock()
+				opened.Add(1)
+			}
+			if progress != nil {
+				progress(int(opened.Load()), int(l.failed.Load()))
+			}
+		})
+	}
+	wg.Wait()
+	if len(l.viewers) == 0 {
+		return l, errors.New("load: no viewer session could be opened")
+	}
+	return l, ctx.Err()
+}
+
+func tlsWithH3(c *tls.Config) *tls.Config {
+	if c == nil {
+		c = &tls.Config{}
+	}
+	c = c.Clone()
+	c.NextProtos = []string{http3.NextProtoH3}
+	return c
+}
+
+func login(ctx context.Context, hc *http.Client, cfg Config) error {
+	body, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Password})
+	req, err := http.NewRequestWithContext(ctx, "POST", cfg.Relay+"/api/login", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("load: login: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("load: login: %s: %s", resp.Status, errorText(resp.Body))
+	}
+	return nil
+}
+
+func errorText(r io.Reader) string {
+	var e protocol.ErrorResponse
+	b, _ := io.ReadAll(io.LimitReader(r, 4096))
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// ticket takes a fresh ticket, as the watch page does for each session.
+func ticket(ctx context.Context, hc *http.Client, cfg Config) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", cfg.Relay+"/api/ticket?stream="+url.QueryEscape(cfg.Stream), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("load: ticket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("load: ticket: %s: %s", resp.Status, errorText(resp.Body))
+	}
+	var t struct{ URL string }
+	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
+		return "", fmt.Errorf("load: ticket: %w", err)
+	}
+	return t.URL, nil
+}
+
+// Measure starts the measurement window: counters and delays from now on.
+func (l *Load) Measure() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hist.reset()
+	l.base = l.totalsLocked()
+	l.from = time.Now()
+	l.measure = true
+}
+
+func (l *Load) totalsLocked() counters {
+	var c counters
+	for _, v := range l.viewers {
+		c.bytes += v.bytes.Load()
+		c.whole += v.whole.Load()
+		c.cut += v.cut.Load()
+		c.gaps += v.gaps.Load()
+	}
+	return c
+}
+
+// Result reports the window since Measure.
+func (l *Load) Result() Result {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	t := l.totalsLocked()
+	r := Result{Viewers: l.cfg.Viewers, Failed: int(l.failed.Load()), Window: now.Sub(l.from),
+		Bytes: t.bytes - l.base.bytes, GroupsWhole: t.whole - l.base.whole, GroupsCut: t.cut - l.base.cut, SeqGaps: t.gaps - l.base.gaps}
+	for _, v := range l.viewers {
+		if v.sess.Context().Err() != nil {
+			r.Failed++
+			continue
+		}
+		r.Open++
+		if now.Sub(time.Unix(0, v.lastVideo.Load())) > l.cfg.Stalled {
+			r.Stalled++
+		}
+	}
+	if r.Window > 0 {
+		r.Mbps = float64(r.Bytes) * 8 / r.Window.Seconds() / 1e6
+	}
+	r.DelayP50, r.DelayP95, r.DelayMax, r.DelaySamples = l.hist.summary()
+	return r
+}
+
+// Close ends every session.
+func (l *Load) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, v := range l.viewers {
+		_ = v.sess.CloseWithError(0, "load ends")
+	}
+}
+
+// viewer is one session.
+type viewer struct {
+	l    *Load
+	sess *webtransport.Session
+
+	mu     sync.Mutex
+	clocks map[uint32]*protocol.RTPClock // by SSRC, from the catalog and sender reports
+
+	bytes, whole, cut, gaps atomic.Uint64
+	lastVideo               atomic.Int64 // unix ns
+}
+
+func (l *Load) open(ctx context.Context, hc *http.Client, wt *webtransport.Transport) (*viewer, error) {
+	u, err := ticket(ctx, hc, l.cfg)
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	rsp, sess, err := wt.Dial(dctx, u, nil)
+	if err != nil {
+		if rsp != nil {
+			return nil, fmt.Errorf("load: session: %s: %w", rsp.Status, err)
+		}
+		return nil, fmt.Errorf("load: session: %w", err)
+	}
+	ctrl, err := sess.OpenStreamSync(dctx)
+	if err != nil {
+		sess.CloseWithError(0, "")
+		return nil, err
+	}
+	if err := protocol.WriteMessage(ctrl, &protocol.Message{Type: protocol.MsgHello, Client: "quicast-load"}); err != nil {
+		sess.CloseWithError(0, "")
+		return nil, err
+	}
+	v := &viewer{l: l, sess: sess, clocks: map[uint32]*protocol.RTPClock{}}
+	v.lastVideo.Store(time.Now().UnixNano())
+	sctx := sess.Context()
+	go v.control(ctrl)
+	go v.audio(sctx)
+	go v.groups(sctx)
+	return v, nil
+}
+
+// control reads the control stream: the catalog's clock rates and the
+// sender reports that map RTP time to the sender's wall clock.
+func (v *viewer) control(ctrl io.Reader) {
+	rd := protocol.NewControlReader(ctrl)
+	for {
+		m, err := rd.Read()
+		if err != nil {
+			return
+		}
+		v.mu.Lock()
+		switch m.Type {
+		case protocol.MsgCatalog:
+			for _, t := range m.Tracks {
+				if v.clocks[t.SSRC] == nil {
+					v.clocks[t.SSRC] = &protocol.RTPClock{ClockRate: t.ClockRate}
+				}
+			}
+		case protocol.MsgSync:
+			if c := v.clocks[m.Sync.SSRC]; c != nil {
+				c.Update(m.Sync.NTPTime, m.Sync.RTPTime)
+			}
+		}
+		v.mu.Unlock()
+	}
+}
+
+// arrived records one RTP packet received at now.
+func (v *viewer) arrived(pkt []byte, now time.Time) {
+	v.bytes.Add(uint64(len(pkt)))
+	if len(pkt) < 12 {
+		return
+	}
+	ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
+	ts := uint32(pkt[4])<<24 | uint32(pkt[5])<<16 | uint32(pkt[6])<<8 | uint32(pkt[7])
+	v.mu.Lock()
+	c := v.clocks[ssrc]
+	var at time.Time
+	if c != nil && c.Synced() {
+		at = c.WallTime(ts)
+	}
+	v.mu.Unlock()
+	if !at.IsZero() {
+		v.l.hist.add(now.Sub(at))
+	}
+}
+
+func seqOf(pkt []byte) uint16 { return uint16(pkt[2])<<8 | uint16(pkt[3]) }
+
+func (v *viewer) audio(ctx context.Context) {
+	var last uint16
+	first := true
+	for {
+		b, err := v.sess.ReceiveDatagram(ctx)
+		if err != nil {
+			return
+		}
+		if len(b) < 12 {
+			continue
+		}
+		v.arrived(b, time.Now())
+		s := seqOf(b)
+		if !first {
+			if d := s - last - 1; d > 0 && d < 0x8000 {
+				v.gaps.Add(uint64(d))
+			}
+		}
+		last, first = s, false
+	}
+}
+
+func (v *viewer) groups(ctx context.Context) {
+	for {
+		s, err := v.sess.AcceptUniStream(ctx)
+		if err != nil {
+			return
+		}
+		go v.group(s)
+	}
+}
+
+func (v *viewer) group(s io.Reader) {
+	gr, err := protocol.NewGroupReader(s)
+	if err != nil {
+		v.cut.Add(1)
+		return
+	}
+	var buf []byte
+	var last uint16
+	first := true
+	for {
+		pkt, err := gr.ReadPacket(buf)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				v.whole.Add(1)
+			} else {
+				v.cut.Add(1)
+			}
+			return
+		}
+		buf = pkt
+		now := time.Now()
+		v.lastVideo.Store(now.UnixNano())
+		v.arrived(pkt, now)
+		if len(pkt) >= 12 {
+			s := seqOf(pkt)
+			if !first && s != last+1 {
+				v.gaps.Add(uint64(s - last - 1))
+			}
+			last, first = s, false
+		}
+	}
+}
+
+// histogram of delays in 100 µs buckets up to 10 s, safe for concurrent use.
+type histogram struct {
+	buckets [100_000]atomic.Uint64
+	over    atomic.Uint64
+	max     atomic.Int64
+}
+
+const bucket = 100 * time.Microsecond
+
+func (h *histogram) add(d time.Duration) {
+	if d < 0 {
+		d = 0 // clocks a hair apart
+	}
+	i := int(d / bucket)
+	if i >= len(h.buckets) {
+		h.over.Add(1)
+	} else {
+		h.buckets[i].Add(1)
+	}
+	for m := h.max.Load(); int64(d) > m && !h.max.CompareAndSwap(m, int64(d)); m = h.max.Load() {
+	}
+}
+
+func (h *histogram) reset() {
+	for i := range h.buckets {
+		h.buckets[i].Store(0)
+	}
+	h.over.Store(0)
+	h.max.Store(0)
+}
+
+func (h *histogram) summary() (p50, p95, max time.Duration, n uint64) {
+	counts := make([]uint64, len(h.buckets))
+	for i := range h.buckets {
+		counts[i] = h.buckets[i].Load()
+		n += counts[i]
+	}
+	n += h.over.Load()
+	if n == 0 {
+		return 0, 0, 0, 0
+	}
+	pct := func(p float64) time.Duration {
+		want := uint64(p * float64(n))
+		var sum uint64
+		for i := range counts {
+			sum += counts[i]
+			if sum > want {
+				return time.Duration(i)*bucket + bucket/2
+			}
+		}
+		return time.Duration(h.max.Load())
+	}
+	return pct(0.50), pct(0.95), time.Duration(h.max.Load()), n
+}
