@@ -197,35 +197,18 @@ func (v *viewer) readLoop(rd *protocol.ControlReader, s *stream) {
 // reset when the fan-out dropped the rest of it or when the viewer fell more
 // than maxVideoLag behind; then it resumes at the next keyframe. It returns
 // when the session ends or a control message cannot be written.
+//
+// The packets waiting in the queue are written together (up to
+// maxWriteBatch): quic-go then fills whole QUIC packets and sends them in
+// one system call (GSO) instead of one call per RTP packet.
 func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
-	var (
-		cur      *webtransport.SendStream
-		curGroup uint64
-		late     bool // waiting for a keyframe queued after falling behind
-		buf      []byte
-	)
-	endGroup := func() {
-		if cur != nil {
-			_ = cur.Close()
-			cur = nil
-		}
-	}
-	dropGroup := func() {
-		if cur != nil {
-			cur.CancelWrite(errCodeGroupDropped)
-			cur = nil
-		}
-	}
-	fallBehind := func() {
-		dropGroup()
-		late = true
-		v.groupsLate.Add(1)
-		v.h.c.groupsLate.Add(1)
-	}
-	defer endGroup()
+	w := groupWriter{v: v, ctx: ctx}
+	defer w.endGroup()
+	var buf []byte
+	batch := make([]videoItem, 0, maxWriteBatch)
 	for {
 		if v.abort.Swap(false) {
-			dropGroup()
+			w.dropGroup()
 		}
 		select {
 		case <-ctx.Done():
@@ -241,44 +224,118 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 				return
 			}
 		case it := <-v.videoQ:
-			deadline := it.at.Add(maxVideoLag)
-			if time.Now().After(deadline) {
-				if !late {
-					fallBehind()
+			batch = append(batch[:0], it)
+		more:
+			for len(batch) < maxWriteBatch {
+				select {
+				case it := <-v.videoQ:
+					batch = append(batch, it)
+				default:
+					break more
 				}
-				continue // stale: waiting for a keyframe queued in time
 			}
-			if it.start {
-				late = false
-				endGroup()
-				octx, cancel := context.WithDeadline(ctx, deadline)
-				s, err := v.sess.OpenUniStreamSync(octx)
-				cancel()
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					fallBehind() // the viewer's stream limit: it holds too many groups open
-					continue
-				}
-				cur, curGroup = s, it.group
-				buf = protocol.AppendGroupHeader(buf[:0], protocol.GroupHeader{SSRC: ssrcOf(it.pkt), Group: it.group})
-			} else if late || cur == nil || it.group != curGroup {
-				continue // the rest of a dropped group
-			} else {
-				buf = buf[:0]
-			}
-			buf = protocol.AppendPacket(buf, it.pkt)
-			_ = cur.SetWriteDeadline(deadline)
-			if _, err := cur.Write(buf); err != nil {
-				if errors.Is(err, os.ErrDeadlineExceeded) {
-					fallBehind()
-				} else {
-					dropGroup()
-				}
+			if !w.write(batch) {
+				return
 			}
 		}
 	}
+}
+
+// maxWriteBatch bounds the video packets written to a group stream at once.
+const maxWriteBatch = 32
+
+// groupWriter writes one viewer's video groups (writeLoop's goroutine).
+type groupWriter struct {
+	v        *viewer
+	ctx      context.Context
+	cur      *webtransport.SendStream
+	curGroup uint64
+	late     bool // waiting for a keyframe queued after falling behind
+
+	buf      []byte    // framed packets not written yet
+	deadline time.Time // of the oldest of them
+}
+
+func (w *groupWriter) endGroup() {
+	if w.cur != nil {
+		_ = w.cur.Close()
+		w.cur = nil
+	}
+}
+
+func (w *groupWriter) dropGroup() {
+	w.buf = w.buf[:0]
+	if w.cur != nil {
+		w.cur.CancelWrite(errCodeGroupDropped)
+		w.cur = nil
+	}
+}
+
+func (w *groupWriter) fallBehind() {
+	w.dropGroup()
+	w.late = true
+	w.v.groupsLate.Add(1)
+	w.v.h.c.groupsLate.Add(1)
+}
+
+// flush writes the framed packets to the current group's stream, giving
+// up (fallBehind) when the connection has not taken them by the deadline
+// of the oldest.
+func (w *groupWriter) flush() {
+	if len(w.buf) == 0 || w.cur == nil {
+		w.buf = w.buf[:0]
+		return
+	}
+	_ = w.cur.SetWriteDeadline(w.deadline)
+	_, err := w.cur.Write(w.buf)
+	w.buf = w.buf[:0]
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.fallBehind()
+		} else {
+			w.dropGroup()
+		}
+	}
+}
+
+// write frames and writes a batch of queued packets; false when the
+// session ended.
+func (w *groupWriter) write(batch []videoItem) bool {
+	now := time.Now()
+	for _, it := range batch {
+		deadline := it.at.Add(maxVideoLag)
+		if now.After(deadline) {
+			if !w.late {
+				w.fallBehind()
+			}
+			continue // stale: waiting for a keyframe queued in time
+		}
+		if it.start {
+			w.flush()
+			w.late = false
+			w.endGroup()
+			octx, cancel := context.WithDeadline(w.ctx, deadline)
+			s, err := w.v.sess.OpenUniStreamSync(octx)
+			cancel()
+			if err != nil {
+				if w.ctx.Err() != nil {
+					return false
+				}
+				w.fallBehind() // the viewer's stream limit: it holds too many groups open
+				continue
+			}
+			w.cur, w.curGroup = s, it.group
+			w.buf = protocol.AppendGroupHeader(w.buf[:0], protocol.GroupHeader{SSRC: ssrcOf(it.pkt), Group: it.group})
+			w.deadline = deadline
+		} else if w.late || w.cur == nil || it.group != w.curGroup {
+			continue // the rest of a dropped group
+		} else if len(w.buf) == 0 {
+			w.deadline = deadline
+		}
+		w.buf = protocol.AppendPacket(w.buf, it.pkt)
+	}
+	w.flush()
+	return true
 }
 
 // audioLoop sends audio packets as datagrams, apart from the video writes so
