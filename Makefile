@@ -32,7 +32,7 @@ wasm:
 	@echo "viewer: $$(stat -c %s $(WASM_DIR)/main.wasm) bytes, $$(stat -c %s $(WASM_DIR)/main.wasm.gz) gzipped"
 
 build: deps-build wasm
-	$(GO) build -o $(BIN)/ ./relay/cmd/quicast-relay ./sender/cmd/quicast-send
+	$(GO) build -o $(BIN)/ ./relay/cmd/quicast-relay ./relay/cmd/quicast-load ./sender/cmd/quicast-send
 
 vet:
 	$(GO) vet ./...
