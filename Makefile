@@ -2,7 +2,8 @@
 #
 #   make demo    build, then run a relay and a test-source sender on this machine
 #   make test    the whole suite (unit, fuzz seeds, js/wasm build, interop, browser)
-#   make bench   benchmarks: per-packet paths, encoder, latency, skew, loss (bin/bench.txt)
+#   make bench   benchmarks: per-packet paths, encoder, latency, skew, loss, load (bin/bench.txt)
+#   make fuzz    every fuzz target for FUZZTIME each (default 20s)
 #   make run     the desktop application
 
 GO        ?= go
@@ -11,7 +12,7 @@ WASM_DIR  := viewer-wasm/web/static
 GOROOT    := $(shell $(GO) env GOROOT)
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build deps deps-build deps-gui wasm test test-short vet bench demo run clean
+.PHONY: all build deps deps-build deps-gui wasm test test-short vet bench fuzz demo run clean
 
 all: build
 
@@ -62,6 +63,11 @@ bench: deps wasm
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v -e /relay/e2e -e /viewer-wasm/cmd/) | tee $(BIN)/bench-raw.txt
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./relay/e2e/ | tee -a $(BIN)/bench-raw.txt
 	@$(GO) run scripts/benchtable.go $(BIN)/bench-raw.txt | tee $(BIN)/bench.txt
+
+# Every fuzz target for FUZZTIME each (default 20s; FUZZTIME=3m for a long
+# run). Crashers land in the package's testdata/fuzz/: commit them.
+fuzz: deps
+	@scripts/fuzz.sh
 
 demo: build
 	@scripts/demo.sh

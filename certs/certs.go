@@ -257,6 +257,14 @@ func (m *Manager) loadOrCreateCA() error {
 		m.caPEM, _ = os.ReadFile(certPath)
 		return nil
 	}
+	if _, err := os.Stat(keyPath); err == nil {
+		// A CA key without its certificate: someone deleted ca.pem. A new
+		// CA would overwrite the key every sender's -ca or -pin and every
+		// browser that imported the CA trusts.
+		return fmt.Errorf("certs: %s is missing but the CA's key %s is there: restore %s, "+
+			"or delete %s too to start a new CA (then every sender's -ca/-pin and every browser's imported CA must be replaced)",
+			certPath, keyPath, CAFile, keyPath)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err

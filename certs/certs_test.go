@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -274,5 +275,29 @@ func TestLeafFollowsHosts(t *testing.T) {
 	}
 	if renewed, _ := b.SetHosts([]string{"relay.example"}); renewed {
 		t.Error("a covered host renewed the leaf")
+	}
+}
+
+// TestDeletedCACertificate: a data directory whose ca.pem was deleted but
+// whose CA key remains is refused with what to do, and the key is not
+// overwritten by a new CA.
+func TestDeletedCACertificate(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := New(Config{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, caKeyFile)
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, CAFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Dir: dir}); err == nil || !strings.Contains(err.Error(), "restore") {
+		t.Errorf("without ca.pem: %v, want an error saying to restore it", err)
+	}
+	if after, _ := os.ReadFile(keyPath); !bytes.Equal(after, key) {
+		t.Error("the CA key was overwritten")
 	}
 }

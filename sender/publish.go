@@ -56,8 +56,9 @@ func Offers(video, audio media.Track) (v, a *protocol.TrackOffer) {
 
 // Publish performs the publish handshake (POST /api/publish over TLS) and
 // returns where and how to send. Errors name the cause in words: a wrong
-// key wraps ErrBadKey, an unknown stream ErrNoStream, a stream another
-// sender has ErrLive, an untrusted certificate ErrUntrusted.
+// key or an unknown stream wraps ErrBadKey (quicast-relay answers both
+// alike, 401), a 404 ErrNoStream, a stream another sender has ErrLive, an
+// untrusted certificate ErrUntrusted.
 func Publish(ctx context.Context, cfg PublishConfig, video, audio *protocol.TrackOffer) (Session, protocol.PublishResponse, error) {
 	return publish(ctx, cfg, "", video, audio)
 }

@@ -86,7 +86,9 @@ func TestBroadcastProblems(t *testing.T) {
 		want Problem
 	}{
 		{"wrong key", Config{PublishConfig: sender.PublishConfig{Relay: url, Stream: "demo", Key: "nope", CAFile: ca}, Video: test}, BadKey},
-		{"no stream", Config{PublishConfig: sender.PublishConfig{Relay: url, Stream: "other", Key: key, CAFile: ca}, Video: test}, NoStream},
+		// The relay answers an unknown stream as it answers a wrong key
+		// (it does not tell who has no key which streams exist).
+		{"no stream", Config{PublishConfig: sender.PublishConfig{Relay: url, Stream: "other", Key: key, CAFile: ca}, Video: test}, BadKey},
 		{"untrusted", Config{PublishConfig: sender.PublishConfig{Relay: url, Stream: "demo", Key: key}, Video: test}, Untrusted},
 		{"missing file", Config{PublishConfig: sender.PublishConfig{Relay: url, Stream: "demo", Key: key, CAFile: ca},
 			Video: media.Source{Type: media.SourceFile, Arg: filepath.Join(t.TempDir(), "gone.y4m")}}, FileError},

@@ -127,15 +127,7 @@ func TestNullFiles(t *testing.T) {
 // TestSessionsPerUser: one account logging in again and again ends its own
 // oldest sessions, not everyone's chance to log in.
 func TestSessionsPerUser(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []string{"alice", "bob"} {
-		if err := s.AddUser(u, "password of "+u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := openWithUsers(t, t.TempDir(), "alice", "bob")
 	now := time.Unix(1_800_000_000, 0)
 	bob, err := s.NewSession("bob", now, time.Hour)
 	if err != nil {
@@ -209,15 +201,7 @@ func TestSeesChangesByAnotherProcess(t *testing.T) {
 // when another process (the command line) does it.
 func TestSessions(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []string{"alice", "bob"} {
-		if err := s.AddUser(u, "password of "+u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := openWithUsers(t, dir, "alice", "bob")
 	now := time.Unix(1_800_000_000, 0)
 	open := func(u string) string {
 		tok, err := s.NewSession(u, now, time.Hour)
@@ -311,4 +295,20 @@ func TestRekeyAndRemoveStream(t *testing.T) {
 	if _, err := cli.Rekey("demo"); !errors.Is(err, ErrNoStream) {
 		t.Errorf("rekey of a removed stream: %v", err)
 	}
+}
+
+// openWithUsers opens the store in dir with users whose passwords are
+// "password of NAME".
+func openWithUsers(t *testing.T, dir string, users ...string) *Store {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if err := s.AddUser(u, "password of "+u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }
