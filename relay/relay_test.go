@@ -47,6 +47,7 @@ type testRelay struct {
 	st     *store.Store
 	hub    *media.Hub
 	caPool *x509.CertPool
+	login  string // store.SessionID of user u's login session
 }
 
 func startRelay(t *testing.T, opts ...func(*Config)) *testRelay {
@@ -65,7 +66,12 @@ func startRelay(t *testing.T, opts ...func(*Config)) *testRelay {
 	if err := st.AddUser("u", "password of u"); err != nil {
 		t.Fatal(err)
 	}
-	tr := &testRelay{dir: dir, key: key, st: st}
+	// Tickets are good while the login session that took them lasts.
+	login, err := st.NewSession("u", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &testRelay{dir: dir, key: key, st: st, login: store.SessionID(login)}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -268,7 +274,7 @@ func (r *testRelay) dialAddr(t *testing.T, addr, ticket string) (*viewer, error)
 }
 
 func (r *testRelay) ticket(t *testing.T, stream string, exp time.Duration) string {
-	s, err := ticket.Sign(r.st.TicketKey(), ticket.Ticket{Stream: stream, User: "u", Expires: time.Now().Add(exp)})
+	s, err := ticket.Sign(r.st.TicketKey(), ticket.Ticket{Stream: stream, User: "u", Session: r.login, Expires: time.Now().Add(exp)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -22,40 +23,52 @@ var (
 // KeySize is the size of the relay's ticket signing key, in bytes.
 const KeySize = 32
 
-const version = 1
+const version = 2
 
-// A Ticket lets one viewer open one stream until Expires. Browsers send no
-// cookies or headers with a WebTransport CONNECT, so the watch page fetches a
-// ticket with its session cookie and passes it in the URL query.
+// A Ticket lets one viewer open one session on one stream until Expires.
+// Browsers send no cookies or headers with a WebTransport CONNECT, so the
+// watch page fetches a ticket with its session cookie and passes it in the
+// URL query. The relay accepts each ticket once (Nonce) and only while the
+// login session that took it (Session) lasts.
 //
-// Encoded form: "v1." + base64url(payload) + "." + base64url(HMAC-SHA256(key, payload)),
+// Encoded form: "v2." + base64url(payload) + "." + base64url(HMAC-SHA256(key, payload)),
 // no padding, where payload is
 //
-//	+---------+--------------------+--------+--------+--------+------+
-//	| version | expires (unix s)   | len(S) | S      | len(U) | U    |
-//	| 1 byte  | 8 bytes, big end.  | 1 byte | stream | 1 byte | user |
-//	+---------+--------------------+--------+--------+--------+------+
+//	+---------+-------------------+-----------+--------+--------+--------+------+--------+---------+
+//	| version | expires (unix s)  | nonce     | len(S) | S      | len(U) | U    | len(L) | L       |
+//	| 1 byte  | 8 bytes, big end. | 8 bytes   | 1 byte | stream | 1 byte | user | 1 byte | session |
+//	+---------+-------------------+-----------+--------+--------+--------+------+--------+---------+
 type Ticket struct {
 	Stream  string
 	User    string
+	Session string    // the relay's reference to the login session that took it
+	Nonce   uint64    // makes each ticket unique; Sign draws one when 0
 	Expires time.Time // second resolution
 }
 
-// Sign encodes and signs t with key (KeySize bytes). Stream and
-// User longer than 255 bytes are an error.
+// Sign encodes and signs t with key (KeySize bytes). Stream, User and
+// Session longer than 255 bytes are an error.
 func Sign(key []byte, t Ticket) (string, error) {
-	if len(t.Stream) > 255 || len(t.User) > 255 {
-		return "", fmt.Errorf("%w: stream or user longer than 255 bytes", ErrMalformed)
+	if len(t.Stream) > 255 || len(t.User) > 255 || len(t.Session) > 255 {
+		return "", fmt.Errorf("%w: stream, user or session longer than 255 bytes", ErrMalformed)
 	}
-	p := make([]byte, 0, 11+len(t.Stream)+len(t.User))
+	if t.Nonce == 0 {
+		var b [8]byte
+		rand.Read(b[:])
+		t.Nonce = binary.BigEndian.Uint64(b[:]) | 1
+	}
+	p := make([]byte, 0, 20+len(t.Stream)+len(t.User)+len(t.Session))
 	p = append(p, version)
 	p = binary.BigEndian.AppendUint64(p, uint64(t.Expires.Unix()))
+	p = binary.BigEndian.AppendUint64(p, t.Nonce)
 	p = append(p, byte(len(t.Stream)))
 	p = append(p, t.Stream...)
 	p = append(p, byte(len(t.User)))
 	p = append(p, t.User...)
+	p = append(p, byte(len(t.Session)))
+	p = append(p, t.Session...)
 	enc := base64.RawURLEncoding
-	return "v1." + enc.EncodeToString(p) + "." + enc.EncodeToString(sign(key, p)), nil
+	return "v2." + enc.EncodeToString(p) + "." + enc.EncodeToString(sign(key, p)), nil
 }
 
 // Verify checks the signature and expiry of s and that it was issued for
@@ -76,9 +89,9 @@ func Verify(key []byte, s, stream string, now time.Time) (Ticket, error) {
 }
 
 func verifyMAC(key []byte, s string) (Ticket, error) {
-	rest, ok := strings.CutPrefix(s, "v1.")
+	rest, ok := strings.CutPrefix(s, "v2.")
 	if !ok {
-		return Ticket{}, fmt.Errorf("%w: no v1 prefix", ErrMalformed)
+		return Ticket{}, fmt.Errorf("%w: no v2 prefix", ErrMalformed)
 	}
 	p64, m64, ok := strings.Cut(rest, ".")
 	if !ok {
@@ -100,26 +113,32 @@ func verifyMAC(key []byte, s string) (Ticket, error) {
 }
 
 func parsePayload(p []byte) (Ticket, error) {
-	if len(p) < 11 {
-		return Ticket{}, fmt.Errorf("%w: payload %d < 11 bytes", ErrMalformed, len(p))
+	if len(p) < 20 {
+		return Ticket{}, fmt.Errorf("%w: payload %d < 20 bytes", ErrMalformed, len(p))
 	}
 	if p[0] != version {
 		return Ticket{}, fmt.Errorf("%w: version %d", ErrMalformed, p[0])
 	}
 	exp := binary.BigEndian.Uint64(p[1:9])
-	p = p[9:]
+	nonce := binary.BigEndian.Uint64(p[9:17])
+	p = p[17:]
 	stream, p, ok := cutLenPrefixed(p)
 	if !ok {
 		return Ticket{}, fmt.Errorf("%w: stream field", ErrMalformed)
 	}
 	user, p, ok := cutLenPrefixed(p)
-	if !ok || len(p) != 0 {
+	if !ok {
 		return Ticket{}, fmt.Errorf("%w: user field", ErrMalformed)
+	}
+	session, p, ok := cutLenPrefixed(p)
+	if !ok || len(p) != 0 {
+		return Ticket{}, fmt.Errorf("%w: session field", ErrMalformed)
 	}
 	if exp > 1<<62 {
 		return Ticket{}, fmt.Errorf("%w: expiry %d", ErrMalformed, exp)
 	}
-	return Ticket{Stream: string(stream), User: string(user), Expires: time.Unix(int64(exp), 0)}, nil
+	return Ticket{Stream: string(stream), User: string(user), Session: string(session), Nonce: nonce,
+		Expires: time.Unix(int64(exp), 0)}, nil
 }
 
 func cutLenPrefixed(p []byte) (field, rest []byte, ok bool) {

@@ -11,7 +11,7 @@ import (
 func TestTicket(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, KeySize)
 	now := time.Unix(1_800_000_000, 0)
-	tk := Ticket{Stream: "demo", User: "alice", Expires: now.Add(time.Minute)}
+	tk := Ticket{Stream: "demo", User: "alice", Session: "login-1", Expires: now.Add(time.Minute)}
 	s, err := Sign(key, tk)
 	if err != nil {
 		t.Fatal(err)
@@ -20,8 +20,12 @@ func TestTicket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if got.Stream != tk.Stream || got.User != tk.User || !got.Expires.Equal(tk.Expires) {
-		t.Errorf("got %+v, want %+v", got, tk)
+	if got.Stream != tk.Stream || got.User != tk.User || got.Session != tk.Session || !got.Expires.Equal(tk.Expires) || got.Nonce == 0 {
+		t.Errorf("got %+v, want %+v with a nonce", got, tk)
+	}
+	// Each ticket is unique, so that the relay can accept it once.
+	if again, _ := Sign(key, tk); again == s {
+		t.Error("two tickets signed for the same viewer in the same second are identical")
 	}
 
 	otherKey := bytes.Repeat([]byte{8}, KeySize)
@@ -43,8 +47,9 @@ func TestTicket(t *testing.T) {
 		{"forged key", forged, "demo", now, ErrForged},
 		{"tampered", string(tampered), "demo", now, ErrForged},
 		{"missing", "", "demo", now, ErrMalformed},
-		{"garbage", "v1.!!!.???", "demo", now, ErrMalformed},
-		{"no signature", "v1.abc", "demo", now, ErrMalformed},
+		{"garbage", "v2.!!!.???", "demo", now, ErrMalformed},
+		{"no signature", "v2.abc", "demo", now, ErrMalformed},
+		{"old version", "v1." + strings.SplitN(s, ".", 2)[1], "demo", now, ErrMalformed},
 	} {
 		if _, err := Verify(key, c.ticket, c.stream, c.now); !errors.Is(err, c.want) {
 			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
@@ -56,7 +61,7 @@ func TestTicket(t *testing.T) {
 }
 
 func FuzzTicketPayload(f *testing.F) {
-	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 1, 4, 'd', 'e', 'm', 'o', 1, 'a'})
+	f.Add([]byte{2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 4, 'd', 'e', 'm', 'o', 1, 'a', 2, 's', '1'})
 	f.Add([]byte{1})
 	f.Add([]byte{})
 	key := make([]byte, KeySize)
@@ -70,7 +75,10 @@ func FuzzTicketPayload(f *testing.F) {
 			t.Fatalf("re-sign %+v: %v", tk, err)
 		}
 		back, err := verifyMAC(key, s)
-		if err != nil || back.Stream != tk.Stream || back.User != tk.User || !back.Expires.Equal(tk.Expires) {
+		if tk.Nonce == 0 { // Sign drew one
+			tk.Nonce = back.Nonce
+		}
+		if err != nil || back != tk {
 			t.Fatalf("round trip %+v -> %+v, %v", tk, back, err)
 		}
 	})

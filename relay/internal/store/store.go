@@ -478,6 +478,25 @@ func (s *Store) SessionUser(tok string, now time.Time) (string, bool) {
 	return ss.User, true
 }
 
+// SessionID is the reference to the login session with cookie value tok
+// that tickets carry (the key it is stored under; not the cookie).
+func SessionID(tok string) string { return keyHash(tok) }
+
+// SessionActive reports whether the login session id (SessionID) is
+// user's and still valid at now: not ended, expired, nor ended by the
+// user's removal or a new password.
+func (s *Store) SessionActive(id, user string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.refreshLocked()
+	ss, ok := s.sessions[id]
+	if !ok || ss.User != user || now.Unix() >= ss.Expires {
+		return false
+	}
+	h, ok := s.users[user]
+	return ok && subtle.ConstantTimeCompare([]byte(pwTag(h)), []byte(ss.Pw)) == 1
+}
+
 // EndSession ends the login session with cookie value tok (log out).
 func (s *Store) EndSession(tok string) error {
 	s.mu.Lock()

@@ -97,9 +97,10 @@ type Handler struct {
 
 	Counters Counters
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
-	etags    sync.Map // asset name → ETag
+	mu          sync.Mutex
+	limiters    map[string]*rate.Limiter
+	usedTickets map[uint64]time.Time // nonce → expiry of the tickets that opened a session
+	etags       sync.Map             // asset name → ETag
 
 	// hashing holds one token per password check running: argon2id takes
 	// ~19 MiB and tens of ms of a core each, so a login storm from many
@@ -129,7 +130,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.CertHashes = func() [][32]byte { return nil }
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"),
-		limiters: map[string]*rate.Limiter{}, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		limiters: map[string]*rate.Limiter{}, usedTickets: map[uint64]time.Time{}, hashing: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		crossOrigin: http.NewCrossOriginProtection(), warnLimit: rate.NewLimiter(rate.Every(10*time.Second), 5)}
 	// A request that changes state (log in, log out, publish) must come
 	// from the relay's own pages or from a program, never from a page on
@@ -185,12 +186,22 @@ func hostOnly(hostport string) string {
 // directory: they survive a restart of the relay, and end when the user
 // logs out, is removed or gets a new password.
 func (h *Handler) user(r *http.Request) string {
+	u, _ := h.session(r)
+	return u
+}
+
+// session returns the logged-in user of r and the reference to their
+// login session (store.SessionID), or "".
+func (h *Handler) session(r *http.Request) (user, id string) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	u, _ := h.cfg.Store.SessionUser(c.Value, h.cfg.Now())
-	return u
+	u, ok := h.cfg.Store.SessionUser(c.Value, h.cfg.Now())
+	if !ok {
+		return "", ""
+	}
+	return u, store.SessionID(c.Value)
 }
 
 func (h *Handler) page(name string, needLogin bool) http.HandlerFunc {
@@ -323,6 +334,23 @@ func (h *Handler) limiter(r *http.Request) *rate.Limiter {
 		h.limiters[ip] = l
 	}
 	return l
+}
+
+// useTicket records the ticket nonce as used until expires; false when it
+// was used already. Expired entries are forgotten as new ones come.
+func (h *Handler) useTicket(nonce uint64, expires, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, used := h.usedTickets[nonce]; used {
+		return false
+	}
+	for n, exp := range h.usedTickets {
+		if !now.Before(exp) {
+			delete(h.usedTickets, n)
+		}
+	}
+	h.usedTickets[nonce] = expires
+	return true
 }
 
 // evictLimitersLocked makes room in a full limiter table: addresses whose
@@ -495,7 +523,7 @@ type TicketResponse struct {
 }
 
 func (h *Handler) ticket(w http.ResponseWriter, r *http.Request) {
-	user := h.user(r)
+	user, sid := h.session(r)
 	if user == "" {
 		writeError(w, http.StatusUnauthorized, "not logged in")
 		return
@@ -506,7 +534,7 @@ func (h *Handler) ticket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exp := h.cfg.Now().Add(ticketTTL)
-	t, err := ticket.Sign(h.cfg.Store.TicketKey(), ticket.Ticket{Stream: stream, User: user, Expires: exp})
+	t, err := ticket.Sign(h.cfg.Store.TicketKey(), ticket.Ticket{Stream: stream, User: user, Session: sid, Expires: exp})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -599,9 +627,13 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 // webTransport checks the ticket before any session exists.
 func (h *Handler) webTransport(w http.ResponseWriter, r *http.Request) {
 	stream := r.PathValue("stream")
-	t, err := ticket.Verify(h.cfg.Store.TicketKey(), r.URL.Query().Get("ticket"), stream, h.cfg.Now())
-	if err == nil && !h.cfg.Store.UserExists(t.User) {
-		err = errors.New("the ticket's user was removed")
+	now := h.cfg.Now()
+	t, err := ticket.Verify(h.cfg.Store.TicketKey(), r.URL.Query().Get("ticket"), stream, now)
+	if err == nil && !h.cfg.Store.SessionActive(t.Session, t.User, now) {
+		err = errors.New("the login that took the ticket has ended (logged out, new password or user removed)")
+	}
+	if err == nil && !h.useTicket(t.Nonce, t.Expires, now) {
+		err = errors.New("the ticket was used already: take a new one")
 	}
 	if err != nil {
 		h.Counters.TicketsRefused.Add(1)

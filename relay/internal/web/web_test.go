@@ -283,6 +283,21 @@ func TestTicket(t *testing.T) {
 	if resp := f.do("CONNECT", "/wt/other?ticket="+url.QueryEscape(tr.Ticket), nil, nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("ticket for another stream: %s", resp.Status)
 	}
+	// A ticket opens one session.
+	if resp := f.do("CONNECT", "/wt/demo?ticket="+url.QueryEscape(tr.Ticket), nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a ticket used twice: %s", resp.Status)
+	}
+	// A ticket taken before logging out is worth nothing after.
+	resp = f.do("GET", "/api/ticket?stream=demo", nil, nil, c)
+	var before TicketResponse
+	json.NewDecoder(resp.Body).Decode(&before)
+	f.do("POST", "/api/logout", nil, map[string]string{"Content-Type": "application/json"}, c)
+	if resp := f.do("CONNECT", "/wt/demo?ticket="+url.QueryEscape(before.Ticket), nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a ticket after its login ended: %s", resp.Status)
+	}
+	c = f.login(t)
+	resp = f.do("GET", "/api/ticket?stream=demo", nil, nil, c)
+	json.NewDecoder(resp.Body).Decode(&tr)
 	f.now = f.now.Add(ticketTTL + time.Second)
 	if resp := f.do("CONNECT", "/wt/demo?ticket="+url.QueryEscape(tr.Ticket), nil, nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("expired ticket: %s", resp.Status)
@@ -290,8 +305,8 @@ func TestTicket(t *testing.T) {
 	if len(f.m.served) != 1 || f.m.served[0] != "demo/alice" {
 		t.Errorf("media side served %v, want only demo/alice", f.m.served)
 	}
-	if f.h.Counters.TicketsRefused.Load() != 2 {
-		t.Errorf("%d tickets refused, want 2", f.h.Counters.TicketsRefused.Load())
+	if n := f.h.Counters.TicketsRefused.Load(); n != 4 {
+		t.Errorf("%d tickets refused, want 4", n)
 	}
 }
 
