@@ -43,6 +43,12 @@ type Config struct {
 	Hosts             []string
 	CertFile, KeyFile string // a user-provided certificate replaces the local CA
 	Logger            *slog.Logger
+	// MetricsToken lets a scraper elsewhere read /metrics with this bearer
+	// token; "" serves them to this machine (loopback) only.
+	MetricsToken string
+	// DebugAddr, when set, serves Go's profiler (net/http/pprof) on this
+	// HOST:PORT, plain HTTP: keep it on loopback.
+	DebugAddr string
 
 	onHub      func(*media.Hub)           // tests: look at the hub's counters
 	ifaces     func() ([]net.Addr, error) // tests: the machine's addresses; default net.InterfaceAddrs
@@ -152,18 +158,27 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		return err
 	}
 	altSvc := fmt.Sprintf(`h3=":%d"; ma=86400`, port)
-	h3.Handler = handler
+	tcpLimit := newLimitListener(tcp, maxConns, maxConnsPerIP)
+	ql := defaultQUICLimits
+	if cfg.quicLimits != nil {
+		ql = *cfg.quicLimits
+	}
+	admit := newQUICAdmission(ql)
+	top := http.NewServeMux()
+	top.Handle("GET /metrics", metricsHandler(&collector{hub: hub, web: handler, cm: cm, tcp: tcpLimit, quic: admit}, cfg.MetricsToken))
+	top.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintf(w, `{"status":"ok","streamsLive":%d,"viewers":%d}`+"\n", hub.LiveStreams(), hub.Stats().ViewersNow)
+	})
+	top.Handle("/", handler)
+	h3.Handler = top
 	webtransport.ConfigureHTTP3Server(h3)
 
 	tlsQUIC := http3.ConfigureTLSConfig(&tls.Config{GetCertificate: cm.GetCertificate, MinVersion: tls.VersionTLS13})
 	demux := newDemuxConn(udp, hub.Deliver)
 	var resetKey quic.StatelessResetKey
 	copy(resetKey[:], st.ResetKey())
-	ql := defaultQUICLimits
-	if cfg.quicLimits != nil {
-		ql = *cfg.quicLimits
-	}
-	admit := newQUICAdmission(ql)
 	tr := &quic.Transport{Conn: demux, StatelessResetKey: &resetKey,
 		ConnContext: admit.connContext, VerifySourceAddress: admit.verifySourceAddress}
 	ln, err := tr.ListenEarly(tlsQUIC, quicConfig())
@@ -180,7 +195,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	https := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Alt-Svc", altSvc)
-			handler.ServeHTTP(w, r)
+			top.ServeHTTP(w, r)
 		}),
 		TLSConfig:         &tls.Config{GetCertificate: cm.GetCertificate, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: to.header,
@@ -190,7 +205,6 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	tcpLimit := newLimitListener(tcp, maxConns, maxConnsPerIP)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -210,6 +224,17 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 			wg.Go(func() { _ = wt.ServeQUICConn(conn) })
 		}
 	})
+
+	if cfg.DebugAddr != "" {
+		dl, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("relay: -debug-addr: %w", err)
+		}
+		dbg := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Go(func() { _ = dbg.Serve(dl) })
+		context.AfterFunc(ctx, func() { dbg.Close() })
+		log.Info("profiler serving", "addr", dl.Addr().String(), "path", "/debug/pprof/")
+	}
 
 	if isWildcard(listenHost) && cfg.CertFile == "" {
 		wg.Go(func() {

@@ -816,3 +816,65 @@ func TestQUICConnectionLimit(t *testing.T) {
 		t.Errorf("after one closed, a new connection is still refused: %v", err)
 	}
 }
+
+// TestMetricsAndHealth: /healthz answers; /metrics serves the relay's
+// counters to this machine, and to another address only with the token.
+func TestMetricsAndHealth(t *testing.T) {
+	var lan net.IP
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+				lan = n.IP
+				break
+			}
+		}
+	}
+	r := startRelay(t, func(c *Config) {
+		c.MetricsToken = "s3cret-token"
+		if lan != nil {
+			c.Listen = "0.0.0.0:0"
+		}
+	})
+	_, port, _ := net.SplitHostPort(r.addr)
+	r.addr = net.JoinHostPort("127.0.0.1", port) // the publisher's way in
+	p := r.publish(t, "")
+	p.videoFrame(true, 2)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: r.caPool}}}
+	get := func(host, path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "https://"+net.JoinHostPort(host, port)+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("127.0.0.1", "/healthz", ""); code != http.StatusOK || !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	code, body := get("127.0.0.1", "/metrics", "")
+	for _, want := range []string{"quicast_viewers ", "quicast_packets_in_total ", `quicast_ingest_drops_total{reason="auth"}`,
+		"quicast_certificate_expiry_timestamp_seconds ", "go_goroutines "} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/metrics from this machine: %d, no %q in\n%.2000s", code, want, body)
+		}
+	}
+	if lan == nil {
+		t.Log("no non-loopback address: access from another address not tested")
+		return
+	}
+	if code, _ := get(lan.String(), "/metrics", ""); code != http.StatusForbidden {
+		t.Errorf("/metrics from %v without the token: %d, want 403", lan, code)
+	}
+	if code, _ := get(lan.String(), "/metrics", "wrong"); code != http.StatusForbidden {
+		t.Errorf("/metrics from %v with a wrong token: %d, want 403", lan, code)
+	}
+	if code, body := get(lan.String(), "/metrics", "s3cret-token"); code != http.StatusOK || !strings.Contains(body, "quicast_viewers ") {
+		t.Errorf("/metrics from %v with the token: %d", lan, code)
+	}
+}

@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	keyFile := fs.String("key", "", "private key `FILE` (PEM) of -cert")
 	hosts := fs.String("hosts", "", "comma-separated `NAMES` (DNS names, IPs) viewers and senders reach this relay by, besides its addresses: the generated certificate covers them")
 	verbose := fs.Bool("v", false, "log debug detail")
+	metricsToken := fs.String("metrics-token", os.Getenv("QUICAST_METRICS_TOKEN"), "bearer `TOKEN` a Prometheus scraper on another machine presents for /metrics (default $QUICAST_METRICS_TOKEN; without it only this machine may read them)")
+	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this `HOST:PORT`, plain HTTP: keep it on 127.0.0.1")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -76,7 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			level = slog.LevelDebug
 		}
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-		cfg := relay.Config{Listen: *listen, DataDir: *data, CertFile: *certFile, KeyFile: *keyFile, Logger: log}
+		cfg := relay.Config{Listen: *listen, DataDir: *data, CertFile: *certFile, KeyFile: *keyFile, Logger: log,
+			MetricsToken: *metricsToken, DebugAddr: *debugAddr}
 		if *hosts != "" {
 			cfg.Hosts = strings.Split(*hosts, ",")
 		}

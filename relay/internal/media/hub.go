@@ -76,6 +76,7 @@ type Stats struct {
 	ViewersNow                                                      int64
 	GroupsDropped, PacketsDropped                                   uint64 // for slow viewers: their queue overflowed
 	GroupsLate                                                      uint64 // groups reset: a viewer fell more than maxVideoLag behind
+	PacketsOut, BytesOut                                            uint64 // RTP written to viewers
 	PLIsSent                                                        uint64
 	// Loss repair on the publisher legs: NACKs sent (one per packet asked
 	// for), packets that came back, packets given up on, and packets that
@@ -87,7 +88,7 @@ type counters struct {
 	packetsIn, bytesIn                                          atomic.Uint64
 	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP atomic.Uint64
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
-	groupsLate                                                  atomic.Uint64
+	groupsLate, packetsOut, bytesOut                            atomic.Uint64
 	conflicts, takeovers                                        atomic.Uint64
 	viewers                                                     atomic.Int64
 	repair                                                      repairCounters
@@ -165,8 +166,8 @@ func (h *Hub) Stats() Stats {
 		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), Relatches: c.relatches.Load(),
 		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
-		GroupsLate: c.groupsLate.Load(),
-		PLIsSent:   c.plisSent.Load(), NACKsSent: c.repair.nacked.Load(), PacketsRepaired: c.repair.repaired.Load(),
+		GroupsLate: c.groupsLate.Load(), PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(),
+		PLIsSent: c.plisSent.Load(), NACKsSent: c.repair.nacked.Load(), PacketsRepaired: c.repair.repaired.Load(),
 		PacketsUnrepaired: c.repair.gaveUp.Load(), PacketsDuplicate: c.repair.duplicates.Load() + c.repair.late.Load(),
 	}
 }
@@ -487,6 +488,23 @@ func (h *Hub) StreamStatus(name string) (live bool, viewers int) {
 		return false, 0
 	}
 	return s.status()
+}
+
+// LiveStreams returns how many streams have a publisher now.
+func (h *Hub) LiveStreams() int {
+	h.mu.Lock()
+	streams := make([]*stream, 0, len(h.streams))
+	for _, s := range h.streams {
+		streams = append(streams, s)
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, s := range streams {
+		if live, _ := s.status(); live {
+			n++
+		}
+	}
+	return n
 }
 
 func (h *Hub) streamLocked(name string) *stream {

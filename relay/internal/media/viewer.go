@@ -253,6 +253,7 @@ type groupWriter struct {
 	late     bool // waiting for a keyframe queued after falling behind
 
 	buf      []byte    // framed packets not written yet
+	packets  int       // how many
 	deadline time.Time // of the oldest of them
 }
 
@@ -264,7 +265,7 @@ func (w *groupWriter) endGroup() {
 }
 
 func (w *groupWriter) dropGroup() {
-	w.buf = w.buf[:0]
+	w.buf, w.packets = w.buf[:0], 0
 	if w.cur != nil {
 		w.cur.CancelWrite(errCodeGroupDropped)
 		w.cur = nil
@@ -283,12 +284,15 @@ func (w *groupWriter) fallBehind() {
 // of the oldest.
 func (w *groupWriter) flush() {
 	if len(w.buf) == 0 || w.cur == nil {
-		w.buf = w.buf[:0]
+		w.buf, w.packets = w.buf[:0], 0
 		return
 	}
 	_ = w.cur.SetWriteDeadline(w.deadline)
-	_, err := w.cur.Write(w.buf)
+	n, err := w.cur.Write(w.buf)
 	w.buf = w.buf[:0]
+	w.v.h.c.packetsOut.Add(uint64(w.packets))
+	w.v.h.c.bytesOut.Add(uint64(n))
+	w.packets = 0
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			w.fallBehind()
@@ -333,6 +337,7 @@ func (w *groupWriter) write(batch []videoItem) bool {
 			w.deadline = deadline
 		}
 		w.buf = protocol.AppendPacket(w.buf, it.pkt)
+		w.packets++
 	}
 	w.flush()
 	return true
@@ -346,9 +351,14 @@ func (v *viewer) audioLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case pkt := <-v.audioQ:
-			if err := v.sess.SendDatagram(pkt); err != nil && ctx.Err() != nil {
-				return
+			if err := v.sess.SendDatagram(pkt); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				continue
 			}
+			v.h.c.packetsOut.Add(1)
+			v.h.c.bytesOut.Add(uint64(len(pkt)))
 		}
 	}
 }
