@@ -1,7 +1,9 @@
 package relay
 
 import (
+	"errors"
 	"net"
+	"time"
 
 	"golang.org/x/net/ipv4"
 
@@ -87,5 +89,38 @@ func (c *demuxConn) ReadMsgUDP(b, oob []byte) (n, oobn, flags int, addr *net.UDP
 			return n, oobn, flags, addr, err
 		}
 		c.deliver(b[:n], addr)
+	}
+}
+
+// plainConn hides every method of the demultiplexer but net.PacketConn's:
+// quic-go then reads and writes one datagram per system call
+// (SocketOnePlain, for comparison).
+type plainConn struct{ d *demuxConn }
+
+func (c plainConn) ReadFrom(p []byte) (int, net.Addr, error)  { return c.d.ReadFrom(p) }
+func (c plainConn) WriteTo(p []byte, a net.Addr) (int, error) { return c.d.WriteTo(p, a) }
+func (c plainConn) Close() error                              { return c.d.Close() }
+func (c plainConn) LocalAddr() net.Addr                       { return c.d.LocalAddr() }
+func (c plainConn) SetDeadline(t time.Time) error             { return c.d.SetDeadline(t) }
+func (c plainConn) SetReadDeadline(t time.Time) error         { return c.d.SetReadDeadline(t) }
+func (c plainConn) SetWriteDeadline(t time.Time) error        { return c.d.SetWriteDeadline(t) }
+func (c plainConn) SetReadBuffer(n int) error                 { return c.d.SetReadBuffer(n) }
+func (c plainConn) SetWriteBuffer(n int) error                { return c.d.SetWriteBuffer(n) }
+
+// readSRTP hands what arrives on the SRTP socket of its own
+// (SocketSeparate) to the ingest, until the socket is closed.
+func readSRTP(c *net.UDPConn, deliver func(b []byte, addr net.Addr)) {
+	buf := make([]byte, 2048)
+	for {
+		n, addr, err := c.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if n > 0 && protocol.Classify(buf[0]) == protocol.ClassRTP {
+			deliver(buf[:n], addr)
+		}
 	}
 }

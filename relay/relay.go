@@ -46,6 +46,9 @@ type Config struct {
 	// MetricsToken lets a scraper elsewhere read /metrics with this bearer
 	// token; "" serves them to this machine (loopback) only.
 	MetricsToken string
+	// Socket says how the UDP port is shared: SocketOne (default),
+	// SocketSeparate or SocketOnePlain.
+	Socket string
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) on this
 	// HOST:PORT, plain HTTP: keep it on loopback.
 	DebugAddr string
@@ -67,6 +70,19 @@ type httpTimeouts struct {
 }
 
 var defaultTimeouts = httpTimeouts{header: 10 * time.Second, read: 30 * time.Second, write: time.Minute, idle: time.Minute}
+
+// Socket modes (Config.Socket).
+const (
+	// SocketOne: QUIC and SRTP on one UDP port, demultiplexed by first
+	// byte, with quic-go's batched reads and GSO (demuxConn).
+	SocketOne = "one"
+	// SocketSeparate: QUIC on the port, SRTP on a port of its own (the
+	// publish answer tells senders which); two ports to open.
+	SocketSeparate = "separate"
+	// SocketOnePlain: one port through a plain net.PacketConn, one
+	// datagram per system call: only to measure what batching brings.
+	SocketOnePlain = "one-plain"
+)
 
 // Info is what a starting relay tells its operator.
 type Info struct {
@@ -138,7 +154,18 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		QUICConfig: quicConfig(),
 	}
 	wt := &webtransport.Server{H3: h3, CheckOrigin: web.SameHost}
-	hub := media.NewHub(media.Config{WriteTo: udp.WriteTo, Port: port, WebTransport: wt, Access: st, Logger: log})
+	// Where SRTP comes in: the QUIC socket (demultiplexed), or its own.
+	srtpConn, srtpPort := udp, port
+	if cfg.Socket == SocketSeparate {
+		if srtpConn, err = net.ListenUDP("udp", &net.UDPAddr{IP: uaddr.IP}); err != nil {
+			tcp.Close()
+			udp.Close()
+			return fmt.Errorf("relay: SRTP socket: %w", err)
+		}
+		defer srtpConn.Close()
+		srtpPort = srtpConn.LocalAddr().(*net.UDPAddr).Port
+	}
+	hub := media.NewHub(media.Config{WriteTo: srtpConn.WriteTo, Port: srtpPort, WebTransport: wt, Access: st, Logger: log})
 	defer hub.Close()
 	if cfg.onHub != nil {
 		cfg.onHub(hub)
@@ -176,10 +203,21 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	webtransport.ConfigureHTTP3Server(h3)
 
 	tlsQUIC := http3.ConfigureTLSConfig(&tls.Config{GetCertificate: cm.GetCertificate, MinVersion: tls.VersionTLS13})
-	demux := newDemuxConn(udp, hub.Deliver)
+	var quicConn net.PacketConn
+	switch cfg.Socket {
+	case "", SocketOne:
+		quicConn = newDemuxConn(udp, hub.Deliver)
+	case SocketOnePlain:
+		quicConn = plainConn{newDemuxConn(udp, hub.Deliver)}
+	case SocketSeparate:
+		quicConn = udp
+		go readSRTP(srtpConn, hub.Deliver)
+	default:
+		return fmt.Errorf("relay: socket mode %q: want %s, %s or %s", cfg.Socket, SocketOne, SocketSeparate, SocketOnePlain)
+	}
 	var resetKey quic.StatelessResetKey
 	copy(resetKey[:], st.ResetKey())
-	tr := &quic.Transport{Conn: demux, StatelessResetKey: &resetKey,
+	tr := &quic.Transport{Conn: quicConn, StatelessResetKey: &resetKey,
 		ConnContext: admit.connContext, VerifySourceAddress: admit.verifySourceAddress}
 	ln, err := tr.ListenEarly(tlsQUIC, quicConfig())
 	if err != nil {

@@ -145,7 +145,11 @@ func (r *testRelay) publish(t *testing.T, profile string) *publisher {
 	}
 	tx, _ := srtp.CreateContext(pr.MasterKey, pr.MasterSalt, prof)
 	rx, _ := srtp.CreateContext(pr.MasterKey, pr.MasterSalt, prof)
-	ua, _ := net.ResolveUDPAddr("udp", r.addr)
+	// Media goes where the answer says (":PORT" on the relay's host), as
+	// quicast-send does.
+	host, _, _ := net.SplitHostPort(r.addr)
+	_, mport, _ := net.SplitHostPort(pr.Addr)
+	ua, _ := net.ResolveUDPAddr("udp", net.JoinHostPort(host, mport))
 	conn, err := net.DialUDP("udp", nil, ua)
 	if err != nil {
 		t.Fatal(err)
@@ -876,5 +880,31 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	if code, body := get(lan.String(), "/metrics", "s3cret-token"); code != http.StatusOK || !strings.Contains(body, "quicast_viewers ") {
 		t.Errorf("/metrics from %v with the token: %d", lan, code)
+	}
+}
+
+// TestSocketModes: media flows from a publisher to a viewer with SRTP on a
+// socket of its own, and through the plain one-port demultiplexer.
+func TestSocketModes(t *testing.T) {
+	for _, mode := range []string{SocketSeparate, SocketOnePlain} {
+		t.Run(mode, func(t *testing.T) {
+			r := startRelay(t, func(c *Config) { c.Socket = mode })
+			p := r.publish(t, "")
+			if _, port, _ := net.SplitHostPort(p.pr.Addr); (port == strings.Split(r.addr, ":")[1]) != (mode != SocketSeparate) {
+				t.Errorf("media address %s with the relay on %s", p.pr.Addr, r.addr)
+			}
+			v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.collect(t.Context())
+			v.waitMsg(t, protocol.MsgCatalog)
+			p.videoFrame(true, 3)
+			p.videoFrame(false, 2)
+			p.videoFrame(true, 1)
+			if g := v.group(t, 0); len(g.pkts) != 5 {
+				t.Errorf("group 0 has %d packets, want 5", len(g.pkts))
+			}
+		})
 	}
 }

@@ -233,7 +233,8 @@ type relay struct {
 	password string
 	stream   string
 	key      string
-	host     string // the browser's name for the relay; default 127.0.0.1
+	host     string   // the browser's name for the relay; default 127.0.0.1
+	flags    []string // more command-line flags
 }
 
 func (r *relay) base() string {
@@ -246,7 +247,7 @@ func (r *relay) base() string {
 
 func (r *relay) caFile() string { return filepath.Join(r.data, "certs", "ca.pem") }
 
-func startRelay(t testing.TB) *relay {
+func startRelay(t testing.TB, flags ...string) *relay {
 	t.Helper()
 	data := t.TempDir()
 	envFile := filepath.Join(data, "demo.env")
@@ -259,7 +260,7 @@ func startRelay(t testing.TB) *relay {
 		t.Fatal(err)
 	}
 	r := &relay{port: freePort(t), data: data, user: env["QUICAST_USER"], password: env["QUICAST_PASSWORD"],
-		stream: env["QUICAST_STREAM"], key: env["QUICAST_KEY"]}
+		stream: env["QUICAST_STREAM"], key: env["QUICAST_KEY"], flags: flags}
 	if r.user == "" || r.password == "" || r.stream == "" || r.key == "" {
 		t.Fatalf("demo credentials incomplete: %v", env)
 	}
@@ -270,7 +271,7 @@ func startRelay(t testing.TB) *relay {
 // launch starts the relay process and waits until it says it serves.
 func (r *relay) launch(t testing.TB) {
 	t.Helper()
-	r.proc = start(t, "quicast-relay", "-listen", fmt.Sprintf("127.0.0.1:%d", r.port), "-data", r.data)
+	r.proc = start(t, "quicast-relay", append([]string{"-listen", fmt.Sprintf("127.0.0.1:%d", r.port), "-data", r.data}, r.flags...)...)
 	if !r.out.await(30*time.Second, r.done, func(out string) bool { return strings.Contains(out, "serving on") }) {
 		if exited, err := r.wait(0); exited {
 			t.Fatalf("relay exited: %v\n%s", err, r.out.String())

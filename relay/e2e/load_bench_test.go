@@ -18,18 +18,26 @@ import (
 // reports what the viewers received and what the relay spent: CPU, CPU
 // seconds per delivered GB, memory per viewer, delivered Mbit/s, stalled
 // viewers, cut groups, and capture → arrival delay.
+//
+// At 500 viewers it also runs the relay's other socket modes: SRTP on a
+// port of its own (QUIC alone on its socket), and the one-port
+// demultiplexer without batched I/O — what the default one-port
+// demultiplexer costs or saves.
 func BenchmarkLoad(b *testing.B) {
-	for _, n := range []int{100, 500, 1000} {
-		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		viewers int
+		socket  string
+	}{{100, "one"}, {500, "one"}, {1000, "one"}, {500, "separate"}, {500, "one-plain"}} {
+		b.Run(fmt.Sprintf("viewers=%d/socket=%s", c.viewers, c.socket), func(b *testing.B) {
 			for b.Loop() {
-				benchLoad(b, n)
+				benchLoad(b, c.viewers, c.socket)
 			}
 		})
 	}
 }
 
-func benchLoad(b *testing.B, viewers int) {
-	r := startRelay(b)
+func benchLoad(b *testing.B, viewers int, socket string) {
+	r := startRelay(b, "-socket", socket)
 	r.publish(b, r.stream, r.key, "-video", "test", "-audio", "test", "-status", "5s")
 	pem, err := os.ReadFile(r.caFile())
 	if err != nil {

@@ -92,8 +92,18 @@ func (s *stream) resetGOPLocked() {
 func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) {
 	key := hdrLen < len(pkt) && keyframeStart(pkt[hdrLen:])
 	ts := binary.BigEndian.Uint32(pkt[4:8])
+	// A keyframe request is written to the network after the lock is
+	// released: no socket write while the stream's viewers wait on it.
+	var needKey bool
+	var pub *publisher
+	defer func() {
+		if needKey {
+			s.h.requestKeyframe(pub)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	pub = s.pub
 	if key && s.gopValid && len(s.gop) > 0 && ts == s.groupTS {
 		key = false // the same keyframe, further on
 	}
@@ -106,7 +116,7 @@ func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) 
 	if s.gopValid {
 		if s.gopBytes+len(pkt) > maxGOPBytes {
 			s.resetGOPLocked()
-			s.h.requestKeyframe(s.pub)
+			needKey = true
 		} else {
 			s.gop = append(s.gop, pkt)
 			s.gopBytes += len(pkt)
@@ -115,7 +125,7 @@ func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) 
 	now := time.Now()
 	for v := range s.viewers {
 		if !v.video(s.group, key, now, pkt) {
-			s.h.requestKeyframe(s.pub)
+			needKey = true
 		}
 	}
 }
@@ -145,6 +155,12 @@ func (s *stream) sync(r protocol.SyncReport) {
 // fan-out, the catalog, the latest sender reports and the GOP cache, so the
 // viewer starts decoding at once.
 func (s *stream) join(v *viewer) {
+	var needKey *publisher // asked for after the lock is released
+	defer func() {
+		if needKey != nil {
+			s.h.requestKeyframe(needKey)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.viewers[v] = struct{}{}
@@ -157,7 +173,7 @@ func (s *stream) join(v *viewer) {
 		v.control(&protocol.Message{Type: protocol.MsgSync, Sync: &r})
 	}
 	if !s.gopValid {
-		s.h.requestKeyframe(s.pub)
+		needKey = s.pub
 		return
 	}
 	now := time.Now() // queued now: the cached group is not late for this viewer
