@@ -70,6 +70,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descIngestDrops, s.DropUnknownSSRC, "unknown_ssrc")
 	counter(descIngestDrops, s.DropQueueFull, "queue_full")
 	counter(descIngestDrops, s.DropNotRTP, "not_rtp")
+	counter(descIngestDrops, s.DropFlood, "over_rate_cap")
 	counter(descViewerDrops, s.GroupsDropped, "queue")
 	counter(descViewerDrops, s.GroupsLate, "late")
 	counter(descRepair, s.NACKsSent, "nacked")

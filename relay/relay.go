@@ -46,6 +46,9 @@ type Config struct {
 	// MetricsToken lets a scraper elsewhere read /metrics with this bearer
 	// token; "" serves them to this machine (loopback) only.
 	MetricsToken string
+	// MaxPublishRate caps each publisher, in bit/s (0: the default, 20
+	// Mbit/s); packets beyond it are dropped and counted.
+	MaxPublishRate float64
 	// Socket says how the UDP port is shared: SocketOne (default),
 	// SocketSeparate or SocketOnePlain.
 	Socket string
@@ -70,6 +73,10 @@ type httpTimeouts struct {
 }
 
 var defaultTimeouts = httpTimeouts{header: 10 * time.Second, read: 30 * time.Second, write: time.Minute, idle: time.Minute}
+
+// DefaultMaxPublishRate is what one publisher may send at most unless
+// Config.MaxPublishRate says otherwise, in bit/s.
+const DefaultMaxPublishRate = media.DefaultMaxPublishRate
 
 // Socket modes (Config.Socket).
 const (
@@ -165,7 +172,8 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 		defer srtpConn.Close()
 		srtpPort = srtpConn.LocalAddr().(*net.UDPAddr).Port
 	}
-	hub := media.NewHub(media.Config{WriteTo: srtpConn.WriteTo, Port: srtpPort, WebTransport: wt, Access: st, Logger: log})
+	hub := media.NewHub(media.Config{WriteTo: srtpConn.WriteTo, Port: srtpPort, WebTransport: wt, Access: st, Logger: log,
+		MaxPublishRate: cfg.MaxPublishRate})
 	defer hub.Close()
 	if cfg.onHub != nil {
 		cfg.onHub(hub)

@@ -908,3 +908,27 @@ func TestSocketModes(t *testing.T) {
 		})
 	}
 }
+
+// TestPublisherFloodCapped: a publisher sending far above the cap has the
+// excess dropped and counted, and what stays under it is let through.
+func TestPublisherFloodCapped(t *testing.T) {
+	r := startRelay(t, func(c *Config) { c.MaxPublishRate = 400_000 }) // 50 kB/s, 50 kB burst
+	p := r.publish(t, "")
+	before := r.hub.Stats()
+	// 200 packets of 1.1 kB at once: 220 kB, four times the burst.
+	for i := range 20 {
+		p.videoFrameSize(i == 0, 10, 1100)
+	}
+	// The ingest handles packets one after another: once it has taken the
+	// 200th, the 199 before it are counted.
+	if err := waitUntil(10*time.Second, func() bool {
+		s := r.hub.Stats()
+		return s.PacketsIn+s.DropQueueFull-before.PacketsIn-before.DropQueueFull >= 200
+	}); err != nil {
+		t.Fatalf("the relay did not take the packets: %+v", r.hub.Stats())
+	}
+	s := r.hub.Stats()
+	if d := s.DropFlood; d < 120 || d > 175 {
+		t.Errorf("%d of 200 packets dropped above the cap, want the ~155 beyond a 50 kB burst (%+v)", d, s)
+	}
+}

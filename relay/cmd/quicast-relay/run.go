@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	hosts := fs.String("hosts", "", "comma-separated `NAMES` (DNS names, IPs) viewers and senders reach this relay by, besides its addresses: the generated certificate covers them")
 	verbose := fs.Bool("v", false, "log debug detail")
 	metricsToken := fs.String("metrics-token", os.Getenv("QUICAST_METRICS_TOKEN"), "bearer `TOKEN` a Prometheus scraper on another machine presents for /metrics (default $QUICAST_METRICS_TOKEN; without it only this machine may read them)")
+	maxRate := fs.Float64("max-publish-rate", relay.DefaultMaxPublishRate/1e6, "cap on what one sender may send, in `Mbit/s`: packets beyond it are dropped and counted")
 	socket := fs.String("socket", relay.SocketOne, "how the UDP port is shared: `one` (QUIC and SRTP on it), separate (SRTP on a port of its own, told to senders: two ports to open), one-plain (one port without batched I/O, to compare)")
 	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this `HOST:PORT`, plain HTTP: keep it on 127.0.0.1")
 	if err := fs.Parse(args); err != nil {
@@ -80,7 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 		cfg := relay.Config{Listen: *listen, DataDir: *data, CertFile: *certFile, KeyFile: *keyFile, Logger: log,
-			MetricsToken: *metricsToken, DebugAddr: *debugAddr, Socket: *socket}
+			MetricsToken: *metricsToken, DebugAddr: *debugAddr, Socket: *socket, MaxPublishRate: *maxRate * 1e6}
 		if *hosts != "" {
 			cfg.Hosts = strings.Split(*hosts, ",")
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/quic-go/webtransport-go"
+	"golang.org/x/time/rate"
 
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/rtph264"
@@ -50,7 +51,15 @@ type Config struct {
 	Access Access
 	Logger *slog.Logger
 	Now    func() time.Time
+	// MaxPublishRate caps what one publisher may send, in bit/s (default
+	// DefaultMaxPublishRate): authenticated packets beyond it are dropped
+	// and counted (DropFlood), so one sender cannot take the relay's
+	// ingest and every viewer's bandwidth.
+	MaxPublishRate float64
 }
+
+// DefaultMaxPublishRate is four times a 1080p60 broadcast's bitrate, in bit/s.
+const DefaultMaxPublishRate = 20e6
 
 // Access answers what the data directory allows now.
 type Access interface {
@@ -70,6 +79,7 @@ type Stats struct {
 	PacketsIn, BytesIn uint64
 	// Dropped datagrams, by reason.
 	DropQueueFull, DropShort, DropUnknownSSRC, DropAuth, DropNotRTP uint64
+	DropFlood                                                       uint64 // beyond MaxPublishRate
 	Relatches                                                       uint64
 	PublishConflicts                                                uint64 // publish requests refused: the stream was live
 	Takeovers                                                       uint64
@@ -87,6 +97,7 @@ type Stats struct {
 type counters struct {
 	packetsIn, bytesIn                                          atomic.Uint64
 	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP atomic.Uint64
+	dropFlood                                                   atomic.Uint64
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
 	groupsLate, packetsOut, bytesOut                            atomic.Uint64
 	conflicts, takeovers                                        atomic.Uint64
@@ -133,6 +144,9 @@ func NewHub(cfg Config) *Hub {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxPublishRate <= 0 {
+		cfg.MaxPublishRate = DefaultMaxPublishRate
+	}
 	h := &Hub{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "media"),
@@ -163,7 +177,7 @@ func (h *Hub) Stats() Stats {
 	return Stats{
 		PacketsIn: c.packetsIn.Load(), BytesIn: c.bytesIn.Load(),
 		DropQueueFull: c.dropQueueFull.Load(), DropShort: c.dropShort.Load(), DropUnknownSSRC: c.dropUnknown.Load(),
-		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), Relatches: c.relatches.Load(),
+		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), DropFlood: c.dropFlood.Load(), Relatches: c.relatches.Load(),
 		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
 		GroupsLate: c.groupsLate.Load(), PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(),
@@ -343,6 +357,13 @@ func (h *Hub) handle(b []byte, addr net.Addr, out []byte) {
 		return
 	}
 	p.latch(h, addr, now)
+	if !p.flood.AllowN(now, len(b)) {
+		h.c.dropFlood.Add(1)
+		if p.floodDrops.Add(1) == 1 {
+			h.log.Warn("publisher above the rate cap: packets dropped", "stream", p.stream.name, "capBitPerSec", h.cfg.MaxPublishRate)
+		}
+		return
+	}
 	jitter := p.recv(hdr.SSRC, hdr.SequenceNumber, hdr.Timestamp, now)
 	pkt := append([]byte(nil), plain...) // shared read-only by the GOP cache and the viewers
 	rel := rep.push(hdr.SequenceNumber, pkt, hdr.MarshalSize(), now, jitter, h.released[:0])
@@ -418,7 +439,9 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 		return protocol.PublishResponse{}, err
 	}
 	now := h.cfg.Now()
+	bytesPerSec := h.cfg.MaxPublishRate / 8
 	p := &publisher{id: hex.EncodeToString(randBytes(8)), keyID: keyID, rx: rx, tx: tx, created: now, stats: map[uint32]*protocol.ReceiverStats{},
+		flood:       rate.NewLimiter(rate.Limit(bytesPerSec), int(bytesPerSec)), // a second's worth: a keyframe passes whole
 		videoRepair: newRepairer(true, &h.c.repair), audioRepair: newRepairer(false, &h.c.repair)}
 
 	h.mu.Lock()
@@ -616,10 +639,10 @@ func (h *Hub) housekeeping() {
 		}
 		if now.Sub(lastSummary) >= summaryInterval {
 			st := h.Stats()
-			drops := st.DropAuth + st.DropShort + st.DropUnknownSSRC + st.DropQueueFull + st.DropNotRTP
-			if lastDrops := last.DropAuth + last.DropShort + last.DropUnknownSSRC + last.DropQueueFull + last.DropNotRTP; drops != lastDrops {
+			drops := st.DropAuth + st.DropShort + st.DropUnknownSSRC + st.DropQueueFull + st.DropNotRTP + st.DropFlood
+			if lastDrops := last.DropAuth + last.DropShort + last.DropUnknownSSRC + last.DropQueueFull + last.DropNotRTP + last.DropFlood; drops != lastDrops {
 				h.log.Warn("ingest drops", "auth", st.DropAuth, "short", st.DropShort, "unknownSSRC", st.DropUnknownSSRC,
-					"queueFull", st.DropQueueFull, "notRTCP", st.DropNotRTP)
+					"queueFull", st.DropQueueFull, "notRTCP", st.DropNotRTP, "flood", st.DropFlood)
 			}
 			if st.NACKsSent != last.NACKsSent {
 				h.log.Info("loss repair", "nacked", st.NACKsSent, "repaired", st.PacketsRepaired,

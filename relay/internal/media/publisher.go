@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/srtp/v3"
+	"golang.org/x/time/rate"
 
 	"github.com/quicast/quicast/protocol"
 )
@@ -26,6 +27,8 @@ type publisher struct {
 	videoSSRC, audioSSRC, relaySSRC uint32
 	created                         time.Time
 	dropAuth                        atomic.Uint64
+	flood                           *rate.Limiter // bytes per second: Config.MaxPublishRate
+	floodDrops                      atomic.Uint64
 	videoRepair, audioRepair        *repairer // the ingest goroutine's
 	// keyframeStart tells the first packet of a keyframe of the video
 	// codec (rtpvp8 or rtph264), by its payload.
