@@ -220,7 +220,7 @@ func TestFormLoginRedirects(t *testing.T) {
 		"/watch/demo?x=1":      "/watch/demo?x=1",
 		"javascript:alert(1)":  "/",
 	} {
-		f.h.limiters = map[string]*rate.Limiter{} // fresh budget per case
+		f.h.limits.byIP = nil // fresh budget per case
 		form := url.Values{"username": {"alice"}, "password": {"correct horse"}, "next": {next}}
 		resp := f.do("POST", "/api/login", strings.NewReader(form.Encode()),
 			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
@@ -558,14 +558,14 @@ func TestLimiterTableFull(t *testing.T) {
 	for range loginBurst {
 		f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"guess"}`), map[string]string{"Content-Type": "application/json"})
 	}
-	for i := len(f.h.limiters); i < maxLimiterIPs; i++ {
-		f.h.limiters[fmt.Sprintf("fresh-%d", i)] = rate.NewLimiter(loginPerSec, loginBurst)
+	for i := len(f.h.limits.byIP); i < maxLimiterIPs; i++ {
+		f.h.limits.byIP[fmt.Sprintf("fresh-%d", i)] = rate.NewLimiter(loginPerSec, loginBurst)
 	}
 	r := httptest.NewRequest("POST", "https://relay.test/api/login", nil)
 	r.RemoteAddr = "203.0.113.9:1"
 	f.h.limiter(r) // a new address: the table is full
-	if len(f.h.limiters) > maxLimiterIPs {
-		t.Errorf("%d limiters, want at most %d", len(f.h.limiters), maxLimiterIPs)
+	if len(f.h.limits.byIP) > maxLimiterIPs {
+		t.Errorf("%d limiters, want at most %d", len(f.h.limits.byIP), maxLimiterIPs)
 	}
 	resp := f.do("POST", "/api/login", strings.NewReader(`{"username":"alice","password":"correct horse"}`), map[string]string{"Content-Type": "application/json"})
 	if resp.StatusCode != http.StatusTooManyRequests {
