@@ -17,6 +17,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -65,6 +66,9 @@ type Config struct {
 	CertFile, KeyFile string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Logger reports renewals that failed (at most once a minute); nil:
+	// none.
+	Logger *slog.Logger
 }
 
 // Manager serves the current certificate and renews it before expiry. It is
@@ -72,6 +76,12 @@ type Config struct {
 type Manager struct {
 	cfg  Config
 	user bool
+
+	// renewing makes renewals single-flight: handshakes that find the
+	// leaf stale at once renew it once, and the key and certificate
+	// written to disk are always one pair.
+	renewing   sync.Mutex
+	lastFailed time.Time // last renewal failure logged (under renewing)
 
 	mu     sync.Mutex
 	ca     *x509.Certificate
@@ -183,12 +193,23 @@ func (m *Manager) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	leaf := m.leaf
 	m.mu.Unlock()
 	if !m.user && !m.fresh(leaf) {
-		if err := m.renew(); err != nil {
-			return leaf, nil // keep serving the old one while it is valid
-		}
+		m.renewing.Lock()
 		m.mu.Lock()
 		leaf = m.leaf
 		m.mu.Unlock()
+		if !m.fresh(leaf) { // not renewed by another handshake meanwhile
+			if err := m.renewLocked(); err != nil {
+				if now := m.cfg.Now(); m.cfg.Logger != nil && now.Sub(m.lastFailed) >= time.Minute {
+					m.lastFailed = now
+					m.cfg.Logger.Error("certificate renewal failed: serving the current one while it lasts",
+						"err", err, "notAfter", leaf.Leaf.NotAfter)
+				}
+			}
+			m.mu.Lock()
+			leaf = m.leaf
+			m.mu.Unlock()
+		}
+		m.renewing.Unlock()
 	}
 	return leaf, nil
 }
@@ -297,8 +318,16 @@ func (m *Manager) loadLeaf() (*tls.Certificate, error) {
 	return loadPair(filepath.Join(m.cfg.Dir, leafFile), filepath.Join(m.cfg.Dir, leafKeyFile))
 }
 
-// renew issues a new leaf signed by the CA and persists it.
+// renew issues a new leaf signed by the CA and persists it, one renewal
+// at a time.
 func (m *Manager) renew() error {
+	m.renewing.Lock()
+	defer m.renewing.Unlock()
+	return m.renewLocked()
+}
+
+// renewLocked is renew with m.renewing held.
+func (m *Manager) renewLocked() error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err

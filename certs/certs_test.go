@@ -301,3 +301,30 @@ func TestDeletedCACertificate(t *testing.T) {
 		t.Error("the CA key was overwritten")
 	}
 }
+
+// TestRenewalSingleFlight: handshakes that all find the leaf due for
+// renewal at once get one new leaf, and the pair on disk matches.
+func TestRenewalSingleFlight(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: time.Now()}
+	m, err := New(Config{Dir: dir, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := m.GetCertificate(nil)
+	clk.Add(MaxLeafValidity) // past the renewal point
+	leaves := make([]*tls.Certificate, 16)
+	var wg sync.WaitGroup
+	for i := range leaves {
+		wg.Go(func() { leaves[i], _ = m.GetCertificate(nil) })
+	}
+	wg.Wait()
+	for i, l := range leaves {
+		if l == old || l != leaves[0] {
+			t.Fatalf("handshake %d got leaf %p (old %p, first %p): want one new leaf for all", i, l, old, leaves[0])
+		}
+	}
+	if _, err := loadPair(filepath.Join(dir, leafFile), filepath.Join(dir, leafKeyFile)); err != nil {
+		t.Errorf("the leaf on disk: %v", err)
+	}
+}

@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	if err != nil {
 		return fmt.Errorf("relay: listen address %q: %w", cfg.Listen, err)
 	}
-	cm, err := certs.New(certs.Config{Dir: filepath.Join(cfg.DataDir, "certs"), Hosts: certHosts(listenHost, cfg.Hosts, cfg.ifaces),
+	cm, err := certs.New(certs.Config{Logger: log, Dir: filepath.Join(cfg.DataDir, "certs"), Hosts: certHosts(listenHost, cfg.Hosts, cfg.ifaces),
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile})
 	if err != nil {
 		return err
