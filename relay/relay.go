@@ -46,6 +46,10 @@ type Config struct {
 	// MetricsToken lets a scraper elsewhere read /metrics with this bearer
 	// token; "" serves them to this machine (loopback) only.
 	MetricsToken string
+	// Origins are web origins ("https://host[:port]") besides the relay's
+	// own whose pages may open viewer sessions (a site embedding the
+	// watch page); the viewer still needs a ticket.
+	Origins []string
 	// MaxPublishRate caps each publisher, in bit/s (0: the default, 20
 	// Mbit/s); packets beyond it are dropped and counted.
 	MaxPublishRate float64
@@ -160,7 +164,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) error {
 	h3 := &http3.Server{
 		QUICConfig: quicConfig(),
 	}
-	wt := &webtransport.Server{H3: h3, CheckOrigin: web.SameHost}
+	wt := &webtransport.Server{H3: h3, CheckOrigin: web.OriginCheck(cfg.Origins)}
 	// Where SRTP comes in: the QUIC socket (demultiplexed), or its own.
 	srtpConn, srtpPort := udp, port
 	if cfg.Socket == SocketSeparate {

@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	verbose := fs.Bool("v", false, "log debug detail")
 	metricsToken := fs.String("metrics-token", os.Getenv("QUICAST_METRICS_TOKEN"), "bearer `TOKEN` a Prometheus scraper on another machine presents for /metrics (default $QUICAST_METRICS_TOKEN; without it only this machine may read them)")
 	maxRate := fs.Float64("max-publish-rate", relay.DefaultMaxPublishRate/1e6, "cap on what one sender may send, in `Mbit/s`: packets beyond it are dropped and counted")
+	origins := fs.String("origins", "", "comma-separated web `ORIGINS` (https://host[:port]) besides the relay's own whose pages may open viewer sessions")
 	socket := fs.String("socket", relay.SocketOne, "how the UDP port is shared: `one` (QUIC and SRTP on it), separate (SRTP on a port of its own, told to senders: two ports to open), one-plain (one port without batched I/O, to compare)")
 	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this `HOST:PORT`, plain HTTP: keep it on 127.0.0.1")
 	if err := fs.Parse(args); err != nil {
@@ -81,10 +82,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 		cfg := relay.Config{Listen: *listen, DataDir: *data, CertFile: *certFile, KeyFile: *keyFile, Logger: log,
-			MetricsToken: *metricsToken, DebugAddr: *debugAddr, Socket: *socket, MaxPublishRate: *maxRate * 1e6}
-		if *hosts != "" {
-			cfg.Hosts = strings.Split(*hosts, ",")
-		}
+			MetricsToken: *metricsToken, DebugAddr: *debugAddr, Socket: *socket, MaxPublishRate: *maxRate * 1e6, Origins: splitList(*origins)}
+		cfg.Hosts = splitList(*hosts)
 		return relay.Run(ctx, cfg, func(i relay.Info) { printInfo(stdout, i) })
 	}
 	switch {
@@ -295,4 +294,16 @@ func printInfo(w io.Writer, i relay.Info) {
 		base := strings.TrimSuffix(i.URLs[0], "/login")
 		fmt.Fprintf(w, "  browsers warn about the certificate until they import the CA: %s/ca\n", base)
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items and
+// spaces around them; nil for "".
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

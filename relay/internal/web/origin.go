@@ -55,6 +55,19 @@ func SameHost(r *http.Request) bool {
 	return strings.EqualFold(oh, rh) || (isLoopback(oh) && isLoopback(rh))
 }
 
+// OriginCheck returns the WebTransport origin check: SameHost, or an
+// origin listed in extra ("https://host[:port]", as browsers send it: a
+// site of your own that embeds the watch page). Anything else is refused.
+func OriginCheck(extra []string) func(*http.Request) bool {
+	allowed := map[string]bool{}
+	for _, o := range extra {
+		allowed[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
+	return func(r *http.Request) bool {
+		return SameHost(r) || allowed[strings.ToLower(r.Header.Get("Origin"))]
+	}
+}
+
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true

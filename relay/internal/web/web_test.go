@@ -585,3 +585,26 @@ func TestStrictTransportSecurity(t *testing.T) {
 		}
 	}
 }
+
+// TestOriginCheck: the origins an operator lists are allowed besides the
+// relay's own host; every other site is refused.
+func TestOriginCheck(t *testing.T) {
+	check := OriginCheck([]string{"https://Watch.Example.org/", "https://partner.example:8443"})
+	for origin, want := range map[string]bool{
+		"":                               true, // not a browser
+		"https://relay.test:4433":        true, // the relay's own pages
+		"https://watch.example.org":      true,
+		"https://partner.example:8443":   true,
+		"https://partner.example":        false, // another port is another origin
+		"https://evil.example":           false,
+		"https://watch.example.org.evil": false,
+	} {
+		r := httptest.NewRequest("GET", "https://relay.test:4433/wt/demo", nil)
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if got := check(r); got != want {
+			t.Errorf("origin %q: allowed %v, want %v", origin, got, want)
+		}
+	}
+}
