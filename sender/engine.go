@@ -21,6 +21,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -481,6 +482,7 @@ func (t *track) run() {
 	e := t.e
 	defer t.src.Close() // unblocks nothing else; the source is ours
 	var payloads [][]byte
+	raw := make([]byte, 0, protocol.MTU)
 	out := make([]byte, 0, protocol.MTU+32)
 	for {
 		f, err := t.src.ReadFrame(e.ctx)
@@ -517,22 +519,13 @@ func (t *track) run() {
 		}
 		conn := l.connFor(t.kind)
 		for i, p := range payloads {
-			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: o.pt, SSRC: o.ssrc, Timestamp: ts,
-				Marker: t.kind == media.KindVideo && i == len(payloads)-1}, Payload: p}
-			o.mu.Lock()
-			pkt.SequenceNumber = o.seq
-			o.seq++
-			o.mu.Unlock()
-			raw, err := pkt.Marshal()
+			var enc []byte
+			var seq uint16
+			enc, raw, seq, err = l.seal(o, ts, t.kind == media.KindVideo && i == len(payloads)-1, p, raw, out)
 			if err != nil {
 				continue
 			}
-			l.txMu.Lock()
-			enc, err := l.tx.EncryptRTP(out[:0], raw, &pkt.Header)
-			l.txMu.Unlock()
-			if err != nil {
-				continue
-			}
+			out = enc
 			_, werr := conn.Write(enc)
 			if werr != nil {
 				conn = l.connFor(t.kind) // the socket may have moved meanwhile
@@ -541,9 +534,9 @@ func (t *track) run() {
 			o.mu.Lock()
 			o.packets++
 			o.octets += uint32(len(p))
-			slot := pkt.SequenceNumber % historyLen
+			slot := seq % historyLen
 			o.history[slot] = append(o.history[slot][:0], enc...)
-			o.histSeq[slot] = pkt.SequenceNumber
+			o.histSeq[slot] = seq
 			o.resent[slot] = time.Time{}
 			o.mu.Unlock()
 			t.mu.Lock()
@@ -555,6 +548,29 @@ func (t *track) run() {
 			t.mu.Unlock()
 		}
 	}
+}
+
+// seal makes the next RTP packet of o (RFC 3550 §5.1: o's SSRC and payload
+// type, its next sequence number, RTP timestamp ts) around payload in raw
+// and protects it into dst (SRTP, RFC 3711), both buffers reused: no
+// allocation per packet. It returns the SRTP packet, raw, and the
+// sequence number used.
+func (l *link) seal(o *outStream, ts uint32, marker bool, payload, raw, dst []byte) (enc, rawOut []byte, seq uint16, err error) {
+	h := rtp.Header{Version: 2, PayloadType: o.pt, SSRC: o.ssrc, Timestamp: ts, Marker: marker}
+	o.mu.Lock()
+	h.SequenceNumber = o.seq
+	o.seq++
+	o.mu.Unlock()
+	n := h.MarshalSize()
+	raw = slices.Grow(raw[:0], n+len(payload))[:n+len(payload)]
+	if _, err := h.MarshalTo(raw); err != nil {
+		return nil, raw, 0, err
+	}
+	copy(raw[n:], payload)
+	l.txMu.Lock()
+	enc, err = l.tx.EncryptRTP(dst[:0], raw, &h)
+	l.txMu.Unlock()
+	return enc, raw, h.SequenceNumber, err
 }
 
 // poke asks the watcher to check the local address now.

@@ -43,9 +43,11 @@ func (p *Packetizer) Packetize(frame []byte, maxPayload int) [][]byte {
 	size := (len(frame) + n - 1) / n
 	pid := p.pictureID & 0x7fff
 	out := make([][]byte, 0, n)
+	buf := make([]byte, len(frame)+n*DescriptorSize) // one allocation for all payloads
 	for i := 0; len(frame) > 0; i++ {
 		k := min(size, len(frame))
-		pl := make([]byte, DescriptorSize+k)
+		pl := buf[: DescriptorSize+k : DescriptorSize+k]
+		buf = buf[DescriptorSize+k:]
 		pl[0] = 0x80 // X
 		if i == 0 {
 			pl[0] |= 0x10 // S, partition 0
