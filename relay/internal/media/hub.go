@@ -117,7 +117,10 @@ type Hub struct {
 
 	mu      sync.Mutex
 	streams map[string]*stream
-	bySSRC  map[uint32]*publisher
+	bySSRC  map[uint32]*publisher // under mu; ssrcs is its read-only snapshot
+	// ssrcs is what the ingest reads for every packet, without a lock:
+	// a copy of bySSRC, replaced whenever a publish session starts or ends.
+	ssrcs atomic.Pointer[map[uint32]*publisher]
 
 	// The ingest goroutine's: publishers with a gap open and when to
 	// tick their repairers, and scratch slices.
@@ -156,6 +159,7 @@ func NewHub(cfg Config) *Hub {
 		repairs: map[*publisher]time.Time{},
 	}
 	h.pool.New = func() any { b := make([]byte, maxDatagram); return &b }
+	h.ssrcs.Store(&map[uint32]*publisher{})
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.wg.Add(2)
 	go h.ingest()
@@ -286,10 +290,9 @@ func (h *Hub) repairTick(now time.Time) {
 
 // publisherOf returns the live publisher of either SSRC.
 func (h *Hub) publisherOf(ssrcs ...uint32) *publisher {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	m := *h.ssrcs.Load()
 	for _, s := range ssrcs {
-		if p := h.bySSRC[s]; p != nil {
+		if p := m[s]; p != nil {
 			return p
 		}
 	}
@@ -322,9 +325,7 @@ func (h *Hub) handle(b []byte, addr net.Addr, out []byte) {
 	} else {
 		ssrc = binary.BigEndian.Uint32(b[8:12])
 	}
-	h.mu.Lock()
-	p := h.bySSRC[ssrc]
-	h.mu.Unlock()
+	p := (*h.ssrcs.Load())[ssrc]
 	if p == nil {
 		h.c.dropUnknown.Add(1)
 		return
@@ -483,6 +484,7 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 	if old != nil {
 		h.forgetLocked(old)
 	}
+	h.snapshotSSRCsLocked()
 	h.mu.Unlock()
 	switch {
 	case old != nil && req.Resume == old.id:
@@ -554,6 +556,18 @@ func (h *Hub) forgetLocked(p *publisher) {
 			delete(h.bySSRC, v)
 		}
 	}
+	h.snapshotSSRCsLocked()
+}
+
+// snapshotSSRCsLocked publishes a copy of bySSRC for the ingest.
+func (h *Hub) snapshotSSRCsLocked() {
+	m := make(map[uint32]*publisher, len(h.bySSRC))
+	for k, v := range h.bySSRC {
+		if v != nil {
+			m[k] = v
+		}
+	}
+	h.ssrcs.Store(&m)
 }
 
 // endPublisher ends p's session and tells the viewers; a code other than
