@@ -932,3 +932,28 @@ func TestPublisherFloodCapped(t *testing.T) {
 		t.Errorf("%d of 200 packets dropped above the cap, want the ~155 beyond a 50 kB burst (%+v)", d, s)
 	}
 }
+
+// TestJoinGetsWholeCachedGroup: a viewer joining mid-group gets the cached
+// group from its keyframe whole, even when it is larger than a viewer's
+// live queue.
+func TestJoinGetsWholeCachedGroup(t *testing.T) {
+	r := startRelay(t)
+	p := r.publish(t, "")
+	const frames, perFrame = 40, 10 // 400 packets
+	for f := range frames {
+		p.videoFrameSize(f == 0, perFrame, 1000)
+	}
+	if err := waitUntil(10*time.Second, func() bool { return r.hub.Stats().PacketsIn >= frames*perFrame }); err != nil {
+		t.Fatalf("the relay did not take the group: %+v", r.hub.Stats())
+	}
+	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.collect(t.Context())
+	v.waitMsg(t, protocol.MsgCatalog)
+	p.videoFrame(true, 1) // ends the cached group
+	if g := v.group(t, 0); len(g.pkts) != frames*perFrame {
+		t.Errorf("the joining viewer got %d packets of the cached group, want %d", len(g.pkts), frames*perFrame)
+	}
+}

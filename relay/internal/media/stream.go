@@ -176,11 +176,14 @@ func (s *stream) join(v *viewer) {
 		needKey = s.pub
 		return
 	}
-	now := time.Now() // queued now: the cached group is not late for this viewer
+	// The cached group goes to the viewer's writer as a backlog it writes
+	// before its queue (the packets are shared read-only, the slice is the
+	// viewer's own): the queue then only ever holds live packets and stays
+	// small. Queued now: the cached group is not late for this viewer.
+	now := time.Now()
+	v.backlog = make([]videoItem, len(s.gop))
 	for i, pkt := range s.gop {
-		if !v.video(s.group, i == 0, now, pkt) {
-			break
-		}
+		v.backlog[i] = videoItem{group: s.group, start: i == 0, at: now, pkt: pkt}
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // Per-viewer queue bounds. A viewer that falls further behind loses the rest
 // of its current group and resumes at the next keyframe.
 const (
-	videoQueueLen   = 1024 // packets, about 8 s at 1 Mbit/s
+	videoQueueLen   = 256 // live packets, ~2 s at 1 Mbit/s: maxVideoLag bounds the lag in time
 	audioQueueLen   = 128  // packets, 2.5 s of 20 ms Opus
 	controlQueueLen = 64
 	helloTimeout    = 10 * time.Second
@@ -55,6 +55,7 @@ type viewer struct {
 	videoQ chan videoItem
 	audioQ chan []byte
 
+	backlog  []videoItem // the cached group at join, written before videoQ (set before the writer starts)
 	skipping bool        // fan-out side, under stream.mu: waiting for a keyframe
 	abort    atomic.Bool // ask the writer to reset the group in progress
 
@@ -205,6 +206,29 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 	w := groupWriter{v: v, ctx: ctx}
 	defer w.endGroup()
 	var buf []byte
+	writeControl := func(m *protocol.Message) bool {
+		b, err := protocol.AppendMessage(buf[:0], m)
+		if err != nil {
+			return true
+		}
+		buf = b
+		_ = ctrl.SetWriteDeadline(time.Now().Add(controlWriteTimeout))
+		_, err = ctrl.Write(b)
+		return err == nil
+	}
+	// The catalog and sender reports queued at join go first, then the
+	// cached group, then whatever came meanwhile.
+	for len(v.ctrlQ) > 0 {
+		if !writeControl(<-v.ctrlQ) {
+			return
+		}
+	}
+	for b := v.backlog; len(b) > 0; b = b[min(len(b), maxWriteBatch):] {
+		if !w.write(b[:min(len(b), maxWriteBatch)]) {
+			return
+		}
+	}
+	v.backlog = nil
 	batch := make([]videoItem, 0, maxWriteBatch)
 	for {
 		if v.abort.Swap(false) {
@@ -214,13 +238,7 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 		case <-ctx.Done():
 			return
 		case m := <-v.ctrlQ:
-			b, err := protocol.AppendMessage(buf[:0], m)
-			if err != nil {
-				continue
-			}
-			buf = b
-			_ = ctrl.SetWriteDeadline(time.Now().Add(controlWriteTimeout))
-			if _, err := ctrl.Write(b); err != nil {
+			if !writeControl(m) {
 				return
 			}
 		case it := <-v.videoQ:
