@@ -18,7 +18,7 @@ import (
 // of its current group and resumes at the next keyframe.
 const (
 	videoQueueLen   = 256 // live packets, ~2 s at 1 Mbit/s: maxVideoLag bounds the lag in time
-	audioQueueLen   = 128  // packets, 2.5 s of 20 ms Opus
+	audioQueueLen   = 128 // packets, 2.5 s of 20 ms Opus
 	controlQueueLen = 64
 	helloTimeout    = 10 * time.Second
 
