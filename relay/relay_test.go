@@ -656,15 +656,20 @@ func udpAddr(t *testing.T, addr string) *net.UDPAddr {
 	return a
 }
 
-// waitUntil polls cond until it holds or d has passed.
+// waitUntil checks cond every 10 ms until it holds or d has passed: for
+// what the relay's goroutines do on their own (the ingest, a session's
+// end), which no event tells the test about.
 func waitUntil(d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
 			return errors.New("timed out")
 		}
-		runtime.Gosched()
-		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
 }

@@ -53,13 +53,13 @@ func benchLoad(b *testing.B, viewers int, socket string) {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	time.Sleep(5 * time.Second) // warm-up: the benchmark's own schedule, not a synchronisation
+	pause(b, ctx, 5*time.Second) // warm-up
 	before, err := load.ProcessUsage(r.cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
 	}
 	l.Measure()
-	time.Sleep(20 * time.Second) // the measurement window
+	pause(b, ctx, 20*time.Second) // the measurement window
 	res := l.Result()
 	after, err := load.ProcessUsage(r.cmd.Process.Pid)
 	if err != nil {
@@ -77,4 +77,16 @@ func benchLoad(b *testing.B, viewers int, socket string) {
 	b.ReportMetric(float64(res.SeqGaps), "seq-gaps")
 	b.ReportMetric(float64(res.DelayP50)/1e6, "delay-p50-ms")
 	b.ReportMetric(float64(res.DelayP95)/1e6, "delay-p95-ms")
+}
+
+// pause lets d pass — the benchmark's own schedule (warm-up, window), not a
+// synchronisation — unless ctx ends first.
+func pause(b *testing.B, ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		b.Fatal(ctx.Err())
+	}
 }
