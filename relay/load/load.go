@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -47,6 +48,10 @@ type Config struct {
 	// Stalled is how long a viewer may go without video before it counts
 	// as stalled (default 2 s).
 	Stalled time.Duration
+	// Via, when set, is the UDP address ("host:port") the sessions' QUIC
+	// connections go to instead of the relay's own — a network emulator
+	// in front of it, say. TLS still checks the relay's name.
+	Via string
 }
 
 // Result is what the viewers received over a measurement window.
@@ -108,6 +113,16 @@ func Start(ctx context.Context, cfg Config, progress func(opened, failed int)) (
 	wt := &webtransport.Transport{
 		TLSClientConfig: tlsWithH3(cfg.TLS),
 		QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true, MaxIncomingUniStreams: 1000},
+	}
+	if cfg.Via != "" {
+		wt.DialAddr = func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
+			if tc.ServerName == "" {
+				host, _, _ := net.SplitHostPort(addr)
+				tc = tc.Clone()
+				tc.ServerName = host
+			}
+			return quic.DialAddrEarly(ctx, cfg.Via, tc, qc)
+		}
 	}
 	lim := rate.NewLimiter(rate.Limit(cfg.OpenRate), 1)
 	var wg sync.WaitGroup
