@@ -71,6 +71,7 @@ const (
 	EndRevoked   EndCode = 3 // the stream's publish key was changed
 	EndRemoved   EndCode = 4 // the stream was removed
 	EndExpired   EndCode = 5 // the relay heard nothing for too long
+	EndFlood     EndCode = 6 // the sender kept sending far above the relay's rate cap
 )
 
 func (c EndCode) String() string {
@@ -85,6 +86,8 @@ func (c EndCode) String() string {
 		return "the stream was removed"
 	case EndExpired:
 		return "the relay heard nothing from this sender for too long"
+	case EndFlood:
+		return "the sender kept sending far above the relay's rate cap"
 	}
 	return "end code " + strconv.FormatUint(uint64(c), 10)
 }

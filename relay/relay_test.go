@@ -938,6 +938,61 @@ func TestPublisherFloodCapped(t *testing.T) {
 	}
 }
 
+// TestPublisherFloodCutOff: a publisher that keeps sending far above the
+// cap is ended (end notice EndFlood and BYE) and counted, and its stream
+// is free again.
+func TestPublisherFloodCutOff(t *testing.T) {
+	r := startRelay(t, func(c *Config) { c.MaxPublishRate = 400_000 }) // 50 kB/s
+	p := r.publish(t, "")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// 10 packets of 1.1 kB every 50 ms: 220 kB/s, over four times the
+		// cap (the sender's clock, not a synchronisation).
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				p.videoFrameSize(i%30 == 0, 10, 1100)
+			}
+		}
+	}()
+	var code protocol.EndCode
+	var bye bool
+	deadline := time.Now().Add(20 * time.Second)
+	for code == 0 || !bye {
+		if time.Now().After(deadline) {
+			t.Fatalf("the flooding publisher was not cut off: %+v", r.hub.Stats())
+		}
+		for _, pk := range p.readRTCP(time.Second) {
+			switch x := pk.(type) {
+			case *rtcp.ApplicationDefined:
+				if x.SubType == protocol.AppSubtypeEnd {
+					code, _ = protocol.ParseEnd(x.Data)
+				}
+			case *rtcp.Goodbye:
+				bye = true
+			}
+		}
+	}
+	cancel()
+	<-done
+	if code != protocol.EndFlood {
+		t.Errorf("end code %v, want %v", code, protocol.EndFlood)
+	}
+	if s := r.hub.Stats(); s.FloodCutoffs != 1 || s.DropFlood == 0 {
+		t.Errorf("cut-offs %d (want 1), packets dropped above the cap %d: %+v", s.FloodCutoffs, s.DropFlood, s)
+	}
+	if live := r.hub.LiveStreams(); live != 0 {
+		t.Errorf("%d streams still live after the cut-off", live)
+	}
+}
+
 // TestJoinGetsWholeCachedGroup: a viewer joining mid-group gets the cached
 // group from its keyframe whole, even when it is larger than a viewer's
 // live queue.

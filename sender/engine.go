@@ -49,6 +49,7 @@ var (
 	ErrLive      = protocol.ErrStreamLive
 	ErrTakenOver = errors.New("another sender took the stream over")
 	ErrRevoked   = errors.New("the relay revoked the publish key")
+	ErrTooFast   = errors.New("the relay ended the broadcast: it kept sending far above the relay's rate cap (lower -bitrate, or raise the relay's -max-publish-rate)")
 )
 
 // Permanent reports whether err ends a broadcast for good: publishing again
@@ -1020,6 +1021,8 @@ func endError(c protocol.EndCode) error {
 		return ErrRevoked
 	case protocol.EndRemoved:
 		return fmt.Errorf("%w: it was removed from the relay", ErrNoStream)
+	case protocol.EndFlood:
+		return ErrTooFast
 	}
 	return fmt.Errorf("%w: %v", ErrRelayGone, c)
 }

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	hosts := fs.String("hosts", "", "comma-separated `NAMES` (DNS names, IPs) viewers and senders reach this relay by, besides its addresses: the generated certificate covers them")
 	verbose := fs.Bool("v", false, "log debug detail")
 	metricsToken := fs.String("metrics-token", os.Getenv("QUICAST_METRICS_TOKEN"), "bearer `TOKEN` a Prometheus scraper on another machine presents for /metrics (default $QUICAST_METRICS_TOKEN; without it only this machine may read them)")
-	maxRate := fs.Float64("max-publish-rate", relay.DefaultMaxPublishRate/1e6, "cap on what one sender may send, in `Mbit/s`: packets beyond it are dropped and counted")
+	maxRate := fs.Float64("max-publish-rate", relay.DefaultMaxPublishRate/1e6, "cap on what one sender may send, in `Mbit/s`: packets beyond it are dropped and counted, a sender above twice it for 3 s is cut off")
 	origins := fs.String("origins", "", "comma-separated web `ORIGINS` (https://host[:port]) besides the relay's own whose pages may open viewer sessions")
 	socket := fs.String("socket", relay.SocketOne, "how the UDP port is shared: `one` (QUIC and SRTP on it), separate (SRTP on a port of its own, told to senders: two ports to open), one-plain (one port without batched I/O, to compare)")
 	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this `HOST:PORT`, plain HTTP: keep it on 127.0.0.1")

@@ -80,6 +80,7 @@ type Stats struct {
 	// Dropped datagrams, by reason.
 	DropQueueFull, DropShort, DropUnknownSSRC, DropAuth, DropNotRTP uint64
 	DropFlood                                                       uint64 // beyond MaxPublishRate
+	FloodCutoffs                                                    uint64 // publishers ended for staying far above it
 	Relatches                                                       uint64
 	PublishConflicts                                                uint64 // publish requests refused: the stream was live
 	Takeovers                                                       uint64
@@ -97,7 +98,7 @@ type Stats struct {
 type counters struct {
 	packetsIn, bytesIn                                          atomic.Uint64
 	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP atomic.Uint64
-	dropFlood                                                   atomic.Uint64
+	dropFlood, floodCutoffs                                     atomic.Uint64
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
 	groupsLate, packetsOut, bytesOut                            atomic.Uint64
 	conflicts, takeovers                                        atomic.Uint64
@@ -181,7 +182,7 @@ func (h *Hub) Stats() Stats {
 	return Stats{
 		PacketsIn: c.packetsIn.Load(), BytesIn: c.bytesIn.Load(),
 		DropQueueFull: c.dropQueueFull.Load(), DropShort: c.dropShort.Load(), DropUnknownSSRC: c.dropUnknown.Load(),
-		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), DropFlood: c.dropFlood.Load(), Relatches: c.relatches.Load(),
+		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), DropFlood: c.dropFlood.Load(), FloodCutoffs: c.floodCutoffs.Load(), Relatches: c.relatches.Load(),
 		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
 		GroupsLate: c.groupsLate.Load(), PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(),
@@ -360,6 +361,7 @@ func (h *Hub) handle(b []byte, addr net.Addr, out []byte) {
 	p.latch(h, addr, now)
 	if !p.flood.AllowN(now, len(b)) {
 		h.c.dropFlood.Add(1)
+		p.floodBytes.Add(uint64(len(b)))
 		if p.floodDrops.Add(1) == 1 {
 			h.log.Warn("publisher above the rate cap: packets dropped", "stream", p.stream.name, "capBitPerSec", h.cfg.MaxPublishRate)
 		}
@@ -584,6 +586,24 @@ func (h *Hub) endPublisher(p *publisher, code protocol.EndCode, reason string) {
 	}
 }
 
+// Flood cut-off: a publisher that has sent more than twice the rate cap
+// (so more than the cap was dropped) in floodStrikes housekeeping periods
+// in a row is ended with EndFlood. A keyframe burst, or a sender briefly
+// above the cap, only loses what is beyond it.
+const floodStrikes = 3
+
+// flooding reports whether p has been far above the cap for floodStrikes
+// periods in a row (housekeeping's goroutine, once per reportInterval).
+func (h *Hub) flooding(p *publisher) bool {
+	capBytes := h.cfg.MaxPublishRate / 8 * reportInterval.Seconds()
+	if float64(p.floodBytes.Swap(0)) > capBytes {
+		p.floodStrikes++
+	} else {
+		p.floodStrikes = 0
+	}
+	return p.floodStrikes >= floodStrikes
+}
+
 // sendEnd tells p's sender why its session ends: an RTCP APP end notice
 // and a BYE (RFC 3550 §6.6).
 func (h *Hub) sendEnd(p *publisher, code protocol.EndCode) {
@@ -644,6 +664,11 @@ func (h *Hub) housekeeping() {
 				h.endPublisher(p, protocol.EndExpired, "the broadcaster stopped sending")
 			case !latched && now.Sub(p.created) > unusedTimeout:
 				h.endPublisher(p, protocol.EndExpired, "the broadcaster never started")
+			case h.flooding(p):
+				h.log.Warn("publisher cut off: it kept sending far above the rate cap", "stream", p.stream.name,
+					"capBitPerSec", h.cfg.MaxPublishRate, "packetsDropped", p.floodDrops.Load())
+				h.c.floodCutoffs.Add(1)
+				h.endPublisher(p, protocol.EndFlood, "the broadcaster sent far more than the relay allows")
 			case latched:
 				_, viewers := p.stream.status()
 				h.sendRTCP(p, append(p.receiverReport(now), &rtcp.ApplicationDefined{

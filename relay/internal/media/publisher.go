@@ -29,7 +29,9 @@ type publisher struct {
 	dropAuth                        atomic.Uint64
 	flood                           *rate.Limiter // bytes per second: Config.MaxPublishRate
 	floodDrops                      atomic.Uint64
-	videoRepair, audioRepair        *repairer // the ingest goroutine's
+	floodBytes                      atomic.Uint64 // dropped above the cap since housekeeping last looked
+	floodStrikes                    int           // housekeeping's: seconds in a row far above the cap
+	videoRepair, audioRepair        *repairer     // the ingest goroutine's
 	// keyframeStart tells the first packet of a keyframe of the video
 	// codec (rtpvp8 or rtph264), by its payload.
 	keyframeStart func(payload []byte) bool

@@ -31,3 +31,37 @@ func TestLatchFollowsTheSender(t *testing.T) {
 		t.Error("sameAddr of TCP addresses")
 	}
 }
+
+// TestFlooding: a publisher is cut off only after floodStrikes periods in a
+// row with more than the cap dropped (so more than twice the cap sent); a
+// period at or under that starts the count again.
+func TestFlooding(t *testing.T) {
+	h := &Hub{cfg: Config{MaxPublishRate: 800_000}} // 100 kB per period
+	const capBytes = 100_000
+	for _, c := range []struct {
+		name    string
+		dropped []uint64 // per period
+		cut     bool     // after the last
+	}{
+		{"never above", []uint64{0, 0, 0, 0}, false},
+		{"a keyframe burst", []uint64{150_000, 0, 0}, false},
+		{"at the cap", []uint64{capBytes, capBytes, capBytes, capBytes}, false},
+		{"two periods", []uint64{capBytes + 1, capBytes + 1}, false},
+		{"three periods", []uint64{capBytes + 1, capBytes + 1, capBytes + 1}, true},
+		{"interrupted", []uint64{200_000, 200_000, 50_000, 200_000, 200_000}, false},
+		{"interrupted, then three", []uint64{200_000, 200_000, 0, 200_000, 200_000, 200_000}, true},
+	} {
+		p := &publisher{}
+		var cut bool
+		for _, d := range c.dropped {
+			p.floodBytes.Store(d)
+			cut = h.flooding(p)
+		}
+		if cut != c.cut {
+			t.Errorf("%s: cut off %v, want %v", c.name, cut, c.cut)
+		}
+		if p.floodBytes.Load() != 0 {
+			t.Errorf("%s: the dropped bytes were not taken", c.name)
+		}
+	}
+}
