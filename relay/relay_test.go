@@ -988,8 +988,9 @@ func TestPublisherFloodCutOff(t *testing.T) {
 	if s := r.hub.Stats(); s.FloodCutoffs != 1 || s.DropFlood == 0 {
 		t.Errorf("cut-offs %d (want 1), packets dropped above the cap %d: %+v", s.FloodCutoffs, s.DropFlood, s)
 	}
-	if live := r.hub.LiveStreams(); live != 0 {
-		t.Errorf("%d streams still live after the cut-off", live)
+	// The sender is told first, then the session is ended.
+	if err := waitUntil(10*time.Second, func() bool { return r.hub.LiveStreams() == 0 }); err != nil {
+		t.Errorf("%d streams still live after the cut-off", r.hub.LiveStreams())
 	}
 }
 

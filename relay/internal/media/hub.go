@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,7 @@ type Config struct {
 	// MaxPublishRate caps what one publisher may send, in bit/s (default
 	// DefaultMaxPublishRate): authenticated packets beyond it are dropped
 	// and counted (DropFlood), so one sender cannot take the relay's
-	// ingest and every viewer's bandwidth.
+	// ingest and every viewer's bandwidth. +Inf: no cap.
 	MaxPublishRate float64
 }
 
@@ -444,7 +445,7 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 	now := h.cfg.Now()
 	bytesPerSec := h.cfg.MaxPublishRate / 8
 	p := &publisher{id: hex.EncodeToString(randBytes(8)), keyID: keyID, rx: rx, tx: tx, created: now, stats: map[uint32]*protocol.ReceiverStats{},
-		flood:       rate.NewLimiter(rate.Limit(bytesPerSec), int(bytesPerSec)), // a second's worth: a keyframe passes whole
+		flood:       floodLimiter(bytesPerSec),
 		videoRepair: newRepairer(true, &h.c.repair), audioRepair: newRepairer(false, &h.c.repair)}
 
 	h.mu.Lock()
@@ -584,6 +585,15 @@ func (h *Hub) endPublisher(p *publisher, code protocol.EndCode, reason string) {
 	if p.stream.clearPublisher(p, reason) {
 		h.log.Info("publisher gone", "stream", p.stream.name, "session", p.id, "reason", reason)
 	}
+}
+
+// floodLimiter caps a publisher at bytesPerSec, with a second's worth of
+// burst (a keyframe passes whole); +Inf is no cap.
+func floodLimiter(bytesPerSec float64) *rate.Limiter {
+	if math.IsInf(bytesPerSec, 1) {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	return rate.NewLimiter(rate.Limit(bytesPerSec), int(bytesPerSec))
 }
 
 // Flood cut-off: a publisher that has sent more than twice the rate cap

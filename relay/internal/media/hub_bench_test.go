@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"testing"
 
@@ -25,7 +26,8 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 func benchIngest(b *testing.B, viewers int) {
-	h := NewHub(Config{WriteTo: func(p []byte, _ net.Addr) (int, error) { return len(p), nil }})
+	// No rate cap: the benchmark sends as fast as the ingest takes.
+	h := NewHub(Config{WriteTo: func(p []byte, _ net.Addr) (int, error) { return len(p), nil }, MaxPublishRate: math.Inf(1)})
 	defer h.Close()
 	resp, err := h.Publish(context.Background(), "bench", "key", protocol.PublishRequest{
 		Video: &protocol.TrackOffer{Codec: "VP8", ClockRate: protocol.ClockRateVideo, Width: 640, Height: 480}})
@@ -49,7 +51,7 @@ func benchIngest(b *testing.B, viewers int) {
 	s.mu.Lock()
 	for range viewers {
 		v := &viewer{h: h, ctrlQ: make(chan *protocol.Message, controlQueueLen),
-			videoQ: make(chan videoItem, videoQueueLen), audioQ: make(chan []byte, audioQueueLen)}
+			videoQ: make(chan *frame, videoQueueLen), audioQ: make(chan []byte, audioQueueLen)}
 		s.viewers[v] = struct{}{}
 		go func() {
 			for {
@@ -100,7 +102,7 @@ func benchIngest(b *testing.B, viewers int) {
 		h.handle(pkts[i%batch], addr, out)
 	}
 	b.StopTimer()
-	if st := h.Stats(); st.DropAuth+st.DropUnknownSSRC+st.DropShort != 0 {
+	if st := h.Stats(); st.DropAuth+st.DropUnknownSSRC+st.DropShort+st.DropFlood != 0 {
 		b.Fatalf("packets refused: %+v", st)
 	}
 }

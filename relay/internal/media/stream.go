@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,13 +24,22 @@ type stream struct {
 	tracks   []protocol.TrackInfo
 	syncs    map[uint32]protocol.SyncReport
 	viewers  map[*viewer]struct{}
-	gop      [][]byte // video RTP packets since the last keyframe, in arrival order
+	gop      []*frame // video frames since the last keyframe
 	gopBytes int
 	gopValid bool   // gop starts at a keyframe
 	group    uint64 // ID of the current group
 	groupTS  uint32 // RTP timestamp of its keyframe
 	groups   uint64 // groups started so far
 	told     int    // the viewer count the viewers were last told
+
+	// The video frame in progress: its packets, framed, and what the
+	// fan-out needs to know of it.
+	pending     []byte
+	pendingN    int
+	pendingTS   uint32
+	pendingSSRC uint32
+	pendingKey  bool
+	lastFrame   int // bytes of the last frame: the next one's first guess
 }
 
 func newStream(h *Hub, name string) *stream {
@@ -82,16 +92,36 @@ func (s *stream) clearPublisher(p *publisher, reason string) bool {
 }
 
 func (s *stream) resetGOPLocked() {
+	clear(s.gop)
 	s.gop, s.gopBytes, s.gopValid = s.gop[:0], 0, false
+	s.pending, s.pendingN = nil, 0
+}
+
+// frame is one video frame as it goes on a viewer's group stream: its RTP
+// packets, each length-prefixed (protocol.AppendPacket), after the group
+// stream header when the frame starts a group (protocol §group streams).
+// The fan-out builds it once; the GOP cache and every viewer's writer share
+// it read-only, and a writer hands data to its stream in one write.
+type frame struct {
+	group   uint64
+	start   bool      // a keyframe: data begins with the group header
+	at      time.Time // when it was fanned out
+	packets int
+	data    []byte
 }
 
 // video handles one decrypted video RTP packet whose payload starts at
-// hdrLen. The first packet of a keyframe opens a new group for the cache
-// and every viewer (once per RTP timestamp: an H.264 keyframe's IDR slice
-// follows its SPS and PPS).
+// hdrLen. Packets are gathered into their frame (one RTP timestamp); the
+// frame is fanned out at its last packet (marker bit, RFC 7741 §4.1, RFC
+// 6184 §5.1), or when a packet of the next frame comes first (the last one
+// was lost). A sender sends a frame's packets back to back and a decoder
+// needs the whole frame, so waiting for it costs a viewer nothing, and it
+// lets every viewer take the frame in one write instead of one per packet.
+// A keyframe opens a new group for the cache and every viewer.
 func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) {
-	key := hdrLen < len(pkt) && keyframeStart(pkt[hdrLen:])
 	ts := binary.BigEndian.Uint32(pkt[4:8])
+	marker := pkt[1]&0x80 != 0
+	key := hdrLen < len(pkt) && keyframeStart(pkt[hdrLen:])
 	// A keyframe request is written to the network after the lock is
 	// released: no socket write while the stream's viewers wait on it.
 	var needKey bool
@@ -104,31 +134,70 @@ func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pub = s.pub
-	if key && s.gopValid && len(s.gop) > 0 && ts == s.groupTS {
-		key = false // the same keyframe, further on
+	if s.pendingN > 0 && ts != s.pendingTS {
+		needKey = !s.flushFrameLocked()
 	}
-	if key {
-		s.groupTS = ts
-		s.group = s.groups
-		s.groups++
-		s.gop, s.gopBytes, s.gopValid = s.gop[:0], 0, true
+	if s.pendingN == 0 {
+		s.pendingTS, s.pendingSSRC, s.pendingKey = ts, ssrcOf(pkt), false
+		// The frame's own buffer, with room in front for a group header:
+		// it becomes the frame's data without another copy.
+		s.pending = make([]byte, maxGroupHeader, maxGroupHeader+max(s.lastFrame, 4<<10))
 	}
-	if s.gopValid {
-		if s.gopBytes+len(pkt) > maxGOPBytes {
-			s.resetGOPLocked()
-			needKey = true
-		} else {
-			s.gop = append(s.gop, pkt)
-			s.gopBytes += len(pkt)
-		}
-	}
-	now := time.Now()
-	for v := range s.viewers {
-		if !v.video(s.group, key, now, pkt) {
+	s.pending = protocol.AppendPacket(s.pending, pkt)
+	s.pendingN++
+	s.pendingKey = s.pendingKey || key
+	if marker {
+		if !s.flushFrameLocked() {
 			needKey = true
 		}
 	}
 }
+
+// flushFrameLocked fans the frame in progress out to the cache and the
+// viewers. It reports false when a keyframe should be asked for: the group
+// outgrew the cache, or a viewer's queue overflowed.
+func (s *stream) flushFrameLocked() bool {
+	ok := true
+	key := s.pendingKey
+	if key && s.gopValid && len(s.gop) > 0 && s.pendingTS == s.groupTS {
+		key = false // the same keyframe, further on
+	}
+	f := &frame{start: key, at: time.Now(), packets: s.pendingN, data: s.pending[maxGroupHeader:]}
+	if key {
+		s.groupTS = s.pendingTS
+		s.group = s.groups
+		s.groups++
+		clear(s.gop)
+		s.gop, s.gopBytes, s.gopValid = s.gop[:0], 0, true
+		var h [maxGroupHeader]byte
+		hdr := protocol.AppendGroupHeader(h[:0], protocol.GroupHeader{SSRC: s.pendingSSRC, Group: s.group})
+		off := maxGroupHeader - len(hdr)
+		copy(s.pending[off:], hdr)
+		f.data = s.pending[off:]
+	}
+	f.group = s.group
+	s.lastFrame = len(f.data)
+	s.pending, s.pendingN = nil, 0
+	if s.gopValid {
+		if s.gopBytes+len(f.data) > maxGOPBytes {
+			s.resetGOPLocked()
+			ok = false
+		} else {
+			s.gop = append(s.gop, f)
+			s.gopBytes += len(f.data)
+		}
+	}
+	for v := range s.viewers {
+		if !v.video(f) {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// maxGroupHeader is the largest group stream header: its type and two
+// 8-byte varints.
+const maxGroupHeader = 17
 
 // audio fans one decrypted audio RTP packet out; audio is never cached.
 func (s *stream) audio(pkt []byte) {
@@ -177,14 +246,11 @@ func (s *stream) join(v *viewer) {
 		return
 	}
 	// The cached group goes to the viewer's writer as a backlog it writes
-	// before its queue (the packets are shared read-only, the slice is the
-	// viewer's own): the queue then only ever holds live packets and stays
+	// before its queue (the frames are shared read-only, the slice is the
+	// viewer's own): the queue then only ever holds live frames and stays
 	// small. Queued now: the cached group is not late for this viewer.
-	now := time.Now()
-	v.backlog = make([]videoItem, len(s.gop))
-	for i, pkt := range s.gop {
-		v.backlog[i] = videoItem{group: s.group, start: i == 0, at: now, pkt: pkt}
-	}
+	v.backlog = slices.Clone(s.gop)
+	v.backlogAt = time.Now()
 }
 
 // announceViewers tells every viewer how many watch, when that changed.

@@ -17,7 +17,7 @@ import (
 // Per-viewer queue bounds. A viewer that falls further behind loses the rest
 // of its current group and resumes at the next keyframe.
 const (
-	videoQueueLen   = 256 // live packets, ~2 s at 1 Mbit/s: maxVideoLag bounds the lag in time
+	videoQueueLen   = 64  // live frames, ~2 s at 30 fps: maxVideoLag bounds the lag in time
 	audioQueueLen   = 128 // packets, 2.5 s of 20 ms Opus
 	controlQueueLen = 64
 	helloTimeout    = 10 * time.Second
@@ -36,13 +36,6 @@ const (
 	errCodeGroupDropped = 1 // stream reset code: the relay dropped the rest of the group
 )
 
-type videoItem struct {
-	group uint64
-	start bool      // first packet of a group (a keyframe)
-	at    time.Time // when it was queued for this viewer
-	pkt   []byte
-}
-
 // viewer is one WebTransport session watching a stream. The stream's
 // fan-out (under stream.mu) fills the queues without blocking; the viewer's
 // own goroutines drain them onto the session.
@@ -52,38 +45,41 @@ type viewer struct {
 	user string
 
 	ctrlQ  chan *protocol.Message
-	videoQ chan videoItem
+	videoQ chan *frame
 	audioQ chan []byte
 
-	backlog  []videoItem // the cached group at join, written before videoQ (set before the writer starts)
-	skipping bool        // fan-out side, under stream.mu: waiting for a keyframe
-	abort    atomic.Bool // ask the writer to reset the group in progress
+	// The cached group at join, written before videoQ, and when it was
+	// queued (set before the writer starts).
+	backlog   []*frame
+	backlogAt time.Time
+	skipping  bool        // fan-out side, under stream.mu: waiting for a keyframe
+	abort     atomic.Bool // ask the writer to reset the group in progress
 
 	groupsDropped, packetsDropped, audioDropped atomic.Uint64
 	groupsLate                                  atomic.Uint64 // groups reset for falling more than maxVideoLag behind
 }
 
-// video queues one video packet; it reports false when the queue overflowed
+// video queues one video frame; it reports false when the queue overflowed
 // and the viewer now waits for the next keyframe.
-func (v *viewer) video(group uint64, start bool, at time.Time, pkt []byte) bool {
+func (v *viewer) video(f *frame) bool {
 	if v.skipping {
-		if !start {
-			v.packetsDropped.Add(1)
-			v.h.c.packetsDropped.Add(1)
+		if !f.start {
+			v.packetsDropped.Add(uint64(f.packets))
+			v.h.c.packetsDropped.Add(uint64(f.packets))
 			return true
 		}
 		v.skipping = false
 	}
 	select {
-	case v.videoQ <- videoItem{group: group, start: start, at: at, pkt: pkt}:
+	case v.videoQ <- f:
 		return true
 	default:
 		v.skipping = true
 		v.abort.Store(true)
 		v.groupsDropped.Add(1)
-		v.packetsDropped.Add(1)
+		v.packetsDropped.Add(uint64(f.packets))
 		v.h.c.groupsDropped.Add(1)
-		v.h.c.packetsDropped.Add(1)
+		v.h.c.packetsDropped.Add(uint64(f.packets))
 		return false
 	}
 }
@@ -143,7 +139,7 @@ func (h *Hub) ServeViewer(w http.ResponseWriter, r *http.Request, name, user str
 
 	v := &viewer{h: h, sess: sess, user: user,
 		ctrlQ:  make(chan *protocol.Message, controlQueueLen),
-		videoQ: make(chan videoItem, videoQueueLen),
+		videoQ: make(chan *frame, videoQueueLen),
 		audioQ: make(chan []byte, audioQueueLen)}
 	h.mu.Lock()
 	s := h.streamLocked(name)
@@ -194,14 +190,12 @@ func (v *viewer) readLoop(rd *protocol.ControlReader, s *stream) {
 }
 
 // writeLoop writes control messages and video groups. Each group goes on
-// its own unidirectional stream: header and packets, FIN at the next group,
+// its own unidirectional stream: header and frames, FIN at the next group,
 // reset when the fan-out dropped the rest of it or when the viewer fell more
-// than maxVideoLag behind; then it resumes at the next keyframe. It returns
-// when the session ends or a control message cannot be written.
-//
-// The packets waiting in the queue are written together (up to
-// maxWriteBatch): quic-go then fills whole QUIC packets and sends them in
-// one system call (GSO) instead of one call per RTP packet.
+// than maxVideoLag behind; then it resumes at the next keyframe. Each frame
+// is one write of the bytes the fan-out framed for every viewer: quic-go
+// fills whole QUIC packets with it and sends them in one system call (GSO).
+// It returns when the session ends or a control message cannot be written.
 func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 	w := groupWriter{v: v, ctx: ctx}
 	defer w.endGroup()
@@ -223,13 +217,12 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 			return
 		}
 	}
-	for b := v.backlog; len(b) > 0; b = b[min(len(b), maxWriteBatch):] {
-		if !w.write(b[:min(len(b), maxWriteBatch)]) {
+	for _, f := range v.backlog {
+		if !w.write(f, v.backlogAt) {
 			return
 		}
 	}
 	v.backlog = nil
-	batch := make([]videoItem, 0, maxWriteBatch)
 	for {
 		if v.abort.Swap(false) {
 			w.dropGroup()
@@ -241,26 +234,13 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 			if !writeControl(m) {
 				return
 			}
-		case it := <-v.videoQ:
-			batch = append(batch[:0], it)
-		more:
-			for len(batch) < maxWriteBatch {
-				select {
-				case it := <-v.videoQ:
-					batch = append(batch, it)
-				default:
-					break more
-				}
-			}
-			if !w.write(batch) {
+		case f := <-v.videoQ:
+			if !w.write(f, f.at) {
 				return
 			}
 		}
 	}
 }
-
-// maxWriteBatch bounds the video packets written to a group stream at once.
-const maxWriteBatch = 32
 
 // groupWriter writes one viewer's video groups (writeLoop's goroutine).
 type groupWriter struct {
@@ -269,10 +249,6 @@ type groupWriter struct {
 	cur      *webtransport.SendStream
 	curGroup uint64
 	late     bool // waiting for a keyframe queued after falling behind
-
-	buf      []byte    // framed packets not written yet
-	packets  int       // how many
-	deadline time.Time // of the oldest of them
 }
 
 func (w *groupWriter) endGroup() {
@@ -283,7 +259,6 @@ func (w *groupWriter) endGroup() {
 }
 
 func (w *groupWriter) dropGroup() {
-	w.buf, w.packets = w.buf[:0], 0
 	if w.cur != nil {
 		w.cur.CancelWrite(errCodeGroupDropped)
 		w.cur = nil
@@ -297,20 +272,38 @@ func (w *groupWriter) fallBehind() {
 	w.v.h.c.groupsLate.Add(1)
 }
 
-// flush writes the framed packets to the current group's stream, giving
-// up (fallBehind) when the connection has not taken them by the deadline
-// of the oldest.
-func (w *groupWriter) flush() {
-	if len(w.buf) == 0 || w.cur == nil {
-		w.buf, w.packets = w.buf[:0], 0
-		return
+// write writes one frame queued for this viewer at at, giving up on its
+// group (fallBehind) when it waited, or the connection does not take it,
+// beyond maxVideoLag; false when the session ended.
+func (w *groupWriter) write(f *frame, at time.Time) bool {
+	deadline := at.Add(maxVideoLag)
+	if time.Now().After(deadline) {
+		if !w.late {
+			w.fallBehind()
+		}
+		return true // stale: waiting for a keyframe queued in time
 	}
-	_ = w.cur.SetWriteDeadline(w.deadline)
-	n, err := w.cur.Write(w.buf)
-	w.buf = w.buf[:0]
-	w.v.h.c.packetsOut.Add(uint64(w.packets))
+	if f.start {
+		w.late = false
+		w.endGroup()
+		octx, cancel := context.WithDeadline(w.ctx, deadline)
+		s, err := w.v.sess.OpenUniStreamSync(octx)
+		cancel()
+		if err != nil {
+			if w.ctx.Err() != nil {
+				return false
+			}
+			w.fallBehind() // the viewer's stream limit: it holds too many groups open
+			return true
+		}
+		w.cur, w.curGroup = s, f.group
+	} else if w.late || w.cur == nil || f.group != w.curGroup {
+		return true // the rest of a dropped group
+	}
+	_ = w.cur.SetWriteDeadline(deadline)
+	n, err := w.cur.Write(f.data)
+	w.v.h.c.packetsOut.Add(uint64(f.packets))
 	w.v.h.c.bytesOut.Add(uint64(n))
-	w.packets = 0
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			w.fallBehind()
@@ -318,46 +311,6 @@ func (w *groupWriter) flush() {
 			w.dropGroup()
 		}
 	}
-}
-
-// write frames and writes a batch of queued packets; false when the
-// session ended.
-func (w *groupWriter) write(batch []videoItem) bool {
-	now := time.Now()
-	for _, it := range batch {
-		deadline := it.at.Add(maxVideoLag)
-		if now.After(deadline) {
-			if !w.late {
-				w.fallBehind()
-			}
-			continue // stale: waiting for a keyframe queued in time
-		}
-		if it.start {
-			w.flush()
-			w.late = false
-			w.endGroup()
-			octx, cancel := context.WithDeadline(w.ctx, deadline)
-			s, err := w.v.sess.OpenUniStreamSync(octx)
-			cancel()
-			if err != nil {
-				if w.ctx.Err() != nil {
-					return false
-				}
-				w.fallBehind() // the viewer's stream limit: it holds too many groups open
-				continue
-			}
-			w.cur, w.curGroup = s, it.group
-			w.buf = protocol.AppendGroupHeader(w.buf[:0], protocol.GroupHeader{SSRC: ssrcOf(it.pkt), Group: it.group})
-			w.deadline = deadline
-		} else if w.late || w.cur == nil || it.group != w.curGroup {
-			continue // the rest of a dropped group
-		} else if len(w.buf) == 0 {
-			w.deadline = deadline
-		}
-		w.buf = protocol.AppendPacket(w.buf, it.pkt)
-		w.packets++
-	}
-	w.flush()
 	return true
 }
 
