@@ -217,12 +217,13 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 			return
 		}
 	}
-	for _, f := range v.backlog {
-		if !w.write(f, v.backlogAt) {
+	for b := v.backlog; len(b) > 0; b = b[min(len(b), maxWriteBatch):] {
+		if !w.write(b[:min(len(b), maxWriteBatch)], v.backlogAt) {
 			return
 		}
 	}
 	v.backlog = nil
+	batch := make([]*frame, 0, maxWriteBatch)
 	for {
 		if v.abort.Swap(false) {
 			w.dropGroup()
@@ -235,12 +236,29 @@ func (v *viewer) writeLoop(ctx context.Context, ctrl *webtransport.Stream) {
 				return
 			}
 		case f := <-v.videoQ:
-			if !w.write(f, f.at) {
+			batch = append(batch[:0], f)
+		more:
+			for len(batch) < maxWriteBatch {
+				select {
+				case f := <-v.videoQ:
+					batch = append(batch, f)
+				default:
+					break more
+				}
+			}
+			ok := w.write(batch, time.Time{})
+			clear(batch)
+			if !ok {
 				return
 			}
 		}
 	}
 }
+
+// maxWriteBatch bounds the frames written at once by a viewer that is
+// behind: taking what waits in one write keeps a saturated relay's cost
+// per byte down instead of up.
+const maxWriteBatch = 8
 
 // groupWriter writes one viewer's video groups (writeLoop's goroutine).
 type groupWriter struct {
@@ -249,6 +267,10 @@ type groupWriter struct {
 	cur      *webtransport.SendStream
 	curGroup uint64
 	late     bool // waiting for a keyframe queued after falling behind
+
+	pend     []*frame  // frames of the current group not written yet
+	deadline time.Time // of the oldest of them
+	buf      []byte    // pend's data together, when there are several
 }
 
 func (w *groupWriter) endGroup() {
@@ -259,6 +281,8 @@ func (w *groupWriter) endGroup() {
 }
 
 func (w *groupWriter) dropGroup() {
+	clear(w.pend)
+	w.pend = w.pend[:0]
 	if w.cur != nil {
 		w.cur.CancelWrite(errCodeGroupDropped)
 		w.cur = nil
@@ -272,37 +296,78 @@ func (w *groupWriter) fallBehind() {
 	w.v.h.c.groupsLate.Add(1)
 }
 
-// write writes one frame queued for this viewer at at, giving up on its
-// group (fallBehind) when it waited, or the connection does not take it,
+// write writes a batch of frames queued for this viewer (at when, or
+// each at its fan-out time when at is zero), giving up on the group
+// (fallBehind) when a frame waited, or the connection does not take it,
 // beyond maxVideoLag; false when the session ended.
-func (w *groupWriter) write(f *frame, at time.Time) bool {
-	deadline := at.Add(maxVideoLag)
-	if time.Now().After(deadline) {
-		if !w.late {
-			w.fallBehind()
+func (w *groupWriter) write(batch []*frame, at time.Time) bool {
+	now := time.Now()
+	for _, f := range batch {
+		queued := at
+		if queued.IsZero() {
+			queued = f.at
 		}
-		return true // stale: waiting for a keyframe queued in time
-	}
-	if f.start {
-		w.late = false
-		w.endGroup()
-		octx, cancel := context.WithDeadline(w.ctx, deadline)
-		s, err := w.v.sess.OpenUniStreamSync(octx)
-		cancel()
-		if err != nil {
-			if w.ctx.Err() != nil {
-				return false
+		deadline := queued.Add(maxVideoLag)
+		if now.After(deadline) {
+			if !w.late {
+				w.fallBehind()
 			}
-			w.fallBehind() // the viewer's stream limit: it holds too many groups open
-			return true
+			continue // stale: waiting for a keyframe queued in time
 		}
-		w.cur, w.curGroup = s, f.group
-	} else if w.late || w.cur == nil || f.group != w.curGroup {
-		return true // the rest of a dropped group
+		if f.start {
+			w.flush()
+			w.late = false
+			w.endGroup()
+			octx, cancel := context.WithDeadline(w.ctx, deadline)
+			s, err := w.v.sess.OpenUniStreamSync(octx)
+			cancel()
+			if err != nil {
+				if w.ctx.Err() != nil {
+					return false
+				}
+				w.fallBehind() // the viewer's stream limit: it holds too many groups open
+				continue
+			}
+			w.cur, w.curGroup = s, f.group
+		} else if w.late || w.cur == nil || f.group != w.curGroup {
+			continue // the rest of a dropped group
+		}
+		if len(w.pend) == 0 {
+			w.deadline = deadline
+		}
+		w.pend = append(w.pend, f)
 	}
-	_ = w.cur.SetWriteDeadline(deadline)
-	n, err := w.cur.Write(f.data)
-	w.v.h.c.packetsOut.Add(uint64(f.packets))
+	w.flush()
+	return true
+}
+
+// flush writes the pending frames to the current group's stream in one
+// write — a lone frame's shared data as it is — giving up (fallBehind)
+// when the connection has not taken them by the deadline of the oldest.
+func (w *groupWriter) flush() {
+	if len(w.pend) == 0 || w.cur == nil {
+		clear(w.pend)
+		w.pend = w.pend[:0]
+		return
+	}
+	data, packets := w.pend[0].data, w.pend[0].packets
+	if len(w.pend) > 1 {
+		w.buf = w.buf[:0]
+		packets = 0
+		for _, f := range w.pend {
+			w.buf = append(w.buf, f.data...)
+			packets += f.packets
+		}
+		data = w.buf
+	}
+	clear(w.pend)
+	w.pend = w.pend[:0]
+	_ = w.cur.SetWriteDeadline(w.deadline)
+	n, err := w.cur.Write(data)
+	if cap(w.buf) > maxKeptBuffer {
+		w.buf = nil // a keyframe's worth is not kept by every viewer
+	}
+	w.v.h.c.packetsOut.Add(uint64(packets))
 	w.v.h.c.bytesOut.Add(uint64(n))
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -311,8 +376,10 @@ func (w *groupWriter) write(f *frame, at time.Time) bool {
 			w.dropGroup()
 		}
 	}
-	return true
 }
+
+// maxKeptBuffer bounds the batch buffer a writer keeps between writes.
+const maxKeptBuffer = 32 << 10
 
 // audioLoop sends audio packets as datagrams, apart from the video writes so
 // that audio never waits behind a large keyframe.
