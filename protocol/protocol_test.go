@@ -367,3 +367,61 @@ func FuzzParseRTP(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitDatagram(t *testing.T) {
+	rtpPkt := func(seq byte, n int) []byte {
+		p := make([]byte, n)
+		p[0], p[3] = 0x80, seq
+		return p
+	}
+	a, b, c := rtpPkt(1, 12), rtpPkt(2, 100), rtpPkt(3, 300)
+	for _, tc := range []struct {
+		name string
+		d    []byte
+		want [][]byte
+		err  bool
+	}{
+		{"one packet", a, [][]byte{a}, false},
+		{"bundle", AppendBundle(nil, a, b, c), [][]byte{a, b, c}, false},
+		{"bundle of one", AppendBundle(nil, b), [][]byte{b}, false},
+		{"empty bundle", []byte{DatagramBundle}, nil, false},
+		{"empty", nil, nil, true},
+		{"short RTP", a[:11], nil, true},
+		{"unknown type", []byte{0x40, 1, 2}, nil, true},
+		{"cut", AppendBundle(nil, a, b)[:50], [][]byte{a}, true},
+		{"too short inside", append([]byte{DatagramBundle, 5}, a[:5]...), nil, true},
+		{"cut varint", []byte{DatagramBundle, 0x40}, nil, true},
+	} {
+		var got [][]byte
+		err := SplitDatagram(tc.d, func(p []byte) { got = append(got, p) })
+		if (err != nil) != tc.err {
+			t.Errorf("%s: err %v, want error %v", tc.name, err, tc.err)
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %d packets, want %d", tc.name, len(got), len(tc.want))
+			continue
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], tc.want[i]) {
+				t.Errorf("%s: packet %d differs", tc.name, i)
+			}
+		}
+	}
+}
+
+func FuzzSplitDatagram(f *testing.F) {
+	f.Add(AppendBundle(nil, make([]byte, 12), make([]byte, 40)))
+	f.Add([]byte{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, d []byte) {
+		n := 0
+		err := SplitDatagram(d, func(p []byte) {
+			if len(p) < 12 || len(p) > MaxPacket {
+				t.Fatalf("packet of %d bytes", len(p))
+			}
+			n += len(p)
+		})
+		if err == nil && n > len(d) {
+			t.Fatalf("%d packet bytes from a %d-byte datagram", n, len(d))
+		}
+	})
+}

@@ -65,6 +65,8 @@ type Result struct {
 	GroupsWhole   uint64  // video groups received to their end
 	GroupsCut     uint64  // video groups the relay reset (a slow viewer's)
 	SeqGaps       uint64  // RTP packets missing inside groups and between audio datagrams
+	Bundles       uint64  // audio datagrams that carried several packets (a busy relay catching up)
+	BadDatagrams  uint64  // audio datagrams that could not be parsed
 	DelayP50      time.Duration
 	DelayP95      time.Duration
 	DelayMax      time.Duration
@@ -72,8 +74,8 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%d/%d viewers open (%d failed, %d stalled); %.1f Mbit/s over %v; groups %d whole, %d cut; %d sequence gaps; capture→arrival p50 %v, p95 %v, max %v (%d packets)",
-		r.Open, r.Viewers, r.Failed, r.Stalled, r.Mbps, r.Window.Round(time.Millisecond), r.GroupsWhole, r.GroupsCut, r.SeqGaps,
+	return fmt.Sprintf("%d/%d viewers open (%d failed, %d stalled); %.1f Mbit/s over %v; groups %d whole, %d cut; %d sequence gaps; audio bundles %d, bad datagrams %d; capture→arrival p50 %v, p95 %v, max %v (%d packets)",
+		r.Open, r.Viewers, r.Failed, r.Stalled, r.Mbps, r.Window.Round(time.Millisecond), r.GroupsWhole, r.GroupsCut, r.SeqGaps, r.Bundles, r.BadDatagrams,
 		r.DelayP50.Round(100*time.Microsecond), r.DelayP95.Round(100*time.Microsecond), r.DelayMax.Round(time.Millisecond), r.DelaySamples)
 }
 
@@ -91,7 +93,7 @@ type Load struct {
 }
 
 type counters struct {
-	bytes, whole, cut, gaps uint64
+	bytes, whole, cut, gaps, bundles, bad uint64
 }
 
 // Start logs in and opens cfg.Viewers sessions at cfg.OpenRate, calling
@@ -227,6 +229,8 @@ func (l *Load) totalsLocked() counters {
 		c.whole += v.whole.Load()
 		c.cut += v.cut.Load()
 		c.gaps += v.gaps.Load()
+		c.bundles += v.bundles.Load()
+		c.bad += v.badDatagrams.Load()
 	}
 	return c
 }
@@ -238,7 +242,8 @@ func (l *Load) Result() Result {
 	now := time.Now()
 	t := l.totalsLocked()
 	r := Result{Viewers: l.cfg.Viewers, Failed: int(l.failed.Load()), Window: now.Sub(l.from),
-		Bytes: t.bytes - l.base.bytes, GroupsWhole: t.whole - l.base.whole, GroupsCut: t.cut - l.base.cut, SeqGaps: t.gaps - l.base.gaps}
+		Bytes: t.bytes - l.base.bytes, GroupsWhole: t.whole - l.base.whole, GroupsCut: t.cut - l.base.cut, SeqGaps: t.gaps - l.base.gaps,
+		Bundles: t.bundles - l.base.bundles, BadDatagrams: t.bad - l.base.bad}
 	for _, v := range l.viewers {
 		if v.sess.Context().Err() != nil {
 			r.Failed++
@@ -274,6 +279,7 @@ type viewer struct {
 	clocks map[uint32]*protocol.RTPClock // by SSRC, from the catalog and sender reports
 
 	bytes, whole, cut, gaps atomic.Uint64
+	bundles, badDatagrams   atomic.Uint64
 	lastVideo               atomic.Int64 // unix ns
 }
 
@@ -365,17 +371,22 @@ func (v *viewer) audio(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		if len(b) < 12 {
-			continue
+		now := time.Now()
+		if len(b) > 0 && b[0] == protocol.DatagramBundle {
+			v.bundles.Add(1)
 		}
-		v.arrived(b, time.Now())
-		s := seqOf(b)
-		if !first {
-			if d := s - last - 1; d > 0 && d < 0x8000 {
-				v.gaps.Add(uint64(d))
+		if err := protocol.SplitDatagram(b, func(pkt []byte) {
+			v.arrived(pkt, now)
+			s := seqOf(pkt)
+			if !first {
+				if d := s - last - 1; d > 0 && d < 0x8000 {
+					v.gaps.Add(uint64(d))
+				}
 			}
+			last, first = s, false
+		}); err != nil {
+			v.badDatagrams.Add(1)
 		}
-		last, first = s, false
 	}
 }
 

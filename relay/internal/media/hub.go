@@ -89,6 +89,7 @@ type Stats struct {
 	GroupsDropped, PacketsDropped                                   uint64 // for slow viewers: their queue overflowed
 	GroupsLate                                                      uint64 // groups reset: a viewer fell more than maxVideoLag behind
 	PacketsOut, BytesOut                                            uint64 // RTP written to viewers
+	AudioBundles                                                    uint64 // audio datagrams that carried several packets
 	PLIsSent                                                        uint64
 	// Loss repair on the publisher legs: NACKs sent (one per packet asked
 	// for), packets that came back, packets given up on, and packets that
@@ -101,7 +102,7 @@ type counters struct {
 	dropQueueFull, dropShort, dropUnknown, dropAuth, dropNotRTP atomic.Uint64
 	dropFlood, floodCutoffs                                     atomic.Uint64
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
-	groupsLate, packetsOut, bytesOut                            atomic.Uint64
+	groupsLate, packetsOut, bytesOut, audioBundles              atomic.Uint64
 	conflicts, takeovers                                        atomic.Uint64
 	viewers                                                     atomic.Int64
 	repair                                                      repairCounters
@@ -186,7 +187,7 @@ func (h *Hub) Stats() Stats {
 		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), DropFlood: c.dropFlood.Load(), FloodCutoffs: c.floodCutoffs.Load(), Relatches: c.relatches.Load(),
 		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
-		GroupsLate: c.groupsLate.Load(), PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(),
+		GroupsLate: c.groupsLate.Load(), PacketsOut: c.packetsOut.Load(), AudioBundles: c.audioBundles.Load(), BytesOut: c.bytesOut.Load(),
 		PLIsSent: c.plisSent.Load(), NACKsSent: c.repair.nacked.Load(), PacketsRepaired: c.repair.repaired.Load(),
 		PacketsUnrepaired: c.repair.gaveUp.Load(), PacketsDuplicate: c.repair.duplicates.Load() + c.repair.late.Load(),
 	}

@@ -382,23 +382,70 @@ func (w *groupWriter) flush() {
 const maxKeptBuffer = 32 << 10
 
 // audioLoop sends audio packets as datagrams, apart from the video writes so
-// that audio never waits behind a large keyframe.
+// that audio never waits behind a large keyframe. Packets that have waited
+// in the queue meanwhile (a busy relay) go together in one bundle datagram
+// (protocol.DatagramBundle), up to maxBundle bytes: one datagram, one QUIC
+// packet and one system call instead of several, and none held back.
 func (v *viewer) audioLoop(ctx context.Context) {
+	var bundle []byte
+	var pkts [][]byte
+	send := func() bool {
+		d := pkts[0]
+		if len(pkts) > 1 {
+			bundle = protocol.AppendBundle(bundle[:0], pkts...)
+			d = bundle
+		}
+		ok := v.sendAudio(ctx, d, len(pkts))
+		clear(pkts)
+		pkts = pkts[:0]
+		return ok
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case pkt := <-v.audioQ:
-			if err := v.sess.SendDatagram(pkt); err != nil {
-				if ctx.Err() != nil {
-					return
+			pkts = append(pkts, pkt)
+		}
+		size := 1 + 2 + len(pkts[0])
+	more:
+		for {
+			select {
+			case next := <-v.audioQ:
+				if size+2+len(next) > maxBundle {
+					if !send() {
+						return
+					}
+					size = 1
 				}
-				continue
+				pkts = append(pkts, next)
+				size += 2 + len(next)
+			default:
+				break more
 			}
-			v.h.c.packetsOut.Add(1)
-			v.h.c.bytesOut.Add(uint64(len(pkt)))
+		}
+		if !send() {
+			return
 		}
 	}
+}
+
+// maxBundle keeps a bundle datagram within what every path carries in one
+// QUIC packet (a browser sees ~1200 bytes of datagram).
+const maxBundle = 1000
+
+// sendAudio sends one audio datagram of n packets; false when the session
+// ended.
+func (v *viewer) sendAudio(ctx context.Context, d []byte, n int) bool {
+	if err := v.sess.SendDatagram(d); err != nil {
+		return ctx.Err() == nil
+	}
+	v.h.c.packetsOut.Add(uint64(n))
+	v.h.c.bytesOut.Add(uint64(len(d)))
+	if n > 1 {
+		v.h.c.audioBundles.Add(1)
+	}
+	return true
 }
 
 func ssrcOf(pkt []byte) uint32 {

@@ -207,6 +207,7 @@ type stats struct {
 	AVSkewClockMS                                    float64 // from the clocks: audio heard − video shown, sender time
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	DecodeErrors                                     int
+	BadDatagrams                                     int // audio datagrams that could not be parsed
 }
 
 func main() {
@@ -838,9 +839,17 @@ func (p *Player) datagramLoop(r js.Value) {
 		p.mu.Lock()
 		p.bytes += int64(len(b))
 		p.mu.Unlock()
-		select {
-		case p.audioPkts <- datagram{b: b, at: time.Now()}: // the arrival, for the jitter estimate
-		default:
+		at := time.Now() // the arrival, for the jitter estimate
+		// One RTP packet, or several the relay bundled (protocol §3.4).
+		if err := protocol.SplitDatagram(b, func(pkt []byte) {
+			select {
+			case p.audioPkts <- datagram{b: pkt, at: at}:
+			default:
+			}
+		}); err != nil {
+			p.mu.Lock()
+			p.s.BadDatagrams++
+			p.mu.Unlock()
 		}
 	}
 }
