@@ -197,12 +197,12 @@ func TestNoDeviceCannotBeSelected(t *testing.T) {
 	}
 	w.click("No device available")
 	w.click("No device available")
-	if w.selected("No device available") || !w.selected("Test picture (built in)") || u.cam.Kind != devices.Test {
-		t.Errorf("clicking the disabled entry changed the choice to %+v", u.cam)
+	if w.selected("No device available") || !w.selected("Test picture (built in)") || u.cam.cur.Kind != devices.Test {
+		t.Errorf("clicking the disabled entry changed the choice to %+v", u.cam.cur)
 	}
 	w.click("Off")
-	if u.cam.Kind != devices.Disabled {
-		t.Errorf("Off not chosen: %+v", u.cam)
+	if u.cam.cur.Kind != devices.Disabled {
+		t.Errorf("Off not chosen: %+v", u.cam.cur)
 	}
 	// Switching the language relabels the window.
 	w.click("简体中文")
@@ -245,10 +245,10 @@ func TestBroadcastFromTheWindow(t *testing.T) {
 	w := newWindow(t, u)
 	w.until("camera listed", 5*time.Second, func() bool { _, ok := w.find("Integrated Camera"); return ok })
 	if !w.selected("Integrated Camera") {
-		t.Errorf("the only camera is not chosen by default: %+v (enum %q)", u.cam, u.camEnum.Value)
+		t.Errorf("the only camera is not chosen by default: %+v (enum %q)", u.cam.cur, u.cam.group.Value)
 	}
 	if !w.selected("Test tone (built in)") {
-		t.Errorf("no microphone here: the default is %+v, want the test tone", u.mic)
+		t.Errorf("no microphone here: the default is %+v, want the test tone", u.mic.cur)
 	}
 	// A second camera comes: the choice stays.
 	mu.Lock()
@@ -261,8 +261,8 @@ func TestBroadcastFromTheWindow(t *testing.T) {
 	// No real camera here: broadcast the test picture and tone.
 	w.click("Test picture (built in)")
 	w.click("Test tone (built in)")
-	if u.cam.Kind != devices.Test || u.mic.Kind != devices.Test {
-		t.Fatalf("choices %+v %+v", u.cam, u.mic)
+	if u.cam.cur.Kind != devices.Test || u.mic.cur.Kind != devices.Test {
+		t.Fatalf("choices %+v %+v", u.cam.cur, u.mic.cur)
 	}
 	w.click("640x480")
 	w.click("15 fps")

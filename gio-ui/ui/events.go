@@ -1,0 +1,135 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"gioui.org/io/clipboard"
+	"gioui.org/layout"
+	"gioui.org/widget"
+
+	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/gio-ui/i18n"
+	"github.com/quicast/quicast/sender"
+	"github.com/quicast/quicast/sender/media"
+)
+
+// update handles the input of the last frame and the background results.
+func (u *UI) update(gtx layout.Context) {
+	u.bg.mu.Lock()
+	lists, haveLists := u.bg.lists, u.bg.haveLists
+	u.bg.mu.Unlock()
+	u.lists = lists
+
+	if u.langEnum.Update(gtx) {
+		if l, ok := i18n.Parse(u.langEnum.Value); ok {
+			u.lang = l
+		}
+	}
+	live := u.bc != nil
+	u.cam.update(gtx, lists.Cameras, haveLists, live)
+	u.mic.update(gtx, lists.Microphones, haveLists, live)
+
+	// The relay is checked with what was typed once the field is left (or
+	// Enter pressed), not at every key: half an address would flash a red
+	// warning and move the form under the typing hand.
+	for i, ed := range []*widget.Editor{&u.relayEd, &u.caEd} {
+		submitted := false
+		for {
+			ev, ok := ed.Update(gtx)
+			if !ok {
+				break
+			}
+			if _, ok := ev.(widget.SubmitEvent); ok {
+				submitted = true
+			}
+		}
+		focused := gtx.Focused(ed)
+		if submitted || (u.editing[i] && !focused) {
+			u.commitRelay()
+		}
+		u.editing[i] = focused
+	}
+	if u.pinBtn.Clicked(gtx) {
+		u.bg.mu.Lock()
+		fp := u.bg.net.Fingerprint
+		u.bg.mu.Unlock()
+		u.set.SetPin(u.relayTarget().URL, fp.String())
+		u.save()
+		u.commitRelay()
+	}
+	if u.startBtn.Clicked(gtx) && u.bc == nil {
+		u.startBroadcast(false)
+	}
+	if u.takeoverBtn.Clicked(gtx) && u.bc == nil && u.bcLive {
+		u.startBroadcast(true)
+	}
+	if u.stopBtn.Clicked(gtx) && u.bc != nil {
+		u.stopBroadcast()
+	}
+	if u.bc != nil {
+		select {
+		case <-u.bc.Done():
+			st := u.bc.Status()
+			u.bcErr = u.problemText(st)
+			u.bcLive = st.State == broadcast.Failed && st.Problem == broadcast.StreamLive
+			u.bc = nil
+		default:
+		}
+	}
+	if u.copyBtn.Clicked(gtx) && u.bc != nil {
+		gtx.Execute(clipboard.WriteCmd{Type: "application/text", Data: io.NopCloser(strings.NewReader(u.bc.Status().WatchURL))})
+		u.copiedAt = u.now()
+	}
+	if u.quitBtn.Clicked(gtx) {
+		u.quit = true
+	}
+	if u.showPreview.Update(gtx) {
+		u.set.HidePreview = !u.showPreview.Value
+		if u.bc != nil {
+			u.bc.ShowPreview(u.showPreview.Value)
+		}
+		u.save()
+	}
+	// The self view follows the camera choice while idle.
+	if u.bc == nil && u.showPreview.Value {
+		u.wantPreview(u.cam.source())
+	} else {
+		u.wantPreview(media.Source{})
+	}
+}
+
+func (u *UI) startBroadcast(takeover bool) {
+	target := u.relayTarget()
+	relay, stream, key := target.URL, strings.TrimSpace(u.streamEd.Text()), strings.TrimSpace(u.keyEd.Text())
+	if relay == "" || stream == "" || key == "" {
+		u.bcErr = u.lang.T(i18n.ErrFields)
+		return
+	}
+	u.save()
+	u.bcErr, u.bcLive = "", false
+	var w, h int
+	fmt.Sscanf(u.sizeEnum.Value, "%dx%d", &w, &h)
+	fps, _ := strconv.Atoi(u.rateEnum.Value)
+	kbps, _ := strconv.Atoi(u.bitrateEnum.Value)
+	// The camera is opened once: the idle preview lets go of it first.
+	u.wantPreview(media.Source{})
+	u.bc = broadcast.Start(broadcast.Config{
+		PublishConfig: sender.PublishConfig{Relay: relay, Stream: stream, Key: key, CAFile: target.CAFile, Pin: target.Pin,
+			Takeover: takeover},
+		Video:       u.cam.source(),
+		Audio:       u.mic.source(),
+		Options:     media.Options{Width: w, Height: h, FPS: float64(fps), VideoBitrate: kbps * 1000},
+		Logger:      u.cfg.Logger,
+		Changed:     u.invalidate,
+		HidePreview: !u.showPreview.Value,
+	})
+}
+
+func (u *UI) stopBroadcast() {
+	u.bc.Stop()
+	u.bcErr = u.problemText(u.bc.Status())
+	u.bc = nil
+}

@@ -1,0 +1,241 @@
+package ui
+
+import (
+	"image"
+	"image/color"
+	"time"
+
+	"gioui.org/layout"
+	"gioui.org/op/clip"
+	"gioui.org/op/paint"
+	"gioui.org/unit"
+	"gioui.org/widget"
+	"gioui.org/widget/material"
+
+	"github.com/quicast/quicast/gio-ui/i18n"
+)
+
+type (
+	C = layout.Context
+	D = layout.Dimensions
+)
+
+// Layout draws the window.
+func (u *UI) Layout(gtx C) D {
+	u.update(gtx)
+	paint.Fill(gtx.Ops, white)
+	return layout.UniformInset(unit.Dp(12)).Layout(gtx, func(gtx C) D {
+		return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
+			layout.Rigid(u.layoutHeader),
+			layout.Rigid(func(gtx C) D {
+				// Two banners' room, always: a warning that comes or goes
+				// does not move the form.
+				h := gtx.Dp(warningsHeight)
+				gtx.Constraints.Min.Y, gtx.Constraints.Max.Y = h, h
+				defer clip.Rect{Max: image.Pt(gtx.Constraints.Max.X, h)}.Push(gtx.Ops).Pop()
+				u.layoutWarnings(gtx)
+				return D{Size: image.Pt(gtx.Constraints.Max.X, h)}
+			}),
+			layout.Flexed(1, func(gtx C) D {
+				return layout.Flex{Spacing: layout.SpaceBetween}.Layout(gtx,
+					layout.Flexed(0.48, u.layoutForm),
+					layout.Rigid(layout.Spacer{Width: unit.Dp(16)}.Layout),
+					layout.Flexed(0.52, u.layoutStatus),
+				)
+			}),
+		)
+	})
+}
+
+func (u *UI) layoutHeader(gtx C) D {
+	return layout.Inset{Bottom: unit.Dp(8)}.Layout(gtx, func(gtx C) D {
+		return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+			layout.Rigid(material.H5(u.th, u.lang.T(i18n.Title)).Layout),
+			layout.Flexed(1, layout.Spacer{}.Layout),
+			layout.Rigid(material.Body2(u.th, u.lang.T(i18n.Language)+":").Layout),
+			layout.Rigid(material.RadioButton(u.th, &u.langEnum, i18n.English.Code(), i18n.English.Name()).Layout),
+			layout.Rigid(material.RadioButton(u.th, &u.langEnum, i18n.Chinese.Code(), i18n.Chinese.Name()).Layout),
+		)
+	})
+}
+
+// warningsHeight is the room of the network warnings: two banners.
+const warningsHeight = unit.Dp(72)
+
+// layoutWarnings shows the red network warnings, or a quiet status line.
+func (u *UI) layoutWarnings(gtx C) D {
+	u.bg.mu.Lock()
+	st, have, listsErr := u.bg.net, u.bg.haveNet, u.bg.listsErr
+	u.bg.mu.Unlock()
+	var rows []layout.FlexChild
+	banner := func(msg string, action *widget.Clickable, actionText string) {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			return layout.Inset{Bottom: unit.Dp(6)}.Layout(gtx, func(gtx C) D {
+				return layout.Background{}.Layout(gtx,
+					func(gtx C) D {
+						paint.FillShape(gtx.Ops, red, clip.UniformRRect(image.Rectangle{Max: gtx.Constraints.Min}, gtx.Dp(4)).Op(gtx.Ops))
+						return D{Size: gtx.Constraints.Min}
+					},
+					func(gtx C) D {
+						gtx.Constraints.Min.X = gtx.Constraints.Max.X
+						return layout.Inset{Top: 6, Bottom: 6, Left: 8, Right: 8}.Layout(gtx, func(gtx C) D {
+							return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+								layout.Flexed(1, func(gtx C) D {
+									l := material.Body2(u.th, "⚠ "+msg)
+									l.Color = white
+									return l.Layout(gtx)
+								}),
+								layout.Rigid(func(gtx C) D {
+									if action == nil {
+										return D{}
+									}
+									b := material.Button(u.th, action, actionText)
+									b.Background, b.Color = white, red
+									b.TextSize, b.Inset = unit.Sp(13), layout.Inset{Top: 3, Bottom: 3, Left: 10, Right: 10}
+									return layout.Inset{Left: unit.Dp(8)}.Layout(gtx, b.Layout)
+								}),
+							)
+						})
+					})
+			})
+		}))
+	}
+	quiet := func(msg string, c color.NRGBA) {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			return layout.Inset{Bottom: unit.Dp(6)}.Layout(gtx, func(gtx C) D {
+				l := material.Body2(u.th, msg)
+				l.Color = c
+				return l.Layout(gtx)
+			})
+		}))
+	}
+	switch {
+	case !have:
+		quiet(u.lang.T(i18n.Checking), grey)
+	default:
+		if !st.Online {
+			banner(u.lang.T(i18n.NoInternet), nil, "")
+		}
+		switch {
+		case !st.RelayChecked:
+		case st.Untrusted:
+			banner(u.lang.T(i18n.RelayUntrusted, st.Fingerprint), &u.pinBtn, u.lang.T(i18n.Pin))
+		case !st.RelayUp:
+			banner(u.lang.T(i18n.RelayUnreachable, u.reasonText(st.RelayErr)), nil, "")
+		default:
+			quiet(u.lang.T(i18n.RelayOK, st.RTT.Round(100*time.Microsecond)), green)
+		}
+	}
+	if listsErr != nil {
+		quiet(listsErr.Error(), red)
+	}
+	return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+}
+
+func (u *UI) layoutForm(gtx C) D {
+	lists := u.lists
+	live := u.bc != nil
+	var items []layout.Widget
+	heading := func(m i18n.Msg) {
+		items = append(items, func(gtx C) D {
+			return layout.Inset{Top: unit.Dp(4), Bottom: unit.Dp(2)}.Layout(gtx, material.Subtitle2(u.th, u.lang.T(m)).Layout)
+		})
+	}
+	// The camera and microphone lists side by side keep the whole form in
+	// the window.
+	cams := func(gtx C) D { return u.cam.layout(gtx, u.th, u.lang, lists.Cameras, live) }
+	mics := func(gtx C) D { return u.mic.layout(gtx, u.th, u.lang, lists.Microphones, live) }
+	items = append(items, func(gtx C) D {
+		return layout.Flex{}.Layout(gtx, layout.Flexed(0.5, cams), layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), layout.Flexed(0.5, mics))
+	})
+	type field struct {
+		label  i18n.Msg
+		ed     *widget.Editor
+		hint   string
+		weight float32
+	}
+	// Two fields a row keep the whole form in the window.
+	pair := func(a, b field) {
+		items = append(items, func(gtx C) D {
+			if live {
+				gtx = gtx.Disabled()
+			}
+			col := func(f field) layout.FlexChild {
+				return layout.Flexed(f.weight, func(gtx C) D {
+					return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
+						layout.Rigid(func(gtx C) D {
+							return layout.Inset{Top: unit.Dp(4), Bottom: unit.Dp(2)}.Layout(gtx, material.Subtitle2(u.th, u.lang.T(f.label)).Layout)
+						}),
+						layout.Rigid(editor(u.th, f.ed, f.hint)))
+				})
+			}
+			return layout.Flex{}.Layout(gtx, col(a), layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), col(b))
+		})
+	}
+	pair(field{i18n.Relay, &u.relayEd, "https://relay.example:8443", 0.62}, field{i18n.Stream, &u.streamEd, "demo", 0.38})
+	pair(field{i18n.PublishKey, &u.keyEd, "", 0.5}, field{i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint), 0.5})
+	heading(i18n.Quality)
+	items = append(items, func(gtx C) D {
+		if live {
+			gtx = gtx.Disabled()
+		}
+		var row []layout.FlexChild
+		for _, s := range sizes {
+			row = append(row, layout.Rigid(material.RadioButton(u.th, &u.sizeEnum, s, s).Layout))
+		}
+		row = append(row, layout.Rigid(layout.Spacer{Width: unit.Dp(12)}.Layout))
+		for _, r := range rates {
+			row = append(row, layout.Rigid(material.RadioButton(u.th, &u.rateEnum, r, r+" fps").Layout))
+		}
+		return layout.Flex{Alignment: layout.Middle}.Layout(gtx, row...)
+	}, func(gtx C) D {
+		if live {
+			gtx = gtx.Disabled()
+		}
+		var row []layout.FlexChild
+		for _, b := range bitrates {
+			row = append(row, layout.Rigid(material.RadioButton(u.th, &u.bitrateEnum, b, b+" kbit/s").Layout))
+		}
+		return layout.Flex{Alignment: layout.Middle}.Layout(gtx, row...)
+	})
+	return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
+		layout.Flexed(1, func(gtx C) D {
+			return material.List(u.th, &u.form).Layout(gtx, len(items), func(gtx C, i int) D { return items[i](gtx) })
+		}),
+		layout.Rigid(u.layoutButtons))
+}
+
+// layoutButtons keeps Start/Stop and Quit in view below the form.
+func (u *UI) layoutButtons(gtx C) D {
+	live := u.bc != nil
+	return layout.Inset{Top: unit.Dp(10)}.Layout(gtx, func(gtx C) D {
+		return layout.Flex{}.Layout(gtx,
+			layout.Rigid(func(gtx C) D {
+				if live {
+					b := material.Button(u.th, &u.stopBtn, u.lang.T(i18n.Stop))
+					b.Background = red
+					return b.Layout(gtx)
+				}
+				return material.Button(u.th, &u.startBtn, u.lang.T(i18n.Start)).Layout(gtx)
+			}),
+			layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout),
+			layout.Rigid(func(gtx C) D {
+				b := material.Button(u.th, &u.quitBtn, u.lang.T(i18n.Quit))
+				b.Background, b.Color = panel, black
+				return b.Layout(gtx)
+			}),
+		)
+	})
+}
+
+// editor is a bordered one-line text field.
+func editor(th *material.Theme, ed *widget.Editor, hint string) layout.Widget {
+	return func(gtx C) D {
+		return widget.Border{Color: grey, CornerRadius: unit.Dp(3), Width: unit.Dp(1)}.Layout(gtx, func(gtx C) D {
+			return layout.UniformInset(unit.Dp(6)).Layout(gtx, func(gtx C) D {
+				gtx.Constraints.Min.X = gtx.Constraints.Max.X
+				return material.Editor(th, ed, hint).Layout(gtx)
+			})
+		})
+	}
+}

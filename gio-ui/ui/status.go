@@ -1,0 +1,180 @@
+package ui
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"strconv"
+	"time"
+
+	"gioui.org/layout"
+	"gioui.org/op/clip"
+	"gioui.org/op/paint"
+	"gioui.org/unit"
+	"gioui.org/widget"
+	"gioui.org/widget/material"
+
+	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/gio-ui/i18n"
+)
+
+func (u *UI) layoutStatus(gtx C) D {
+	var st broadcast.Status
+	var img *image.RGBA
+	level := math.Inf(-1)
+	if u.bc != nil {
+		st = u.bc.Status()
+		img = u.bc.Preview()
+		level = u.bc.Level()
+	} else {
+		u.bg.mu.Lock()
+		img = u.bg.idlePreview
+		u.bg.mu.Unlock()
+	}
+	if !u.showPreview.Value {
+		img = nil
+	}
+	rows := []layout.FlexChild{
+		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img) }),
+		layout.Rigid(material.CheckBox(u.th, &u.showPreview, u.lang.T(i18n.Preview)).Layout),
+		layout.Rigid(layout.Spacer{Height: unit.Dp(4)}.Layout),
+	}
+	line := func(label, value string, c color.NRGBA) {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			return u.statusRow(gtx, label, func(gtx C) D {
+				l := material.Body2(u.th, value)
+				l.Color = c
+				return l.Layout(gtx)
+			})
+		}))
+	}
+	state, stateColor := u.lang.T(i18n.StatusIdle), black
+	switch {
+	case u.bc != nil && st.State == broadcast.Starting:
+		state = u.lang.T(i18n.StatusStarting)
+	case u.bc != nil && st.State == broadcast.Live:
+		state, stateColor = u.lang.T(i18n.StatusLive), green
+	case u.bc != nil && st.State == broadcast.Reconnecting:
+		in := 0
+		if !st.Link.Next.IsZero() {
+			in = max(0, int(math.Ceil(st.Link.Next.Sub(u.now()).Seconds())))
+		}
+		state, stateColor = u.lang.T(i18n.StatusReconnecting, max(1, st.Link.Attempt), in), red
+	case u.bcErr != "":
+		state, stateColor = u.lang.T(i18n.StatusFailed), red
+	}
+	rows = append(rows, layout.Rigid(func(gtx C) D {
+		l := material.H6(u.th, state)
+		l.Color = stateColor
+		return l.Layout(gtx)
+	}))
+	if u.bcErr != "" {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			l := material.Body2(u.th, u.bcErr)
+			l.Color = red
+			return l.Layout(gtx)
+		}))
+	}
+	if u.bcLive && u.bc == nil {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			return layout.Inset{Top: unit.Dp(4)}.Layout(gtx, material.Button(u.th, &u.takeoverBtn, u.lang.T(i18n.Takeover)).Layout)
+		}))
+	}
+	if u.bc != nil && st.State == broadcast.Reconnecting && st.Link.Err != nil {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			l := material.Body2(u.th, st.Link.Err.Error())
+			l.Color = grey
+			return l.Layout(gtx)
+		}))
+	}
+	if u.bc != nil && st.State == broadcast.Live {
+		s := st.Stats
+		line(u.lang.T(i18n.Elapsed), fmtElapsed(u.now().Sub(st.Started)), black)
+		line(u.lang.T(i18n.VideoStat), fmt.Sprintf("%d×%d  %.0f fps  %.0f kbit/s", s.Width, s.Height, s.Video.FPS, s.Video.BitrateKbps), black)
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			return u.statusRow(gtx, u.lang.T(i18n.AudioLevel), func(gtx C) D { return meter(gtx, level) })
+		}))
+		line(u.lang.T(i18n.PacketsSent), strconv.FormatUint(s.Video.Packets+s.Audio.Packets, 10), black)
+		line(u.lang.T(i18n.LossReported), fmt.Sprintf("%.1f %%  (%d)", 100*s.Video.FractionLost, s.Video.CumulativeLost+s.Audio.CumulativeLost), black)
+		viewers := "–"
+		if s.Viewers >= 0 {
+			viewers = strconv.Itoa(s.Viewers)
+		}
+		line(u.lang.T(i18n.Viewers), viewers, black)
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			return layout.Inset{Top: unit.Dp(6)}.Layout(gtx, func(gtx C) D {
+				return u.statusRow(gtx, u.lang.T(i18n.ViewerLink), func(gtx C) D {
+					return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+						layout.Flexed(1, material.Body2(u.th, st.WatchURL).Layout),
+						layout.Rigid(func(gtx C) D {
+							txt := u.lang.T(i18n.Copy)
+							if u.now().Sub(u.copiedAt) < 2*time.Second {
+								txt = u.lang.T(i18n.Copied)
+							}
+							return material.Button(u.th, &u.copyBtn, txt).Layout(gtx)
+						}))
+				})
+			})
+		}))
+	}
+	return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+}
+
+// statusRow lays out one line of the status panel: a grey label in a
+// 150 dp column, then value.
+func (u *UI) statusRow(gtx C, label string, value layout.Widget) D {
+	return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+		layout.Rigid(func(gtx C) D {
+			gtx.Constraints.Min.X = gtx.Dp(150)
+			l := material.Body2(u.th, label)
+			l.Color = grey
+			return l.Layout(gtx)
+		}),
+		layout.Flexed(1, value))
+}
+
+// layoutPreview draws the self view in a 4:3 box; a new ImageOp per new
+// frame, since Gio uploads an ImageOp's image once.
+func (u *UI) layoutPreview(gtx C, img *image.RGBA) D {
+	w := gtx.Constraints.Max.X
+	h := w * 3 / 4
+	if mh := gtx.Constraints.Max.Y / 2; h > mh {
+		h = mh
+	}
+	size := image.Pt(w, h)
+	paint.FillShape(gtx.Ops, black, clip.Rect{Max: size}.Op())
+	if img == nil {
+		msg := i18n.PreviewOff
+		if !u.showPreview.Value {
+			msg = i18n.PreviewHidden
+		}
+		l := material.Body2(u.th, u.lang.T(msg))
+		l.Color = grey
+		gtx.Constraints = layout.Exact(size)
+		layout.Center.Layout(gtx, l.Layout)
+		return D{Size: size}
+	}
+	if img != u.preview {
+		u.preview, u.previewOp = img, paint.NewImageOp(img)
+	}
+	gtx.Constraints = layout.Exact(size)
+	widget.Image{Src: u.previewOp, Fit: widget.Contain, Position: layout.Center, Scale: 1 / gtx.Metric.PxPerDp}.Layout(gtx)
+	return D{Size: size}
+}
+
+// meter draws a peak meter from -60 to 0 dBFS.
+func meter(gtx C, dbfs float64) D {
+	size := image.Pt(gtx.Constraints.Max.X, gtx.Dp(10))
+	paint.FillShape(gtx.Ops, panel, clip.Rect{Max: size}.Op())
+	frac := 0.0
+	if !math.IsInf(dbfs, -1) {
+		frac = math.Max(0, math.Min(1, (dbfs+60)/60))
+	}
+	c := meterFill
+	if dbfs > -3 {
+		c = red
+	}
+	paint.FillShape(gtx.Ops, c, clip.Rect{Max: image.Pt(int(frac*float64(size.X)), size.Y)}.Op())
+	return D{Size: size}
+}
