@@ -9,28 +9,19 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3"
-	"github.com/quic-go/webtransport-go"
 	"golang.org/x/time/rate"
 
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/watch"
 )
 
 // Config says what to load.
@@ -82,6 +73,7 @@ func (r Result) String() string {
 // Load is a set of viewers on one stream.
 type Load struct {
 	cfg     Config
+	client  *watch.Client
 	hist    histogram
 	viewers []*viewer
 	failed  atomic.Int64
@@ -106,25 +98,9 @@ func Start(ctx context.Context, cfg Config, progress func(opened, failed int)) (
 	if cfg.Stalled <= 0 {
 		cfg.Stalled = 2 * time.Second
 	}
-	l := &Load{cfg: cfg}
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg.TLS}}
-	if err := login(ctx, hc, cfg); err != nil {
-		return nil, err
-	}
-	wt := &webtransport.Transport{
-		TLSClientConfig: tlsWithH3(cfg.TLS),
-		QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true, MaxIncomingUniStreams: 1000},
-	}
-	if cfg.Via != "" {
-		wt.DialAddr = func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
-			if tc.ServerName == "" {
-				host, _, _ := net.SplitHostPort(addr)
-				tc = tc.Clone()
-				tc.ServerName = host
-			}
-			return quic.DialAddrEarly(ctx, cfg.Via, tc, qc)
-		}
+	l := &Load{cfg: cfg, client: watch.NewClient(watch.Config{Relay: cfg.Relay, TLS: cfg.TLS, Via: cfg.Via})}
+	if err := l.client.Login(ctx, cfg.User, cfg.Password); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
 	}
 	lim := rate.NewLimiter(rate.Limit(cfg.OpenRate), 1)
 	var wg sync.WaitGroup
@@ -134,7 +110,7 @@ func Start(ctx context.Context, cfg Config, progress func(opened, failed int)) (
 			break
 		}
 		wg.Go(func() {
-			v, err := l.open(ctx, hc, wt)
+			v, err := l.open(ctx)
 			if err != nil {
 				l.failed.Add(1)
 			} else {
@@ -153,63 +129,6 @@ func Start(ctx context.Context, cfg Config, progress func(opened, failed int)) (
 		return l, errors.New("load: no viewer session could be opened")
 	}
 	return l, ctx.Err()
-}
-
-func tlsWithH3(c *tls.Config) *tls.Config {
-	if c == nil {
-		c = &tls.Config{}
-	}
-	c = c.Clone()
-	c.NextProtos = []string{http3.NextProtoH3}
-	return c
-}
-
-func login(ctx context.Context, hc *http.Client, cfg Config) error {
-	body, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Password})
-	req, err := http.NewRequestWithContext(ctx, "POST", cfg.Relay+"/api/login", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("load: login: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("load: login: %s: %s", resp.Status, errorText(resp.Body))
-	}
-	return nil
-}
-
-func errorText(r io.Reader) string {
-	var e protocol.ErrorResponse
-	b, _ := io.ReadAll(io.LimitReader(r, 4096))
-	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		return e.Error
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// ticket takes a fresh ticket, as the watch page does for each session.
-func ticket(ctx context.Context, hc *http.Client, cfg Config) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", cfg.Relay+"/api/ticket?stream="+url.QueryEscape(cfg.Stream), nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("load: ticket: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("load: ticket: %s: %s", resp.Status, errorText(resp.Body))
-	}
-	var t struct{ URL string }
-	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
-		return "", fmt.Errorf("load: ticket: %w", err)
-	}
-	return t.URL, nil
 }
 
 // Measure starts the measurement window: counters and delays from now on.
@@ -266,14 +185,14 @@ func (l *Load) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, v := range l.viewers {
-		_ = v.sess.CloseWithError(0, "load ends")
+		_ = v.sess.Close()
 	}
 }
 
 // viewer is one session.
 type viewer struct {
 	l    *Load
-	sess *webtransport.Session
+	sess *watch.Session
 
 	mu     sync.Mutex
 	clocks map[uint32]*protocol.RTPClock // by SSRC, from the catalog and sender reports
@@ -283,33 +202,17 @@ type viewer struct {
 	lastVideo               atomic.Int64 // unix ns
 }
 
-func (l *Load) open(ctx context.Context, hc *http.Client, wt *webtransport.Transport) (*viewer, error) {
-	u, err := ticket(ctx, hc, l.cfg)
-	if err != nil {
-		return nil, err
-	}
+func (l *Load) open(ctx context.Context) (*viewer, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	rsp, sess, err := wt.Dial(dctx, u, nil)
+	sess, err := l.client.Dial(dctx, l.cfg.Stream, "quicast-load")
 	if err != nil {
-		if rsp != nil {
-			return nil, fmt.Errorf("load: session: %s: %w", rsp.Status, err)
-		}
-		return nil, fmt.Errorf("load: session: %w", err)
-	}
-	ctrl, err := sess.OpenStreamSync(dctx)
-	if err != nil {
-		sess.CloseWithError(0, "")
-		return nil, err
-	}
-	if err := protocol.WriteMessage(ctrl, &protocol.Message{Type: protocol.MsgHello, Client: "quicast-load"}); err != nil {
-		sess.CloseWithError(0, "")
-		return nil, err
+		return nil, fmt.Errorf("load: %w", err)
 	}
 	v := &viewer{l: l, sess: sess, clocks: map[uint32]*protocol.RTPClock{}}
 	v.lastVideo.Store(time.Now().UnixNano())
 	sctx := sess.Context()
-	go v.control(ctrl)
+	go v.control()
 	go v.audio(sctx)
 	go v.groups(sctx)
 	return v, nil
@@ -317,10 +220,9 @@ func (l *Load) open(ctx context.Context, hc *http.Client, wt *webtransport.Trans
 
 // control reads the control stream: the catalog's clock rates and the
 // sender reports that map RTP time to the sender's wall clock.
-func (v *viewer) control(ctrl io.Reader) {
-	rd := protocol.NewControlReader(ctrl)
+func (v *viewer) control() {
 	for {
-		m, err := rd.Read()
+		m, err := v.sess.ReadControl()
 		if err != nil {
 			return
 		}
@@ -367,16 +269,8 @@ func (v *viewer) audio(ctx context.Context) {
 	var last uint16
 	first := true
 	for {
-		b, err := v.sess.ReceiveDatagram(ctx)
-		if err != nil {
-			return
-		}
-		now := time.Now()
-		if len(b) > 0 && b[0] == protocol.DatagramBundle {
-			v.bundles.Add(1)
-		}
-		if err := protocol.SplitDatagram(b, func(pkt []byte) {
-			v.arrived(pkt, now)
+		bundle, err := v.sess.ReadAudio(ctx, func(pkt []byte) {
+			v.arrived(pkt, time.Now())
 			s := seqOf(pkt)
 			if !first {
 				if d := s - last - 1; d > 0 && d < 0x8000 {
@@ -384,15 +278,21 @@ func (v *viewer) audio(ctx context.Context) {
 				}
 			}
 			last, first = s, false
-		}); err != nil {
+		})
+		switch {
+		case errors.Is(err, watch.ErrBadDatagram):
 			v.badDatagrams.Add(1)
+		case err != nil:
+			return
+		case bundle:
+			v.bundles.Add(1)
 		}
 	}
 }
 
 func (v *viewer) groups(ctx context.Context) {
 	for {
-		s, err := v.sess.AcceptUniStream(ctx)
+		s, err := v.sess.AcceptGroup(ctx)
 		if err != nil {
 			return
 		}

@@ -1,0 +1,334 @@
+// Package receive is the desktop's native viewer of a relay stream, the
+// receiving half of a call: it watches the stream as the browser's player
+// does (protocol/watch), reassembles VP8 frames from the video groups
+// (protocol/rtpvp8, RFC 7741), decodes them with libvpx (through
+// pion/mediadevices) and stamps each with its capture time on the sender's
+// clock (RFC 3550 §6.4.1 sender reports, forwarded by the relay on the
+// control stream).
+//
+// Audio is counted, not yet decoded or played.
+package receive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/mediadevices/pkg/codec"
+	"github.com/pion/mediadevices/pkg/codec/vpx"
+	"github.com/pion/mediadevices/pkg/prop"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtpvp8"
+	"github.com/quicast/quicast/protocol/watch"
+)
+
+// Frame is one decoded video frame.
+type Frame struct {
+	Image   *image.YCbCr
+	RTPTime uint32    // 90 kHz
+	Capture time.Time // on the sender's clock; zero before its first sender report
+	Decoded time.Time
+}
+
+// Stats are the receiver's counters since Start.
+type Stats struct {
+	Groups, GroupsCut       uint64 // video groups begun; ended by a reset (the relay dropped the rest)
+	FramesDecoded           uint64
+	FramesLost              uint64 // complete frames not decoded: packets lost in or before them
+	FramesDropped           uint64 // decoded but not taken from Frames in time (the newest wins)
+	DecodeErrors            uint64
+	KeyframeRequests        uint64
+	AudioPackets            uint64
+	BadDatagrams, BadGroups uint64
+}
+
+// Receiver watches one stream. Frames delivers its decoded video.
+type Receiver struct {
+	sess   *watch.Session
+	log    *slog.Logger
+	frames chan Frame
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	video    uint32 // the catalog's video SSRC
+	clock    protocol.RTPClock
+	codec    string
+	lastKick time.Time
+
+	packets chan groupPacket // group streams → the decoder
+
+	groups, groupsCut, decoded, lost, dropped, decodeErrs, keyReqs, audio, badDgrams, badGroups atomic.Uint64
+}
+
+type groupPacket struct {
+	group uint64
+	start bool // the first packet of its group
+	pkt   []byte
+}
+
+// Start opens a viewer session of stream with c (logged in) and receives
+// until ctx ends or Close.
+func Start(ctx context.Context, c *watch.Client, stream string, log *slog.Logger) (*Receiver, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sess, err := c.Dial(ctx, stream, "quicast-desktop")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Receiver{sess: sess, log: log.With("component", "receive", "stream", stream), cancel: cancel,
+		frames: make(chan Frame, 2), packets: make(chan groupPacket, 1024)}
+	r.clock.ClockRate = protocol.ClockRateVideo
+	context.AfterFunc(ctx, func() { _ = sess.Close() })
+	r.wg.Go(func() { r.controlLoop() })
+	r.wg.Go(func() { r.groupLoop(ctx) })
+	r.wg.Go(func() { r.audioLoop(ctx) })
+	r.wg.Go(func() { r.decodeLoop(ctx) })
+	return r, nil
+}
+
+// Frames delivers decoded frames. When they are not taken in time the
+// oldest waiting one is dropped (Stats.FramesDropped): a receiver shows
+// the newest picture, it does not fall behind.
+func (r *Receiver) Frames() <-chan Frame { return r.frames }
+
+// Done ends when the session does.
+func (r *Receiver) Done() <-chan struct{} { return r.sess.Context().Done() }
+
+// Close ends the session and waits for the receiver's goroutines.
+func (r *Receiver) Close() {
+	r.cancel()
+	_ = r.sess.Close()
+	r.wg.Wait()
+}
+
+// Stats returns a snapshot of the counters.
+func (r *Receiver) Stats() Stats {
+	return Stats{Groups: r.groups.Load(), GroupsCut: r.groupsCut.Load(), FramesDecoded: r.decoded.Load(),
+		FramesLost: r.lost.Load(), FramesDropped: r.dropped.Load(), DecodeErrors: r.decodeErrs.Load(),
+		KeyframeRequests: r.keyReqs.Load(), AudioPackets: r.audio.Load(), BadDatagrams: r.badDgrams.Load(),
+		BadGroups: r.badGroups.Load()}
+}
+
+// controlLoop keeps the catalog's video track and the sender's clock.
+func (r *Receiver) controlLoop() {
+	for {
+		m, err := r.sess.ReadControl()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		switch m.Type {
+		case protocol.MsgCatalog:
+			r.video, r.codec = 0, ""
+			for _, t := range m.Tracks {
+				if t.Kind == "video" {
+					r.video, r.codec = t.SSRC, t.Codec
+				}
+			}
+			r.clock = protocol.RTPClock{ClockRate: protocol.ClockRateVideo}
+		case protocol.MsgSync:
+			if m.Sync.SSRC == r.video {
+				r.clock.Update(m.Sync.NTPTime, m.Sync.RTPTime)
+			}
+		case protocol.MsgEnded:
+			r.log.Info("broadcast ended", "reason", m.Reason)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// groupLoop reads each video group stream in a goroutine of its own and
+// hands its packets to the decoder in order.
+func (r *Receiver) groupLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		s, err := r.sess.AcceptGroup(ctx)
+		if err != nil {
+			return
+		}
+		wg.Go(func() { r.readGroup(ctx, s) })
+	}
+}
+
+func (r *Receiver) readGroup(ctx context.Context, s io.Reader) {
+	gr, err := protocol.NewGroupReader(s)
+	if err != nil {
+		r.badGroups.Add(1)
+		return
+	}
+	r.groups.Add(1)
+	id := gr.Header().Group
+	start := true
+	for {
+		pkt, err := gr.ReadPacket(nil)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.groupsCut.Add(1)
+			}
+			return
+		}
+		select {
+		case r.packets <- groupPacket{group: id, start: start, pkt: pkt}:
+		case <-ctx.Done():
+			return
+		}
+		start = false
+	}
+}
+
+// audioLoop counts the audio packets.
+func (r *Receiver) audioLoop(ctx context.Context) {
+	for {
+		_, err := r.sess.ReadAudio(ctx, func([]byte) { r.audio.Add(1) })
+		if errors.Is(err, watch.ErrBadDatagram) {
+			r.badDgrams.Add(1)
+		} else if err != nil {
+			return
+		}
+	}
+}
+
+// decodeLoop reassembles and decodes the newest group: packets of an older
+// group that come after a newer one began are left out (the newer one
+// starts at a keyframe).
+func (r *Receiver) decodeLoop(ctx context.Context) {
+	feed := &frameFeed{frames: make(chan protocol.VideoFrame, 1)}
+	var dec codec.VideoDecoder
+	defer func() {
+		if dec != nil {
+			_ = dec.Close()
+		}
+	}()
+	var asm rtpvp8.Assembler
+	var cur uint64
+	started := false
+	for {
+		var gp groupPacket
+		select {
+		case <-ctx.Done():
+			return
+		case gp = <-r.packets:
+		}
+		if started && gp.group < cur {
+			continue
+		}
+		if !started || gp.group != cur {
+			if !gp.start {
+				continue // the middle of a group whose start went to an older one
+			}
+			asm.Reset()
+			cur, started = gp.group, true
+		}
+		f, ok, err := asm.Push(gp.pkt)
+		if errors.Is(err, protocol.ErrVideoLoss) {
+			r.lost.Add(1)
+			r.requestKeyframe()
+			continue
+		}
+		if err != nil || !ok {
+			continue
+		}
+		if dec == nil {
+			if !f.Keyframe {
+				continue
+			}
+			var derr error
+			if dec, derr = vpx.NewDecoder(feed, prop.Media{}); derr != nil {
+				r.log.Warn("no VP8 decoder", "err", derr)
+				return
+			}
+		}
+		f.Data = append([]byte(nil), f.Data...) // the assembler's buffer is reused
+		feed.frames <- f
+		img, release, err := dec.Read()
+		if errors.Is(err, errNoFrame) {
+			continue // decoded, nothing to show (a frame the sender marked not shown)
+		}
+		if err != nil {
+			r.decodeErrs.Add(1)
+			r.requestKeyframe()
+			// A fresh decoder from the next keyframe.
+			_ = dec.Close()
+			dec = nil
+			continue
+		}
+		y, _ := img.(*image.YCbCr)
+		release()
+		if y == nil {
+			r.decodeErrs.Add(1)
+			continue
+		}
+		r.decoded.Add(1)
+		r.mu.Lock()
+		var capture time.Time
+		if r.clock.Synced() {
+			capture = r.clock.WallTime(f.Timestamp)
+		}
+		r.mu.Unlock()
+		r.deliver(Frame{Image: y, RTPTime: f.Timestamp, Capture: capture, Decoded: time.Now()})
+	}
+}
+
+// deliver hands fr to Frames, dropping the oldest waiting frame when full.
+func (r *Receiver) deliver(fr Frame) {
+	for {
+		select {
+		case r.frames <- fr:
+			return
+		default:
+		}
+		select {
+		case <-r.frames:
+			r.dropped.Add(1)
+		default:
+		}
+	}
+}
+
+// requestKeyframe asks the relay for a keyframe, at most once a second.
+func (r *Receiver) requestKeyframe() {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Sub(r.lastKick) < time.Second {
+		r.mu.Unlock()
+		return
+	}
+	r.lastKick = now
+	r.mu.Unlock()
+	r.keyReqs.Add(1)
+	if err := r.sess.WriteControl(&protocol.Message{Type: protocol.MsgKeyframe}); err != nil {
+		r.log.Debug("keyframe request not sent", "err", err)
+	}
+}
+
+// frameFeed is the decoder's input: each Read is one whole VP8 frame, as
+// libvpx's decode call wants; errNoFrame when the frame handed over has
+// been taken and gave no picture.
+type frameFeed struct {
+	frames chan protocol.VideoFrame
+}
+
+var errNoFrame = errors.New("receive: no frame waiting")
+
+func (f *frameFeed) Read(p []byte) (int, error) {
+	select {
+	case fr := <-f.frames:
+		if len(fr.Data) > len(p) {
+			return 0, fmt.Errorf("receive: VP8 frame of %d bytes, more than the decoder's %d", len(fr.Data), len(p))
+		}
+		return copy(p, fr.Data), nil
+	default:
+		return 0, errNoFrame
+	}
+}

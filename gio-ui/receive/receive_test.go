@@ -1,0 +1,109 @@
+package receive
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"image/color"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/protocol/watch"
+	"github.com/quicast/quicast/relay/relaytest"
+	"github.com/quicast/quicast/sender"
+	"github.com/quicast/quicast/sender/media"
+)
+
+func client(t *testing.T, r *relaytest.Relay) *watch.Client {
+	t.Helper()
+	pem, err := os.ReadFile(r.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	return watch.NewClient(watch.Config{Relay: r.URL, TLS: &tls.Config{RootCAs: roots}})
+}
+
+// The desktop receiver watches a real broadcast (test picture and tone,
+// libvpx, SRTP, the relay, WebTransport) and decodes its pictures: the
+// right size, the test card's colour bars (but in its sync flashes), and
+// a capture time on the sender's clock a moment before.
+func TestReceiveBroadcast(t *testing.T) {
+	r := relaytest.Start(t)
+	key := r.AddStream(t, "demo")
+	r.AddUser(t, "viewer", "watch it live")
+	b := broadcast.Start(broadcast.Config{
+		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "demo", Key: key, CAFile: r.CAFile()},
+		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
+		Options:       media.Options{Width: 320, Height: 240, FPS: 15},
+	})
+	defer b.Stop()
+
+	c := client(t, r)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := c.Login(ctx, "viewer", "wrong password"); !errors.Is(err, watch.ErrLogin) {
+		t.Errorf("wrong password: %v, want ErrLogin", err)
+	}
+	if err := c.Login(ctx, "viewer", "watch it live"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Start(ctx, c, "demo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+
+	var delays []time.Duration
+	frames, barred := 0, 0
+	for len(delays) < 30 {
+		select {
+		case f := <-rc.Frames():
+			if got := f.Image.Bounds().Size(); got.X != 320 || got.Y != 240 {
+				t.Fatalf("frame of %v, want 320×240", got)
+			}
+			frames++
+			if bars(f) >= 6 {
+				barred++ // the others: the test card's white flash, for A/V sync
+			}
+			if !f.Capture.IsZero() {
+				d := f.Decoded.Sub(f.Capture)
+				if d < -50*time.Millisecond || d > 5*time.Second {
+					t.Fatalf("decoded %v after its capture", d)
+				}
+				delays = append(delays, d)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%d frames with a capture time; receiver %+v", len(delays), rc.Stats())
+		}
+	}
+	if barred < frames*3/4 {
+		t.Errorf("%d of %d frames show the test card's colour bars", barred, frames)
+	}
+	s := rc.Stats()
+	t.Logf("capture → decoded %v; %+v", delays, s)
+	if s.FramesDecoded < 20 || s.Groups == 0 || s.AudioPackets == 0 {
+		t.Errorf("stats %+v", s)
+	}
+	if s.DecodeErrors != 0 || s.BadGroups != 0 || s.BadDatagrams != 0 {
+		t.Errorf("errors on a clean loopback: %+v", s)
+	}
+}
+
+// bars counts the distinct colours (3 bits a channel) across the middle of
+// the top eighth of the picture.
+func bars(f Frame) int {
+	b := f.Image.Bounds()
+	y := b.Min.Y + b.Dy()/8
+	seen := map[[3]uint8]bool{}
+	for i := range 64 {
+		x := b.Min.X + (2*i+1)*b.Dx()/128
+		c := color.RGBAModel.Convert(f.Image.YCbCrAt(x, y)).(color.RGBA)
+		seen[[3]uint8{c.R >> 5, c.G >> 5, c.B >> 5}] = true
+	}
+	return len(seen)
+}
