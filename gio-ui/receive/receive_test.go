@@ -39,7 +39,7 @@ func TestReceiveBroadcast(t *testing.T) {
 	b := broadcast.Start(broadcast.Config{
 		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "demo", Key: key, CAFile: r.CAFile()},
 		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
-		Options:       media.Options{Width: 320, Height: 240, FPS: 15},
+		Options: media.Options{Width: 320, Height: 240, FPS: 15},
 	})
 	defer b.Stop()
 
