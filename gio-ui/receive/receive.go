@@ -6,7 +6,9 @@
 // clock (RFC 3550 §6.4.1 sender reports, forwarded by the relay on the
 // control stream).
 //
-// Audio is counted, not yet decoded or played.
+// Audio is put back in order (protocol.JitterBuffer), decoded with libopus
+// (hraban/opus), lost packets concealed, and written to a Playout that a
+// speaker (OpenSpeaker) or anything else reads on its own clock.
 package receive
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/mediadevices/pkg/codec/vpx"
 	"github.com/pion/mediadevices/pkg/prop"
+	"gopkg.in/hraban/opus.v2"
 
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/rtpvp8"
@@ -46,6 +49,8 @@ type Stats struct {
 	DecodeErrors            uint64
 	KeyframeRequests        uint64
 	AudioPackets            uint64
+	AudioLost               uint64 // 10 ms packets concealed (never came, or came too late)
+	AudioDecodeErrors       uint64
 	BadDatagrams, BadGroups uint64
 }
 
@@ -57,15 +62,20 @@ type Receiver struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	playout *Playout
+
 	mu       sync.Mutex
 	video    uint32 // the catalog's video SSRC
 	clock    protocol.RTPClock
 	codec    string
 	lastKick time.Time
+	audioTrk protocol.TrackInfo // the catalog's audio track; SSRC 0: none
+	catalogs int                // catalogs so far: the audio loop starts over at a new one
 
 	packets chan groupPacket // group streams → the decoder
 
 	groups, groupsCut, decoded, lost, dropped, decodeErrs, keyReqs, audio, badDgrams, badGroups atomic.Uint64
+	audioLost, audioDecodeErrs                                                                  atomic.Uint64
 }
 
 type groupPacket struct {
@@ -86,7 +96,7 @@ func Start(ctx context.Context, c *watch.Client, stream string, log *slog.Logger
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Receiver{sess: sess, log: log.With("component", "receive", "stream", stream), cancel: cancel,
-		frames: make(chan Frame, 2), packets: make(chan groupPacket, 1024)}
+		frames: make(chan Frame, 2), packets: make(chan groupPacket, 1024), playout: NewPlayout()}
 	r.clock.ClockRate = protocol.ClockRateVideo
 	context.AfterFunc(ctx, func() { _ = sess.Close() })
 	r.wg.Go(func() { r.controlLoop() })
@@ -100,6 +110,9 @@ func Start(ctx context.Context, c *watch.Client, stream string, log *slog.Logger
 // oldest waiting one is dropped (Stats.FramesDropped): a receiver shows
 // the newest picture, it does not fall behind.
 func (r *Receiver) Frames() <-chan Frame { return r.frames }
+
+// Playout is the received sound, decoded, for a speaker to read.
+func (r *Receiver) Playout() *Playout { return r.playout }
 
 // Done ends when the session does.
 func (r *Receiver) Done() <-chan struct{} { return r.sess.Context().Done() }
@@ -115,7 +128,8 @@ func (r *Receiver) Close() {
 func (r *Receiver) Stats() Stats {
 	return Stats{Groups: r.groups.Load(), GroupsCut: r.groupsCut.Load(), FramesDecoded: r.decoded.Load(),
 		FramesLost: r.lost.Load(), FramesDropped: r.dropped.Load(), DecodeErrors: r.decodeErrs.Load(),
-		KeyframeRequests: r.keyReqs.Load(), AudioPackets: r.audio.Load(), BadDatagrams: r.badDgrams.Load(),
+		KeyframeRequests: r.keyReqs.Load(), AudioPackets: r.audio.Load(), AudioLost: r.audioLost.Load(),
+		AudioDecodeErrors: r.audioDecodeErrs.Load(), BadDatagrams: r.badDgrams.Load(),
 		BadGroups: r.badGroups.Load()}
 }
 
@@ -129,12 +143,16 @@ func (r *Receiver) controlLoop() {
 		r.mu.Lock()
 		switch m.Type {
 		case protocol.MsgCatalog:
-			r.video, r.codec = 0, ""
+			r.video, r.codec, r.audioTrk = 0, "", protocol.TrackInfo{}
 			for _, t := range m.Tracks {
-				if t.Kind == "video" {
+				switch t.Kind {
+				case "video":
 					r.video, r.codec = t.SSRC, t.Codec
+				case "audio":
+					r.audioTrk = t
 				}
 			}
+			r.catalogs++
 			r.clock = protocol.RTPClock{ClockRate: protocol.ClockRateVideo}
 		case protocol.MsgSync:
 			if m.Sync.SSRC == r.video {
@@ -187,14 +205,93 @@ func (r *Receiver) readGroup(ctx context.Context, s io.Reader) {
 	}
 }
 
-// audioLoop counts the audio packets.
+// audioLoop puts the audio packets of the catalog's audio track back in
+// order, decodes them and writes the sound to the playout buffer; a
+// packet given up on is concealed (Opus packet loss concealment) so the
+// sound keeps its timing.
 func (r *Receiver) audioLoop(ctx context.Context) {
+	var (
+		catalog  = -1
+		trk      protocol.TrackInfo
+		jb       *protocol.JitterBuffer
+		dec      *opus.Decoder
+		pcm      []int16
+		stereo   = make([]int16, 6*frame10ms*Channels) // up to a 60 ms packet
+		next     uint16
+		haveNext bool
+	)
+	write := func(n int) { // n samples a channel in pcm
+		if trk.Channels == 1 {
+			for i := range n {
+				stereo[2*i], stereo[2*i+1] = pcm[i], pcm[i]
+			}
+			r.playout.Write(stereo[:2*n])
+			return
+		}
+		r.playout.Write(pcm[:n*Channels])
+	}
 	for {
-		_, err := r.sess.ReadAudio(ctx, func([]byte) { r.audio.Add(1) })
+		var pkts [][]byte
+		_, err := r.sess.ReadAudio(ctx, func(pkt []byte) {
+			r.audio.Add(1)
+			pkts = append(pkts, append([]byte(nil), pkt...))
+		})
 		if errors.Is(err, watch.ErrBadDatagram) {
 			r.badDgrams.Add(1)
 		} else if err != nil {
 			return
+		}
+		r.mu.Lock()
+		if r.catalogs != catalog {
+			catalog, trk, dec, jb, haveNext = r.catalogs, r.audioTrk, nil, nil, false
+		}
+		r.mu.Unlock()
+		if trk.SSRC == 0 {
+			continue
+		}
+		if dec == nil {
+			ch := int(trk.Channels)
+			if ch != 1 {
+				ch = 2
+			}
+			trk.Channels = uint16(ch)
+			d, err := opus.NewDecoder(SampleRate, ch)
+			if err != nil {
+				r.log.Warn("no Opus decoder", "err", err)
+				return
+			}
+			dec, pcm = d, make([]int16, 6*frame10ms*ch)
+			jb = protocol.NewJitterBuffer(protocol.ClockRateOpus, PlayoutTarget/2, 4*PlayoutTarget)
+		}
+		now := time.Now()
+		for _, pkt := range pkts {
+			h, payload, err := protocol.ParseRTP(pkt)
+			if err != nil || h.SSRC != trk.SSRC {
+				continue
+			}
+			jb.Push(h.SequenceNumber, h.Timestamp, now, payload)
+		}
+		for {
+			seq, _, payload, ok := jb.Pop(now)
+			if !ok {
+				break
+			}
+			if haveNext && seq != next {
+				// Packets given up on: their time filled with concealment.
+				for range min(int(seq-next), 10) {
+					r.audioLost.Add(1)
+					if err := dec.DecodePLC(pcm[:frame10ms*int(trk.Channels)]); err == nil {
+						write(frame10ms)
+					}
+				}
+			}
+			next, haveNext = seq+1, true
+			n, err := dec.Decode(payload, pcm)
+			if err != nil {
+				r.audioDecodeErrs.Add(1)
+				continue
+			}
+			write(n)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"image/color"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -84,14 +85,45 @@ func TestReceiveBroadcast(t *testing.T) {
 	if barred < frames*3/4 {
 		t.Errorf("%d of %d frames show the test card's colour bars", barred, frames)
 	}
+	// The sound: read as a speaker would, 10 ms at a time on the test's
+	// clock, until the test tone's 1 kHz beep is heard.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	out := make([]int16, frame10ms*Channels)
+	heard := false
+	for !heard {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("no beep in the sound; playout %+v, receiver %+v", rc.Playout().Stats(), rc.Stats())
+		}
+		rc.Playout().Read(out)
+		heard = beep(out)
+	}
 	s := rc.Stats()
-	t.Logf("capture → decoded %v; %+v", delays, s)
+	t.Logf("capture → decoded %v; %+v; playout %+v", delays, s, rc.Playout().Stats())
 	if s.FramesDecoded < 20 || s.Groups == 0 || s.AudioPackets == 0 {
 		t.Errorf("stats %+v", s)
 	}
-	if s.DecodeErrors != 0 || s.BadGroups != 0 || s.BadDatagrams != 0 {
+	if s.DecodeErrors != 0 || s.BadGroups != 0 || s.BadDatagrams != 0 || s.AudioDecodeErrors != 0 {
 		t.Errorf("errors on a clean loopback: %+v", s)
 	}
+}
+
+// beep reports whether the left channel of 10 ms of interleaved stereo
+// is a loud 1 kHz tone: ~20 zero crossings, RMS above -20 dBFS.
+func beep(pcm []int16) bool {
+	var sum float64
+	crossings := 0
+	for i := 0; i+Channels < len(pcm); i += Channels {
+		v := float64(pcm[i])
+		sum += v * v
+		if (pcm[i] < 0) != (pcm[i+Channels] < 0) {
+			crossings++
+		}
+	}
+	rms := math.Sqrt(sum / float64(len(pcm)/Channels))
+	return rms > 3277 && crossings >= 16 && crossings <= 24
 }
 
 // bars counts the distinct colours (3 bits a channel) across the middle of
