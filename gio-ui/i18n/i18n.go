@@ -123,6 +123,24 @@ const (
 	CAFile
 	CAFileHint
 	ReasonIntercepted
+	ModeBroadcast
+	ModeCall
+	TheirStream
+	ViewerName
+	ViewerPassword
+	StartCall
+	HangUp
+	CallConnecting
+	CallWaiting
+	CallIn
+	CallEnded
+	ErrCallFields
+	ErrCall
+	ErrSpeaker
+	TheirPicture
+	TheirPictureStat
+	TheirSound
+	TheirSoundStat
 	numMsgs
 )
 
@@ -187,6 +205,24 @@ var texts = [2][numMsgs]string{
 		CAFile:             "Relay's CA file",
 		CAFileHint:         "optional: its ca.pem",
 		ReasonIntercepted:  "answered by something else (captive portal or proxy?)",
+		ModeBroadcast:      "Broadcast",
+		ModeCall:           "Call",
+		TheirStream:        "Their stream",
+		ViewerName:         "Your viewer name",
+		ViewerPassword:     "Your viewer password",
+		StartCall:          "Start call",
+		HangUp:             "Hang up",
+		CallConnecting:     "Calling…",
+		CallWaiting:        "Waiting for their picture…",
+		CallIn:             "In call",
+		CallEnded:          "Call ended",
+		ErrCallFields:      "Fill in your stream and publish key, their stream, and your viewer name and password.",
+		ErrCall:            "Their stream cannot be watched: %s",
+		ErrSpeaker:         "No sound output (%s): their picture only.",
+		TheirPicture:       "Their picture",
+		TheirPictureStat:   "%d ms from their camera, %d frames",
+		TheirSound:         "Their sound",
+		TheirSoundStat:     "%d ms buffered, %d packets lost",
 	},
 	Chinese: {
 		Title:              "quicast",
@@ -248,6 +284,24 @@ var texts = [2][numMsgs]string{
 		CAFile:             "中继服务器的 CA 文件",
 		CAFileHint:         "可选：其 ca.pem",
 		ReasonIntercepted:  "应答来自其他设备（强制门户或代理？）",
+		ModeBroadcast:      "直播",
+		ModeCall:           "通话",
+		TheirStream:        "对方的直播流",
+		ViewerName:         "您的观看账号",
+		ViewerPassword:     "您的观看密码",
+		StartCall:          "开始通话",
+		HangUp:             "挂断",
+		CallConnecting:     "正在呼叫…",
+		CallWaiting:        "正在等待对方的画面…",
+		CallIn:             "通话中",
+		CallEnded:          "通话已结束",
+		ErrCallFields:      "请填写您的直播流和推流密钥、对方的直播流，以及您的观看账号和密码。",
+		ErrCall:            "无法观看对方的直播流：%s",
+		ErrSpeaker:         "没有声音输出（%s）：只有画面。",
+		TheirPicture:       "对方的画面",
+		TheirPictureStat:   "距对方摄像头 %d 毫秒，%d 帧",
+		TheirSound:         "对方的声音",
+		TheirSoundStat:     "缓冲 %d 毫秒，丢失 %d 个包",
 	},
 }
 

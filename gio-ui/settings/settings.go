@@ -31,6 +31,9 @@ type Settings struct {
 	Language    string            `json:"language,omitempty"` // "en", "zh"; "" follows the system
 	Probes      []string          `json:"probes,omitempty"`   // host:port to test the internet with
 	HidePreview bool              `json:"hidePreview,omitempty"`
+	Mode        string            `json:"mode,omitempty"`        // "broadcast" (default) or "call"
+	TheirStream string            `json:"theirStream,omitempty"` // in a call: the other side's stream
+	ViewerUser  string            `json:"viewerUser,omitempty"`  // in a call: the account that watches it
 
 	Key string `json:"-"` // the publish key, kept apart
 }

@@ -29,6 +29,15 @@ func (u *UI) update(gtx layout.Context) {
 		}
 	}
 	live := u.bc != nil
+	if u.modeEnum.Update(gtx) {
+		if live {
+			u.modeEnum.Value = u.set.Mode // not while live
+		} else {
+			u.bcErr, u.bcLive = "", false
+			u.save()
+		}
+	}
+	callMode := u.modeEnum.Value == modeCall
 	u.cam.update(gtx, lists.Cameras, haveLists, live)
 	u.mic.update(gtx, lists.Microphones, haveLists, live)
 
@@ -61,13 +70,21 @@ func (u *UI) update(gtx layout.Context) {
 		u.commitRelay()
 	}
 	if u.startBtn.Clicked(gtx) && u.bc == nil {
-		u.startBroadcast(false)
+		if callMode {
+			u.startCall()
+		} else {
+			u.startBroadcast(false)
+		}
 	}
 	if u.takeoverBtn.Clicked(gtx) && u.bc == nil && u.bcLive {
 		u.startBroadcast(true)
 	}
 	if u.stopBtn.Clicked(gtx) && u.bc != nil {
 		u.stopBroadcast()
+	}
+	if u.call != nil && u.bc == nil {
+		u.call.stop() // hung up, or the broadcast half failed
+		u.call = nil
 	}
 	if u.bc != nil {
 		select {
@@ -126,6 +143,24 @@ func (u *UI) startBroadcast(takeover bool) {
 		Changed:     u.invalidate,
 		HidePreview: !u.showPreview.Value,
 	})
+}
+
+// startCall starts both halves of a call: the broadcast of this side, and
+// watching the other side's stream.
+func (u *UI) startCall() {
+	target := u.relayTarget()
+	their, user, pass := strings.TrimSpace(u.theirEd.Text()), strings.TrimSpace(u.viewerEd.Text()), u.passEd.Text()
+	if target.URL == "" || strings.TrimSpace(u.streamEd.Text()) == "" || strings.TrimSpace(u.keyEd.Text()) == "" ||
+		their == "" || user == "" || pass == "" {
+		u.bcErr = u.lang.T(i18n.ErrCallFields)
+		return
+	}
+	u.startBroadcast(false)
+	if u.bc == nil {
+		return
+	}
+	u.call = startCall(callConfig{Relay: target.URL, CAFile: target.CAFile, Pin: target.Pin, Stream: their,
+		User: user, Password: pass, Speaker: u.cfg.Speaker, Logger: u.cfg.Logger}, u.invalidate)
 }
 
 func (u *UI) stopBroadcast() {

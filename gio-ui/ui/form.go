@@ -51,6 +51,15 @@ func (u *UI) layoutHeader(gtx C) D {
 	return layout.Inset{Bottom: unit.Dp(8)}.Layout(gtx, func(gtx C) D {
 		return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
 			layout.Rigid(material.H5(u.th, u.lang.T(i18n.Title)).Layout),
+			layout.Rigid(layout.Spacer{Width: unit.Dp(24)}.Layout),
+			layout.Rigid(func(gtx C) D {
+				if u.bc != nil {
+					gtx = gtx.Disabled() // the mode stays while live
+				}
+				return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+					layout.Rigid(material.RadioButton(u.th, &u.modeEnum, modeBroadcast, u.lang.T(i18n.ModeBroadcast)).Layout),
+					layout.Rigid(material.RadioButton(u.th, &u.modeEnum, modeCall, u.lang.T(i18n.ModeCall)).Layout))
+			}),
 			layout.Flexed(1, layout.Spacer{}.Layout),
 			layout.Rigid(material.Body2(u.th, u.lang.T(i18n.Language)+":").Layout),
 			layout.Rigid(material.RadioButton(u.th, &u.langEnum, i18n.English.Code(), i18n.English.Name()).Layout),
@@ -169,11 +178,20 @@ func (u *UI) layoutForm(gtx C) D {
 						layout.Rigid(editor(u.th, f.ed, f.hint)))
 				})
 			}
+			if b.ed == nil {
+				return layout.Flex{}.Layout(gtx, col(a), layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout),
+					layout.Flexed(1-a.weight, layout.Spacer{}.Layout))
+			}
 			return layout.Flex{}.Layout(gtx, col(a), layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), col(b))
 		})
 	}
 	pair(field{i18n.Relay, &u.relayEd, "https://relay.example:8443", 0.62}, field{i18n.Stream, &u.streamEd, "demo", 0.38})
 	pair(field{i18n.PublishKey, &u.keyEd, "", 0.5}, field{i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint), 0.5})
+	if u.modeEnum.Value == modeCall {
+		// Whom to call: their stream, watched with a viewer account.
+		pair(field{i18n.TheirStream, &u.theirEd, "", 0.5}, field{i18n.ViewerName, &u.viewerEd, "", 0.5})
+		pair(field{i18n.ViewerPassword, &u.passEd, "", 0.5}, field{})
+	}
 	heading(i18n.Quality)
 	items = append(items, func(gtx C) D {
 		if live {
@@ -211,12 +229,16 @@ func (u *UI) layoutButtons(gtx C) D {
 	return layout.Inset{Top: unit.Dp(10)}.Layout(gtx, func(gtx C) D {
 		return layout.Flex{}.Layout(gtx,
 			layout.Rigid(func(gtx C) D {
+				start, stop := i18n.Start, i18n.Stop
+				if u.modeEnum.Value == modeCall {
+					start, stop = i18n.StartCall, i18n.HangUp
+				}
 				if live {
-					b := material.Button(u.th, &u.stopBtn, u.lang.T(i18n.Stop))
+					b := material.Button(u.th, &u.stopBtn, u.lang.T(stop))
 					b.Background = red
 					return b.Layout(gtx)
 				}
-				return material.Button(u.th, &u.startBtn, u.lang.T(i18n.Start)).Layout(gtx)
+				return material.Button(u.th, &u.startBtn, u.lang.T(start)).Layout(gtx)
 			}),
 			layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout),
 			layout.Rigid(func(gtx C) D {

@@ -35,8 +35,18 @@ func (u *UI) layoutStatus(gtx C) D {
 	if !u.showPreview.Value {
 		img = nil
 	}
+	// In a call the box shows their picture, once it comes.
+	var cs callStatus
+	emptyMsg := i18n.PreviewOff
+	if !u.showPreview.Value {
+		emptyMsg = i18n.PreviewHidden
+	}
+	if u.call != nil {
+		cs = u.call.status()
+		img, emptyMsg = cs.Picture, i18n.CallWaiting
+	}
 	rows := []layout.FlexChild{
-		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img) }),
+		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img, emptyMsg) }),
 		layout.Rigid(material.CheckBox(u.th, &u.showPreview, u.lang.T(i18n.Preview)).Layout),
 		layout.Rigid(layout.Spacer{Height: unit.Dp(4)}.Layout),
 	}
@@ -118,7 +128,36 @@ func (u *UI) layoutStatus(gtx C) D {
 			})
 		}))
 	}
+	if u.call != nil {
+		u.callRows(&rows, cs, line)
+	}
 	return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+}
+
+// callRows adds the call's state and the other side's picture and sound
+// to the status panel.
+func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, value string, c color.NRGBA)) {
+	state, c := u.lang.T(i18n.CallConnecting), black
+	switch {
+	case cs.Err != nil:
+		state, c = u.lang.T(i18n.ErrCall, cs.Err), red
+	case cs.Connected && cs.Frames == 0:
+		state = u.lang.T(i18n.CallWaiting)
+	case cs.Connected:
+		state, c = u.lang.T(i18n.CallIn)+"  "+fmtElapsed(u.now().Sub(cs.Started)), green
+	}
+	*rows = append(*rows, layout.Rigid(layout.Spacer{Height: unit.Dp(6)}.Layout), layout.Rigid(func(gtx C) D {
+		l := material.Body1(u.th, state)
+		l.Color = c
+		return l.Layout(gtx)
+	}))
+	if cs.SpeakErr != nil {
+		line("", u.lang.T(i18n.ErrSpeaker, cs.SpeakErr), grey)
+	}
+	if cs.Connected {
+		line(u.lang.T(i18n.TheirPicture), u.lang.T(i18n.TheirPictureStat, cs.Delay.Milliseconds(), cs.Frames), black)
+		line(u.lang.T(i18n.TheirSound), u.lang.T(i18n.TheirSoundStat, cs.Buffered.Milliseconds(), cs.AudioLost), black)
+	}
 }
 
 // statusRow lays out one line of the status panel: a grey label in a
@@ -136,7 +175,7 @@ func (u *UI) statusRow(gtx C, label string, value layout.Widget) D {
 
 // layoutPreview draws the self view in a 4:3 box; a new ImageOp per new
 // frame, since Gio uploads an ImageOp's image once.
-func (u *UI) layoutPreview(gtx C, img *image.RGBA) D {
+func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg) D {
 	w := gtx.Constraints.Max.X
 	h := w * 3 / 4
 	if mh := gtx.Constraints.Max.Y / 2; h > mh {
@@ -145,11 +184,7 @@ func (u *UI) layoutPreview(gtx C, img *image.RGBA) D {
 	size := image.Pt(w, h)
 	paint.FillShape(gtx.Ops, black, clip.Rect{Max: size}.Op())
 	if img == nil {
-		msg := i18n.PreviewOff
-		if !u.showPreview.Value {
-			msg = i18n.PreviewHidden
-		}
-		l := material.Body2(u.th, u.lang.T(msg))
+		l := material.Body2(u.th, u.lang.T(emptyMsg))
 		l.Color = grey
 		gtx.Constraints = layout.Exact(size)
 		layout.Center.Layout(gtx, l.Layout)

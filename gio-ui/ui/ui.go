@@ -30,6 +30,7 @@ import (
 	"github.com/quicast/quicast/gio-ui/devices"
 	"github.com/quicast/quicast/gio-ui/i18n"
 	"github.com/quicast/quicast/gio-ui/netcheck"
+	"github.com/quicast/quicast/gio-ui/receive"
 	"github.com/quicast/quicast/gio-ui/settings"
 	"github.com/quicast/quicast/sender/media"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// NoPreview turns the idle self view off (tests that count frames).
 	NoPreview bool
+	// Speaker, when set, opens the sound output of a call (tests: a null
+	// device); default the system's.
+	Speaker func(*receive.Playout) (*receive.Speaker, error)
 	// Key, when set, is the publish key from the command line's -key-file
 	// or $QUICAST_KEY: shown in the form, not written to the settings.
 	Key string
@@ -75,8 +79,9 @@ type UI struct {
 	log  *slog.Logger
 
 	cam, mic                                                 deviceSelector
-	sizeEnum, rateEnum, bitrateEnum, langEnum                widget.Enum
+	sizeEnum, rateEnum, bitrateEnum, langEnum, modeEnum      widget.Enum
 	relayEd, streamEd, keyEd, caEd                           widget.Editor
+	theirEd, viewerEd, passEd                                widget.Editor // call mode
 	startBtn, stopBtn, quitBtn, copyBtn, pinBtn, takeoverBtn widget.Clickable
 	form                                                     widget.List
 	showPreview                                              widget.Bool
@@ -85,6 +90,7 @@ type UI struct {
 
 	bg       shared // filled by the background goroutines
 	bc       *broadcast.Broadcast
+	call     *call  // in call mode, while a call runs (with bc)
 	bcErr    string // the words for the last broadcast's failure
 	bcLive   bool   // it failed because another sender is live: offer to take over
 	copiedAt time.Time
@@ -152,11 +158,14 @@ func New(cfg Config) (*UI, error) {
 		}
 	}
 	u.langEnum.Value = u.lang.Code()
-	for _, ed := range []*widget.Editor{&u.relayEd, &u.streamEd, &u.keyEd, &u.caEd} {
+	for _, ed := range []*widget.Editor{&u.relayEd, &u.streamEd, &u.keyEd, &u.caEd, &u.theirEd, &u.viewerEd, &u.passEd} {
 		ed.SingleLine = true
 	}
 	u.relayEd.Submit, u.caEd.Submit = true, true
-	u.keyEd.Mask = '•'
+	u.keyEd.Mask, u.passEd.Mask = '•', '•'
+	u.modeEnum.Value = pick(set.Mode, []string{modeBroadcast, modeCall}, modeBroadcast)
+	u.theirEd.SetText(set.TheirStream)
+	u.viewerEd.SetText(set.ViewerUser)
 	u.showPreview.Value = !set.HidePreview
 	u.relayEd.SetText(set.Relay)
 	u.streamEd.SetText(set.Stream)
@@ -194,8 +203,18 @@ func (u *UI) relayTarget() netcheck.Relay {
 	return netcheck.Relay{URL: url, Pin: u.set.Pin(url)}
 }
 
-// Shutdown stops the broadcast, if any, and saves the settings.
+// The window's modes: a broadcast to many, or a call with one other side.
+const (
+	modeBroadcast = "broadcast"
+	modeCall      = "call"
+)
+
+// Shutdown stops the broadcast and the call, if any, and saves the settings.
 func (u *UI) Shutdown() {
+	if u.call != nil {
+		u.call.stop()
+		u.call = nil
+	}
 	if u.bc != nil {
 		u.bc.Stop()
 		u.bc = nil
@@ -216,6 +235,9 @@ func (u *UI) save() {
 	u.set.FPS, _ = strconv.Atoi(u.rateEnum.Value)
 	u.set.BitrateKbps, _ = strconv.Atoi(u.bitrateEnum.Value)
 	u.set.Language = u.lang.Code()
+	u.set.Mode = u.modeEnum.Value
+	u.set.TheirStream = strings.TrimSpace(u.theirEd.Text())
+	u.set.ViewerUser = strings.TrimSpace(u.viewerEd.Text()) // the password is not kept
 	if err := settings.Save(u.cfg.ConfigDir, u.set); err != nil {
 		u.log.Warn("settings not saved", "err", err)
 	}

@@ -28,8 +28,10 @@ import (
 	"github.com/quicast/quicast/gio-ui/devices"
 	"github.com/quicast/quicast/gio-ui/i18n"
 	"github.com/quicast/quicast/gio-ui/netcheck"
+	"github.com/quicast/quicast/gio-ui/receive"
 	"github.com/quicast/quicast/relay/e2e/browser"
 	"github.com/quicast/quicast/relay/relaytest"
+	"github.com/quicast/quicast/sender"
 	"github.com/quicast/quicast/sender/media"
 )
 
@@ -496,3 +498,86 @@ func TestFormFitsTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// A call from the window: this side publishes its test picture and tone to
+// its stream and watches the other side's (a test broadcast here): their
+// picture is decoded and shown, their sound played (on miniaudio's null
+// device), and hanging up ends both halves.
+func TestCallFromTheWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a relay and two broadcasts")
+	}
+	r := relaytest.Start(t)
+	myKey := r.AddStream(t, "me")
+	theirKey := r.AddStream(t, "them")
+	r.AddUser(t, "viewer", "watch it live")
+	them := broadcast.Start(broadcast.Config{
+		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "them", Key: theirKey, CAFile: r.CAFile()},
+		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
+		Options: media.Options{Width: 320, Height: 240, FPS: 15},
+	})
+	defer them.Stop()
+
+	u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
+		Watcher: &devices.Watcher{Interval: 50 * time.Millisecond, List: func() ([]media.Device, error) { return nil, nil }},
+		Checker: &netcheck.Checker{Probes: []string{}, Interval: 200 * time.Millisecond},
+		Speaker: func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p, receive.BackendNull) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, u)
+	w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("Test picture (built in)"); return ok })
+	w.click("Call")
+	if _, ok := w.find("Their stream"); !ok {
+		t.Fatalf("no call fields in call mode: %q", w.labels())
+	}
+	w.click("Test picture (built in)")
+	w.click("Test tone (built in)")
+	w.click("640x480")
+	w.click("15 fps")
+	for i, s := range []string{r.URL, "me", myKey, r.CAFile(), "them", "viewer", "watch it live"} {
+		w.typeInto(i, s)
+	}
+	w.click("Start call")
+	if u.call == nil {
+		t.Fatalf("no call: %q", u.bcErr)
+	}
+	w.until("their picture", 30*time.Second, func() bool {
+		cs := u.call.status()
+		if cs.Err != nil {
+			t.Fatalf("call: %v", cs.Err)
+		}
+		return cs.Frames >= 15 && cs.Picture != nil
+	})
+	w.until("my side live", 15*time.Second, func() bool { return u.bc.Status().State == broadcast.Live })
+	w.until("their sound played", 15*time.Second, func() bool {
+		cs := u.call.status()
+		return cs.ReceiverStats.AudioPackets > 50 && u.call.rc.Playout().Stats().Read > SampleRate10ms*10
+	})
+	// Their clock is known from their first sender report on.
+	w.until("their capture times", 15*time.Second, func() bool { return u.call.status().Delay != 0 })
+	cs := u.call.status()
+	if _, ok := w.find("Hang up"); !ok {
+		t.Errorf("no Hang up button in a call: %q", w.labels())
+	}
+	if cs.Delay <= 0 || cs.Delay > 5*time.Second || cs.SpeakErr != nil {
+		t.Errorf("call status %+v", cs)
+	}
+	t.Logf("their picture %v after their camera, %d frames; receiver %+v; playout %+v",
+		cs.Delay, cs.Frames, cs.ReceiverStats, u.call.rc.Playout().Stats())
+	if !r.Live(t, "me") {
+		t.Error("this side's stream is not live on the relay")
+	}
+
+	w.click("Hang up")
+	if u.call != nil || u.bc != nil {
+		t.Errorf("after hanging up: call %v, broadcast %v", u.call, u.bc)
+	}
+	w.until("my stream over", 15*time.Second, func() bool { return !r.Live(t, "me") })
+	if u.set.TheirStream != "them" || u.set.ViewerUser != "viewer" || u.set.Mode != modeCall {
+		t.Errorf("settings kept %+v", u.set)
+	}
+}
+
+// SampleRate10ms is 10 ms of sound, in sample frames.
+const SampleRate10ms = receive.SampleRate / 100

@@ -1,0 +1,157 @@
+package ui
+
+import (
+	"context"
+	"image"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/quicast/quicast/certs"
+	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/gio-ui/receive"
+	"github.com/quicast/quicast/protocol/watch"
+)
+
+// callConfig is who to watch in a call, and how to trust the relay.
+type callConfig struct {
+	Relay, CAFile, Pin string
+	Stream             string // theirs
+	User, Password     string // a viewer account on the relay
+	// Speaker opens the sound output (default: the system's).
+	Speaker func(*receive.Playout) (*receive.Speaker, error)
+	Logger  *slog.Logger
+}
+
+// call is the receiving half of a call in progress — the other side's
+// stream watched (gio-ui/receive), its picture kept for the window, its
+// sound on the speaker; the sending half is the broadcast. It runs until
+// stop.
+type call struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	changed func()
+
+	mu       sync.Mutex
+	rc       *receive.Receiver
+	picture  *image.RGBA
+	frame    receive.Frame // the latest, without its image
+	frames   int
+	err      error // the session could not be opened, or ended
+	speakErr error // no sound output: the picture only
+	started  time.Time
+}
+
+// startCall starts watching cfg.Stream; changed is called when there is
+// something new to show.
+func startCall(cfg callConfig, changed func()) *call {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now()}
+	go func() {
+		defer close(c.done)
+		c.run(ctx, cfg)
+	}()
+	return c
+}
+
+func (c *call) fail(err error) {
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	c.changed()
+}
+
+func (c *call) run(ctx context.Context, cfg callConfig) {
+	tc, err := certs.ClientConfig(cfg.CAFile, cfg.Pin)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	wc := watch.NewClient(watch.Config{Relay: cfg.Relay, TLS: tc})
+	if err := wc.Login(ctx, cfg.User, cfg.Password); err != nil {
+		c.fail(err)
+		return
+	}
+	rc, err := receive.Start(ctx, wc, cfg.Stream, cfg.Logger)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	defer rc.Close()
+	open := cfg.Speaker
+	if open == nil {
+		open = func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p) }
+	}
+	sp, err := open(rc.Playout())
+	if err != nil {
+		c.mu.Lock()
+		c.speakErr = err
+		c.mu.Unlock()
+	} else {
+		defer sp.Close()
+	}
+	c.mu.Lock()
+	c.rc = rc
+	c.mu.Unlock()
+	c.changed()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-rc.Done():
+			c.fail(errCallEnded)
+			return
+		case f := <-rc.Frames():
+			t := broadcast.Thumbnail(f.Image, 640)
+			f.Image = nil
+			c.mu.Lock()
+			c.picture, c.frame = t, f
+			c.frames++
+			c.mu.Unlock()
+			c.changed()
+		}
+	}
+}
+
+type callError string
+
+func (e callError) Error() string { return string(e) }
+
+// errCallEnded: the relay ended the session (their stream removed, the
+// relay stopping, the network gone).
+const errCallEnded = callError("the relay ended the session")
+
+// stop hangs up and waits for the call's goroutine.
+func (c *call) stop() {
+	c.cancel()
+	<-c.done
+}
+
+// callStatus is what the window shows of a call.
+type callStatus struct {
+	Connected     bool // the session is open
+	Picture       *image.RGBA
+	Frames        int
+	Delay         time.Duration // their camera → decoded here, latest frame; 0 unknown
+	Buffered      time.Duration // of their sound
+	AudioLost     uint64
+	Err, SpeakErr error
+	Started       time.Time
+	ReceiverStats receive.Stats
+}
+
+func (c *call) status() callStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := callStatus{Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
+		Err: c.err, SpeakErr: c.speakErr, Started: c.started}
+	if !c.frame.Capture.IsZero() {
+		s.Delay = c.frame.Decoded.Sub(c.frame.Capture)
+	}
+	if c.rc != nil {
+		s.ReceiverStats = c.rc.Stats()
+		s.AudioLost = s.ReceiverStats.AudioLost
+		s.Buffered = c.rc.Playout().Stats().Buffered
+	}
+	return s
+}
