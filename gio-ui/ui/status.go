@@ -105,6 +105,11 @@ func (u *UI) layoutStatus(gtx C) D {
 		rows = append(rows, layout.Rigid(func(gtx C) D {
 			return u.statusRow(gtx, u.lang.T(i18n.AudioLevel), func(gtx C) D { return meter(gtx, level) })
 		}))
+		if u.call != nil {
+			// In a call: the other side's rows instead of the audience's.
+			u.callRows(&rows, cs, line)
+			return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+		}
 		line(u.lang.T(i18n.PacketsSent), strconv.FormatUint(s.Video.Packets+s.Audio.Packets, 10), black)
 		line(u.lang.T(i18n.LossReported), fmt.Sprintf("%.1f %%  (%d)", 100*s.Video.FractionLost, s.Video.CumulativeLost+s.Audio.CumulativeLost), black)
 		viewers := "–"

@@ -45,6 +45,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// NoPreview turns the idle self view off (tests that count frames).
 	NoPreview bool
+	// ViewerPassword, when set, fills the call's viewer password (from
+	// -viewer-password-file or $QUICAST_VIEWER_PASSWORD); never saved.
+	ViewerPassword string
 	// Speaker, when set, opens the sound output of a call (tests: a null
 	// device); default the system's.
 	Speaker func(*receive.Playout) (*receive.Speaker, error)
@@ -166,6 +169,7 @@ func New(cfg Config) (*UI, error) {
 	u.modeEnum.Value = pick(set.Mode, []string{modeBroadcast, modeCall}, modeBroadcast)
 	u.theirEd.SetText(set.TheirStream)
 	u.viewerEd.SetText(set.ViewerUser)
+	u.passEd.SetText(cfg.ViewerPassword)
 	u.showPreview.Value = !set.HidePreview
 	u.relayEd.SetText(set.Relay)
 	u.streamEd.SetText(set.Stream)

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/relay/relaytest"
+	"github.com/quicast/quicast/sender"
+	"github.com/quicast/quicast/sender/media"
+)
+
+// TestCallScreenshot: the real window under Xvfb, in call mode, calls the
+// other side (a test broadcast on the same relay): Start call (clicked
+// with xdotool) makes this side live (its camera off, so that the picture
+// in the window can only be theirs), and the window shows the other side's
+// picture — photographed, and its colour bars found in the status panel;
+// Hang up ends this side's stream.
+func TestCallScreenshot(t *testing.T) {
+	bin, display := windowUnderXvfb(t, "xdotool", "ffmpeg")
+	r := relaytest.Start(t)
+	myKey := r.AddStream(t, "me")
+	theirKey := r.AddStream(t, "them")
+	r.AddUser(t, "viewer", "watch it live")
+	them := broadcast.Start(broadcast.Config{
+		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "them", Key: theirKey, CAFile: r.CAFile()},
+		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
+		Options: media.Options{Width: 640, Height: 480, FPS: 15},
+	})
+	defer them.Stop()
+
+	cfg := t.TempDir()
+	os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
+	os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
+		`{"mode":"call","relay":%q,"stream":"me","caFile":%q,"theirStream":"them","viewerUser":"viewer","camera":"none","microphone":"test","size":"640x480","fps":15}`,
+		r.URL, r.CAFile())), 0o600)
+	cmd := exec.Command(bin, "-lang", "en", "-probes", "", "-v")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=",
+		"QUICAST_KEY="+myKey, "QUICAST_VIEWER_PASSWORD=watch it live")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("window log:\n%s", logs.String())
+		}
+	}()
+	xdo := func(args ...string) {
+		t.Helper()
+		c := exec.Command("xdotool", args...)
+		c.Env = append(os.Environ(), "DISPLAY="+display)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("xdotool %v: %v\n%s", args, err, out)
+		}
+	}
+	waitUntil(t, "the window", func() bool {
+		c := exec.Command("xdotool", "search", "--name", "^quicast$")
+		c.Env = append(os.Environ(), "DISPLAY="+display)
+		return c.Run() == nil
+	})
+	// Start call, bottom left; clicked again every 3 s: the first click
+	// may come before the window takes input.
+	waitUntil(t, "a click on Start call to go live", func() bool {
+		xdo("mousemove", "40", "690", "click", "1")
+		return poll(3*time.Second, func() bool { return r.Live(t, "me") })
+	})
+
+	dir := os.Getenv("QUICAST_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, "quicast-call-en.png")
+	var img image.Image
+	if !poll(30*time.Second, func() bool {
+		img = grab(t, display, path)
+		return barsRight(img) >= 6
+	}) {
+		t.Fatalf("their picture is not in the window: %d colours across the status panel (%s)", barsRight(img), path)
+	}
+	t.Logf("screenshot: %s", path)
+
+	xdo("mousemove", "40", "690", "click", "1") // Hang up, where Start call was
+	waitUntil(t, "the relay to see this side's stream end", func() bool { return !r.Live(t, "me") })
+}
+
+// barsRight counts the distinct colours (3 bits a channel) along a row
+// near the top of the status panel's picture box: the test card's bars
+// make eight or so, a blank or grey box one or two.
+func barsRight(img image.Image) int {
+	b := img.Bounds()
+	y := b.Min.Y + 160
+	seen := map[[3]uint8]bool{}
+	for x := b.Min.X + b.Dx()/2 + 20; x < b.Max.X-20; x += 6 {
+		c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+		seen[[3]uint8{c.R >> 5, c.G >> 5, c.B >> 5}] = true
+	}
+	return len(seen)
+}
