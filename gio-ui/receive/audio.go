@@ -17,17 +17,34 @@ const (
 // Playout is the sound between the decoder and the speaker: the decoder
 // writes, the audio device's callback reads on its own clock. It holds a
 // target delay of sound (PlayoutTarget): it starts playing once that much
-// has come, plays silence when it runs dry (Stats.Underruns), and drops the
-// oldest sound when more than PlayoutTarget+playoutSlack waits, so the
-// delay never grows past what the network needed. Safe for concurrent use.
+// has come, plays silence when it runs dry (Stats.Underruns), drops the
+// oldest sound when more than PlayoutTarget+playoutSlack waits, and drops
+// what stayed above the target for half a second without being needed (a
+// burst of arrivals, clock drift), so the delay stays near the target.
+// Safe for concurrent use.
 type Playout struct {
 	mu      sync.Mutex
 	buf     []int16 // ring, interleaved
 	r, n    int     // read position, samples held (interleaved)
 	target  int     // interleaved samples
 	playing bool
+	now     func() time.Time
+
+	// marks tie sample frames (counted from the first written) to their
+	// capture time on the sender's clock, one per write that knew it.
+	marks []mark
+	delay time.Duration // capture → read of the last sound read; 0 unknown
+
+	// The least sound held before a read in the current window of
+	// trimWindow: what was never needed to ride out jitter.
+	minFill, windowRead int
 
 	written, read, underrun, trimmed uint64 // per channel sample frames
+}
+
+type mark struct {
+	frame   uint64 // index of the first sample frame of a write
+	capture time.Time
 }
 
 // PlayoutTarget is the sound a Playout holds before it starts, and keeps:
@@ -40,15 +57,22 @@ const playoutSlack = 60 * time.Millisecond
 
 // NewPlayout returns an empty playout buffer.
 func NewPlayout() *Playout {
-	return &Playout{buf: make([]int16, SampleRate*Channels), target: samples(PlayoutTarget)}
+	return &Playout{buf: make([]int16, SampleRate*Channels), target: samples(PlayoutTarget), now: time.Now}
 }
 
 func samples(d time.Duration) int { return int(d.Seconds()*SampleRate) * Channels }
 
-// Write appends interleaved stereo sound.
-func (p *Playout) Write(pcm []int16) {
+// Write appends interleaved stereo sound captured at capture on the
+// sender's clock (zero: not known, as for concealment).
+func (p *Playout) Write(pcm []int16, capture time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !capture.IsZero() {
+		if len(p.marks) == maxMarks {
+			p.marks = append(p.marks[:0], p.marks[1:]...)
+		}
+		p.marks = append(p.marks, mark{frame: p.written, capture: capture})
+	}
 	for len(pcm) > 0 {
 		if p.n == len(p.buf) {
 			break
@@ -70,11 +94,41 @@ func (p *Playout) Write(pcm []int16) {
 	}
 }
 
+// trimWindow is how much sound is read before the Playout looks at the
+// least it held meanwhile: sound above the target that was never needed
+// over that long is dropped, once, so the delay comes back to the target.
+const trimWindow = SampleRate / 2 * Channels // 0.5 s
+
+// trimMargin is how far above its target the least held sound may stay.
+const trimMargin = 10 * time.Millisecond
+
+// maxMarks bounds the capture marks kept: 2 s of 10 ms packets, more than
+// a Playout ever holds.
+const maxMarks = 200
+
 // Read fills out (interleaved stereo) with the sound that is due, and
 // silence for what has not come.
 func (p *Playout) Read(out []int16) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.playing {
+		if p.windowRead == 0 || p.n < p.minFill {
+			p.minFill = p.n
+		}
+		p.windowRead += len(out)
+		if p.windowRead >= trimWindow {
+			if over := p.minFill - p.target; over > samples(trimMargin) {
+				over -= over % Channels
+				p.r = (p.r + over) % len(p.buf)
+				p.n -= over
+				p.trimmed += uint64(over / Channels)
+			}
+			p.windowRead = 0
+		}
+	}
+	if p.playing && p.n > 0 {
+		p.measureLocked()
+	}
 	got := 0
 	if p.playing {
 		for got < len(out) && p.n > 0 {
@@ -90,6 +144,35 @@ func (p *Playout) Read(out []int16) {
 		p.underrun += uint64((len(out) - got) / Channels)
 		p.playing = false // wait for the target again: one gap, not a stutter
 	}
+}
+
+// measureLocked works out, for the first sample frame about to be read,
+// how long ago it was captured.
+func (p *Playout) measureLocked() {
+	at := p.written - uint64(p.n/Channels) // the frame at the read position
+	var m *mark
+	for i := len(p.marks) - 1; i >= 0; i-- {
+		if p.marks[i].frame <= at {
+			// Marks before it are behind the read position for good.
+			p.marks = append(p.marks[:0], p.marks[i:]...)
+			m = &p.marks[0]
+			break
+		}
+	}
+	if m == nil {
+		return
+	}
+	capture := m.capture.Add(time.Duration(at-m.frame) * time.Second / SampleRate)
+	p.delay = p.now().Sub(capture)
+}
+
+// Delay is how long before its reading the sound last read was captured,
+// on the sender's clock: the mouth-to-ear delay up to this side's output
+// device's own latency. 0 until known.
+func (p *Playout) Delay() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.delay
 }
 
 // PlayoutStats count sample frames (one sample a channel) since the start.

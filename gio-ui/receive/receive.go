@@ -38,6 +38,14 @@ type Frame struct {
 	RTPTime uint32    // 90 kHz
 	Capture time.Time // on the sender's clock; zero before its first sender report
 	Decoded time.Time
+	// Due is when the frame was handed to Frames: its capture time plus
+	// the sound's delay (lip-sync), or at once when either is unknown or
+	// the frame came later than that.
+	Due time.Time
+	// AudioDelay is the sound's capture → playout delay at Due (0
+	// unknown): Due − Capture − AudioDelay is the A/V skew at this side,
+	// up to the output devices' own latencies.
+	AudioDelay time.Duration
 }
 
 // Stats are the receiver's counters since Start.
@@ -70,9 +78,11 @@ type Receiver struct {
 	codec    string
 	lastKick time.Time
 	audioTrk protocol.TrackInfo // the catalog's audio track; SSRC 0: none
+	audioClk protocol.RTPClock  // its RTP time on the sender's clock
 	catalogs int                // catalogs so far: the audio loop starts over at a new one
 
 	packets chan groupPacket // group streams → the decoder
+	toSync  chan Frame       // the decoder → the lip-sync
 
 	groups, groupsCut, decoded, lost, dropped, decodeErrs, keyReqs, audio, badDgrams, badGroups atomic.Uint64
 	audioLost, audioDecodeErrs                                                                  atomic.Uint64
@@ -96,13 +106,15 @@ func Start(ctx context.Context, c *watch.Client, stream string, log *slog.Logger
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Receiver{sess: sess, log: log.With("component", "receive", "stream", stream), cancel: cancel,
-		frames: make(chan Frame, 2), packets: make(chan groupPacket, 1024), playout: NewPlayout()}
+		frames: make(chan Frame, 2), packets: make(chan groupPacket, 1024), toSync: make(chan Frame, 8),
+		playout: NewPlayout()}
 	r.clock.ClockRate = protocol.ClockRateVideo
 	context.AfterFunc(ctx, func() { _ = sess.Close() })
 	r.wg.Go(func() { r.controlLoop() })
 	r.wg.Go(func() { r.groupLoop(ctx) })
 	r.wg.Go(func() { r.audioLoop(ctx) })
 	r.wg.Go(func() { r.decodeLoop(ctx) })
+	r.wg.Go(func() { r.syncLoop(ctx) })
 	return r, nil
 }
 
@@ -154,9 +166,13 @@ func (r *Receiver) controlLoop() {
 			}
 			r.catalogs++
 			r.clock = protocol.RTPClock{ClockRate: protocol.ClockRateVideo}
+			r.audioClk = protocol.RTPClock{ClockRate: protocol.ClockRateOpus}
 		case protocol.MsgSync:
-			if m.Sync.SSRC == r.video {
+			switch m.Sync.SSRC {
+			case r.video:
 				r.clock.Update(m.Sync.NTPTime, m.Sync.RTPTime)
+			case r.audioTrk.SSRC:
+				r.audioClk.Update(m.Sync.NTPTime, m.Sync.RTPTime)
 			}
 		case protocol.MsgEnded:
 			r.log.Info("broadcast ended", "reason", m.Reason)
@@ -220,15 +236,16 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 		next     uint16
 		haveNext bool
 	)
+	var capture time.Time  // of the packet being written; zero for concealment
 	write := func(n int) { // n samples a channel in pcm
 		if trk.Channels == 1 {
 			for i := range n {
 				stereo[2*i], stereo[2*i+1] = pcm[i], pcm[i]
 			}
-			r.playout.Write(stereo[:2*n])
+			r.playout.Write(stereo[:2*n], capture)
 			return
 		}
-		r.playout.Write(pcm[:n*Channels])
+		r.playout.Write(pcm[:n*Channels], capture)
 	}
 	for {
 		var pkts [][]byte
@@ -272,12 +289,13 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 			jb.Push(h.SequenceNumber, h.Timestamp, now, payload)
 		}
 		for {
-			seq, _, payload, ok := jb.Pop(now)
+			seq, ts, payload, ok := jb.Pop(now)
 			if !ok {
 				break
 			}
 			if haveNext && seq != next {
 				// Packets given up on: their time filled with concealment.
+				capture = time.Time{}
 				for range min(int(seq-next), 10) {
 					r.audioLost.Add(1)
 					if err := dec.DecodePLC(pcm[:frame10ms*int(trk.Channels)]); err == nil {
@@ -286,6 +304,12 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 				}
 			}
 			next, haveNext = seq+1, true
+			r.mu.Lock()
+			capture = time.Time{}
+			if r.audioClk.Synced() {
+				capture = r.audioClk.WallTime(ts)
+			}
+			r.mu.Unlock()
 			n, err := dec.Decode(payload, pcm)
 			if err != nil {
 				r.audioDecodeErrs.Add(1)
@@ -373,7 +397,45 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 			capture = r.clock.WallTime(f.Timestamp)
 		}
 		r.mu.Unlock()
-		r.deliver(Frame{Image: y, RTPTime: f.Timestamp, Capture: capture, Decoded: time.Now()})
+		select {
+		case r.toSync <- Frame{Image: y, RTPTime: f.Timestamp, Capture: capture, Decoded: time.Now()}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// maxHold bounds how long a decoded frame waits for its sound.
+const maxHold = time.Second
+
+// syncLoop hands each decoded frame over when it is due: its capture time
+// plus the sound's current capture → playout delay (Playout.Delay), so that
+// picture and sound of one instant leave this side together (lip-sync). A
+// frame without a capture time, or before the sound's delay is known, or
+// later than that, goes at once.
+func (r *Receiver) syncLoop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		var f Frame
+		select {
+		case <-ctx.Done():
+			return
+		case f = <-r.toSync:
+		}
+		d := r.playout.Delay()
+		if d > 0 && !f.Capture.IsZero() {
+			if wait := time.Until(f.Capture.Add(d)); wait > 0 {
+				timer.Reset(min(wait, maxHold))
+				select {
+				case <-ctx.Done():
+					return
+				case <-timer.C:
+				}
+			}
+		}
+		f.Due, f.AudioDelay = time.Now(), r.playout.Delay()
+		r.deliver(f)
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/quicast/quicast/sender/media"
 )
 
-func client(t *testing.T, r *relaytest.Relay) *watch.Client {
+func client(t testing.TB, r *relaytest.Relay) *watch.Client {
 	t.Helper()
 	pem, err := os.ReadFile(r.CAFile())
 	if err != nil {

@@ -146,7 +146,7 @@ func (c *call) status() callStatus {
 	s := callStatus{Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
 		Err: c.err, SpeakErr: c.speakErr, Started: c.started}
 	if !c.frame.Capture.IsZero() {
-		s.Delay = c.frame.Decoded.Sub(c.frame.Capture)
+		s.Delay = c.frame.Due.Sub(c.frame.Capture)
 	}
 	if c.rc != nil {
 		s.ReceiverStats = c.rc.Stats()
