@@ -36,7 +36,7 @@ func benchCall(b *testing.B) {
 	bc := broadcast.Start(broadcast.Config{
 		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "them", Key: key, CAFile: r.CAFile()},
 		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
-		Options:       media.Options{Width: 1280, Height: 720, FPS: 30, VideoBitrate: 1_000_000},
+		Options: media.Options{Width: 1280, Height: 720, FPS: 30, VideoBitrate: 1_000_000},
 	})
 	defer bc.Stop()
 	c := client(b, r)
