@@ -141,6 +141,7 @@ const (
 	TheirPictureStat
 	TheirSound
 	TheirSoundStat
+	CallReconnecting
 	numMsgs
 )
 
@@ -223,6 +224,7 @@ var texts = [2][numMsgs]string{
 		TheirPictureStat:   "%d ms from their camera, %d frames",
 		TheirSound:         "Their sound",
 		TheirSoundStat:     "%d ms buffered, %d packets lost",
+		CallReconnecting:   "Their stream was lost: reconnecting (attempt %d)…",
 	},
 	Chinese: {
 		Title:              "quicast",
@@ -302,6 +304,7 @@ var texts = [2][numMsgs]string{
 		TheirPictureStat:   "距对方摄像头 %d 毫秒，%d 帧",
 		TheirSound:         "对方的声音",
 		TheirSoundStat:     "缓冲 %d 毫秒，丢失 %d 个包",
+		CallReconnecting:   "与对方的直播流断开：正在重新连接（第 %d 次）…",
 	},
 }
 

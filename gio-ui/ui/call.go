@@ -2,14 +2,17 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"image"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/gio-ui/broadcast"
 	"github.com/quicast/quicast/gio-ui/receive"
+	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/watch"
 )
 
@@ -32,14 +35,16 @@ type call struct {
 	done    chan struct{}
 	changed func()
 
-	mu       sync.Mutex
-	rc       *receive.Receiver
-	picture  *image.RGBA
-	frame    receive.Frame // the latest, without its image
-	frames   int
-	err      error // the session could not be opened, or ended
-	speakErr error // no sound output: the picture only
-	started  time.Time
+	mu        sync.Mutex
+	rc        *receive.Receiver
+	picture   *image.RGBA
+	frame     receive.Frame // the latest, without its image
+	frames    int
+	err       error // the call cannot go on (wrong password, no such stream)
+	speakErr  error // no sound output: the picture only
+	reconnect int   // >0: the session was lost, this attempt at it is next
+	lastErr   error // why the last attempt or session ended
+	started   time.Time
 }
 
 // startCall starts watching cfg.Stream; changed is called when there is
@@ -68,30 +73,68 @@ func (c *call) run(ctx context.Context, cfg callConfig) {
 		return
 	}
 	wc := watch.NewClient(watch.Config{Relay: cfg.Relay, TLS: tc})
-	if err := wc.Login(ctx, cfg.User, cfg.Password); err != nil {
-		c.fail(err)
-		return
+	loggedIn := false
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			// The network, the relay or their stream went away: try again,
+			// as the sender does, until hung up.
+			c.mu.Lock()
+			c.rc, c.reconnect, c.lastErr = nil, attempt, lastErr
+			c.mu.Unlock()
+			c.changed()
+			t := time.NewTimer(protocol.Backoff{}.Delay(attempt, rand.Float64()))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if !loggedIn {
+			if err := wc.Login(ctx, cfg.User, cfg.Password); errors.Is(err, watch.ErrLogin) {
+				c.fail(err) // a wrong name or password stays wrong
+				return
+			} else if err != nil {
+				lastErr = err
+				continue
+			}
+			loggedIn = true
+		}
+		rc, err := receive.Start(ctx, wc, cfg.Stream, cfg.Logger)
+		switch {
+		case errors.Is(err, watch.ErrNoStream):
+			c.fail(err)
+			return
+		case errors.Is(err, watch.ErrLoginNeeded):
+			loggedIn, lastErr = false, err
+			continue
+		case err != nil:
+			lastErr = err
+			continue
+		}
+		c.serve(ctx, rc, cfg)
+		rc.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		lastErr = errCallEnded
+		attempt = 0 // the next loop counts from 1
 	}
-	rc, err := receive.Start(ctx, wc, cfg.Stream, cfg.Logger)
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	defer rc.Close()
+}
+
+// serve shows and plays one session until it ends.
+func (c *call) serve(ctx context.Context, rc *receive.Receiver, cfg callConfig) {
 	open := cfg.Speaker
 	if open == nil {
 		open = func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p) }
 	}
 	sp, err := open(rc.Playout())
-	if err != nil {
-		c.mu.Lock()
-		c.speakErr = err
-		c.mu.Unlock()
-	} else {
+	if err == nil {
 		defer sp.Close()
 	}
 	c.mu.Lock()
-	c.rc = rc
+	c.rc, c.speakErr, c.reconnect, c.lastErr = rc, err, 0, nil
 	c.mu.Unlock()
 	c.changed()
 	for {
@@ -99,7 +142,6 @@ func (c *call) run(ctx context.Context, cfg callConfig) {
 		case <-ctx.Done():
 			return
 		case <-rc.Done():
-			c.fail(errCallEnded)
 			return
 		case f := <-rc.Frames():
 			t := broadcast.Thumbnail(f.Image, 640)
@@ -130,9 +172,11 @@ func (c *call) stop() {
 // callStatus is what the window shows of a call.
 type callStatus struct {
 	Connected     bool // the session is open
+	Reconnect     int  // >0: the session was lost; this attempt at it is next
+	LastErr       error
 	Picture       *image.RGBA
 	Frames        int
-	Delay         time.Duration // their camera → decoded here, latest frame; 0 unknown
+	Delay         time.Duration // their camera → shown here, latest frame; 0 unknown
 	Buffered      time.Duration // of their sound
 	AudioLost     uint64
 	Err, SpeakErr error
@@ -144,7 +188,7 @@ func (c *call) status() callStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := callStatus{Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
-		Err: c.err, SpeakErr: c.speakErr, Started: c.started}
+		Err: c.err, SpeakErr: c.speakErr, Started: c.started, Reconnect: c.reconnect, LastErr: c.lastErr}
 	if !c.frame.Capture.IsZero() {
 		s.Delay = c.frame.Due.Sub(c.frame.Capture)
 	}

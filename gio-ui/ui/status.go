@@ -146,6 +146,8 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 	switch {
 	case cs.Err != nil:
 		state, c = u.lang.T(i18n.ErrCall, cs.Err), red
+	case cs.Reconnect > 0:
+		state, c = u.lang.T(i18n.CallReconnecting, cs.Reconnect), red
 	case cs.Connected && cs.Frames == 0:
 		state = u.lang.T(i18n.CallWaiting)
 	case cs.Connected:
@@ -156,6 +158,9 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 		l.Color = c
 		return l.Layout(gtx)
 	}))
+	if cs.Reconnect > 0 && cs.LastErr != nil {
+		line("", cs.LastErr.Error(), grey)
+	}
 	if cs.SpeakErr != nil {
 		line("", u.lang.T(i18n.ErrSpeaker, cs.SpeakErr), grey)
 	}

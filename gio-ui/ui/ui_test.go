@@ -569,6 +569,22 @@ func TestCallFromTheWindow(t *testing.T) {
 		t.Error("this side's stream is not live on the relay")
 	}
 
+	// The relay restarts mid-call: the call says so, reconnects by itself
+	// and their picture comes again.
+	r.Restart(t)
+	w.until("the call to notice", 20*time.Second, func() bool { return u.call.status().Reconnect > 0 })
+	if _, ok := w.find("Their stream was lost: reconnecting (attempt 1)…"); !ok {
+		t.Errorf("no reconnection shown: %q", w.labels())
+	}
+	before := u.call.status().Frames
+	w.until("their picture again", 45*time.Second, func() bool {
+		cs := u.call.status()
+		if cs.Err != nil {
+			t.Fatalf("call: %v", cs.Err)
+		}
+		return cs.Connected && cs.Frames >= before+15
+	})
+
 	w.click("Hang up")
 	if u.call != nil || u.bc != nil {
 		t.Errorf("after hanging up: call %v, broadcast %v", u.call, u.bc)

@@ -107,6 +107,13 @@ func (c *Client) Login(ctx context.Context, user, password string) error {
 	return nil
 }
 
+// ErrLoginNeeded is a ticket refused for want of a login (never logged in,
+// logged out, the password changed): Login again.
+var ErrLoginNeeded = errors.New("not logged in")
+
+// ErrNoStream is a ticket refused because the relay has no such stream.
+var ErrNoStream = errors.New("no such stream")
+
 // Ticket takes a fresh viewer ticket for stream (single use, short-lived;
 // protocol README §3.1) and returns the session URL it is in.
 func (c *Client) Ticket(ctx context.Context, stream string) (string, error) {
@@ -119,7 +126,13 @@ func (c *Client) Ticket(ctx context.Context, stream string) (string, error) {
 		return "", fmt.Errorf("ticket: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return "", fmt.Errorf("ticket: %w (%s)", ErrLoginNeeded, errorText(resp.Body))
+	case http.StatusNotFound:
+		return "", fmt.Errorf("ticket: %w %q", ErrNoStream, stream)
+	default:
 		return "", fmt.Errorf("ticket: %s: %s", resp.Status, errorText(resp.Body))
 	}
 	var t struct{ URL string }
