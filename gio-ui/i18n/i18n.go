@@ -142,6 +142,7 @@ const (
 	TheirSound
 	TheirSoundStat
 	CallReconnecting
+	Headphones
 	numMsgs
 )
 
@@ -225,6 +226,7 @@ var texts = [2][numMsgs]string{
 		TheirSound:         "Their sound",
 		TheirSoundStat:     "%d ms buffered, %d packets lost",
 		CallReconnecting:   "Their stream was lost: reconnecting (attempt %d)…",
+		Headphones:         "Use headphones: there is no echo cancellation yet, so a loudspeaker sends their voice back to them.",
 	},
 	Chinese: {
 		Title:              "quicast",
@@ -305,6 +307,7 @@ var texts = [2][numMsgs]string{
 		TheirSound:         "对方的声音",
 		TheirSoundStat:     "缓冲 %d 毫秒，丢失 %d 个包",
 		CallReconnecting:   "与对方的直播流断开：正在重新连接（第 %d 次）…",
+		Headphones:         "请使用耳机：目前还没有回声消除，扬声器会把对方的声音传回给对方。",
 	},
 }
 

@@ -191,6 +191,13 @@ func (u *UI) layoutForm(gtx C) D {
 		// Whom to call: their stream, watched with a viewer account.
 		pair(field{i18n.TheirStream, &u.theirEd, "", 0.5}, field{i18n.ViewerName, &u.viewerEd, "", 0.5})
 		pair(field{i18n.ViewerPassword, &u.passEd, "", 0.5}, field{})
+		items = append(items, func(gtx C) D {
+			return layout.Inset{Top: unit.Dp(4)}.Layout(gtx, func(gtx C) D {
+				l := material.Caption(u.th, u.lang.T(i18n.Headphones))
+				l.Color = grey
+				return l.Layout(gtx)
+			})
+		})
 	}
 	heading(i18n.Quality)
 	items = append(items, func(gtx C) D {
