@@ -224,6 +224,22 @@ func (p *publisher) readRTCP(d time.Duration) []rtcp.Packet {
 	}
 }
 
+// readEnd reads the next RTCP the relay sends back (waiting at most d) and
+// returns the end notice's code in it (0: none) and whether it held a BYE.
+func (p *publisher) readEnd(d time.Duration) (code protocol.EndCode, bye bool) {
+	for _, pk := range p.readRTCP(d) {
+		switch x := pk.(type) {
+		case *rtcp.ApplicationDefined:
+			if x.SubType == protocol.AppSubtypeEnd {
+				code, _ = protocol.ParseEnd(x.Data)
+			}
+		case *rtcp.Goodbye:
+			bye = true
+		}
+	}
+	return code, bye
+}
+
 // viewer is a Go WebTransport client.
 type viewer struct {
 	sess   *webtransport.Session
@@ -718,19 +734,7 @@ func TestRemovalsTakeEffectAtOnce(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var code protocol.EndCode
-		var bye bool
-		for _, pk := range p.readRTCP(time.Second) {
-			switch x := pk.(type) {
-			case *rtcp.ApplicationDefined:
-				if x.SubType == protocol.AppSubtypeEnd {
-					code, _ = protocol.ParseEnd(x.Data)
-				}
-			case *rtcp.Goodbye:
-				bye = true
-			}
-		}
-		if code == protocol.EndRemoved && bye {
+		if code, bye := p.readEnd(time.Second); code == protocol.EndRemoved && bye {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -969,16 +973,8 @@ func TestPublisherFloodCutOff(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the flooding publisher was not cut off: %+v", r.hub.Stats())
 		}
-		for _, pk := range p.readRTCP(time.Second) {
-			switch x := pk.(type) {
-			case *rtcp.ApplicationDefined:
-				if x.SubType == protocol.AppSubtypeEnd {
-					code, _ = protocol.ParseEnd(x.Data)
-				}
-			case *rtcp.Goodbye:
-				bye = true
-			}
-		}
+		c, b := p.readEnd(time.Second)
+		code, bye = max(code, c), bye || b
 	}
 	cancel()
 	<-done
