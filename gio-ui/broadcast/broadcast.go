@@ -89,6 +89,8 @@ type Broadcast struct {
 	previewOn atomic.Bool
 	pmu       sync.Mutex    // orders turning the self view off against storing a frame
 	level     atomic.Uint64 // math.Float64bits of the last peak, dBFS
+	muted     atomic.Bool   // the microphone's sound replaced by silence
+	blank     atomic.Bool   // the camera's picture replaced by black
 }
 
 // Start begins a broadcast in the background.
@@ -124,6 +126,20 @@ func (b *Broadcast) ShowPreview(on bool) {
 	b.pmu.Unlock()
 	b.cfg.Changed()
 }
+
+// SetMuted mutes or unmutes the microphone: silence is sent meanwhile, so
+// the other side's player keeps its timing and needs no new catalog.
+func (b *Broadcast) SetMuted(on bool) { b.muted.Store(on); b.cfg.Changed() }
+
+// Muted reports whether the microphone is muted.
+func (b *Broadcast) Muted() bool { return b.muted.Load() }
+
+// SetCameraOff turns the picture black (camera off) or back on; the
+// camera stays open, so it comes back at once.
+func (b *Broadcast) SetCameraOff(on bool) { b.blank.Store(on); b.cfg.Changed() }
+
+// CameraOff reports whether the picture is turned off.
+func (b *Broadcast) CameraOff() bool { return b.blank.Load() }
 
 // Done is closed when the broadcast has ended.
 func (b *Broadcast) Done() <-chan struct{} { return b.done }
@@ -181,6 +197,7 @@ func (b *Broadcast) run(ctx context.Context) {
 	// The preview's frames redraw the level meter too; without them the
 	// level asks for a redraw itself, at most every 66 ms (15 Hz).
 	var lastLevelRedraw time.Time
+	opts.Muted, opts.Blank = &b.muted, &b.blank
 	opts.Level = func(db float64) {
 		b.level.Store(math.Float64bits(db))
 		if b.previewOn.Load() && b.cfg.Video.Type != media.SourceNone {

@@ -143,6 +143,10 @@ const (
 	TheirSoundStat
 	CallReconnecting
 	Headphones
+	Mute
+	Unmute
+	CameraOff
+	CameraOn
 	numMsgs
 )
 
@@ -226,6 +230,10 @@ var texts = [2][numMsgs]string{
 		TheirSound:         "Their sound",
 		TheirSoundStat:     "%d ms buffered, %d packets lost",
 		CallReconnecting:   "Their stream was lost: reconnecting (attempt %d)…",
+		Mute:               "Mute",
+		Unmute:             "Unmute",
+		CameraOff:          "Camera off",
+		CameraOn:           "Camera on",
 		Headphones:         "Use headphones: there is no echo cancellation yet, so a loudspeaker sends their voice back to them.",
 	},
 	Chinese: {
@@ -307,6 +315,10 @@ var texts = [2][numMsgs]string{
 		TheirSound:         "对方的声音",
 		TheirSoundStat:     "缓冲 %d 毫秒，丢失 %d 个包",
 		CallReconnecting:   "与对方的直播流断开：正在重新连接（第 %d 次）…",
+		Mute:               "静音",
+		Unmute:             "取消静音",
+		CameraOff:          "关闭摄像头",
+		CameraOn:           "打开摄像头",
 		Headphones:         "请使用耳机：目前还没有回声消除，扬声器会把对方的声音传回给对方。",
 	},
 }

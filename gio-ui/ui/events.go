@@ -79,6 +79,12 @@ func (u *UI) update(gtx layout.Context) {
 	if u.takeoverBtn.Clicked(gtx) && u.bc == nil && u.bcLive {
 		u.startBroadcast(true)
 	}
+	if u.muteBtn.Clicked(gtx) && u.bc != nil {
+		u.bc.SetMuted(!u.bc.Muted())
+	}
+	if u.cameraBtn.Clicked(gtx) && u.bc != nil {
+		u.bc.SetCameraOff(!u.bc.CameraOff())
+	}
 	if u.stopBtn.Clicked(gtx) && u.bc != nil {
 		u.stopBroadcast()
 	}

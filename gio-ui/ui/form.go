@@ -247,6 +247,29 @@ func (u *UI) layoutButtons(gtx C) D {
 				}
 				return material.Button(u.th, &u.startBtn, u.lang.T(start)).Layout(gtx)
 			}),
+			layout.Rigid(func(gtx C) D {
+				if !live || u.call == nil {
+					return D{}
+				}
+				// In a call: mute and camera off, between Hang up and Quit.
+				toggle := func(btn *widget.Clickable, on bool, onMsg, offMsg i18n.Msg) layout.FlexChild {
+					return layout.Rigid(func(gtx C) D {
+						msg := offMsg
+						if on {
+							msg = onMsg
+						}
+						b := material.Button(u.th, btn, u.lang.T(msg))
+						b.Background, b.Color = panel, black
+						if on {
+							b.Background, b.Color = grey, white
+						}
+						return layout.Inset{Left: unit.Dp(8)}.Layout(gtx, b.Layout)
+					})
+				}
+				return layout.Flex{}.Layout(gtx,
+					toggle(&u.muteBtn, u.bc.Muted(), i18n.Unmute, i18n.Mute),
+					toggle(&u.cameraBtn, u.bc.CameraOff(), i18n.CameraOn, i18n.CameraOff))
+			}),
 			layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout),
 			layout.Rigid(func(gtx C) D {
 				b := material.Button(u.th, &u.quitBtn, u.lang.T(i18n.Quit))

@@ -86,6 +86,7 @@ type UI struct {
 	relayEd, streamEd, keyEd, caEd                           widget.Editor
 	theirEd, viewerEd, passEd                                widget.Editor // call mode
 	startBtn, stopBtn, quitBtn, copyBtn, pinBtn, takeoverBtn widget.Clickable
+	muteBtn, cameraBtn                                       widget.Clickable // in a call
 	form                                                     widget.List
 	showPreview                                              widget.Bool
 

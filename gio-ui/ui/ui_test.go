@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -568,6 +569,32 @@ func TestCallFromTheWindow(t *testing.T) {
 	if !r.Live(t, "me") {
 		t.Error("this side's stream is not live on the relay")
 	}
+
+	// Mute and camera off, and back.
+	w.click("Mute")
+	w.click("Camera off")
+	if !u.bc.Muted() || !u.bc.CameraOff() {
+		t.Fatalf("muted %v, camera off %v", u.bc.Muted(), u.bc.CameraOff())
+	}
+	// The test tone beeps once a second: a second and a bit of silence
+	// after muting shows the beep is gone, not between beeps.
+	w.until("silence measured", 5*time.Second, func() bool { return math.IsInf(u.bc.Level(), -1) })
+	silentFrom := time.Now()
+	w.until("a beep's worth of silence", 5*time.Second, func() bool {
+		if !math.IsInf(u.bc.Level(), -1) {
+			t.Fatalf("sound at %.1f dBFS while muted", u.bc.Level())
+		}
+		return time.Since(silentFrom) > 1200*time.Millisecond
+	})
+	if _, ok := w.find("Unmute"); !ok {
+		t.Errorf("no Unmute button while muted: %q", w.labels())
+	}
+	w.click("Unmute")
+	w.click("Camera on")
+	if u.bc.Muted() || u.bc.CameraOff() {
+		t.Errorf("after unmuting: muted %v, camera off %v", u.bc.Muted(), u.bc.CameraOff())
+	}
+	w.until("sound measured again", 5*time.Second, func() bool { return u.bc.Level() > -30 })
 
 	// The relay restarts mid-call: the call says so, reconnects by itself
 	// and their picture comes again.

@@ -180,15 +180,26 @@ func (t *encodedTrack) Close() error {
 }
 
 // tapVideo hands raw frames to o.Preview, at most one per
-// o.PreviewInterval.
+// o.PreviewInterval, and blanks them while o.Blank says so.
 func tapVideo(r video.Reader, o Options) video.Reader {
-	if o.Preview == nil {
+	if o.Preview == nil && o.Blank == nil {
 		return r
 	}
 	var last time.Time
+	var black *image.YCbCr
 	return video.ReaderFunc(func() (image.Image, func(), error) {
 		img, release, err := r.Read()
-		if err == nil && img != nil {
+		if err != nil || img == nil {
+			return img, release, err
+		}
+		if o.Blank != nil && o.Blank.Load() {
+			if black == nil || black.Rect != img.Bounds() {
+				black = blackPicture(img.Bounds())
+			}
+			release()
+			img, release = black, func() {}
+		}
+		if o.Preview != nil {
 			if now := time.Now(); now.Sub(last) >= o.PreviewInterval {
 				last = now
 				o.Preview(img)
@@ -198,18 +209,53 @@ func tapVideo(r video.Reader, o Options) video.Reader {
 	})
 }
 
-// tapAudio hands the peak level of each raw chunk to o.Level.
+// blackPicture is a black 4:2:0 picture of r (BT.601 limited range).
+func blackPicture(r image.Rectangle) *image.YCbCr {
+	p := image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+	for i := range p.Y {
+		p.Y[i] = 16
+	}
+	for i := range p.Cb {
+		p.Cb[i], p.Cr[i] = 128, 128
+	}
+	return p
+}
+
+// tapAudio silences each raw chunk while o.Muted says so, then hands its
+// peak level to o.Level.
 func tapAudio(r audio.Reader, o Options) audio.Reader {
-	if o.Level == nil {
+	if o.Level == nil && o.Muted == nil {
 		return r
 	}
 	return audio.ReaderFunc(func() (wave.Audio, func(), error) {
 		chunk, release, err := r.Read()
 		if err == nil && chunk != nil {
-			o.Level(PeakDBFS(chunk))
+			if o.Muted != nil && o.Muted.Load() {
+				silence(chunk)
+			}
+			if o.Level != nil {
+				o.Level(PeakDBFS(chunk))
+			}
 		}
 		return chunk, release, err
 	})
+}
+
+// silence sets every sample of chunk to zero.
+func silence(chunk wave.Audio) {
+	info := chunk.ChunkInfo()
+	switch a := chunk.(type) {
+	case *wave.Float32Interleaved:
+		clear(a.Data)
+	case *wave.Int16Interleaved:
+		clear(a.Data)
+	case wave.EditableAudio:
+		for i := range info.Len {
+			for c := range info.Channels {
+				a.Set(i, c, wave.Int16Sample(0))
+			}
+		}
+	}
 }
 
 // PeakDBFS returns the peak sample of chunk in dBFS: 0 for full scale,

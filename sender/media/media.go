@@ -12,6 +12,7 @@ import (
 	"image"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/mediadevices/pkg/driver"
@@ -100,6 +101,11 @@ type Options struct {
 	// Level, when set, gets the peak level of each raw audio chunk in
 	// dBFS (-inf..0), in the capture goroutine.
 	Level func(dBFS float64)
+	// Muted and Blank, when set and true, replace the sound with silence
+	// and the picture with black before encoding (mute, camera off in a
+	// call): the tracks go on, their timing intact, at a few kbit/s, so a
+	// receiver needs no new catalog to take them back.
+	Muted, Blank *atomic.Bool
 }
 
 func (o Options) withDefaults() Options {
