@@ -1,6 +1,7 @@
 package receive
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -34,6 +35,7 @@ type Playout struct {
 	// capture time on the sender's clock, one per write that knew it.
 	marks []mark
 	delay time.Duration // capture → read of the last sound read; 0 unknown
+	level float64       // peak of the last sound read, dBFS (-inf silence)
 
 	// The least sound held before a read in the current window of
 	// trimWindow: what was never needed to ride out jitter.
@@ -57,7 +59,7 @@ const playoutSlack = 60 * time.Millisecond
 
 // NewPlayout returns an empty playout buffer.
 func NewPlayout() *Playout {
-	return &Playout{buf: make([]int16, SampleRate*Channels), target: samples(PlayoutTarget), now: time.Now}
+	return &Playout{buf: make([]int16, SampleRate*Channels), target: samples(PlayoutTarget), now: time.Now, level: math.Inf(-1)}
 }
 
 func samples(d time.Duration) int { return int(d.Seconds()*SampleRate) * Channels }
@@ -139,6 +141,11 @@ func (p *Playout) Read(out []int16) {
 		}
 	}
 	clear(out[got:])
+	peak := 0
+	for _, v := range out[:got] {
+		peak = max(peak, abs(int(v)))
+	}
+	p.level = 20 * math.Log10(float64(peak)/32768)
 	p.read += uint64(len(out) / Channels)
 	if p.playing && got < len(out) {
 		p.underrun += uint64((len(out) - got) / Channels)
@@ -173,6 +180,21 @@ func (p *Playout) Delay() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.delay
+}
+
+// Level is the peak of the sound last read, in dBFS (-inf: silence): what
+// is being heard now, for a level meter or a speaking highlight.
+func (p *Playout) Level() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.level
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // PlayoutStats count sample frames (one sample a channel) since the start.

@@ -1,6 +1,7 @@
 package receive
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -28,6 +29,9 @@ func TestPlayout(t *testing.T) {
 	}
 	p.Write(ramp(target-1, 1), time.Time{})
 	p.Read(out)
+	if l, want := p.Level(), 20*math.Log10(479.0/32768); math.Abs(l-want) > 0.01 {
+		t.Errorf("level %.2f dBFS, want %.2f (the read's peak)", l, want)
+	}
 	if out[0] != 0 || out[2] != 1 || out[3] != -1 || out[len(out)-2] != 479 {
 		t.Fatalf("first read %v…%v", out[:4], out[len(out)-2:])
 	}

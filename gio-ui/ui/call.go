@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -178,6 +179,7 @@ type callStatus struct {
 	Frames        int
 	Delay         time.Duration // their camera → shown here, latest frame; 0 unknown
 	Buffered      time.Duration // of their sound
+	Level         float64       // of their sound being played, dBFS
 	AudioLost     uint64
 	Err, SpeakErr error
 	Started       time.Time
@@ -187,7 +189,7 @@ type callStatus struct {
 func (c *call) status() callStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := callStatus{Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
+	s := callStatus{Level: math.Inf(-1), Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
 		Err: c.err, SpeakErr: c.speakErr, Started: c.started, Reconnect: c.reconnect, LastErr: c.lastErr}
 	if !c.frame.Capture.IsZero() {
 		s.Delay = c.frame.Due.Sub(c.frame.Capture)
@@ -196,6 +198,7 @@ func (c *call) status() callStatus {
 		s.ReceiverStats = c.rc.Stats()
 		s.AudioLost = s.ReceiverStats.AudioLost
 		s.Buffered = c.rc.Playout().Stats().Buffered
+		s.Level = c.rc.Playout().Level()
 	}
 	return s
 }

@@ -167,6 +167,11 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 	if cs.Connected {
 		line(u.lang.T(i18n.TheirPicture), u.lang.T(i18n.TheirPictureStat, cs.Delay.Milliseconds(), cs.Frames), black)
 		line(u.lang.T(i18n.TheirSound), u.lang.T(i18n.TheirSoundStat, cs.Buffered.Milliseconds(), cs.AudioLost), black)
+		// Their level, as heard now: a green meter that lights up as
+		// they speak.
+		*rows = append(*rows, layout.Rigid(func(gtx C) D {
+			return u.statusRow(gtx, "", func(gtx C) D { return meter(gtx, cs.Level) })
+		}))
 	}
 }
 
