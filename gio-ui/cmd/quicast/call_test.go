@@ -17,7 +17,8 @@ import (
 	"github.com/quicast/quicast/sender/media"
 )
 
-// TestCallScreenshot: the real window under Xvfb, in call mode, calls the
+// TestCallScreenshot: the real window under Xvfb, in English and in
+// Chinese, in call mode, calls the
 // other side (a test broadcast on the same relay): Start call (clicked
 // with xdotool) makes this side live (its camera off, so that the picture
 // in the window can only be theirs), and the window shows the other side's
@@ -36,63 +37,67 @@ func TestCallScreenshot(t *testing.T) {
 	})
 	defer them.Stop()
 
-	cfg := t.TempDir()
-	os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
-	os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
-		`{"mode":"call","relay":%q,"stream":"me","caFile":%q,"theirStream":"them","viewerUser":"viewer","camera":"none","microphone":"test","size":"640x480","fps":15}`,
-		r.URL, r.CAFile())), 0o600)
-	cmd := exec.Command(bin, "-lang", "en", "-probes", "", "-v")
-	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=",
-		"QUICAST_KEY="+myKey, "QUICAST_VIEWER_PASSWORD=watch it live")
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("window log:\n%s", logs.String())
-		}
-	}()
-	xdo := func(args ...string) {
-		t.Helper()
-		c := exec.Command("xdotool", args...)
-		c.Env = append(os.Environ(), "DISPLAY="+display)
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("xdotool %v: %v\n%s", args, err, out)
-		}
-	}
-	waitUntil(t, "the window", func() bool {
-		c := exec.Command("xdotool", "search", "--name", "^quicast$")
-		c.Env = append(os.Environ(), "DISPLAY="+display)
-		return c.Run() == nil
-	})
-	// Start call, bottom left; clicked again every 3 s: the first click
-	// may come before the window takes input.
-	waitUntil(t, "a click on Start call to go live", func() bool {
-		xdo("mousemove", "40", "690", "click", "1")
-		return poll(3*time.Second, func() bool { return r.Live(t, "me") })
-	})
+	for _, lang := range []string{"en", "zh"} {
+		t.Run(lang, func(t *testing.T) {
+			cfg := t.TempDir()
+			os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
+			os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
+				`{"mode":"call","relay":%q,"stream":"me","caFile":%q,"theirStream":"them","viewerUser":"viewer","camera":"none","microphone":"test","size":"640x480","fps":15}`,
+				r.URL, r.CAFile())), 0o600)
+			cmd := exec.Command(bin, "-lang", lang, "-probes", "", "-v")
+			cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=",
+				"QUICAST_KEY="+myKey, "QUICAST_VIEWER_PASSWORD=watch it live")
+			var logs strings.Builder
+			cmd.Stdout, cmd.Stderr = &logs, &logs
+			cmd.WaitDelay = 2 * time.Second
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+				if t.Failed() {
+					t.Logf("window log:\n%s", logs.String())
+				}
+			}()
+			xdo := func(args ...string) {
+				t.Helper()
+				c := exec.Command("xdotool", args...)
+				c.Env = append(os.Environ(), "DISPLAY="+display)
+				if out, err := c.CombinedOutput(); err != nil {
+					t.Fatalf("xdotool %v: %v\n%s", args, err, out)
+				}
+			}
+			waitUntil(t, "the window", func() bool {
+				c := exec.Command("xdotool", "search", "--name", "^quicast$")
+				c.Env = append(os.Environ(), "DISPLAY="+display)
+				return c.Run() == nil
+			})
+			// Start call, bottom left; clicked again every 3 s: the first click
+			// may come before the window takes input.
+			waitUntil(t, "a click on Start call to go live", func() bool {
+				xdo("mousemove", "40", "690", "click", "1")
+				return poll(3*time.Second, func() bool { return r.Live(t, "me") })
+			})
 
-	dir := os.Getenv("QUICAST_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	path := filepath.Join(dir, "quicast-call-en.png")
-	var img image.Image
-	if !poll(30*time.Second, func() bool {
-		img = grab(t, display, path)
-		return barsRight(img) >= 6
-	}) {
-		t.Fatalf("their picture is not in the window: %d colours across the status panel (%s)", barsRight(img), path)
-	}
-	t.Logf("screenshot: %s", path)
+			dir := os.Getenv("QUICAST_ARTIFACTS")
+			if dir == "" {
+				dir = t.TempDir()
+			}
+			path := filepath.Join(dir, "quicast-call-"+lang+".png")
+			var img image.Image
+			if !poll(30*time.Second, func() bool {
+				img = grab(t, display, path)
+				return barsRight(img) >= 6
+			}) {
+				t.Fatalf("their picture is not in the window: %d colours across the status panel (%s)", barsRight(img), path)
+			}
+			t.Logf("screenshot: %s", path)
 
-	xdo("mousemove", "40", "690", "click", "1") // Hang up, where Start call was
-	waitUntil(t, "the relay to see this side's stream end", func() bool { return !r.Live(t, "me") })
+			xdo("mousemove", "40", "690", "click", "1") // Hang up, where Start call was
+			waitUntil(t, "the relay to see this side's stream end", func() bool { return !r.Live(t, "me") })
+		})
+	}
 }
 
 // barsRight counts the distinct colours (3 bits a channel) along a row
