@@ -57,6 +57,7 @@ type Stats struct {
 	DecodeErrors            uint64
 	KeyframeRequests        uint64
 	AudioPackets            uint64
+	Bytes                   uint64 // RTP received, video and audio
 	AudioLost               uint64 // 10 ms packets concealed (never came, or came too late)
 	AudioDecodeErrors       uint64
 	BadDatagrams, BadGroups uint64
@@ -85,7 +86,7 @@ type Receiver struct {
 	toSync  chan Frame       // the decoder → the lip-sync
 
 	groups, groupsCut, decoded, lost, dropped, decodeErrs, keyReqs, audio, badDgrams, badGroups atomic.Uint64
-	audioLost, audioDecodeErrs                                                                  atomic.Uint64
+	audioLost, audioDecodeErrs, bytes                                                           atomic.Uint64
 }
 
 type groupPacket struct {
@@ -140,7 +141,7 @@ func (r *Receiver) Close() {
 func (r *Receiver) Stats() Stats {
 	return Stats{Groups: r.groups.Load(), GroupsCut: r.groupsCut.Load(), FramesDecoded: r.decoded.Load(),
 		FramesLost: r.lost.Load(), FramesDropped: r.dropped.Load(), DecodeErrors: r.decodeErrs.Load(),
-		KeyframeRequests: r.keyReqs.Load(), AudioPackets: r.audio.Load(), AudioLost: r.audioLost.Load(),
+		KeyframeRequests: r.keyReqs.Load(), AudioPackets: r.audio.Load(), Bytes: r.bytes.Load(), AudioLost: r.audioLost.Load(),
 		AudioDecodeErrors: r.audioDecodeErrs.Load(), BadDatagrams: r.badDgrams.Load(),
 		BadGroups: r.badGroups.Load()}
 }
@@ -206,6 +207,7 @@ func (r *Receiver) readGroup(ctx context.Context, s io.Reader) {
 	start := true
 	for {
 		pkt, err := gr.ReadPacket(nil)
+		r.bytes.Add(uint64(len(pkt)))
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				r.groupsCut.Add(1)
@@ -251,6 +253,7 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 		var pkts [][]byte
 		_, err := r.sess.ReadAudio(ctx, func(pkt []byte) {
 			r.audio.Add(1)
+			r.bytes.Add(uint64(len(pkt)))
 			pkts = append(pkts, append([]byte(nil), pkt...))
 		})
 		if errors.Is(err, watch.ErrBadDatagram) {

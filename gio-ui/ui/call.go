@@ -46,13 +46,19 @@ type call struct {
 	reconnect int   // >0: the session was lost, this attempt at it is next
 	lastErr   error // why the last attempt or session ended
 	started   time.Time
+	stream    string
+
+	// Their bitrate, from the receiver's byte count once a second.
+	rateBytes uint64
+	rateAt    time.Time
+	kbps      float64
 }
 
 // startCall starts watching cfg.Stream; changed is called when there is
 // something new to show.
 func startCall(cfg callConfig, changed func()) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now()}
+	c := &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now(), stream: cfg.Stream}
 	go func() {
 		defer close(c.done)
 		c.run(ctx, cfg)
@@ -172,14 +178,16 @@ func (c *call) stop() {
 
 // callStatus is what the window shows of a call.
 type callStatus struct {
-	Connected     bool // the session is open
-	Reconnect     int  // >0: the session was lost; this attempt at it is next
+	Stream        string // theirs: their name in the call
+	Connected     bool   // the session is open
+	Reconnect     int    // >0: the session was lost; this attempt at it is next
 	LastErr       error
 	Picture       *image.RGBA
 	Frames        int
 	Delay         time.Duration // their camera → shown here, latest frame; 0 unknown
 	Buffered      time.Duration // of their sound
 	Level         float64       // of their sound being played, dBFS
+	Kbps          float64       // what their stream brings, kbit/s
 	AudioLost     uint64
 	Err, SpeakErr error
 	Started       time.Time
@@ -189,7 +197,7 @@ type callStatus struct {
 func (c *call) status() callStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := callStatus{Level: math.Inf(-1), Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
+	s := callStatus{Stream: c.stream, Level: math.Inf(-1), Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
 		Err: c.err, SpeakErr: c.speakErr, Started: c.started, Reconnect: c.reconnect, LastErr: c.lastErr}
 	if !c.frame.Capture.IsZero() {
 		s.Delay = c.frame.Due.Sub(c.frame.Capture)
@@ -199,6 +207,14 @@ func (c *call) status() callStatus {
 		s.AudioLost = s.ReceiverStats.AudioLost
 		s.Buffered = c.rc.Playout().Stats().Buffered
 		s.Level = c.rc.Playout().Level()
+		now := time.Now()
+		if c.rateAt.IsZero() || s.ReceiverStats.Bytes < c.rateBytes {
+			c.rateAt, c.rateBytes = now, s.ReceiverStats.Bytes
+		} else if d := now.Sub(c.rateAt); d >= time.Second {
+			c.kbps = float64(s.ReceiverStats.Bytes-c.rateBytes) * 8 / d.Seconds() / 1000
+			c.rateAt, c.rateBytes = now, s.ReceiverStats.Bytes
+		}
+		s.Kbps = c.kbps
 	}
 	return s
 }

@@ -151,7 +151,7 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 	case cs.Connected && cs.Frames == 0:
 		state = u.lang.T(i18n.CallWaiting)
 	case cs.Connected:
-		state, c = u.lang.T(i18n.CallIn)+"  "+fmtElapsed(u.now().Sub(cs.Started)), green
+		state, c = u.lang.T(i18n.CallIn, cs.Stream)+"  "+fmtElapsed(u.now().Sub(cs.Started)), green
 	}
 	*rows = append(*rows, layout.Rigid(layout.Spacer{Height: unit.Dp(6)}.Layout), layout.Rigid(func(gtx C) D {
 		l := material.Body1(u.th, state)
@@ -165,7 +165,7 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 		line("", u.lang.T(i18n.ErrSpeaker, cs.SpeakErr), grey)
 	}
 	if cs.Connected {
-		line(u.lang.T(i18n.TheirPicture), u.lang.T(i18n.TheirPictureStat, cs.Delay.Milliseconds(), cs.Frames), black)
+		line(u.lang.T(i18n.TheirPicture), u.lang.T(i18n.TheirPictureStat, cs.Delay.Milliseconds(), cs.Frames, cs.Kbps), black)
 		line(u.lang.T(i18n.TheirSound), u.lang.T(i18n.TheirSoundStat, cs.Buffered.Milliseconds(), cs.AudioLost), black)
 		// Their level, as heard now: a green meter that lights up as
 		// they speak.

@@ -556,6 +556,7 @@ func TestCallFromTheWindow(t *testing.T) {
 		return cs.ReceiverStats.AudioPackets > 50 && u.call.rc.Playout().Stats().Read > SampleRate10ms*10
 	})
 	w.until("their beep on the meter", 5*time.Second, func() bool { return u.call.status().Level > -20 })
+	w.until("their bitrate", 10*time.Second, func() bool { return u.call.status().Kbps > 0 })
 	// Their clock is known from their first sender report on.
 	w.until("their capture times", 15*time.Second, func() bool { return u.call.status().Delay != 0 })
 	cs := u.call.status()
