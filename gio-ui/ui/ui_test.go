@@ -626,3 +626,65 @@ func TestCallFromTheWindow(t *testing.T) {
 
 // SampleRate10ms is 10 ms of sound, in sample frames.
 const SampleRate10ms = receive.SampleRate / 100
+
+// Two windows call each other through a relay, as two people would: each
+// publishes its test picture and tone to its own stream and watches the
+// other's; each sees the other's picture and plays the other's sound.
+func TestTwoWindowsCallEachOther(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a relay and two calls")
+	}
+	r := relaytest.Start(t)
+	keys := map[string]string{"alice": r.AddStream(t, "alice"), "bob": r.AddStream(t, "bob")}
+	r.AddUser(t, "alice", "alice's password")
+	r.AddUser(t, "bob", "bob's password")
+	type side struct {
+		u *UI
+		w *window
+	}
+	var sides []side
+	for _, me := range []string{"alice", "bob"} {
+		other := map[string]string{"alice": "bob", "bob": "alice"}[me]
+		u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
+			Watcher: &devices.Watcher{Interval: 50 * time.Millisecond, List: func() ([]media.Device, error) { return nil, nil }},
+			Checker: &netcheck.Checker{Probes: []string{}, Interval: 200 * time.Millisecond},
+			Speaker: func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p, receive.BackendNull) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWindow(t, u)
+		w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("Test picture (built in)"); return ok })
+		w.click("Call")
+		w.click("Test picture (built in)")
+		w.click("Test tone (built in)")
+		w.click("640x480")
+		w.click("15 fps")
+		for i, s := range []string{r.URL, me, keys[me], r.CAFile(), other, me, me + "'s password"} {
+			w.typeInto(i, s)
+		}
+		w.click("Start call")
+		if u.call == nil {
+			t.Fatalf("%s: no call: %q", me, u.bcErr)
+		}
+		sides = append(sides, side{u, w})
+	}
+	for i, s := range sides {
+		name := []string{"alice", "bob"}[i]
+		s.w.until(name+" sees and hears the other", 30*time.Second, func() bool {
+			cs := s.u.call.status()
+			if cs.Err != nil {
+				t.Fatalf("%s: %v", name, cs.Err)
+			}
+			return cs.Frames >= 15 && cs.ReceiverStats.AudioPackets > 50 && s.u.call.rc.Playout().Stats().Read > 0
+		})
+		cs := s.u.call.status()
+		t.Logf("%s: %d frames of the other, picture %v behind their camera, sound %v buffered, %d audio packets",
+			name, cs.Frames, cs.Delay, cs.Buffered, cs.ReceiverStats.AudioPackets)
+	}
+	for _, s := range sides {
+		s.w.click("Hang up")
+	}
+	for _, name := range []string{"alice", "bob"} {
+		sides[0].w.until(name+"'s stream over", 15*time.Second, func() bool { return !r.Live(t, name) })
+	}
+}
