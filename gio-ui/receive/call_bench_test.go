@@ -2,7 +2,10 @@ package receive
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,8 +24,9 @@ import (
 // of warm-up it reports the sound's mouth-to-ear delay (capture on the
 // sender's clock → read by the output device, without that device's own
 // latency), the picture's capture → shown delay, the A/V skew between
-// them, frames shown, and the process's CPU (sender and receiver: one
-// participant's both halves).
+// them, frames shown, and the process's CPU and resident memory (sender,
+// receiver and the test's relay: one participant's both halves, plus the
+// relay).
 func BenchmarkCall(b *testing.B) {
 	for b.Loop() {
 		benchCall(b)
@@ -102,6 +106,22 @@ func benchCall(b *testing.B) {
 	b.ReportMetric(float64(pl.Underrun-pl0.Underrun)/SampleRate*1000, "audio-underrun-ms")
 	b.ReportMetric(float64(st.FramesDropped-st0.FramesDropped), "frames-dropped")
 	b.ReportMetric(100*cpu.Seconds()/window.Seconds(), "cpu-%")
+	b.ReportMetric(residentMB(), "rss-MB")
+}
+
+// residentMB is this process's resident memory (Linux), in MB; 0 elsewhere.
+func residentMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 func pct(d []time.Duration, p int) time.Duration {
