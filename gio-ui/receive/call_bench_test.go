@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/gio-ui/internal/calltest"
 	"github.com/quicast/quicast/relay/relaytest"
-	"github.com/quicast/quicast/sender"
-	"github.com/quicast/quicast/sender/media"
 )
 
 // BenchmarkCall: one direction of a desktop call through a relay on this
@@ -37,12 +35,7 @@ func benchCall(b *testing.B) {
 	r := relaytest.Start(b)
 	key := r.AddStream(b, "them")
 	r.AddUser(b, "viewer", "watch it live")
-	bc := broadcast.Start(broadcast.Config{
-		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "them", Key: key, CAFile: r.CAFile()},
-		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
-		Options: media.Options{Width: 1280, Height: 720, FPS: 30, VideoBitrate: 1_000_000},
-	})
-	defer bc.Stop()
+	calltest.Publish(b, r, "them", key, 1280, 720, 30)
 	c := client(b, r)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -11,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/gio-ui/internal/calltest"
 	"github.com/quicast/quicast/protocol/watch"
 	"github.com/quicast/quicast/relay/relaytest"
-	"github.com/quicast/quicast/sender"
-	"github.com/quicast/quicast/sender/media"
 )
 
 func client(t testing.TB, r *relaytest.Relay) *watch.Client {
@@ -37,12 +35,7 @@ func TestReceiveBroadcast(t *testing.T) {
 	r := relaytest.Start(t)
 	key := r.AddStream(t, "demo")
 	r.AddUser(t, "viewer", "watch it live")
-	b := broadcast.Start(broadcast.Config{
-		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "demo", Key: key, CAFile: r.CAFile()},
-		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
-		Options: media.Options{Width: 320, Height: 240, FPS: 15},
-	})
-	defer b.Stop()
+	calltest.Publish(t, r, "demo", key, 320, 240, 15)
 
 	c := client(t, r)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)

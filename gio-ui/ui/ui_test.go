@@ -28,11 +28,11 @@ import (
 	"github.com/quicast/quicast/gio-ui/broadcast"
 	"github.com/quicast/quicast/gio-ui/devices"
 	"github.com/quicast/quicast/gio-ui/i18n"
+	"github.com/quicast/quicast/gio-ui/internal/calltest"
 	"github.com/quicast/quicast/gio-ui/netcheck"
 	"github.com/quicast/quicast/gio-ui/receive"
 	"github.com/quicast/quicast/relay/e2e/browser"
 	"github.com/quicast/quicast/relay/relaytest"
-	"github.com/quicast/quicast/sender"
 	"github.com/quicast/quicast/sender/media"
 )
 
@@ -512,33 +512,9 @@ func TestCallFromTheWindow(t *testing.T) {
 	myKey := r.AddStream(t, "me")
 	theirKey := r.AddStream(t, "them")
 	r.AddUser(t, "viewer", "watch it live")
-	them := broadcast.Start(broadcast.Config{
-		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "them", Key: theirKey, CAFile: r.CAFile()},
-		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
-		Options: media.Options{Width: 320, Height: 240, FPS: 15},
-	})
-	defer them.Stop()
+	calltest.Publish(t, r, "them", theirKey, 320, 240, 15)
 
-	u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
-		Watcher: &devices.Watcher{Interval: 50 * time.Millisecond, List: func() ([]media.Device, error) { return nil, nil }},
-		Checker: &netcheck.Checker{Probes: []string{}, Interval: 200 * time.Millisecond},
-		Speaker: func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p, receive.BackendNull) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newWindow(t, u)
-	w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("Test picture (built in)"); return ok })
-	w.click("Call")
-	if _, ok := w.find("Their stream"); !ok {
-		t.Fatalf("no call fields in call mode: %q", w.labels())
-	}
-	w.click("Test picture (built in)")
-	w.click("Test tone (built in)")
-	w.click("640x480")
-	w.click("15 fps")
-	for i, s := range []string{r.URL, "me", myKey, r.CAFile(), "them", "viewer", "watch it live"} {
-		w.typeInto(i, s)
-	}
+	u, w := callWindow(t, r.URL, "me", myKey, r.CAFile(), "them", "viewer", "watch it live")
 	w.click("Start call")
 	if u.call == nil {
 		t.Fatalf("no call: %q", u.bcErr)
@@ -624,6 +600,35 @@ func TestCallFromTheWindow(t *testing.T) {
 	}
 }
 
+// callWindow opens a window in call mode with the test picture (640×480,
+// 15 fps) and tone and miniaudio's null sound device, and fills the form:
+// relay, this side's stream, its publish key, the relay's CA file, the
+// other side's stream, the viewer name and password.
+func callWindow(t *testing.T, fields ...string) (*UI, *window) {
+	t.Helper()
+	u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
+		Watcher: &devices.Watcher{Interval: 50 * time.Millisecond, List: func() ([]media.Device, error) { return nil, nil }},
+		Checker: &netcheck.Checker{Probes: []string{}, Interval: 200 * time.Millisecond},
+		Speaker: func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p, receive.BackendNull) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, u)
+	w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("Test picture (built in)"); return ok })
+	w.click("Call")
+	if _, ok := w.find("Their stream"); !ok {
+		t.Fatalf("no call fields in call mode: %q", w.labels())
+	}
+	w.click("Test picture (built in)")
+	w.click("Test tone (built in)")
+	w.click("640x480")
+	w.click("15 fps")
+	for i, s := range fields {
+		w.typeInto(i, s)
+	}
+	return u, w
+}
+
 // SampleRate10ms is 10 ms of sound, in sample frames.
 const SampleRate10ms = receive.SampleRate / 100
 
@@ -645,23 +650,7 @@ func TestTwoWindowsCallEachOther(t *testing.T) {
 	var sides []side
 	for _, me := range []string{"alice", "bob"} {
 		other := map[string]string{"alice": "bob", "bob": "alice"}[me]
-		u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
-			Watcher: &devices.Watcher{Interval: 50 * time.Millisecond, List: func() ([]media.Device, error) { return nil, nil }},
-			Checker: &netcheck.Checker{Probes: []string{}, Interval: 200 * time.Millisecond},
-			Speaker: func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p, receive.BackendNull) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := newWindow(t, u)
-		w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("Test picture (built in)"); return ok })
-		w.click("Call")
-		w.click("Test picture (built in)")
-		w.click("Test tone (built in)")
-		w.click("640x480")
-		w.click("15 fps")
-		for i, s := range []string{r.URL, me, keys[me], r.CAFile(), other, me, me + "'s password"} {
-			w.typeInto(i, s)
-		}
+		u, w := callWindow(t, r.URL, me, keys[me], r.CAFile(), other, me, me+"'s password")
 		w.click("Start call")
 		if u.call == nil {
 			t.Fatalf("%s: no call: %q", me, u.bcErr)

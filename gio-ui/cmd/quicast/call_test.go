@@ -11,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/gio-ui/internal/calltest"
 	"github.com/quicast/quicast/relay/relaytest"
-	"github.com/quicast/quicast/sender"
-	"github.com/quicast/quicast/sender/media"
 )
 
 // TestCallScreenshot: the real window under Xvfb, in English and in
@@ -30,12 +28,7 @@ func TestCallScreenshot(t *testing.T) {
 	myKey := r.AddStream(t, "me")
 	theirKey := r.AddStream(t, "them")
 	r.AddUser(t, "viewer", "watch it live")
-	them := broadcast.Start(broadcast.Config{
-		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "them", Key: theirKey, CAFile: r.CAFile()},
-		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
-		Options: media.Options{Width: 640, Height: 480, FPS: 15},
-	})
-	defer them.Stop()
+	calltest.Publish(t, r, "them", theirKey, 640, 480, 15)
 
 	for _, lang := range []string{"en", "zh"} {
 		t.Run(lang, func(t *testing.T) {
