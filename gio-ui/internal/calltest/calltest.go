@@ -18,7 +18,7 @@ func Publish(t testing.TB, r *relaytest.Relay, stream, key string, w, h int, fps
 	b := broadcast.Start(broadcast.Config{
 		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: stream, Key: key, CAFile: r.CAFile()},
 		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
-		Options:       media.Options{Width: w, Height: h, FPS: fps, VideoBitrate: 1_000_000},
+		Options: media.Options{Width: w, Height: h, FPS: fps, VideoBitrate: 1_000_000},
 	})
 	t.Cleanup(b.Stop)
 	return b
