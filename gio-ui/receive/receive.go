@@ -18,6 +18,7 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,7 +87,7 @@ type Receiver struct {
 	toSync  chan Frame       // the decoder → the lip-sync
 
 	groups, groupsCut, decoded, lost, dropped, decodeErrs, keyReqs, audio, badDgrams, badGroups atomic.Uint64
-	audioLost, audioDecodeErrs, bytes                                                           atomic.Uint64
+	audioLost, audioDecodeErrs, bytes, otherCodec                                               atomic.Uint64
 }
 
 type groupPacket struct {
@@ -123,6 +124,25 @@ func Start(ctx context.Context, c *watch.Client, stream string, log *slog.Logger
 // oldest waiting one is dropped (Stats.FramesDropped): a receiver shows
 // the newest picture, it does not fall behind.
 func (r *Receiver) Frames() <-chan Frame { return r.frames }
+
+// ErrVideoCodec is a picture in a codec this receiver does not decode
+// (H.264: OpenH264's binding here encodes only); the sound goes on.
+var ErrVideoCodec = errors.New("their picture is in a codec this window cannot show yet (it shows VP8)")
+
+// VideoCodecProblem is ErrVideoCodec, naming the codec, once packets of
+// a picture this receiver cannot decode have come; nil otherwise.
+func (r *Receiver) VideoCodecProblem() error {
+	if r.otherCodec.Load() == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	name := r.codec
+	r.mu.Unlock()
+	if strings.HasPrefix(strings.ToLower(name), "avc1") {
+		name = "H.264 (" + name + ")"
+	}
+	return fmt.Errorf("%w: %s", ErrVideoCodec, name)
+}
 
 // Playout is the received sound, decoded, for a speaker to read.
 func (r *Receiver) Playout() *Playout { return r.playout }
@@ -343,6 +363,13 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case gp = <-r.packets:
+		}
+		r.mu.Lock()
+		codec := r.codec
+		r.mu.Unlock()
+		if codec != "" && !strings.EqualFold(codec, protocol.CodecVP8) {
+			r.otherCodec.Add(1) // counted and shown: see VideoCodecProblem
+			continue
 		}
 		if started && gp.group < cur {
 			continue

@@ -8,12 +8,16 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/quicast/quicast/gio-ui/broadcast"
 	"github.com/quicast/quicast/gio-ui/internal/calltest"
 	"github.com/quicast/quicast/protocol/watch"
 	"github.com/quicast/quicast/relay/relaytest"
+	"github.com/quicast/quicast/sender"
+	"github.com/quicast/quicast/sender/media"
 )
 
 func client(t testing.TB, r *relaytest.Relay) *watch.Client {
@@ -131,4 +135,44 @@ func bars(f Frame) int {
 		seen[[3]uint8{c.R >> 5, c.G >> 5, c.B >> 5}] = true
 	}
 	return len(seen)
+}
+
+// A picture in a codec the receiver cannot decode (H.264) is reported as
+// such, not shown as garbage, and the sound goes on.
+func TestReceiveOtherCodec(t *testing.T) {
+	r := relaytest.Start(t)
+	key := r.AddStream(t, "demo")
+	r.AddUser(t, "viewer", "watch it live")
+	b := broadcast.Start(broadcast.Config{
+		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: "demo", Key: key, CAFile: r.CAFile()},
+		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
+		Options: media.Options{Width: 320, Height: 240, FPS: 15, VideoCodec: "H264"},
+	})
+	defer b.Stop()
+	c := client(t, r)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := c.Login(ctx, "viewer", "watch it live"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Start(ctx, c, "demo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for rc.VideoCodecProblem() == nil || rc.Stats().AudioPackets < 50 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("no codec problem reported: %v; %+v", rc.VideoCodecProblem(), rc.Stats())
+		}
+	}
+	if err := rc.VideoCodecProblem(); !errors.Is(err, ErrVideoCodec) || !strings.Contains(err.Error(), "H.264") {
+		t.Errorf("problem %v", err)
+	}
+	if s := rc.Stats(); s.FramesDecoded != 0 || s.DecodeErrors != 0 {
+		t.Errorf("an H.264 picture went to the VP8 decoder: %+v", s)
+	}
 }

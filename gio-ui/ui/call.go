@@ -188,6 +188,7 @@ type callStatus struct {
 	Buffered      time.Duration // of their sound
 	Level         float64       // of their sound being played, dBFS
 	Kbps          float64       // what their stream brings, kbit/s
+	VideoErr      error         // their picture cannot be shown (its codec)
 	AudioLost     uint64
 	Err, SpeakErr error
 	Started       time.Time
@@ -215,6 +216,7 @@ func (c *call) status() callStatus {
 			c.rateAt, c.rateBytes = now, s.ReceiverStats.Bytes
 		}
 		s.Kbps = c.kbps
+		s.VideoErr = c.rc.VideoCodecProblem()
 	}
 	return s
 }

@@ -161,6 +161,9 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 	if cs.Reconnect > 0 && cs.LastErr != nil {
 		line("", cs.LastErr.Error(), grey)
 	}
+	if cs.VideoErr != nil {
+		line("", cs.VideoErr.Error(), red)
+	}
 	if cs.SpeakErr != nil {
 		line("", u.lang.T(i18n.ErrSpeaker, cs.SpeakErr), grey)
 	}
