@@ -147,6 +147,7 @@ const (
 	Unmute
 	CameraOff
 	CameraOn
+	ErrCallSelf
 	numMsgs
 )
 
@@ -234,6 +235,7 @@ var texts = [2][numMsgs]string{
 		Unmute:             "Unmute",
 		CameraOff:          "Camera off",
 		CameraOn:           "Camera on",
+		ErrCallSelf:        "Their stream is your own: enter the other side's stream.",
 		Headphones:         "Use headphones: there is no echo cancellation yet, so a loudspeaker sends their voice back to them.",
 	},
 	Chinese: {
@@ -319,6 +321,7 @@ var texts = [2][numMsgs]string{
 		Unmute:             "取消静音",
 		CameraOff:          "关闭摄像头",
 		CameraOn:           "打开摄像头",
+		ErrCallSelf:        "对方的直播流就是您自己的：请填写对方的直播流。",
 		Headphones:         "请使用耳机：目前还没有回声消除，扬声器会把对方的声音传回给对方。",
 	},
 }

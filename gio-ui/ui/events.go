@@ -161,6 +161,10 @@ func (u *UI) startCall() {
 		u.bcErr = u.lang.T(i18n.ErrCallFields)
 		return
 	}
+	if their == strings.TrimSpace(u.streamEd.Text()) {
+		u.bcErr = u.lang.T(i18n.ErrCallSelf)
+		return
+	}
 	u.startBroadcast(false)
 	if u.bc == nil {
 		return

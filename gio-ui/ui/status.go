@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gioui.org/layout"
+	"gioui.org/op"
 	"gioui.org/op/clip"
 	"gioui.org/op/paint"
 	"gioui.org/unit"
@@ -41,12 +42,14 @@ func (u *UI) layoutStatus(gtx C) D {
 	if !u.showPreview.Value {
 		emptyMsg = i18n.PreviewHidden
 	}
+	var self *image.RGBA // in a call: this side's picture, small, in a corner of theirs
 	if u.call != nil {
 		cs = u.call.status()
+		self = img
 		img, emptyMsg = cs.Picture, i18n.CallWaiting
 	}
 	rows := []layout.FlexChild{
-		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img, emptyMsg) }),
+		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img, emptyMsg, self) }),
 		layout.Rigid(material.CheckBox(u.th, &u.showPreview, u.lang.T(i18n.Preview)).Layout),
 		layout.Rigid(layout.Spacer{Height: unit.Dp(4)}.Layout),
 	}
@@ -193,7 +196,7 @@ func (u *UI) statusRow(gtx C, label string, value layout.Widget) D {
 
 // layoutPreview draws the self view in a 4:3 box; a new ImageOp per new
 // frame, since Gio uploads an ImageOp's image once.
-func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg) D {
+func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *image.RGBA) D {
 	w := gtx.Constraints.Max.X
 	h := w * 3 / 4
 	if mh := gtx.Constraints.Max.Y / 2; h > mh {
@@ -204,15 +207,34 @@ func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg) D {
 	if img == nil {
 		l := material.Body2(u.th, u.lang.T(emptyMsg))
 		l.Color = grey
-		gtx.Constraints = layout.Exact(size)
-		layout.Center.Layout(gtx, l.Layout)
-		return D{Size: size}
+		cgtx := gtx
+		cgtx.Constraints = layout.Exact(size)
+		layout.Center.Layout(cgtx, l.Layout)
+	} else {
+		if img != u.preview {
+			u.preview, u.previewOp = img, paint.NewImageOp(img)
+		}
+		cgtx := gtx
+		cgtx.Constraints = layout.Exact(size)
+		widget.Image{Src: u.previewOp, Fit: widget.Contain, Position: layout.Center, Scale: 1 / gtx.Metric.PxPerDp}.Layout(cgtx)
 	}
-	if img != u.preview {
-		u.preview, u.previewOp = img, paint.NewImageOp(img)
+	if self != nil {
+		// This side's own picture, a quarter wide, bottom right, framed.
+		if self != u.selfPreview {
+			u.selfPreview, u.selfOp = self, paint.NewImageOp(self)
+		}
+		sw := w / 4
+		sh := sw * self.Bounds().Dy() / max(1, self.Bounds().Dx())
+		m := gtx.Dp(6)
+		at := image.Pt(w-sw-m, h-sh-m)
+		frame := clip.Rect{Min: at.Sub(image.Pt(2, 2)), Max: at.Add(image.Pt(sw+2, sh+2))}
+		paint.FillShape(gtx.Ops, white, frame.Op())
+		st := op.Offset(at).Push(gtx.Ops)
+		sgtx := gtx
+		sgtx.Constraints = layout.Exact(image.Pt(sw, sh))
+		widget.Image{Src: u.selfOp, Fit: widget.Contain, Position: layout.Center, Scale: 1 / gtx.Metric.PxPerDp}.Layout(sgtx)
+		st.Pop()
 	}
-	gtx.Constraints = layout.Exact(size)
-	widget.Image{Src: u.previewOp, Fit: widget.Contain, Position: layout.Center, Scale: 1 / gtx.Metric.PxPerDp}.Layout(gtx)
 	return D{Size: size}
 }
 

@@ -103,6 +103,8 @@ type UI struct {
 
 	preview     *image.RGBA // the frame previewOp was made from
 	previewOp   paint.ImageOp
+	selfPreview *image.RGBA // in a call, the frame selfOp was made from
+	selfOp      paint.ImageOp
 	invalidate  func()
 	previewWant chan media.Source
 	recheck     chan struct{}

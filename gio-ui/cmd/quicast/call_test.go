@@ -18,9 +18,9 @@ import (
 // TestCallScreenshot: the real window under Xvfb, in English and in
 // Chinese, in call mode, calls the
 // other side (a test broadcast on the same relay): Start call (clicked
-// with xdotool) makes this side live (its camera off, so that the picture
-// in the window can only be theirs), and the window shows the other side's
-// picture — photographed, and its colour bars found in the status panel;
+// with xdotool) makes this side live, and the window shows the other side's
+// picture with its own small in a corner — photographed, and the colour
+// bars found across the top of the picture box, where only theirs is;
 // Hang up ends this side's stream.
 func TestCallScreenshot(t *testing.T) {
 	bin, display := windowUnderXvfb(t, "xdotool", "ffmpeg")
@@ -35,7 +35,7 @@ func TestCallScreenshot(t *testing.T) {
 			cfg := t.TempDir()
 			os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
 			os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
-				`{"mode":"call","relay":%q,"stream":"me","caFile":%q,"theirStream":"them","viewerUser":"viewer","camera":"none","microphone":"test","size":"640x480","fps":15}`,
+				`{"mode":"call","relay":%q,"stream":"me","caFile":%q,"theirStream":"them","viewerUser":"viewer","camera":"test","microphone":"test","size":"640x480","fps":15}`,
 				r.URL, r.CAFile())), 0o600)
 			cmd := exec.Command(bin, "-lang", lang, "-probes", "", "-v")
 			cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=",
@@ -66,10 +66,15 @@ func TestCallScreenshot(t *testing.T) {
 				c.Env = append(os.Environ(), "DISPLAY="+display)
 				return c.Run() == nil
 			})
-			// Start call, bottom left; clicked again every 3 s: the first click
-			// may come before the window takes input.
+			// Start call, bottom left; clicked again every 3 s while the button
+			// there is still the blue Start call (the first click may come
+			// before the window takes input), never once it is the red Hang
+			// up of a call still on its way.
+			shot := filepath.Join(t.TempDir(), "button.png")
 			waitUntil(t, "a click on Start call to go live", func() bool {
-				xdo("mousemove", "40", "690", "click", "1")
+				if c := color.RGBAModel.Convert(grab(t, display, shot).At(18, 676)).(color.RGBA); c.B > 0xa0 && c.R < 0x60 {
+					xdo("mousemove", "40", "690", "click", "1")
+				}
 				return poll(3*time.Second, func() bool { return r.Live(t, "me") })
 			})
 
