@@ -224,6 +224,19 @@ func (p *publisher) readRTCP(d time.Duration) []rtcp.Packet {
 	}
 }
 
+// watch opens a viewer session of the demo stream with a fresh ticket,
+// collects its groups and waits for the catalog.
+func (r *testRelay) watch(t *testing.T) *viewer {
+	t.Helper()
+	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.collect(t.Context())
+	v.waitMsg(t, protocol.MsgCatalog)
+	return v
+}
+
 // readEnd reads the next RTCP the relay sends back (waiting at most d) and
 // returns the end notice's code in it (0: none) and whether it held a BYE.
 func (p *publisher) readEnd(d time.Duration) (code protocol.EndCode, bye bool) {
@@ -430,12 +443,7 @@ func TestPublishAndWatch(t *testing.T) {
 
 	// A viewer joining mid-group gets the cached group at once.
 	p.videoFrame(false, 2)
-	late, err := r.dial(t, r.ticket(t, "demo", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	late.collect(t.Context())
-	late.waitMsg(t, protocol.MsgCatalog)
+	late := r.watch(t)
 	p.videoFrame(true, 1) // closes group 1
 	if g := late.group(t, 1); len(g.pkts) != 5 || !rtpvp8.KeyframeStart(g.pkts[0].Payload) {
 		t.Fatalf("late joiner: group 1 with %d packets, want the cached group with 5", len(g.pkts))
@@ -524,12 +532,7 @@ func TestIngestDropsBadPackets(t *testing.T) {
 		s.PacketsDuplicate, s.DropAuth, s.DropShort, s.DropUnknownSSRC)
 
 	// The stream goes on: a viewer still gets new groups.
-	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v.collect(t.Context())
-	v.waitMsg(t, protocol.MsgCatalog)
+	v := r.watch(t)
 	p.videoFrame(true, 2)
 	p.videoFrame(true, 2)
 	if g := v.group(t, 1); len(g.pkts) != 2 {
@@ -903,12 +906,7 @@ func TestSocketModes(t *testing.T) {
 			if _, port, _ := net.SplitHostPort(p.pr.Addr); (port == strings.Split(r.addr, ":")[1]) != (mode != SocketSeparate) {
 				t.Errorf("media address %s with the relay on %s", p.pr.Addr, r.addr)
 			}
-			v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
-			if err != nil {
-				t.Fatal(err)
-			}
-			v.collect(t.Context())
-			v.waitMsg(t, protocol.MsgCatalog)
+			v := r.watch(t)
 			p.videoFrame(true, 3)
 			p.videoFrame(false, 2)
 			p.videoFrame(true, 1)
@@ -997,12 +995,7 @@ func TestPublisherFloodCutOff(t *testing.T) {
 func TestAudioBurst(t *testing.T) {
 	r := startRelay(t)
 	p := r.publish(t, "")
-	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v.collect(t.Context())
-	v.waitMsg(t, protocol.MsgCatalog)
+	v := r.watch(t)
 	// The relay has the viewer once it counts it; the burst goes after.
 	if err := waitUntil(10*time.Second, func() bool { return r.hub.Stats().ViewersNow == 1 }); err != nil {
 		t.Fatal(err)
@@ -1047,12 +1040,7 @@ func TestJoinGetsWholeCachedGroup(t *testing.T) {
 	if err := waitUntil(10*time.Second, func() bool { return r.hub.Stats().PacketsIn >= frames*perFrame }); err != nil {
 		t.Fatalf("the relay did not take the group: %+v", r.hub.Stats())
 	}
-	v, err := r.dial(t, r.ticket(t, "demo", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v.collect(t.Context())
-	v.waitMsg(t, protocol.MsgCatalog)
+	v := r.watch(t)
 	p.videoFrame(true, 1) // ends the cached group
 	if g := v.group(t, 0); len(g.pkts) != frames*perFrame {
 		t.Errorf("the joining viewer got %d packets of the cached group, want %d", len(g.pkts), frames*perFrame)

@@ -36,17 +36,9 @@ func benchCall(b *testing.B) {
 	key := r.AddStream(b, "them")
 	r.AddUser(b, "viewer", "watch it live")
 	calltest.Publish(b, r, "them", key, 1280, 720, 30)
-	c := client(b, r)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := c.Login(ctx, "viewer", "watch it live"); err != nil {
-		b.Fatal(err)
-	}
-	rc, err := Start(ctx, c, "them", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rc.Close()
+	rc := receiver(b, ctx, r, "them")
 	sp, err := OpenSpeaker(rc.Playout(), BackendNull)
 	if err != nil {
 		b.Fatal(err)

@@ -269,12 +269,16 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 		}
 		r.playout.Write(pcm[:n*Channels], capture)
 	}
+	var pkts [][]byte
 	for {
-		var pkts [][]byte
+		// Each datagram is a buffer of its own: the jitter buffer may keep
+		// the packets of it as they are.
+		clear(pkts)
+		pkts = pkts[:0]
 		_, err := r.sess.ReadAudio(ctx, func(pkt []byte) {
 			r.audio.Add(1)
 			r.bytes.Add(uint64(len(pkt)))
-			pkts = append(pkts, append([]byte(nil), pkt...))
+			pkts = append(pkts, pkt)
 		})
 		if errors.Is(err, watch.ErrBadDatagram) {
 			r.badDgrams.Add(1)
@@ -357,6 +361,10 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 	var asm rtpvp8.Assembler
 	var cur uint64
 	started := false
+	// Packets that come before the catalog (the relay sends a joining
+	// viewer its cached group on a stream of its own, which may overtake
+	// the control stream) wait for it, at most maxEarly of them.
+	var early []groupPacket
 	for {
 		var gp groupPacket
 		select {
@@ -367,73 +375,87 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 		r.mu.Lock()
 		codec := r.codec
 		r.mu.Unlock()
-		if codec != "" && !strings.EqualFold(codec, protocol.CodecVP8) {
-			r.otherCodec.Add(1) // counted and shown: see VideoCodecProblem
-			continue
-		}
-		if started && gp.group < cur {
-			continue
-		}
-		if !started || gp.group != cur {
-			if !gp.start {
-				continue // the middle of a group whose start went to an older one
+		if codec == "" {
+			if len(early) < maxEarly {
+				early = append(early, gp)
 			}
-			asm.Reset()
-			cur, started = gp.group, true
-		}
-		f, ok, err := asm.Push(gp.pkt)
-		if errors.Is(err, protocol.ErrVideoLoss) {
-			r.lost.Add(1)
-			r.requestKeyframe()
 			continue
 		}
-		if err != nil || !ok {
-			continue
-		}
-		if dec == nil {
-			if !f.Keyframe {
+		batch := append(early, gp)
+		early = nil
+		for _, gp := range batch {
+			if !strings.EqualFold(codec, protocol.CodecVP8) {
+				r.otherCodec.Add(1) // counted and shown: see VideoCodecProblem
 				continue
 			}
-			var derr error
-			if dec, derr = vpx.NewDecoder(feed, prop.Media{}); derr != nil {
-				r.log.Warn("no VP8 decoder", "err", derr)
+			if started && gp.group < cur {
+				continue
+			}
+			if !started || gp.group != cur {
+				if !gp.start {
+					continue // the middle of a group whose start went to an older one
+				}
+				asm.Reset()
+				cur, started = gp.group, true
+			}
+			f, ok, err := asm.Push(gp.pkt)
+			if errors.Is(err, protocol.ErrVideoLoss) {
+				r.lost.Add(1)
+				r.requestKeyframe()
+				continue
+			}
+			if err != nil || !ok {
+				continue
+			}
+			if dec == nil {
+				if !f.Keyframe {
+					continue
+				}
+				var derr error
+				if dec, derr = vpx.NewDecoder(feed, prop.Media{}); derr != nil {
+					r.log.Warn("no VP8 decoder", "err", derr)
+					return
+				}
+			}
+			// The decoder copies the frame out of the assembler's buffer in
+			// its Read, before the next Push can reuse it.
+			feed.frames <- f
+			img, release, err := dec.Read()
+			if errors.Is(err, errNoFrame) {
+				continue // decoded, nothing to show (a frame the sender marked not shown)
+			}
+			if err != nil {
+				r.decodeErrs.Add(1)
+				r.requestKeyframe()
+				// A fresh decoder from the next keyframe.
+				_ = dec.Close()
+				dec = nil
+				continue
+			}
+			y, _ := img.(*image.YCbCr)
+			release()
+			if y == nil {
+				r.decodeErrs.Add(1)
+				continue
+			}
+			r.decoded.Add(1)
+			r.mu.Lock()
+			var capture time.Time
+			if r.clock.Synced() {
+				capture = r.clock.WallTime(f.Timestamp)
+			}
+			r.mu.Unlock()
+			select {
+			case r.toSync <- Frame{Image: y, RTPTime: f.Timestamp, Capture: capture, Decoded: time.Now()}:
+			case <-ctx.Done():
 				return
 			}
 		}
-		f.Data = append([]byte(nil), f.Data...) // the assembler's buffer is reused
-		feed.frames <- f
-		img, release, err := dec.Read()
-		if errors.Is(err, errNoFrame) {
-			continue // decoded, nothing to show (a frame the sender marked not shown)
-		}
-		if err != nil {
-			r.decodeErrs.Add(1)
-			r.requestKeyframe()
-			// A fresh decoder from the next keyframe.
-			_ = dec.Close()
-			dec = nil
-			continue
-		}
-		y, _ := img.(*image.YCbCr)
-		release()
-		if y == nil {
-			r.decodeErrs.Add(1)
-			continue
-		}
-		r.decoded.Add(1)
-		r.mu.Lock()
-		var capture time.Time
-		if r.clock.Synced() {
-			capture = r.clock.WallTime(f.Timestamp)
-		}
-		r.mu.Unlock()
-		select {
-		case r.toSync <- Frame{Image: y, RTPTime: f.Timestamp, Capture: capture, Decoded: time.Now()}:
-		case <-ctx.Done():
-			return
-		}
 	}
 }
+
+// maxEarly bounds the packets held for a catalog that has not come yet.
+const maxEarly = 1024
 
 // maxHold bounds how long a decoded frame waits for its sound.
 const maxHold = time.Second

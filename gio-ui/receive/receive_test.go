@@ -31,6 +31,22 @@ func client(t testing.TB, r *relaytest.Relay) *watch.Client {
 	return watch.NewClient(watch.Config{Relay: r.URL, TLS: &tls.Config{RootCAs: roots}})
 }
 
+// receiver logs in to r as the test viewer and watches stream until the
+// test ends.
+func receiver(t testing.TB, ctx context.Context, r *relaytest.Relay, stream string) *Receiver {
+	t.Helper()
+	c := client(t, r)
+	if err := c.Login(ctx, "viewer", "watch it live"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Start(ctx, c, stream, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rc.Close)
+	return rc
+}
+
 // The desktop receiver watches a real broadcast (test picture and tone,
 // libvpx, SRTP, the relay, WebTransport) and decodes its pictures: the
 // right size, the test card's colour bars (but in its sync flashes), and
@@ -41,20 +57,12 @@ func TestReceiveBroadcast(t *testing.T) {
 	r.AddUser(t, "viewer", "watch it live")
 	calltest.Publish(t, r, "demo", key, 320, 240, 15)
 
-	c := client(t, r)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if err := c.Login(ctx, "viewer", "wrong password"); !errors.Is(err, watch.ErrLogin) {
+	if err := client(t, r).Login(ctx, "viewer", "wrong password"); !errors.Is(err, watch.ErrLogin) {
 		t.Errorf("wrong password: %v, want ErrLogin", err)
 	}
-	if err := c.Login(ctx, "viewer", "watch it live"); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := Start(ctx, c, "demo", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
+	rc := receiver(t, ctx, r, "demo")
 
 	var delays []time.Duration
 	frames, barred := 0, 0
@@ -149,17 +157,9 @@ func TestReceiveOtherCodec(t *testing.T) {
 		Options: media.Options{Width: 320, Height: 240, FPS: 15, VideoCodec: "H264"},
 	})
 	defer b.Stop()
-	c := client(t, r)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if err := c.Login(ctx, "viewer", "watch it live"); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := Start(ctx, c, "demo", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
+	rc := receiver(t, ctx, r, "demo")
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for rc.VideoCodecProblem() == nil || rc.Stats().AudioPackets < 50 {
