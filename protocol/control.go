@@ -24,6 +24,14 @@ const (
 	MsgStats    = "stats"    // viewer → relay: Stats; relay → viewer: Stats (relay-side drops)
 	MsgEnded    = "ended"    // relay → viewer: the publisher is gone (Reason)
 	MsgError    = "error"    // either way: Reason, then the stream is closed
+
+	// A participant publishing over WebTransport (README §4.2) opens the
+	// control stream with MsgPublish (Client, and Tracks it offers:
+	// Kind, Codec, Channels, Width, Height); the relay answers MsgCatalog
+	// with the SSRCs and payload types to send with, and later MsgKeyframe
+	// (a viewer needs one), MsgStats (Viewers) and MsgEnded. The
+	// participant sends MsgSync for each of its tracks about once a second.
+	MsgPublish = "publish"
 )
 
 var (
@@ -55,7 +63,7 @@ type Message struct {
 }
 
 // The type byte of each message type.
-var wireTypes = map[string]byte{MsgHello: 1, MsgCatalog: 2, MsgSync: 3, MsgKeyframe: 4, MsgStats: 5, MsgEnded: 6, MsgError: 7}
+var wireTypes = map[string]byte{MsgHello: 1, MsgCatalog: 2, MsgSync: 3, MsgKeyframe: 4, MsgStats: 5, MsgEnded: 6, MsgError: 7, MsgPublish: 8}
 
 func typeName(b byte) string {
 	for n, t := range wireTypes {
@@ -116,17 +124,10 @@ func AppendMessage(b []byte, m *Message) ([]byte, error) {
 	case MsgHello:
 		body = appendString(body, m.Client)
 	case MsgCatalog:
-		body = AppendVarint(body, uint64(len(m.Tracks)))
-		for _, tr := range m.Tracks {
-			body = appendString(body, tr.Kind)
-			body = appendString(body, tr.Codec)
-			body = append(body, tr.PayloadType)
-			body = binary.BigEndian.AppendUint32(body, tr.SSRC)
-			body = binary.BigEndian.AppendUint32(body, tr.ClockRate)
-			body = binary.BigEndian.AppendUint16(body, tr.Channels)
-			body = AppendVarint(body, uint64(max(tr.Width, 0)))
-			body = AppendVarint(body, uint64(max(tr.Height, 0)))
-		}
+		body = appendTracks(body, m.Tracks)
+	case MsgPublish:
+		body = appendString(body, m.Client)
+		body = appendTracks(body, m.Tracks)
 	case MsgSync:
 		var r SyncReport
 		if m.Sync != nil {
@@ -154,6 +155,21 @@ func AppendMessage(b []byte, m *Message) ([]byte, error) {
 	}
 	b = AppendVarint(b, uint64(len(body)))
 	return append(b, body...), nil
+}
+
+func appendTracks(body []byte, tracks []TrackInfo) []byte {
+	body = AppendVarint(body, uint64(len(tracks)))
+	for _, tr := range tracks {
+		body = appendString(body, tr.Kind)
+		body = appendString(body, tr.Codec)
+		body = append(body, tr.PayloadType)
+		body = binary.BigEndian.AppendUint32(body, tr.SSRC)
+		body = binary.BigEndian.AppendUint32(body, tr.ClockRate)
+		body = binary.BigEndian.AppendUint16(body, tr.Channels)
+		body = AppendVarint(body, uint64(max(tr.Width, 0)))
+		body = AppendVarint(body, uint64(max(tr.Height, 0)))
+	}
+	return body
 }
 
 func appendString(b []byte, s string) []byte {
@@ -227,16 +243,10 @@ func ParseMessage(body []byte) (*Message, error) {
 	case MsgHello:
 		m.Client = d.string()
 	case MsgCatalog:
-		n := d.varint()
-		if n > uint64(len(d.b)) { // every track takes more than a byte
-			return nil, errControlShort
-		}
-		for i := uint64(0); i < n && d.err == nil; i++ {
-			t := TrackInfo{Kind: d.string(), Codec: d.string(), PayloadType: d.byte(), SSRC: d.uint32(),
-				ClockRate: d.uint32(), Channels: d.uint16()}
-			t.Width, t.Height = int(min(d.varint(), 1<<20)), int(min(d.varint(), 1<<20))
-			m.Tracks = append(m.Tracks, t)
-		}
+		m.Tracks = d.tracks()
+	case MsgPublish:
+		m.Client = d.string()
+		m.Tracks = d.tracks()
 	case MsgSync:
 		m.Sync = &SyncReport{SSRC: d.uint32(), NTPTime: d.uint64(), RTPTime: d.uint32(), Packets: d.uint32(), Octets: d.uint32()}
 	case MsgStats:
@@ -267,6 +277,22 @@ func (d *decoder) take(n int) []byte {
 	v := d.b[:n]
 	d.b = d.b[n:]
 	return v
+}
+
+func (d *decoder) tracks() []TrackInfo {
+	n := d.varint()
+	if n > uint64(len(d.b)) { // every track takes more than a byte
+		d.err = errControlShort
+		return nil
+	}
+	var tracks []TrackInfo
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		t := TrackInfo{Kind: d.string(), Codec: d.string(), PayloadType: d.byte(), SSRC: d.uint32(),
+			ClockRate: d.uint32(), Channels: d.uint16()}
+		t.Width, t.Height = int(min(d.varint(), 1<<20)), int(min(d.varint(), 1<<20))
+		tracks = append(tracks, t)
+	}
+	return tracks
 }
 
 func (d *decoder) byte() byte {

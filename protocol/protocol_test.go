@@ -88,6 +88,8 @@ func TestControlRoundTrip(t *testing.T) {
 			FramesRendered: 5, FramesDropped: 6, PlayoutDelayMS: 42.5}},
 		{Type: MsgEnded, Reason: "publisher left"},
 		{Type: MsgError, Reason: "ticket expired"},
+		{Type: MsgPublish, Client: "quicast-browser", Tracks: []TrackInfo{
+			{Kind: "video", Codec: "VP8", Width: 1280, Height: 720}, {Kind: "audio", Codec: "opus", Channels: 1}}},
 	}
 	var buf bytes.Buffer
 	for _, m := range msgs {
@@ -287,6 +289,22 @@ func TestValidStreamName(t *testing.T) {
 	for _, bad := range []string{"", "a b", "../x", "é", strings.Repeat("x", 65), "a/b", "a?b"} {
 		if err := ValidStreamName(bad); !errors.Is(err, ErrBadStreamName) {
 			t.Errorf("%q: %v, want ErrBadStreamName", bad, err)
+		}
+	}
+}
+
+func TestRoomStream(t *testing.T) {
+	name := RoomStream("team", "alice")
+	room, user, err := SplitRoomStream(name)
+	if err != nil || room != "team" || user != "alice" {
+		t.Fatalf("SplitRoomStream(%q) = %q, %q, %v", name, room, user, err)
+	}
+	if ValidStreamName(name) == nil {
+		t.Errorf("%q is also a plain stream's name: a participant could shadow a stream", name)
+	}
+	for _, bad := range []string{"demo", "team.", ".alice", "a.b.c", "team.al ice", ""} {
+		if _, _, err := SplitRoomStream(bad); !errors.Is(err, ErrNotRoomStream) {
+			t.Errorf("SplitRoomStream(%q): %v, want ErrNotRoomStream", bad, err)
 		}
 	}
 }

@@ -36,6 +36,9 @@ Usage:
   quicast-relay [-data DIR] stream rekey NAME    new publish key; the old one stops working at once
   quicast-relay [-data DIR] stream remove NAME   its sender and viewers are ended at once
   quicast-relay [-data DIR] stream list
+  quicast-relay [-data DIR] room add NAME        add a call room: logged-in users join it at /room/NAME
+  quicast-relay [-data DIR] room remove NAME     its participants are ended at once
+  quicast-relay [-data DIR] room list
   quicast-relay [-data DIR] demo [-env FILE]     demo user and stream (created once), credentials printed
 
 A running relay sees these changes within a second: no restart needed.
@@ -45,6 +48,7 @@ Examples:
   quicast-relay user add alice                   (asks for the password twice)
   echo 'a long passphrase' | quicast-relay user add alice
   quicast-relay stream add class
+  quicast-relay room add team                    (then https://HOST:PORT/room/team)
   quicast-relay -listen :8443
 
 Flags:
@@ -89,7 +93,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case len(rest) == 3 && rest[0] == "user" && (rest[1] == "add" || rest[1] == "passwd"):
 		return setPassword(*data, rest[1], rest[2], stdin, stdout, stderr)
-	case len(rest) >= 1 && (rest[0] == "user" || rest[0] == "stream") && len(rest) <= 3:
+	case len(rest) >= 1 && (rest[0] == "user" || rest[0] == "stream" || rest[0] == "room") && len(rest) <= 3:
 		return manage(*data, rest, stdout)
 	case len(rest) >= 1 && rest[0] == "demo":
 		dfs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -104,7 +108,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("unknown command %q", strings.Join(rest, " "))
 }
 
-// manage runs the user and stream commands that need no password.
+// manage runs the user, stream and room commands that need no password.
 func manage(dir string, args []string, stdout io.Writer) error {
 	st, err := store.Open(dir)
 	if err != nil {
@@ -124,6 +128,20 @@ func manage(dir string, args []string, stdout io.Writer) error {
 		for _, s := range st.Streams() {
 			fmt.Fprintln(stdout, s)
 		}
+	case what == "room list" && name == "":
+		for _, r := range st.Rooms() {
+			fmt.Fprintln(stdout, r)
+		}
+	case what == "room add" && name != "":
+		if err := st.AddRoom(name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "room %s added; logged-in users join it at /room/%s\n", name, name)
+	case what == "room remove" && name != "":
+		if err := st.RemoveRoom(name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "room %s removed; its participants are ended\n", name)
 	case what == "user remove" && name != "":
 		if err := st.RemoveUser(name); err != nil {
 			return err

@@ -138,7 +138,19 @@ func TestManageUsersAndStreams(t *testing.T) {
 	if st.HasStream("lab") {
 		t.Error("lab still there")
 	}
-	for _, bad := range [][]string{{"stream", "rekey", "nope"}, {"stream", "frob", "x"}, {"user", "list", "x"}} {
+	must("", "room", "add", "team")
+	if got := must("", "room", "list"); got != "team\n" {
+		t.Errorf("room list = %q", got)
+	}
+	if !st.HasStream("team.alice") {
+		t.Error("alice's stream in room team: not there")
+	}
+	must("", "room", "remove", "team")
+	if st.HasRoom("team") || st.HasStream("team.alice") {
+		t.Error("room team still there")
+	}
+	for _, bad := range [][]string{{"stream", "rekey", "nope"}, {"stream", "frob", "x"}, {"user", "list", "x"},
+		{"room", "add", "a.b"}, {"room", "remove", "nope"}} {
 		if _, err := runOut(t, "", append([]string{"-data", dir}, bad...)...); err == nil {
 			t.Errorf("%v succeeded", bad)
 		}

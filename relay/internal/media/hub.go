@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -420,18 +421,6 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 		return protocol.PublishResponse{}, fmt.Errorf("unsupported SRTP profile %q (want %s or %s)",
 			prof, protocol.ProfileAEADAES128GCM, protocol.ProfileAES128CMHMACSHA1_80)
 	}
-	if req.Video == nil && req.Audio == nil {
-		return protocol.PublishResponse{}, errors.New("publish request has no track")
-	}
-	var videoPT uint8
-	var videoCodec string
-	if req.Video != nil {
-		var ok bool
-		if videoPT, videoCodec, ok = protocol.VideoCodec(req.Video.Codec); !ok {
-			return protocol.PublishResponse{}, fmt.Errorf("unsupported video codec %q (want %s or %s)",
-				req.Video.Codec, protocol.CodecVP8, protocol.CodecH264)
-		}
-	}
 	keyLen, _ := sp.KeyLen()
 	saltLen, _ := sp.SaltLen()
 	key, salt := randBytes(keyLen), randBytes(saltLen)
@@ -443,11 +432,40 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 	if err != nil {
 		return protocol.PublishResponse{}, err
 	}
+	p := &publisher{rx: rx, tx: tx, videoRepair: newRepairer(true, &h.c.repair), audioRepair: newRepairer(false, &h.c.repair)}
+	videoPT, _, err := h.register(name, keyID, req, p, "profile", prof)
+	if err != nil {
+		return protocol.PublishResponse{}, err
+	}
+	return protocol.PublishResponse{
+		Session: p.id, Profile: prof, MasterKey: key, MasterSalt: salt,
+		VideoSSRC: p.videoSSRC, AudioSSRC: p.audioSSRC, RelaySSRC: p.relaySSRC,
+		VideoPT: videoPT, AudioPT: protocol.PayloadTypeOpus,
+		Addr: fmt.Sprintf(":%d", h.cfg.Port),
+	}, nil
+}
+
+// register makes p, a new publish session of stream name allowed by keyID,
+// its publisher: it checks the tracks of req, gives p its SSRCs and
+// replaces the stream's current publisher when req may (Takeover, Resume).
+// It returns the payload type of the video track and the catalog.
+func (h *Hub) register(name, keyID string, req protocol.PublishRequest, p *publisher, logArgs ...any) (uint8, []protocol.TrackInfo, error) {
+	if req.Video == nil && req.Audio == nil {
+		return 0, nil, errors.New("publish request has no track")
+	}
+	var videoPT uint8
+	var videoCodec string
+	if req.Video != nil {
+		var ok bool
+		if videoPT, videoCodec, ok = protocol.VideoCodec(req.Video.Codec); !ok {
+			return 0, nil, fmt.Errorf("unsupported video codec %q (want %s or %s)",
+				req.Video.Codec, protocol.CodecVP8, protocol.CodecH264)
+		}
+	}
 	now := h.cfg.Now()
-	bytesPerSec := h.cfg.MaxPublishRate / 8
-	p := &publisher{id: hex.EncodeToString(randBytes(8)), keyID: keyID, rx: rx, tx: tx, created: now, stats: map[uint32]*protocol.ReceiverStats{},
-		flood:       floodLimiter(bytesPerSec),
-		videoRepair: newRepairer(true, &h.c.repair), audioRepair: newRepairer(false, &h.c.repair)}
+	p.id, p.keyID, p.created = hex.EncodeToString(randBytes(8)), keyID, now
+	p.stats = map[uint32]*protocol.ReceiverStats{}
+	p.flood = floodLimiter(h.cfg.MaxPublishRate / 8)
 
 	h.mu.Lock()
 	s := h.streamLocked(name)
@@ -455,16 +473,22 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 		h.mu.Unlock()
 		h.c.conflicts.Add(1)
 		last, _ := cur.lastSeen()
-		return protocol.PublishResponse{}, fmt.Errorf("%w: another sender is publishing %q (last packet %v ago); take it over with -takeover",
+		return 0, nil, fmt.Errorf("%w: another sender is publishing %q (last packet %v ago); take it over with -takeover",
 			ErrLive, name, now.Sub(last).Round(100*time.Millisecond))
 	}
 	p.stream = s
 	p.relaySSRC = h.freeSSRCLocked()
 	h.bySSRC[p.relaySSRC] = nil // reserved
 	var tracks []protocol.TrackInfo
+	// A session over WebTransport is routed by its session, not by SSRC:
+	// its SSRCs are only reserved, so that an SRTP packet cannot reach it.
+	route := p
+	if p.wt != nil {
+		route = nil
+	}
 	if req.Video != nil {
 		p.videoSSRC = h.freeSSRCLocked()
-		h.bySSRC[p.videoSSRC] = p
+		h.bySSRC[p.videoSSRC] = route
 		p.stats[p.videoSSRC] = &protocol.ReceiverStats{Jitter: protocol.Jitter{ClockRate: protocol.ClockRateVideo}}
 		p.keyframeStart = rtpvp8.KeyframeStart
 		if videoPT == protocol.PayloadTypeH264 {
@@ -475,7 +499,7 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 	}
 	if req.Audio != nil {
 		p.audioSSRC = h.freeSSRCLocked()
-		h.bySSRC[p.audioSSRC] = p
+		h.bySSRC[p.audioSSRC] = route
 		p.stats[p.audioSSRC] = &protocol.ReceiverStats{Jitter: protocol.Jitter{ClockRate: protocol.ClockRateOpus}}
 		ch := req.Audio.Channels
 		if ch == 0 {
@@ -498,14 +522,31 @@ func (h *Hub) Publish(_ context.Context, name, keyID string, req protocol.Publis
 		h.sendEnd(old, protocol.EndTakenOver)
 		h.log.Info("publish session taken over", "stream", name, "session", p.id, "previous", old.id)
 	default:
-		h.log.Info("publish session", "stream", name, "session", p.id, "profile", prof)
+		h.log.Info("publish session", append([]any{"stream", name, "session", p.id}, logArgs...)...)
 	}
-	return protocol.PublishResponse{
-		Session: p.id, Profile: prof, MasterKey: key, MasterSalt: salt,
-		VideoSSRC: p.videoSSRC, AudioSSRC: p.audioSSRC, RelaySSRC: p.relaySSRC,
-		VideoPT: videoPT, AudioPT: protocol.PayloadTypeOpus,
-		Addr: fmt.Sprintf(":%d", h.cfg.Port),
-	}, nil
+	return videoPT, tracks, nil
+}
+
+// RoomParticipants implements web.Media: the streams ROOM.USER that have a
+// publisher, oldest session first.
+func (h *Hub) RoomParticipants(room string) []protocol.Participant {
+	h.mu.Lock()
+	var ps []*publisher
+	for name, s := range h.streams {
+		if r, _, err := protocol.SplitRoomStream(name); err == nil && r == room {
+			if p := s.publisher(); p != nil {
+				ps = append(ps, p)
+			}
+		}
+	}
+	h.mu.Unlock()
+	slices.SortFunc(ps, func(a, b *publisher) int { return a.created.Compare(b.created) })
+	out := make([]protocol.Participant, 0, len(ps))
+	for _, p := range ps {
+		_, user, _ := protocol.SplitRoomStream(p.stream.name)
+		out = append(out, protocol.Participant{User: user, Stream: p.stream.name, Since: p.created.UTC().Format(time.RFC3339)})
+	}
+	return out
 }
 
 // StreamStatus implements web.Media.
@@ -754,6 +795,10 @@ func (h *Hub) requestKeyframe(p *publisher) {
 }
 
 func (h *Hub) sendRTCP(p *publisher, pkts []rtcp.Packet) {
+	if p.wt != nil {
+		p.wt.rtcp(pkts)
+		return
+	}
 	addr := p.address()
 	if addr == nil || len(pkts) == 0 || h.cfg.WriteTo == nil {
 		return

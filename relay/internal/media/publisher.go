@@ -35,6 +35,9 @@ type publisher struct {
 	// keyframeStart tells the first packet of a keyframe of the video
 	// codec (rtpvp8 or rtph264), by its payload.
 	keyframeStart func(payload []byte) bool
+	// wt is the session of a participant publishing over WebTransport
+	// (no SRTP contexts nor repairers then); nil for an SRTP sender.
+	wt *wtLink
 
 	mu      sync.Mutex
 	addr    net.Addr
@@ -67,6 +70,14 @@ func sameAddr(a, b net.Addr) bool {
 		return ua.Port == ub.Port && ua.IP.Equal(ub.IP) && ua.Zone == ub.Zone
 	}
 	return a.String() == b.String()
+}
+
+// touch notes a packet of a WebTransport publisher, whose address is its
+// session's.
+func (p *publisher) touch(now time.Time) {
+	p.mu.Lock()
+	p.last = now
+	p.mu.Unlock()
 }
 
 func (p *publisher) address() net.Addr {

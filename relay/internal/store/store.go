@@ -35,6 +35,7 @@ var (
 	ErrEmptyPassword  = errors.New("empty password")
 	ErrShortPassword  = fmt.Errorf("password shorter than %d characters", MinPasswordLen)
 	ErrNoUser         = errors.New("no such user")
+	ErrNoRoom         = errors.New("no such room")
 )
 
 // MinPasswordLen is the shortest password accepted, in characters.
@@ -44,6 +45,7 @@ const (
 	usersFile     = "users.json"
 	streamsFile   = "streams.json"
 	sessionsFile  = "sessions.json"
+	roomsFile     = "rooms.json"
 	ticketKeyFile = "ticket.key"
 	resetKeyFile  = "quic-reset.key"
 
@@ -81,7 +83,8 @@ type Store struct {
 	users    map[string]string  // name → PHC argon2id hash
 	streams  map[string]string  // name → base64 SHA-256 of the publish key
 	sessions map[string]session // base64 SHA-256 of the cookie → session
-	seen     [3]fileVersion     // of usersFile, streamsFile, sessionsFile when last read
+	rooms    map[string]string  // name → when it was made, RFC 3339
+	seen     [4]fileVersion     // of usersFile, streamsFile, sessionsFile, roomsFile when last read
 }
 
 type fileVersion struct {
@@ -95,7 +98,7 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Store{dir: dir, users: map[string]string{}, streams: map[string]string{}, sessions: map[string]session{}}
+	s := &Store{dir: dir, users: map[string]string{}, streams: map[string]string{}, sessions: map[string]session{}, rooms: map[string]string{}}
 	s.mu.Lock()
 	err := s.refreshLocked()
 	s.mu.Unlock()
@@ -140,6 +143,7 @@ func (s *Store) refreshLocked() error {
 		{usersFile, func(path string) error { return loadMap(path, &s.users) }},
 		{streamsFile, func(path string) error { return loadMap(path, &s.streams) }},
 		{sessionsFile, func(path string) error { return loadMap(path, &s.sessions) }},
+		{roomsFile, func(path string) error { return loadMap(path, &s.rooms) }},
 	} {
 		path := filepath.Join(s.dir, f.name)
 		fi, err := os.Stat(path)
@@ -181,7 +185,7 @@ func (s *Store) writeLocked(name string, v any) error {
 		return err
 	}
 	if fi, err := os.Stat(path); err == nil {
-		i := map[string]int{usersFile: 0, streamsFile: 1, sessionsFile: 2}[name]
+		i := map[string]int{usersFile: 0, streamsFile: 1, sessionsFile: 2, roomsFile: 3}[name]
 		s.seen[i] = fileVersion{fi.ModTime(), fi.Size()}
 	}
 	return nil
@@ -401,22 +405,78 @@ func (s *Store) CheckPublishKey(stream, key string) (keyID string, err error) {
 }
 
 // StreamKey returns the ID of stream's current publish key; ok is false
-// when there is no such stream.
+// when there is no such stream. A room participant's stream (ROOM.USER)
+// exists while the room and the user do; its key ID is RoomKeyID(user).
 func (s *Store) StreamKey(stream string) (keyID string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.refreshLocked()
+	if room, user, err := protocol.SplitRoomStream(stream); err == nil {
+		return RoomKeyID(user), s.roomStreamLocked(room, user)
+	}
 	h, ok := s.streams[stream]
 	return h, ok
 }
 
-// HasStream reports whether a stream exists.
+// RoomKeyID is the key ID of user's streams in rooms: they publish with
+// their login (protocol.RoomJoin), not with a stored key.
+func RoomKeyID(user string) string { return "room-user:" + user }
+
+// HasStream reports whether a stream exists, a room participant's
+// included.
 func (s *Store) HasStream(name string) bool {
-	s.mu.Lock()
-	_ = s.refreshLocked()
-	defer s.mu.Unlock()
-	_, ok := s.streams[name]
+	_, ok := s.StreamKey(name)
 	return ok
+}
+
+func (s *Store) roomStreamLocked(room, user string) bool {
+	_, hasRoom := s.rooms[room]
+	_, hasUser := s.users[user]
+	return hasRoom && hasUser
+}
+
+// AddRoom creates a room: every logged-in user may join it.
+func (s *Store) AddRoom(name string) error {
+	if err := protocol.ValidStreamName(name); err != nil {
+		return fmt.Errorf("%w: room %q (want 1-64 of A-Z a-z 0-9 _ -)", ErrBadName, name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return err
+	}
+	if _, ok := s.rooms[name]; ok {
+		return fmt.Errorf("room %q: %w", name, ErrExists)
+	}
+	return s.putLocked(s.rooms, roomsFile, name, time.Now().UTC().Format(time.RFC3339))
+}
+
+// RemoveRoom removes room name; a running relay ends its participants'
+// sessions within a second.
+func (s *Store) RemoveRoom(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refreshLocked(); err != nil {
+		return err
+	}
+	return s.deleteLocked(s.rooms, roomsFile, name, ErrNoRoom)
+}
+
+// HasRoom reports whether room name exists.
+func (s *Store) HasRoom(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.refreshLocked()
+	_, ok := s.rooms[name]
+	return ok
+}
+
+// Rooms returns the room names, sorted.
+func (s *Store) Rooms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.refreshLocked()
+	return sortedKeys(s.rooms)
 }
 
 // Streams returns the stream names, sorted.

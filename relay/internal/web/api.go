@@ -142,7 +142,13 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing publish key")
 		return
 	}
-	keyID, err := h.cfg.Store.CheckPublishKey(req.Stream, key)
+	var keyID string
+	var err error
+	if _, _, rerr := protocol.SplitRoomStream(req.Stream); rerr == nil {
+		keyID, err = h.roomPublisher(req.Stream, key) // a room participant's login
+	} else {
+		keyID, err = h.cfg.Store.CheckPublishKey(req.Stream, key)
+	}
 	if err != nil {
 		// One answer for a wrong key and an unknown stream: the publish
 		// endpoint does not tell who has no key which streams exist.

@@ -40,6 +40,13 @@ type Media interface {
 	ServeViewer(w http.ResponseWriter, r *http.Request, stream, user string)
 	// StreamStatus reports whether stream has a publisher and how many viewers.
 	StreamStatus(stream string) (live bool, viewers int)
+	// ServePublisher upgrades the request to WebTransport and serves a
+	// room participant publishing stream (protocol README §4.2), allowed
+	// by keyID, until the session ends.
+	ServePublisher(w http.ResponseWriter, r *http.Request, stream, keyID string)
+	// RoomParticipants returns the participants of room that publish
+	// now, oldest first.
+	RoomParticipants(room string) []protocol.Participant
 }
 
 // Config configures the handler. Store and Media are required.
@@ -140,12 +147,17 @@ func New(cfg Config) (*Handler, error) {
 	m.HandleFunc("GET /api/info", h.info)
 	m.HandleFunc("GET /{$}", h.page("index.html", true))
 	m.HandleFunc("GET /watch/{stream}", h.page("watch.html", true))
+	m.HandleFunc("GET /room/{room}", h.page("room.html", true))
 	m.HandleFunc("GET /static/", h.static)
 	m.HandleFunc("POST /api/login", h.login)
 	m.HandleFunc("POST /api/logout", h.logout)
 	m.HandleFunc("GET /api/streams", h.streams)
 	m.HandleFunc("GET /api/ticket", h.ticket)
 	m.HandleFunc("GET /api/ca.pem", h.caPEM)
+	m.HandleFunc("GET "+protocol.PathRooms+"{$}", h.rooms)
+	m.HandleFunc("GET "+protocol.PathRooms+"{room}", h.room)
+	m.HandleFunc("POST "+protocol.PathRooms+"{room}/join", h.joinRoom)
+	m.HandleFunc(protocol.PathWebTransportPublish+"{stream}", h.webTransportPublish)
 	m.HandleFunc("POST "+protocol.PathPublish, h.publish)
 	m.HandleFunc(protocol.PathWebTransport+"{stream}", h.webTransport)
 	m.HandleFunc("/", h.notFound)
@@ -157,7 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "+
-		"connect-src 'self' https: ; img-src 'self' data: blob:; style-src 'self'; frame-ancestors 'none'")
+		"connect-src 'self' https: ; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; frame-ancestors 'self'")
 	if host := hostOnly(r.Host); net.ParseIP(host) == nil && !isLoopback(host) && strings.Contains(host, ".") {
 		// A relay under a DNS name has a certificate browsers trust
 		// (HSTS is ignored for IP addresses, and a local name has none).

@@ -28,7 +28,8 @@ import (
 // fakeMedia records what the web side asks of the media side.
 type fakeMedia struct {
 	published []string
-	served    []string // "stream/user"
+	served     []string // "stream/user"
+	publishers []string // "stream keyID"
 }
 
 func (m *fakeMedia) Publish(_ context.Context, stream, _ string, _ protocol.PublishRequest) (protocol.PublishResponse, error) {
@@ -42,6 +43,15 @@ func (m *fakeMedia) ServeViewer(w http.ResponseWriter, _ *http.Request, stream, 
 }
 
 func (m *fakeMedia) StreamStatus(string) (bool, int) { return true, 3 }
+
+func (m *fakeMedia) ServePublisher(w http.ResponseWriter, _ *http.Request, stream, keyID string) {
+	m.publishers = append(m.publishers, stream+" "+keyID)
+	w.WriteHeader(http.StatusOK)
+}
+
+func (m *fakeMedia) RoomParticipants(room string) []protocol.Participant {
+	return []protocol.Participant{{User: "bob", Stream: protocol.RoomStream(room, "bob")}}
+}
 
 type fixture struct {
 	h   *Handler
@@ -606,5 +616,84 @@ func TestOriginCheck(t *testing.T) {
 		if got := check(r); got != want {
 			t.Errorf("origin %q: allowed %v, want %v", origin, got, want)
 		}
+	}
+}
+
+func TestRooms(t *testing.T) {
+	f := newFixture(t)
+	if err := f.st.AddRoom("team"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.AddUser("bob", "battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	if resp := f.do("POST", "/api/rooms/team/join", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("join without login: %s", resp.Status)
+	}
+	c := f.login(t)
+	if resp := f.do("POST", "/api/rooms/nope/join", nil, nil, c); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("join an unknown room: %s", resp.Status)
+	}
+	var list []protocol.RoomInfo
+	json.NewDecoder(f.do("GET", "/api/rooms/", nil, nil, c).Body).Decode(&list)
+	if len(list) != 1 || list[0].Name != "team" || list[0].Live != 1 {
+		t.Errorf("room list %+v", list)
+	}
+	var info protocol.RoomInfo
+	json.NewDecoder(f.do("GET", "/api/rooms/team", nil, nil, c).Body).Decode(&info)
+	if len(info.Participants) != 1 || info.Participants[0].Stream != "team.bob" {
+		t.Errorf("room %+v", info)
+	}
+	join := func() protocol.RoomJoin {
+		t.Helper()
+		resp := f.do("POST", "/api/rooms/team/join", nil, nil, c)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("join: %s", resp.Status)
+		}
+		var j protocol.RoomJoin
+		json.NewDecoder(resp.Body).Decode(&j)
+		return j
+	}
+	j := join()
+	if j.Stream != "team.alice" || j.PublishKey == "" || !strings.HasPrefix(j.URL, "https://relay.test/wt-publish/team.alice?ticket=") {
+		t.Fatalf("join answer %+v", j)
+	}
+	publish := func(stream, key string) int {
+		body := fmt.Sprintf(`{"stream":%q,"video":{"codec":"VP8","clockRate":90000}}`, stream)
+		return f.do("POST", "/api/publish", strings.NewReader(body),
+			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + key}).StatusCode
+	}
+	if code := publish("team.alice", j.PublishKey); code != http.StatusOK {
+		t.Errorf("publish with the join key: %d", code)
+	}
+	if code := publish("team.bob", j.PublishKey); code != http.StatusUnauthorized {
+		t.Errorf("alice's key for bob's stream: %d", code)
+	}
+	if code := publish("team.alice", f.key); code != http.StatusUnauthorized {
+		t.Errorf("a stream's key for a room stream: %d", code)
+	}
+	// A viewer ticket alice took to watch bob does not publish as bob.
+	var tr TicketResponse
+	json.NewDecoder(f.do("GET", "/api/ticket?stream=team.bob", nil, nil, c).Body).Decode(&tr)
+	if resp := f.do("CONNECT", "/wt-publish/team.bob?ticket="+url.QueryEscape(tr.Ticket), nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a viewer ticket to publish as another: %s", resp.Status)
+	}
+	wt := strings.TrimPrefix(j.URL, "https://relay.test")
+	if resp := f.do("CONNECT", wt, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("publish over WebTransport: %s", resp.Status)
+	}
+	if resp := f.do("CONNECT", wt, nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the WebTransport ticket used twice: %s", resp.Status)
+	}
+	if len(f.m.publishers) != 1 || f.m.publishers[0] != "team.alice "+store.RoomKeyID("alice") {
+		t.Errorf("media side served publishers %v", f.m.publishers)
+	}
+	// The key ends with the login it came from.
+	f.do("POST", "/api/logout", nil, map[string]string{"Content-Type": "application/json"}, c)
+	if code := publish("team.alice", j.PublishKey); code != http.StatusUnauthorized {
+		t.Errorf("the join key after logging out: %d", code)
+	}
+	if len(f.m.published) != 1 {
+		t.Errorf("media side published %v, want team.alice once", f.m.published)
 	}
 }
