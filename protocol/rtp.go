@@ -122,6 +122,21 @@ type RTPHeader struct {
 
 var errRTP = errors.New("protocol: not an RTP packet")
 
+// AppendRTP appends an RTP packet (RFC 3550 §5.1: version 2, no padding,
+// extension nor CSRCs) of h and payload to b. It is the browser
+// participant's marshaller, for the same reason as ParseRTP.
+func AppendRTP(b []byte, h RTPHeader, payload []byte) []byte {
+	m := h.PayloadType & 0x7f
+	if h.Marker {
+		m |= 0x80
+	}
+	b = append(b, 0x80, m)
+	b = binary.BigEndian.AppendUint16(b, h.SequenceNumber)
+	b = binary.BigEndian.AppendUint32(b, h.Timestamp)
+	b = binary.BigEndian.AppendUint32(b, h.SSRC)
+	return append(b, payload...)
+}
+
 // ParseRTP parses the RTP packet pkt: its header, and the payload without
 // CSRCs, header extension (RFC 3550 §5.3.1, RFC 8285) and padding. The
 // payload aliases pkt. It is the receivers' parser (the viewer's, which

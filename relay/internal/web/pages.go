@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/quicast/quicast/protocol"
 )
 
 func (h *Handler) page(name string, needLogin bool) http.HandlerFunc {
@@ -20,7 +18,12 @@ func (h *Handler) page(name string, needLogin bool) http.HandlerFunc {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
 			return
 		}
-		if s := r.PathValue("stream"); s != "" && (protocol.ValidStreamName(s) != nil || !h.cfg.Store.HasStream(s)) {
+		// HasStream knows a room participant's stream (ROOM.USER) too.
+		if s := r.PathValue("stream"); s != "" && !h.cfg.Store.HasStream(s) {
+			h.notFound(w, r)
+			return
+		}
+		if room := r.PathValue("room"); room != "" && !h.cfg.Store.HasRoom(room) {
 			h.notFound(w, r)
 			return
 		}

@@ -99,9 +99,11 @@ func (j *jsReader) Read(b []byte) (int, error) {
 		}
 		j.buf = j.buf[:n]
 		js.CopyBytesToGo(j.buf, v)
-		j.p.mu.Lock()
-		j.p.bytes += int64(n)
-		j.p.mu.Unlock()
+		if j.p != nil {
+			j.p.mu.Lock()
+			j.p.bytes += int64(n)
+			j.p.mu.Unlock()
+		}
 	}
 	n := copy(b, j.buf)
 	j.buf = j.buf[n:]
@@ -211,6 +213,10 @@ type stats struct {
 }
 
 func main() {
+	if strings.HasPrefix(js.Global().Get("location").Get("pathname").String(), "/room/") {
+		runRoom()
+		return
+	}
 	doc := js.Global().Get("document")
 	p := &Player{
 		doc:     doc,

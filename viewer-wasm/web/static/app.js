@@ -71,6 +71,9 @@
   if (what && location.pathname.startsWith('/watch/')) {
     const name = decodeURIComponent(location.pathname.slice('/watch/'.length));
     what.textContent = 'There is no stream named “' + name + '” on this relay.';
+  } else if (what && location.pathname.startsWith('/room/')) {
+    const name = decodeURIComponent(location.pathname.slice('/room/'.length));
+    what.textContent = 'There is no room named “' + name + '” on this relay. Make it with: quicast-relay room add ' + name;
   }
 
   const logout = document.getElementById('logout');

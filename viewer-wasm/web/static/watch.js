@@ -3,6 +3,9 @@
 // the stats overlay, then starts the Go player, which keeps body's
 // data-state and data-muted up to date for the style sheet.
 (async () => {
+  // In a room page each participant is this page in a frame: picture and
+  // sound only, the room page has the controls.
+  if (new URLSearchParams(location.search).has('embed')) document.body.classList.add('embed');
   const status = document.getElementById('status');
   const player = document.getElementById('player');
   const statsBox = document.getElementById('stats');
@@ -79,6 +82,13 @@
       requestAnimationFrame(meter);
     };
     requestAnimationFrame(meter);
+    // The sound's peak level now, in dBFS: the room page shows who speaks.
+    window.quicastLevel = () => {
+      analyser.getFloatTimeDomainData(samples);
+      let peak = 0;
+      for (const v of samples) peak = Math.max(peak, Math.abs(v));
+      return 20 * Math.log10(peak || 1e-9);
+    };
     const volume = document.getElementById('volume');
     const saved = parseFloat(localStorage.getItem('quicast.volume'));
     if (saved >= 0 && saved <= 1) volume.value = saved;

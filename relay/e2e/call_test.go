@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/quicast/quicast/relay/e2e/browser"
+)
+
+// fakeMedia gives a browser Chromium's fake camera (a moving test pattern)
+// and microphone (a beep), allowed without asking.
+func fakeMedia() chromedp.ExecAllocatorOption {
+	return func(a *chromedp.ExecAllocator) {
+		chromedp.Flag("use-fake-device-for-media-stream", true)(a)
+		chromedp.Flag("use-fake-ui-for-media-stream", true)(a)
+	}
+}
+
+// addUser adds a viewer account on the relay's data directory, as the
+// README says: the password on stdin.
+func (r *relay) addUser(t testing.TB, name, password string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "quicast-relay"), "-data", r.data, "user", "add", name)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("user add %s: %v\n%s", name, err, out)
+	}
+}
+
+func (r *relay) addRoom(t testing.TB, name string) {
+	t.Helper()
+	if out, err := exec.Command(filepath.Join(binDir, "quicast-relay"), "-data", r.data, "room", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("room add %s: %v\n%s", name, err, out)
+	}
+}
+
+// publishStats are the room page's own figures, window.quicastPublishStats().
+type publishStats struct {
+	State            string `json:"state"`
+	Message          string `json:"message"`
+	Stream           string `json:"stream"`
+	VideoFrames      int    `json:"videoFrames"`
+	Keyframes        int    `json:"keyframes"`
+	AudioPackets     int    `json:"audioPackets"`
+	KeyframeRequests int    `json:"keyframeRequests"`
+	Viewers          int    `json:"viewers"`
+	Width            int    `json:"width"`
+	Height           int    `json:"height"`
+}
+
+// joinRoom opens the room page in a browser logged in as user and clicks
+// "Join with camera and microphone"; it returns once the page publishes.
+func joinRoom(t *testing.T, r *relay, room, user, password string) context.Context {
+	t.Helper()
+	ctx := browser.New(t, fakeMedia())
+	browser.LogIn(t, ctx, r.base(), user, password)
+	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/room/"+room+"?size=640x360"))
+	run(t, ctx, 20*time.Second, chromedp.Click(chromedp.CSS("#join")))
+	var last publishStats
+	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
+		s, err := eval[publishStats](ctx, `window.quicastPublishStats ? window.quicastPublishStats() : {state: "not loaded"}`)
+		last = s
+		return err == nil && s.State == "live" && s.VideoFrames > 0 && s.AudioPackets > 0, err
+	}); err != nil {
+		screenshot(t, ctx, "fail-join-"+user)
+		t.Fatalf("%s did not go live in room %s: %+v (%v)", user, room, last, err)
+	}
+	return ctx
+}
+
+// otherStats returns the player figures of the one other participant the
+// room page shows, and their stream.
+func otherStats(ctx context.Context) (string, playerStats, error) {
+	m, err := eval[map[string]*playerStats](ctx, `window.quicastRoomStats ? window.quicastRoomStats() : {}`)
+	if err != nil {
+		return "", playerStats{}, err
+	}
+	for stream, s := range m {
+		if s != nil {
+			return stream, *s, nil
+		}
+	}
+	return "", playerStats{}, nil
+}
+
+// TestBrowserCall: two people in two browsers (Chromium's fake camera
+// and microphone) join the same room through the relay; each page shows
+// the other participant with frames drawn and sound played, and the sound
+// is the other side's beep, not silence; a participant who leaves is gone
+// from the other's page.
+func TestBrowserCall(t *testing.T) {
+	r := startRelay(t)
+	r.addRoom(t, "team")
+	r.addUser(t, "alice", "alice's password")
+	r.addUser(t, "bob", "bob's password")
+	alice := joinRoom(t, r, "team", "alice", "alice's password")
+	bob := joinRoom(t, r, "team", "bob", "bob's password")
+
+	for _, side := range []struct {
+		name, other string
+		ctx         context.Context
+	}{{"alice", "bob", alice}, {"bob", "alice", bob}} {
+		var stream string
+		var last playerStats
+		err := waitFor(side.ctx, 60*time.Second, func() (bool, error) {
+			s, st, err := otherStats(side.ctx)
+			stream, last = s, st
+			return err == nil && st.State == "playing" && st.VideoFramesRendered >= 30 && st.AudioSamplesPlayed >= 48000, err
+		})
+		if err != nil {
+			screenshot(t, side.ctx, "fail-call-"+side.name)
+			t.Fatalf("%s does not see and hear %s: %q %v (%v)", side.name, side.other, stream, last, err)
+		}
+		if stream != "team."+side.other || last.VideoCodec != "vp8" || last.AudioCodec != "opus" {
+			t.Errorf("%s's page shows %q: %v", side.name, stream, last)
+		}
+		// The fake microphone beeps: the other side's sound is heard, not
+		// silence, on the level meter of their tile.
+		if err := waitFor(side.ctx, 20*time.Second, func() (bool, error) {
+			db, err := eval[float64](side.ctx, `(() => { const f = document.querySelector('.tile[data-stream] iframe');
+				return f && f.contentWindow.quicastLevel ? f.contentWindow.quicastLevel() : -200; })()`)
+			return err == nil && db > -30, err
+		}); err != nil {
+			t.Errorf("%s never heard %s's beep: %v", side.name, side.other, err)
+		}
+		t.Logf("%s sees %s: %v; glass-to-glass p50 %.0f ms p95 %.0f ms", side.name, side.other, last, last.LatencyP50MS, last.LatencyP95MS)
+	}
+	if n, _ := eval[int](alice, `document.querySelectorAll('.tile[data-stream]').length`); n != 1 {
+		t.Errorf("alice's page shows %d participants, want bob only", n)
+	}
+	screenshot(t, alice, "call-alice")
+	screenshot(t, bob, "call-bob")
+
+	run(t, bob, 10*time.Second, chromedp.Click(chromedp.CSS("#leave")))
+	if err := waitFor(alice, 20*time.Second, func() (bool, error) {
+		n, err := eval[int](alice, `document.querySelectorAll('.tile[data-stream]').length`)
+		return err == nil && n == 0, err
+	}); err != nil {
+		t.Errorf("bob left but alice's page still shows him: %v", err)
+	}
+	if s, _ := eval[publishStats](bob, `window.quicastPublishStats()`); s.State != "left" {
+		t.Errorf("bob after leaving: %+v", s)
+	}
+}

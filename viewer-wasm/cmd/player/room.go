@@ -1,0 +1,688 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall/js"
+	"time"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/viewer-wasm/player"
+)
+
+// The room page's participant: it takes the camera and microphone
+// (getUserMedia, with the browser's echo cancellation), encodes them with
+// WebCodecs (VideoEncoder VP8 and AudioEncoder Opus in real-time mode),
+// packetizes them into RTP (player.Outgoing) and publishes them into the
+// room over WebTransport (protocol README §4.2): a group stream per
+// keyframe, audio in datagrams, sender reports on the control stream. The
+// other participants are watched by the page's frames, each the watch page.
+
+const (
+	keyframeInterval = 2 * time.Second // a keyframe at least this often: a new watcher starts within it
+	maxEncodeQueue   = 2               // frames waiting in the VideoEncoder before the camera's are skipped
+	audioBitrate     = 32_000          // bit/s, Opus voice
+	syncInterval     = time.Second     // sender reports
+	encodedQueue     = 64              // encoded chunks waiting to be sent
+)
+
+// videoBitrate is the VP8 target for a picture of w×h at 30 fps, in bit/s:
+// 1 Mbit/s at 720p, scaled by the pixel count, at least 150 kbit/s.
+func videoBitrate(w, h int) int {
+	return max(150_000, int(int64(w)*int64(h)*1_000_000/(1280*720)))
+}
+
+type encoded struct {
+	data []byte
+	us   int64 // capture timestamp, µs
+	key  bool
+}
+
+// pubStats are what quicastPublishStats returns.
+type pubStats struct {
+	VideoFrames, Keyframes, Groups, FramesSkipped int
+	AudioPackets, KeyframeRequests, Viewers       int
+	VideoBytes, AudioBytes                        int64
+	Width, Height, Channels                       int
+}
+
+type participant struct {
+	room   string
+	body   js.Value
+	status js.Value
+	self   js.Value
+	ignore js.Func
+
+	needKey atomic.Bool
+	videoQ  chan encoded
+	audioQ  chan encoded
+
+	mu      sync.Mutex
+	state   string
+	message string
+	stream  string
+	joined  bool // join clicked and not left since
+	media   js.Value
+	venc    js.Value
+	aenc    js.Value
+	out     player.Outgoing
+	gen     int // the session the packets are for; counts up
+	live    bool
+	ctrlW   js.Value
+	dgramW  js.Value
+	wt      js.Value
+	lastKey time.Time
+	st      pubStats
+}
+
+func runRoom() {
+	doc := js.Global().Get("document")
+	p := &participant{
+		room:   pathUnescape(strings.TrimPrefix(js.Global().Get("location").Get("pathname").String(), "/room/")),
+		body:   doc.Get("body"),
+		status: doc.Call("getElementById", "call-status"),
+		self:   doc.Call("getElementById", "self"),
+		videoQ: make(chan encoded, encodedQueue),
+		audioQ: make(chan encoded, encodedQueue),
+		state:  "idle",
+	}
+	p.ignore = js.FuncOf(func(js.Value, []js.Value) any { return nil })
+	js.Global().Set("quicastJoin", js.FuncOf(func(js.Value, []js.Value) any {
+		p.mu.Lock()
+		busy := p.joined
+		p.joined = true
+		p.mu.Unlock()
+		if !busy {
+			go p.join()
+		}
+		return nil
+	}))
+	js.Global().Set("quicastLeave", js.FuncOf(func(js.Value, []js.Value) any { go p.leave("You left the room."); return nil }))
+	js.Global().Set("quicastMute", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		p.setEnabled("getAudioTracks", len(args) == 0 || !args[0].Truthy())
+		return nil
+	}))
+	js.Global().Set("quicastCamera", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		p.setEnabled("getVideoTracks", len(args) > 0 && args[0].Truthy())
+		return nil
+	}))
+	js.Global().Set("quicastPublishStats", js.FuncOf(func(js.Value, []js.Value) any { return p.statsObject() }))
+	go p.sendVideo()
+	go p.sendAudio()
+	select {}
+}
+
+func (p *participant) setState(state, msg string) {
+	p.mu.Lock()
+	p.state, p.message = state, msg
+	p.mu.Unlock()
+	p.body.Get("dataset").Set("call", state)
+	p.status.Set("textContent", msg)
+}
+
+// setEnabled turns the tracks of one kind on or off: a muted microphone
+// sends silence, a camera turned off black frames, so the others' players
+// keep their timing.
+func (p *participant) setEnabled(getter string, on bool) {
+	p.mu.Lock()
+	m := p.media
+	p.mu.Unlock()
+	if !m.Truthy() {
+		return
+	}
+	tracks := m.Call(getter)
+	for i := 0; i < tracks.Length(); i++ {
+		tracks.Index(i).Set("enabled", on)
+	}
+}
+
+// join takes the devices and publishes until the participant leaves or
+// something no retry can fix happens.
+func (p *participant) join() {
+	p.setState("joining", "Asking for the camera and microphone…")
+	media, err := getUserMedia()
+	if err != nil {
+		p.mu.Lock()
+		p.joined = false
+		p.mu.Unlock()
+		p.setState("error", err.Error())
+		return
+	}
+	p.self.Set("srcObject", media)
+	p.mu.Lock()
+	p.media = media
+	p.mu.Unlock()
+	if v := media.Call("getVideoTracks"); v.Length() > 0 {
+		go p.captureVideo(v.Index(0))
+	}
+	if a := media.Call("getAudioTracks"); a.Length() > 0 {
+		go p.captureAudio(a.Index(0))
+	}
+	// The catalog names the picture size and the channels: wait (briefly)
+	// for the first of each to know them.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		ready := (p.st.Width > 0 || media.Call("getVideoTracks").Length() == 0) &&
+			(p.st.Channels > 0 || media.Call("getAudioTracks").Length() == 0)
+		p.mu.Unlock()
+		if ready {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var b protocol.Backoff
+	attempt := 0
+	for {
+		connected, err := p.session()
+		p.mu.Lock()
+		joined := p.joined
+		p.mu.Unlock()
+		var f fatal
+		switch {
+		case !joined:
+			return // left
+		case errors.Is(err, errLogin):
+			js.Global().Get("location").Set("href", "/login?next="+queryEscape("/room/"+p.room))
+			return
+		case errors.As(err, &f):
+			p.leave(f.msg)
+			p.setState("error", f.msg)
+			return
+		}
+		if connected {
+			attempt = 0
+		}
+		attempt++
+		d := b.Delay(attempt, js.Global().Get("Math").Call("random").Float())
+		p.setState("reconnecting", "Reconnecting in "+strconv.Itoa(int(d.Round(time.Second)/time.Second))+
+			" s (attempt "+strconv.Itoa(attempt)+"): "+err.Error())
+		time.Sleep(d)
+	}
+}
+
+// getUserMedia asks for the camera and the microphone, then for either
+// alone when the machine lacks one.
+func getUserMedia() (js.Value, error) {
+	md := js.Global().Get("navigator").Get("mediaDevices")
+	if !md.Truthy() {
+		return js.Value{}, errors.New("this page cannot use a camera: open it over HTTPS")
+	}
+	q := js.Global().Get("URLSearchParams").New(js.Global().Get("location").Get("search"))
+	w, h := 1280, 720
+	if s := q.Call("get", "size"); s.Truthy() { // ?size=640x360
+		if a, b, ok := strings.Cut(s.String(), "x"); ok {
+			if x, err := strconv.Atoi(a); err == nil && x >= 160 && x <= 1920 {
+				w = x
+			}
+			if y, err := strconv.Atoi(b); err == nil && y >= 120 && y <= 1080 {
+				h = y
+			}
+		}
+	}
+	video := map[string]any{"width": map[string]any{"ideal": w}, "height": map[string]any{"ideal": h},
+		"frameRate": map[string]any{"ideal": 30}}
+	audio := map[string]any{"echoCancellation": true, "noiseSuppression": true, "autoGainControl": true,
+		"channelCount": map[string]any{"ideal": 1}}
+	var firstErr error
+	for _, c := range []map[string]any{{"video": video, "audio": audio}, {"audio": audio}, {"video": video}} {
+		m, err := await(md.Call("getUserMedia", c))
+		if err == nil {
+			return m, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if !strings.Contains(err.Error(), "not found") && !strings.Contains(err.Error(), "NotFound") {
+			break
+		}
+	}
+	msg := firstErr.Error()
+	switch {
+	case strings.Contains(msg, "ermission") || strings.Contains(msg, "NotAllowed"):
+		return js.Value{}, errors.New("the browser was not allowed to use the camera and microphone: allow them for this site and join again")
+	case strings.Contains(msg, "not found") || strings.Contains(msg, "NotFound"):
+		return js.Value{}, errors.New("this computer has no camera or microphone the browser can use")
+	}
+	return js.Value{}, errors.New("cannot open the camera and microphone: " + msg)
+}
+
+// captureVideo feeds the camera's frames to the VP8 encoder, configured
+// (again) whenever the picture size changes. A frame is skipped while the
+// encoder is behind.
+func (p *participant) captureVideo(track js.Value) {
+	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
+	staging := js.Global().Get("Uint8Array").New(256 << 10)
+	output := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		chunk := args[0]
+		n := chunk.Get("byteLength").Int()
+		if staging.Get("byteLength").Int() < n {
+			staging = js.Global().Get("Uint8Array").New(n * 2)
+		}
+		chunk.Call("copyTo", staging)
+		b := make([]byte, n)
+		js.CopyBytesToGo(b, staging)
+		select {
+		case p.videoQ <- encoded{data: b, us: int64(chunk.Get("timestamp").Float()), key: chunk.Get("type").String() == "key"}:
+		default:
+			p.needKey.Store(true) // the sender is behind: start over at a keyframe
+		}
+		return nil
+	})
+	defer output.Release()
+	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		js.Global().Get("console").Call("warn", "quicast: video encoder:", args[0])
+		return nil
+	})
+	defer onError.Release()
+	enc := js.Global().Get("VideoEncoder").New(map[string]any{"output": output, "error": onError})
+	p.mu.Lock()
+	p.venc = enc
+	p.mu.Unlock()
+	defer func() {
+		if enc.Get("state").String() != "closed" {
+			enc.Call("close")
+		}
+	}()
+	w, h := 0, 0
+	for {
+		res, err := await(reader.Call("read"))
+		if err != nil || res.Get("done").Bool() {
+			return
+		}
+		frame := res.Get("value")
+		now := time.Now()
+		us := int64(frame.Get("timestamp").Float())
+		fw, fh := frame.Get("displayWidth").Int(), frame.Get("displayHeight").Int()
+		if fw != w || fh != h {
+			w, h = fw, fh
+			if enc.Get("state").String() == "configured" {
+				enc.Call("reset")
+			}
+			enc.Call("configure", map[string]any{"codec": protocol.WebCodecsVP8, "width": w, "height": h,
+				"bitrate": videoBitrate(w, h), "framerate": 30, "latencyMode": "realtime"})
+			p.needKey.Store(true)
+		}
+		p.mu.Lock()
+		p.out.Video.Captured(us, now)
+		p.st.Width, p.st.Height = w, h
+		live := p.live
+		key := now.Sub(p.lastKey) >= keyframeInterval
+		skip := !live || enc.Get("encodeQueueSize").Int() > maxEncodeQueue || enc.Get("state").String() != "configured"
+		if skip && live {
+			p.st.FramesSkipped++
+		}
+		p.mu.Unlock()
+		if !skip {
+			if p.needKey.Swap(false) || key {
+				key = true
+				p.mu.Lock()
+				p.lastKey = now
+				p.mu.Unlock()
+			}
+			enc.Call("encode", frame, map[string]any{"keyFrame": key})
+		}
+		frame.Call("close")
+	}
+}
+
+// captureAudio feeds the microphone to the Opus encoder in 10 ms packets
+// (20 ms where the browser offers no choice).
+func (p *participant) captureAudio(track js.Value) {
+	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
+	staging := js.Global().Get("Uint8Array").New(4096)
+	output := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		chunk := args[0]
+		n := chunk.Get("byteLength").Int()
+		if staging.Get("byteLength").Int() < n {
+			staging = js.Global().Get("Uint8Array").New(n * 2)
+		}
+		chunk.Call("copyTo", staging)
+		b := make([]byte, n)
+		js.CopyBytesToGo(b, staging)
+		select {
+		case p.audioQ <- encoded{data: b, us: int64(chunk.Get("timestamp").Float())}:
+		default:
+		}
+		return nil
+	})
+	defer output.Release()
+	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		js.Global().Get("console").Call("warn", "quicast: audio encoder:", args[0])
+		return nil
+	})
+	defer onError.Release()
+	enc := js.Global().Get("AudioEncoder").New(map[string]any{"output": output, "error": onError})
+	p.mu.Lock()
+	p.aenc = enc
+	p.mu.Unlock()
+	defer func() {
+		if enc.Get("state").String() != "closed" {
+			enc.Call("close")
+		}
+	}()
+	configured := false
+	for {
+		res, err := await(reader.Call("read"))
+		if err != nil || res.Get("done").Bool() {
+			return
+		}
+		data := res.Get("value")
+		now := time.Now()
+		us := int64(data.Get("timestamp").Float())
+		if !configured {
+			configured = true
+			ch := data.Get("numberOfChannels").Int()
+			cfg := map[string]any{"codec": "opus", "sampleRate": data.Get("sampleRate").Int(), "numberOfChannels": ch,
+				"bitrate": audioBitrate, "opus": map[string]any{"frameDuration": 10_000}}
+			if r, err := await(js.Global().Get("AudioEncoder").Call("isConfigSupported", cfg)); err != nil || !r.Get("supported").Bool() {
+				delete(cfg, "opus")
+			}
+			enc.Call("configure", cfg)
+			p.mu.Lock()
+			p.st.Channels = ch
+			p.mu.Unlock()
+		}
+		p.mu.Lock()
+		p.out.Audio.Captured(us, now)
+		live := p.live
+		p.mu.Unlock()
+		if live && enc.Get("state").String() == "configured" {
+			enc.Call("encode", data)
+		}
+		data.Call("close")
+	}
+}
+
+// sendVideo writes the encoded frames of the current session: a keyframe
+// opens a new group stream and ends the one before; frames that have no
+// group to go in (the session's first keyframe is not out yet, a write
+// failed) are dropped and a keyframe asked for.
+func (p *participant) sendVideo() {
+	var group js.Value
+	gen := -1
+	var buf []byte
+	for e := range p.videoQ {
+		p.mu.Lock()
+		live, wt, cur := p.live, p.wt, p.gen
+		p.mu.Unlock()
+		if !live || cur != gen {
+			group, gen = js.Undefined(), cur
+			if !live {
+				continue
+			}
+		}
+		if e.key {
+			if group.Truthy() {
+				group.Call("close").Call("catch", p.ignore)
+			}
+			group = js.Undefined()
+			st, err := await(wt.Call("createUnidirectionalStream"))
+			if err != nil {
+				p.needKey.Store(true)
+				continue
+			}
+			group = st.Call("getWriter")
+			p.mu.Lock()
+			ssrc := p.out.Video.SSRC
+			p.st.Groups++
+			p.st.Keyframes++
+			n := uint64(p.st.Groups)
+			p.mu.Unlock()
+			buf = protocol.AppendGroupHeader(buf[:0], protocol.GroupHeader{SSRC: ssrc, Group: n})
+		} else {
+			buf = buf[:0]
+		}
+		if !group.Truthy() {
+			p.needKey.Store(true)
+			continue
+		}
+		p.mu.Lock()
+		pkts := p.out.Video.VP8(e.data, e.us, protocol.MTU)
+		p.st.VideoFrames++
+		p.st.VideoBytes += int64(len(e.data))
+		p.mu.Unlock()
+		for _, pkt := range pkts {
+			buf = protocol.AppendPacket(buf, pkt)
+		}
+		u8 := js.Global().Get("Uint8Array").New(len(buf))
+		js.CopyBytesToJS(u8, buf)
+		if _, err := await(group.Call("write", u8)); err != nil {
+			group = js.Undefined()
+			p.needKey.Store(true)
+		}
+	}
+}
+
+// sendAudio sends each Opus packet in a datagram of its own.
+func (p *participant) sendAudio() {
+	for e := range p.audioQ {
+		p.mu.Lock()
+		if !p.live {
+			p.mu.Unlock()
+			continue
+		}
+		pkt := p.out.Audio.Opus(e.data, e.us)
+		w := p.dgramW
+		p.st.AudioPackets++
+		p.st.AudioBytes += int64(len(e.data))
+		p.mu.Unlock()
+		u8 := js.Global().Get("Uint8Array").New(len(pkt))
+		js.CopyBytesToJS(u8, pkt)
+		w.Call("write", u8).Call("catch", p.ignore)
+	}
+}
+
+// session joins the room (a fresh ticket), opens the publish session,
+// offers the tracks and publishes until the session closes. connected
+// reports whether it got as far as the catalog.
+func (p *participant) session() (connected bool, err error) {
+	resp, err := await(js.Global().Call("fetch", "/api/rooms/"+queryEscape(p.room)+"/join",
+		map[string]any{"method": "POST", "credentials": "same-origin", "cache": "no-store"}))
+	if err != nil {
+		return false, errors.New("the relay is unreachable")
+	}
+	switch st := resp.Get("status").Int(); st {
+	case 200:
+	case 401:
+		return false, errLogin
+	case 404:
+		return false, fatal{"there is no room named “" + p.room + "” on this relay"}
+	default:
+		return false, errors.New("the relay answered " + strconv.Itoa(st))
+	}
+	j, err := await(resp.Call("json"))
+	if err != nil {
+		return false, err
+	}
+	opts := map[string]any{}
+	if hs := j.Get("certHashes"); hs.Truthy() && hs.Length() > 0 {
+		arr := js.Global().Get("Array").New()
+		for i := 0; i < hs.Length(); i++ {
+			if u8 := js.Global().Call("quicastFromBase64", hs.Index(i)); u8.Truthy() {
+				arr.Call("push", map[string]any{"algorithm": "sha-256", "value": u8})
+			}
+		}
+		opts["serverCertificateHashes"] = arr
+	}
+	wt, err := newWebTransport(j.Get("url"), opts)
+	if err != nil {
+		return false, err
+	}
+	if _, err := await(wt.Get("ready")); err != nil {
+		return false, errors.New("the relay refused the session or is unreachable (" + err.Error() + ")")
+	}
+	defer wt.Call("close")
+	bidi, err := await(wt.Call("createBidirectionalStream"))
+	if err != nil {
+		return false, err
+	}
+	ctrlW := bidi.Get("writable").Call("getWriter")
+	p.mu.Lock()
+	media := p.media
+	var tracks []protocol.TrackInfo
+	if media.Call("getVideoTracks").Length() > 0 {
+		tracks = append(tracks, protocol.TrackInfo{Kind: "video", Codec: protocol.CodecVP8, Width: p.st.Width, Height: p.st.Height})
+	}
+	if media.Call("getAudioTracks").Length() > 0 {
+		tracks = append(tracks, protocol.TrackInfo{Kind: "audio", Codec: "opus", Channels: uint16(max(p.st.Channels, 1))})
+	}
+	p.mu.Unlock()
+	write := func(m *protocol.Message) error {
+		b, err := protocol.AppendMessage(nil, m)
+		if err != nil {
+			return err
+		}
+		u8 := js.Global().Get("Uint8Array").New(len(b))
+		js.CopyBytesToJS(u8, b)
+		_, err = await(ctrlW.Call("write", u8))
+		return err
+	}
+	if err := write(&protocol.Message{Type: protocol.MsgPublish, Client: "quicast-browser", Tracks: tracks}); err != nil {
+		return false, err
+	}
+	cr := protocol.NewControlReader(&jsReader{r: bidi.Get("readable").Call("getReader")})
+	m, err := cr.Read()
+	switch {
+	case err != nil:
+		return false, errors.New("the relay closed the session before it began")
+	case m.Type == protocol.MsgError:
+		return false, fatal{"the relay refused to publish: " + m.Reason}
+	case m.Type != protocol.MsgCatalog:
+		return false, errors.New("the relay sent " + m.Type + " before its catalog")
+	}
+	stream := j.Get("stream").String()
+	dw := wt.Get("datagrams")
+	var dgramW js.Value
+	if dw.Get("createWritable").Truthy() {
+		dgramW = dw.Call("createWritable").Call("getWriter")
+	} else {
+		dgramW = dw.Get("writable").Call("getWriter")
+	}
+	rnd := func() uint32 { return uint32(js.Global().Get("Math").Call("random").Float() * (1 << 32)) }
+	p.mu.Lock()
+	p.out = player.Outgoing{Video: p.out.Video, Audio: p.out.Audio} // keeps the capture clocks
+	for _, t := range m.Tracks {
+		tr := &p.out.Audio
+		if t.Kind == "video" {
+			tr = &p.out.Video
+		}
+		tr.SSRC, tr.PayloadType, tr.ClockRate, tr.Base = t.SSRC, t.PayloadType, t.ClockRate, rnd()
+		tr.SetSequence(uint16(rnd()))
+		tr.Packets, tr.Octets = 0, 0
+	}
+	p.wt, p.ctrlW, p.dgramW, p.live, p.stream = wt, ctrlW, dgramW, true, stream
+	p.gen++
+	p.mu.Unlock()
+	p.needKey.Store(true)
+	p.body.Get("dataset").Set("self", stream)
+	p.setState("live", "In the room as "+j.Get("user").String()+".")
+
+	var ended atomic.Value
+	done := make(chan struct{})
+	go func() {
+		for {
+			m, err := cr.Read()
+			if err != nil {
+				return
+			}
+			switch m.Type {
+			case protocol.MsgKeyframe:
+				p.needKey.Store(true)
+				p.mu.Lock()
+				p.st.KeyframeRequests++
+				p.mu.Unlock()
+			case protocol.MsgStats:
+				if m.Stats != nil {
+					p.mu.Lock()
+					p.st.Viewers = int(m.Stats.Viewers)
+					p.mu.Unlock()
+				}
+			case protocol.MsgEnded:
+				ended.Store(m.Reason)
+			}
+		}
+	}()
+	go func() {
+		t := time.NewTicker(syncInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var reports []protocol.SyncReport
+			p.mu.Lock()
+			for _, tr := range []*player.OutTrack{&p.out.Video, &p.out.Audio} {
+				if r, ok := tr.Sync(); ok {
+					reports = append(reports, r)
+				}
+			}
+			p.mu.Unlock()
+			for _, r := range reports {
+				if write(&protocol.Message{Type: protocol.MsgSync, Sync: &r}) != nil {
+					return
+				}
+			}
+		}
+	}()
+	info, cerr := await(wt.Get("closed"))
+	close(done)
+	p.mu.Lock()
+	p.live = false
+	p.mu.Unlock()
+	reason, _ := ended.Load().(string)
+	switch {
+	case reason == protocol.EndTakenOver.String():
+		return true, fatal{"you joined this room from another tab or device: this one has stopped sending"}
+	case reason == protocol.EndRemoved.String() || reason == protocol.EndRevoked.String():
+		return true, fatal{"the room or your account was removed"}
+	case reason != "":
+		return true, errors.New(reason)
+	case cerr != nil:
+		return true, errors.New("the connection to the relay was lost")
+	case info.Truthy() && info.Get("reason").Truthy() && info.Get("reason").String() != "":
+		return true, errors.New(info.Get("reason").String())
+	}
+	return true, errors.New("the relay closed the session")
+}
+
+// leave ends the publishing and releases the camera and microphone.
+func (p *participant) leave(msg string) {
+	p.mu.Lock()
+	p.joined, p.live = false, false
+	wt, media := p.wt, p.media
+	p.media = js.Undefined()
+	p.mu.Unlock()
+	if wt.Truthy() {
+		wt.Call("close")
+	}
+	if media.Truthy() {
+		tracks := media.Call("getTracks")
+		for i := 0; i < tracks.Length(); i++ {
+			tracks.Index(i).Call("stop")
+		}
+	}
+	p.self.Set("srcObject", js.Null())
+	p.body.Get("dataset").Set("self", "")
+	p.setState("left", msg)
+}
+
+func (p *participant) statsObject() any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.st
+	return map[string]any{
+		"state": p.state, "message": p.message, "stream": p.stream,
+		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,
+		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
+		"keyframeRequests": s.KeyframeRequests, "viewers": s.Viewers,
+		"width": s.Width, "height": s.Height, "channels": s.Channels,
+	}
+}
