@@ -54,13 +54,13 @@ type publishStats struct {
 	Height           int    `json:"height"`
 }
 
-// joinRoom opens the room page in a browser logged in as user and clicks
-// "Join with camera and microphone"; it returns once the page publishes.
-func joinRoom(t *testing.T, r *relay, room, user, password string) context.Context {
+// joinRoom opens the room page in ctx (a browser with fake devices, or an
+// incognito tab of one) logged in as user and clicks "Join with camera and
+// microphone"; it returns once the page publishes.
+func joinRoom(t *testing.T, ctx context.Context, r *relay, room, user, password string) context.Context {
 	t.Helper()
-	ctx := browser.New(t, fakeMedia())
 	browser.LogIn(t, ctx, r.base(), user, password)
-	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/room/"+room+"?size=640x360"))
+	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/room/"+room+"?size="+callSize+""))
 	run(t, ctx, 20*time.Second, chromedp.Click(chromedp.CSS("#join")))
 	var last publishStats
 	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
@@ -99,8 +99,10 @@ func TestBrowserCall(t *testing.T) {
 	r.addRoom(t, "team")
 	r.addUser(t, "alice", "alice's password")
 	r.addUser(t, "bob", "bob's password")
-	alice := joinRoom(t, r, "team", "alice", "alice's password")
-	bob := joinRoom(t, r, "team", "bob", "bob's password")
+	// One browser, two people: each in a browser context of their own.
+	first := browser.New(t, fakeMedia())
+	alice := joinRoom(t, first, r, "team", "alice", "alice's password")
+	bob := joinRoom(t, browser.Incognito(t, first), r, "team", "bob", "bob's password")
 
 	for _, side := range []struct {
 		name, other string
@@ -148,3 +150,8 @@ func TestBrowserCall(t *testing.T) {
 		t.Errorf("bob after leaving: %+v", s)
 	}
 }
+
+// callSize is the camera size the call tests ask for: small enough that
+// two participants' encoding and decoding fit this 2-core machine next to
+// the relay.
+var callSize = "320x180"

@@ -12,15 +12,19 @@ import (
 // sender reports, with the SSRCs and payload types of the relay's catalog
 // (protocol README §4.2).
 //
-// Timestamps: WebCodecs chunks carry their capture timestamp in µs
-// (W3C WebCodecs §EncodedVideoChunk.timestamp); RTP timestamps are those
-// µs on the track's clock (90 kHz, 48 kHz) from a random base. Sender
-// reports need the wall clock of an RTP timestamp: Captured records, for
-// each media frame as it leaves the camera or microphone, the wall clock
-// it was seen at, and the smallest difference over the last window is taken
-// as the track's capture-to-wall offset (the least-delayed frame is the
-// closest to its capture). Both tracks measured the same way, the viewer's
-// lip-sync is as good as their delays to the page agree.
+// Timestamps: WebCodecs chunks carry a timestamp in µs (W3C WebCodecs
+// §EncodedVideoChunk.timestamp); RTP timestamps are those µs on the track's
+// clock (90 kHz, 48 kHz) from a random base. Sender reports need the wall
+// clock of an RTP timestamp: Captured records, for each chunk as the
+// encoder outputs it, the wall clock it came out at, and the smallest
+// difference over the last windows is taken as the track's
+// timestamp-to-wall offset (the least-delayed chunk is the closest to its
+// capture). The encoder's output is measured, not the camera's frames: an
+// audio encoder stamps its chunks by the samples it was given, which drift
+// from the capture clock when the microphone delivers late (Chromium's
+// fake microphone on a loaded machine: 1.6 s of audio in 2 s), and the
+// offset must be the chunks'. Both tracks measured the same way, the
+// viewer's lip-sync is as good as their encoding delays agree.
 type Outgoing struct {
 	Video, Audio OutTrack
 }
@@ -48,7 +52,7 @@ type OutTrack struct {
 // offsetWindow is how long the smallest capture-to-wall difference is
 // looked for in one window; the offset is the smallest of the last two
 // windows, so a clock that moves is followed within two windows.
-const offsetWindow = 2 * time.Second
+const offsetWindow = 500 * time.Millisecond
 
 // SetSequence sets the first sequence number (random, RFC 3550 §5.1).
 func (t *OutTrack) SetSequence(seq uint16) { t.seq = seq }
@@ -57,8 +61,8 @@ func (t *OutTrack) rtpTime(us int64) uint32 {
 	return t.Base + uint32(us*int64(t.ClockRate)/1e6)
 }
 
-// Captured records that the media frame with capture timestamp us (µs) was
-// seen at wall.
+// Captured records that the chunk with timestamp us (µs) came out of the
+// encoder at wall.
 func (t *OutTrack) Captured(us int64, wall time.Time) {
 	d := wall.Sub(time.UnixMicro(us))
 	if t.window.IsZero() {

@@ -131,6 +131,20 @@ func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	return ctx
 }
 
+// Incognito opens a tab of ctx's browser in a browser context of its own:
+// its own cookies and storage, as another person on another computer, for
+// the cost of a tab instead of a second browser.
+func Incognito(t testing.TB, ctx context.Context) context.Context {
+	t.Helper()
+	c, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(c); err != nil {
+		cancel()
+		t.Fatalf("new browser context: %v", err)
+	}
+	t.Cleanup(cancel)
+	return c
+}
+
 // Run runs one browser action with a time limit; an error fails the test.
 func Run[T any](t testing.TB, ctx context.Context, d time.Duration, a chromedp.Action[T]) T {
 	t.Helper()

@@ -267,8 +267,12 @@ func (p *participant) captureVideo(track js.Value) {
 		chunk.Call("copyTo", staging)
 		b := make([]byte, n)
 		js.CopyBytesToGo(b, staging)
+		us := int64(chunk.Get("timestamp").Float())
+		p.mu.Lock()
+		p.out.Video.Captured(us, time.Now())
+		p.mu.Unlock()
 		select {
-		case p.videoQ <- encoded{data: b, us: int64(chunk.Get("timestamp").Float()), key: chunk.Get("type").String() == "key"}:
+		case p.videoQ <- encoded{data: b, us: us, key: chunk.Get("type").String() == "key"}:
 		default:
 			p.needKey.Store(true) // the sender is behind: start over at a keyframe
 		}
@@ -297,7 +301,6 @@ func (p *participant) captureVideo(track js.Value) {
 		}
 		frame := res.Get("value")
 		now := time.Now()
-		us := int64(frame.Get("timestamp").Float())
 		fw, fh := frame.Get("displayWidth").Int(), frame.Get("displayHeight").Int()
 		if fw != w || fh != h {
 			w, h = fw, fh
@@ -309,7 +312,6 @@ func (p *participant) captureVideo(track js.Value) {
 			p.needKey.Store(true)
 		}
 		p.mu.Lock()
-		p.out.Video.Captured(us, now)
 		p.st.Width, p.st.Height = w, h
 		live := p.live
 		key := now.Sub(p.lastKey) >= keyframeInterval
@@ -345,8 +347,12 @@ func (p *participant) captureAudio(track js.Value) {
 		chunk.Call("copyTo", staging)
 		b := make([]byte, n)
 		js.CopyBytesToGo(b, staging)
+		us := int64(chunk.Get("timestamp").Float())
+		p.mu.Lock()
+		p.out.Audio.Captured(us, time.Now())
+		p.mu.Unlock()
 		select {
-		case p.audioQ <- encoded{data: b, us: int64(chunk.Get("timestamp").Float())}:
+		case p.audioQ <- encoded{data: b, us: us}:
 		default:
 		}
 		return nil
@@ -373,8 +379,6 @@ func (p *participant) captureAudio(track js.Value) {
 			return
 		}
 		data := res.Get("value")
-		now := time.Now()
-		us := int64(data.Get("timestamp").Float())
 		if !configured {
 			configured = true
 			ch := data.Get("numberOfChannels").Int()
@@ -389,7 +393,6 @@ func (p *participant) captureAudio(track js.Value) {
 			p.mu.Unlock()
 		}
 		p.mu.Lock()
-		p.out.Audio.Captured(us, now)
 		live := p.live
 		p.mu.Unlock()
 		if live && enc.Get("state").String() == "configured" {

@@ -59,6 +59,35 @@
     setInterval(render, 3000);
   }
 
+  const rooms = document.getElementById('rooms');
+  if (rooms) {
+    const render = async () => {
+      const r = await fetch('/api/rooms/');
+      if (!r.ok) return;
+      const list = await r.json();
+      rooms.replaceChildren();
+      if (!list.length) {
+        const li = document.createElement('li');
+        li.className = 'empty';
+        li.textContent = 'No rooms yet. Make one for calls with: quicast-relay room add NAME';
+        rooms.append(li);
+      }
+      for (const room of list) {
+        const li = document.createElement('li');
+        const a = document.createElement('a');
+        a.href = '/room/' + encodeURIComponent(room.name);
+        a.textContent = room.name;
+        const n = document.createElement('span');
+        n.className = room.live ? 'badge live' : 'badge';
+        n.textContent = room.live === 1 ? '1 in the call' : room.live + ' in the call';
+        li.append(a, n);
+        rooms.append(li);
+      }
+    };
+    render();
+    setInterval(render, 3000);
+  }
+
   const fp = document.getElementById('ca-fp');
   if (fp) {
     fetch('/api/info').then(r => r.json()).then(info => {
