@@ -378,6 +378,16 @@ func AddUser(dir, name, password string) error {
 	return st.AddUser(name, password)
 }
 
+// AddRoom adds call room name to the data directory dir: every logged-in
+// user may join it (protocol README §4).
+func AddRoom(dir, name string) error {
+	st, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	return st.AddRoom(name)
+}
+
 // RekeyStream gives stream name in the data directory dir a new publish key
 // and returns it; a running relay ends the sender of the old key within a
 // second.

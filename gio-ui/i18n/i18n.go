@@ -125,9 +125,9 @@ const (
 	ReasonIntercepted
 	ModeBroadcast
 	ModeCall
-	TheirStream
-	ViewerName
-	ViewerPassword
+	Room
+	CallUser
+	CallPassword
 	StartCall
 	HangUp
 	CallConnecting
@@ -147,7 +147,7 @@ const (
 	Unmute
 	CameraOff
 	CameraOn
-	ErrCallSelf
+	CallAlone
 	numMsgs
 )
 
@@ -214,17 +214,17 @@ var texts = [2][numMsgs]string{
 		ReasonIntercepted:  "answered by something else (captive portal or proxy?)",
 		ModeBroadcast:      "Broadcast",
 		ModeCall:           "Call",
-		TheirStream:        "Their stream",
-		ViewerName:         "Your viewer name",
-		ViewerPassword:     "Your viewer password",
+		Room:               "Room",
+		CallUser:           "Your name",
+		CallPassword:       "Your password",
 		StartCall:          "Start call",
 		HangUp:             "Hang up",
 		CallConnecting:     "Calling…",
 		CallWaiting:        "Waiting for their picture…",
 		CallIn:             "In call with %s",
 		CallEnded:          "Call ended",
-		ErrCallFields:      "Fill in your stream and publish key, their stream, and your viewer name and password.",
-		ErrCall:            "Their stream cannot be watched: %s",
+		ErrCallFields:      "Fill in the relay, the room, and your name and password on the relay.",
+		ErrCall:            "The call cannot go on: %s",
 		ErrSpeaker:         "No sound output (%s): their picture only.",
 		TheirPicture:       "Their picture",
 		TheirPictureStat:   "%d ms from their camera, %d frames, %.0f kbit/s",
@@ -235,7 +235,7 @@ var texts = [2][numMsgs]string{
 		Unmute:             "Unmute",
 		CameraOff:          "Camera off",
 		CameraOn:           "Camera on",
-		ErrCallSelf:        "Their stream is your own: enter the other side's stream.",
+		CallAlone:          "Nobody else is in room %s yet: waiting for them to join…",
 		Headphones:         "Use headphones: there is no echo cancellation yet, so a loudspeaker sends their voice back to them.",
 	},
 	Chinese: {
@@ -300,17 +300,17 @@ var texts = [2][numMsgs]string{
 		ReasonIntercepted:  "应答来自其他设备（强制门户或代理？）",
 		ModeBroadcast:      "直播",
 		ModeCall:           "通话",
-		TheirStream:        "对方的直播流",
-		ViewerName:         "您的观看账号",
-		ViewerPassword:     "您的观看密码",
+		Room:               "房间",
+		CallUser:           "您的用户名",
+		CallPassword:       "您的密码",
 		StartCall:          "开始通话",
 		HangUp:             "挂断",
 		CallConnecting:     "正在呼叫…",
 		CallWaiting:        "正在等待对方的画面…",
 		CallIn:             "与 %s 通话中",
 		CallEnded:          "通话已结束",
-		ErrCallFields:      "请填写您的直播流和推流密钥、对方的直播流，以及您的观看账号和密码。",
-		ErrCall:            "无法观看对方的直播流：%s",
+		ErrCallFields:      "请填写中继服务器、房间，以及您在中继服务器上的用户名和密码。",
+		ErrCall:            "通话无法继续：%s",
 		ErrSpeaker:         "没有声音输出（%s）：只有画面。",
 		TheirPicture:       "对方的画面",
 		TheirPictureStat:   "距对方摄像头 %d 毫秒，%d 帧，%.0f kbit/s",
@@ -321,7 +321,7 @@ var texts = [2][numMsgs]string{
 		Unmute:             "取消静音",
 		CameraOff:          "关闭摄像头",
 		CameraOn:           "打开摄像头",
-		ErrCallSelf:        "对方的直播流就是您自己的：请填写对方的直播流。",
+		CallAlone:          "房间 %s 里还没有其他人：正在等待对方加入…",
 		Headphones:         "请使用耳机：目前还没有回声消除，扬声器会把对方的声音传回给对方。",
 	},
 }

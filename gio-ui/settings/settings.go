@@ -32,8 +32,8 @@ type Settings struct {
 	Probes      []string          `json:"probes,omitempty"`   // host:port to test the internet with
 	HidePreview bool              `json:"hidePreview,omitempty"`
 	Mode        string            `json:"mode,omitempty"`        // "broadcast" (default) or "call"
-	TheirStream string            `json:"theirStream,omitempty"` // in a call: the other side's stream
-	ViewerUser  string            `json:"viewerUser,omitempty"`  // in a call: the account that watches it
+	Room        string            `json:"room,omitempty"`     // in a call: the relay's room (quicast-relay room add)
+	CallUser    string            `json:"callUser,omitempty"` // in a call: this side's account on the relay
 
 	Key string `json:"-"` // the publish key, kept apart
 }

@@ -28,7 +28,7 @@ func (u *UI) update(gtx layout.Context) {
 			u.lang = l
 		}
 	}
-	live := u.bc != nil
+	live := u.live()
 	if u.modeEnum.Update(gtx) {
 		if live {
 			u.modeEnum.Value = u.set.Mode // not while live
@@ -69,7 +69,7 @@ func (u *UI) update(gtx layout.Context) {
 		u.save()
 		u.commitRelay()
 	}
-	if u.startBtn.Clicked(gtx) && u.bc == nil {
+	if u.startBtn.Clicked(gtx) && !u.live() {
 		if callMode {
 			u.startCall()
 		} else {
@@ -85,13 +85,13 @@ func (u *UI) update(gtx layout.Context) {
 	if u.cameraBtn.Clicked(gtx) && u.bc != nil {
 		u.bc.SetCameraOff(!u.bc.CameraOff())
 	}
-	if u.stopBtn.Clicked(gtx) && u.bc != nil {
-		u.stopBroadcast()
+	if u.stopBtn.Clicked(gtx) && u.live() {
+		u.hangUp()
+		if u.bc != nil {
+			u.stopBroadcast()
+		}
 	}
-	if u.call != nil && u.bc == nil {
-		u.call.stop() // hung up, or the broadcast half failed
-		u.call = nil
-	}
+	u.callSteps()
 	if u.bc != nil {
 		select {
 		case <-u.bc.Done():
@@ -125,14 +125,20 @@ func (u *UI) update(gtx layout.Context) {
 }
 
 func (u *UI) startBroadcast(takeover bool) {
-	target := u.relayTarget()
-	relay, stream, key := target.URL, strings.TrimSpace(u.streamEd.Text()), strings.TrimSpace(u.keyEd.Text())
-	if relay == "" || stream == "" || key == "" {
+	stream, key := strings.TrimSpace(u.streamEd.Text()), strings.TrimSpace(u.keyEd.Text())
+	if u.relayTarget().URL == "" || stream == "" || key == "" {
 		u.bcErr = u.lang.T(i18n.ErrFields)
 		return
 	}
 	u.save()
 	u.bcErr, u.bcLive = "", false
+	u.startSending(stream, key, takeover)
+}
+
+// startSending starts this side's broadcast of stream with key.
+func (u *UI) startSending(stream, key string, takeover bool) {
+	target := u.relayTarget()
+	relay := target.URL
 	var w, h int
 	fmt.Sscanf(u.sizeEnum.Value, "%dx%d", &w, &h)
 	fps, _ := strconv.Atoi(u.rateEnum.Value)
@@ -151,26 +157,60 @@ func (u *UI) startBroadcast(takeover bool) {
 	})
 }
 
-// startCall starts both halves of a call: the broadcast of this side, and
-// watching the other side's stream.
+// startCall joins the room: the call logs in and joins in the background
+// (callSteps starts this side's broadcast with what the join gives) and
+// watches the other participant.
 func (u *UI) startCall() {
 	target := u.relayTarget()
-	their, user, pass := strings.TrimSpace(u.theirEd.Text()), strings.TrimSpace(u.viewerEd.Text()), u.passEd.Text()
-	if target.URL == "" || strings.TrimSpace(u.streamEd.Text()) == "" || strings.TrimSpace(u.keyEd.Text()) == "" ||
-		their == "" || user == "" || pass == "" {
+	room, user, pass := strings.TrimSpace(u.roomEd.Text()), strings.TrimSpace(u.userEd.Text()), u.passEd.Text()
+	if target.URL == "" || room == "" || user == "" || pass == "" {
 		u.bcErr = u.lang.T(i18n.ErrCallFields)
 		return
 	}
-	if their == strings.TrimSpace(u.streamEd.Text()) {
-		u.bcErr = u.lang.T(i18n.ErrCallSelf)
-		return
-	}
-	u.startBroadcast(false)
-	if u.bc == nil {
-		return
-	}
-	u.call = startCall(callConfig{Relay: target.URL, CAFile: target.CAFile, Pin: target.Pin, Stream: their,
+	u.save()
+	u.bcErr, u.bcLive, u.sending = "", false, false
+	u.call = startCall(callConfig{Relay: target.URL, CAFile: target.CAFile, Pin: target.Pin, Room: room,
 		User: user, Password: pass, Speaker: u.cfg.Speaker, Logger: u.cfg.Logger}, u.invalidate)
+}
+
+// callSteps moves a call on, once a frame: once joined, this side's
+// broadcast starts with the stream and key of the join (taking over this
+// user's stream from an earlier session of theirs); a call that failed,
+// or whose broadcast half ended, hangs up.
+func (u *UI) callSteps() {
+	if u.call == nil {
+		return
+	}
+	if err := u.call.failed(); err != nil {
+		u.hangUp()
+		if u.bc != nil {
+			u.stopBroadcast()
+		}
+		u.bcErr = u.lang.T(i18n.ErrCall, err)
+		return
+	}
+	if u.bc != nil {
+		return
+	}
+	if u.sending {
+		u.hangUp() // the broadcast half ended: its reason is shown
+		return
+	}
+	if j, ok := u.call.joined(); ok {
+		u.sending = true
+		u.startSending(j.Stream, j.PublishKey, true)
+		if u.bc == nil {
+			u.hangUp()
+		}
+	}
+}
+
+// hangUp ends the call's receiving half.
+func (u *UI) hangUp() {
+	if u.call != nil {
+		u.call.stop()
+		u.call = nil
+	}
 }
 
 func (u *UI) stopBroadcast() {

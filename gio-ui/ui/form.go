@@ -53,7 +53,7 @@ func (u *UI) layoutHeader(gtx C) D {
 			layout.Rigid(material.H5(u.th, u.lang.T(i18n.Title)).Layout),
 			layout.Rigid(layout.Spacer{Width: unit.Dp(24)}.Layout),
 			layout.Rigid(func(gtx C) D {
-				if u.bc != nil {
+				if u.live() {
 					gtx = gtx.Disabled() // the mode stays while live
 				}
 				return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
@@ -143,7 +143,7 @@ func (u *UI) layoutWarnings(gtx C) D {
 
 func (u *UI) layoutForm(gtx C) D {
 	lists := u.lists
-	live := u.bc != nil
+	live := u.live()
 	var items []layout.Widget
 	heading := func(m i18n.Msg) {
 		items = append(items, func(gtx C) D {
@@ -185,12 +185,12 @@ func (u *UI) layoutForm(gtx C) D {
 			return layout.Flex{}.Layout(gtx, col(a), layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), col(b))
 		})
 	}
-	pair(field{i18n.Relay, &u.relayEd, "https://relay.example:8443", 0.62}, field{i18n.Stream, &u.streamEd, "demo", 0.38})
-	pair(field{i18n.PublishKey, &u.keyEd, "", 0.5}, field{i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint), 0.5})
 	if u.modeEnum.Value == modeCall {
-		// Whom to call: their stream, watched with a viewer account.
-		pair(field{i18n.TheirStream, &u.theirEd, "", 0.5}, field{i18n.ViewerName, &u.viewerEd, "", 0.5})
-		pair(field{i18n.ViewerPassword, &u.passEd, "", 0.5}, field{})
+		// A call is a room on the relay, joined with this side's account:
+		// the relay gives the stream and key to publish with.
+		pair(field{i18n.Relay, &u.relayEd, "https://relay.example:8443", 0.62}, field{i18n.Room, &u.roomEd, "team", 0.38})
+		pair(field{i18n.CallUser, &u.userEd, "", 0.5}, field{i18n.CallPassword, &u.passEd, "", 0.5})
+		pair(field{i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint), 0.5}, field{})
 		items = append(items, func(gtx C) D {
 			return layout.Inset{Top: unit.Dp(4)}.Layout(gtx, func(gtx C) D {
 				l := material.Caption(u.th, u.lang.T(i18n.Headphones))
@@ -198,6 +198,9 @@ func (u *UI) layoutForm(gtx C) D {
 				return l.Layout(gtx)
 			})
 		})
+	} else {
+		pair(field{i18n.Relay, &u.relayEd, "https://relay.example:8443", 0.62}, field{i18n.Stream, &u.streamEd, "demo", 0.38})
+		pair(field{i18n.PublishKey, &u.keyEd, "", 0.5}, field{i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint), 0.5})
 	}
 	heading(i18n.Quality)
 	items = append(items, func(gtx C) D {
@@ -232,7 +235,7 @@ func (u *UI) layoutForm(gtx C) D {
 
 // layoutButtons keeps Start/Stop and Quit in view below the form.
 func (u *UI) layoutButtons(gtx C) D {
-	live := u.bc != nil
+	live := u.live()
 	return layout.Inset{Top: unit.Dp(10)}.Layout(gtx, func(gtx C) D {
 		return layout.Flex{}.Layout(gtx,
 			layout.Rigid(func(gtx C) D {
@@ -248,7 +251,7 @@ func (u *UI) layoutButtons(gtx C) D {
 				return material.Button(u.th, &u.startBtn, u.lang.T(start)).Layout(gtx)
 			}),
 			layout.Rigid(func(gtx C) D {
-				if !live || u.call == nil {
+				if u.bc == nil || u.call == nil {
 					return D{}
 				}
 				// In a call: mute and camera off, between Hang up and Quit.

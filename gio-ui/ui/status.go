@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"gioui.org/layout"
@@ -151,10 +152,12 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 		state, c = u.lang.T(i18n.ErrCall, cs.Err), red
 	case cs.Reconnect > 0:
 		state, c = u.lang.T(i18n.CallReconnecting, cs.Reconnect), red
+	case cs.Alone:
+		state = u.lang.T(i18n.CallAlone, cs.Room)
 	case cs.Connected && cs.Frames == 0:
 		state = u.lang.T(i18n.CallWaiting)
 	case cs.Connected:
-		state, c = u.lang.T(i18n.CallIn, cs.Stream)+"  "+fmtElapsed(u.now().Sub(cs.Started)), green
+		state, c = u.lang.T(i18n.CallIn, strings.Join(cs.Others, ", "))+"  "+fmtElapsed(u.now().Sub(cs.Started)), green
 	}
 	*rows = append(*rows, layout.Rigid(layout.Spacer{Height: unit.Dp(6)}.Layout), layout.Rigid(func(gtx C) D {
 		l := material.Body1(u.th, state)

@@ -45,8 +45,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// NoPreview turns the idle self view off (tests that count frames).
 	NoPreview bool
-	// ViewerPassword, when set, fills the call's viewer password (from
-	// -viewer-password-file or $QUICAST_VIEWER_PASSWORD); never saved.
+	// ViewerPassword, when set, fills the call's password of this side's
+	// account on the relay (from -viewer-password-file or
+	// $QUICAST_VIEWER_PASSWORD); never saved.
 	ViewerPassword string
 	// Speaker, when set, opens the sound output of a call (tests: a null
 	// device); default the system's.
@@ -84,7 +85,7 @@ type UI struct {
 	cam, mic                                                 deviceSelector
 	sizeEnum, rateEnum, bitrateEnum, langEnum, modeEnum      widget.Enum
 	relayEd, streamEd, keyEd, caEd                           widget.Editor
-	theirEd, viewerEd, passEd                                widget.Editor // call mode
+	roomEd, userEd, passEd                                   widget.Editor // call mode
 	startBtn, stopBtn, quitBtn, copyBtn, pinBtn, takeoverBtn widget.Clickable
 	muteBtn, cameraBtn                                       widget.Clickable // in a call
 	form                                                     widget.List
@@ -94,7 +95,8 @@ type UI struct {
 
 	bg       shared // filled by the background goroutines
 	bc       *broadcast.Broadcast
-	call     *call  // in call mode, while a call runs (with bc)
+	call     *call  // in call mode, while a call runs
+	sending  bool   // the call's broadcast half was started
 	bcErr    string // the words for the last broadcast's failure
 	bcLive   bool   // it failed because another sender is live: offer to take over
 	copiedAt time.Time
@@ -164,14 +166,14 @@ func New(cfg Config) (*UI, error) {
 		}
 	}
 	u.langEnum.Value = u.lang.Code()
-	for _, ed := range []*widget.Editor{&u.relayEd, &u.streamEd, &u.keyEd, &u.caEd, &u.theirEd, &u.viewerEd, &u.passEd} {
+	for _, ed := range []*widget.Editor{&u.relayEd, &u.streamEd, &u.keyEd, &u.caEd, &u.roomEd, &u.userEd, &u.passEd} {
 		ed.SingleLine = true
 	}
 	u.relayEd.Submit, u.caEd.Submit = true, true
 	u.keyEd.Mask, u.passEd.Mask = '•', '•'
 	u.modeEnum.Value = pick(set.Mode, []string{modeBroadcast, modeCall}, modeBroadcast)
-	u.theirEd.SetText(set.TheirStream)
-	u.viewerEd.SetText(set.ViewerUser)
+	u.roomEd.SetText(set.Room)
+	u.userEd.SetText(set.CallUser)
 	u.passEd.SetText(cfg.ViewerPassword)
 	u.showPreview.Value = !set.HidePreview
 	u.relayEd.SetText(set.Relay)
@@ -217,6 +219,9 @@ const (
 )
 
 // Shutdown stops the broadcast and the call, if any, and saves the settings.
+// live reports whether a broadcast or a call is on: the form is locked.
+func (u *UI) live() bool { return u.bc != nil || u.call != nil }
+
 func (u *UI) Shutdown() {
 	if u.call != nil {
 		u.call.stop()
@@ -243,8 +248,8 @@ func (u *UI) save() {
 	u.set.BitrateKbps, _ = strconv.Atoi(u.bitrateEnum.Value)
 	u.set.Language = u.lang.Code()
 	u.set.Mode = u.modeEnum.Value
-	u.set.TheirStream = strings.TrimSpace(u.theirEd.Text())
-	u.set.ViewerUser = strings.TrimSpace(u.viewerEd.Text()) // the password is not kept
+	u.set.Room = strings.TrimSpace(u.roomEd.Text())
+	u.set.CallUser = strings.TrimSpace(u.userEd.Text()) // the password is not kept
 	if err := settings.Save(u.cfg.ConfigDir, u.set); err != nil {
 		u.log.Warn("settings not saved", "err", err)
 	}

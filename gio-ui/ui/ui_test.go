@@ -501,25 +501,32 @@ func TestFormFitsTheWindow(t *testing.T) {
 	}
 }
 
-// A call from the window: this side publishes its test picture and tone to
-// its stream and watches the other side's (a test broadcast here): their
-// picture is decoded and shown, their sound played (on miniaudio's null
-// device), and hanging up ends both halves.
+// A call from the window: this side joins a room with its account and
+// publishes its test picture and tone into it, and watches the other
+// participant (a test broadcast in the room here): their picture is
+// decoded and shown, their sound played (on miniaudio's null device), and
+// hanging up ends both halves.
 func TestCallFromTheWindow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a relay and two broadcasts")
 	}
 	r := relaytest.Start(t)
-	myKey := r.AddStream(t, "me")
-	theirKey := r.AddStream(t, "them")
-	r.AddUser(t, "viewer", "watch it live")
-	calltest.Publish(t, r, "them", theirKey, 320, 240, 15)
+	r.AddRoom(t, "team")
+	r.AddUser(t, "me", "my password")
+	r.AddUser(t, "them", "their password")
 
-	u, w := callWindow(t, r.URL, "me", myKey, r.CAFile(), "them", "viewer", "watch it live")
+	u, w := callWindow(t, r.URL, "team", "me", "my password", r.CAFile())
 	w.click("Start call")
 	if u.call == nil {
 		t.Fatalf("no call: %q", u.bcErr)
 	}
+	// Alone in the room first: the window says so and waits.
+	w.until("alone in the room", 15*time.Second, func() bool { return u.call.status().Alone })
+	if !slices.ContainsFunc(w.labels(), func(l string) bool { return strings.HasPrefix(l, "Nobody else is in room team yet") }) {
+		t.Errorf("being alone not shown: %q", w.labels())
+	}
+	j := calltest.Join(t, r, "team", "them", "their password")
+	calltest.Publish(t, r, j.Stream, j.PublishKey, 320, 240, 15)
 	w.until("their picture", 30*time.Second, func() bool {
 		cs := u.call.status()
 		if cs.Err != nil {
@@ -545,8 +552,12 @@ func TestCallFromTheWindow(t *testing.T) {
 	}
 	t.Logf("their picture %v after their camera, %d frames; receiver %+v; playout %+v",
 		cs.Delay, cs.Frames, cs.ReceiverStats, u.call.rc.Playout().Stats())
-	if !r.Live(t, "me") {
+	if !r.Live(t, "team.me") {
 		t.Error("this side's stream is not live on the relay")
+	}
+	if !slices.Contains(w.labels(), "In call with them  "+fmtElapsed(u.now().Sub(cs.Started))) &&
+		!slices.ContainsFunc(w.labels(), func(l string) bool { return strings.HasPrefix(l, "In call with them  ") }) {
+		t.Errorf("the other participant's name not shown: %q", w.labels())
 	}
 
 	// Mute and camera off, and back.
@@ -595,16 +606,16 @@ func TestCallFromTheWindow(t *testing.T) {
 	if u.call != nil || u.bc != nil {
 		t.Errorf("after hanging up: call %v, broadcast %v", u.call, u.bc)
 	}
-	w.until("my stream over", 15*time.Second, func() bool { return !r.Live(t, "me") })
-	if u.set.TheirStream != "them" || u.set.ViewerUser != "viewer" || u.set.Mode != modeCall {
+	w.until("my stream over", 15*time.Second, func() bool { return !r.Live(t, "team.me") })
+	if u.set.Room != "team" || u.set.CallUser != "me" || u.set.Mode != modeCall {
 		t.Errorf("settings kept %+v", u.set)
 	}
 }
 
 // callWindow opens a window in call mode with the test picture (640×480,
 // 15 fps) and tone and miniaudio's null sound device, and fills the form:
-// relay, this side's stream, its publish key, the relay's CA file, the
-// other side's stream, the viewer name and password.
+// relay, room, this side's account name and password, the relay's CA
+// file.
 func callWindow(t *testing.T, fields ...string) (*UI, *window) {
 	t.Helper()
 	u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
@@ -617,7 +628,7 @@ func callWindow(t *testing.T, fields ...string) (*UI, *window) {
 	w := newWindow(t, u)
 	w.until("device lists", 5*time.Second, func() bool { _, ok := w.find("Test picture (built in)"); return ok })
 	w.click("Call")
-	if _, ok := w.find("Their stream"); !ok {
+	if _, ok := w.find("Room"); !ok {
 		t.Fatalf("no call fields in call mode: %q", w.labels())
 	}
 	w.click("Test picture (built in)")
@@ -634,14 +645,15 @@ func callWindow(t *testing.T, fields ...string) (*UI, *window) {
 const SampleRate10ms = receive.SampleRate / 100
 
 // Two windows call each other through a relay, as two people would: each
-// publishes its test picture and tone to its own stream and watches the
-// other's; each sees the other's picture and plays the other's sound.
+// joins the same room with its own account and publishes its test picture
+// and tone into it; each sees the other's picture and plays the other's
+// sound.
 func TestTwoWindowsCallEachOther(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a relay and two calls")
 	}
 	r := relaytest.Start(t)
-	keys := map[string]string{"alice": r.AddStream(t, "alice"), "bob": r.AddStream(t, "bob")}
+	r.AddRoom(t, "team")
 	r.AddUser(t, "alice", "alice's password")
 	r.AddUser(t, "bob", "bob's password")
 	type side struct {
@@ -650,8 +662,7 @@ func TestTwoWindowsCallEachOther(t *testing.T) {
 	}
 	var sides []side
 	for _, me := range []string{"alice", "bob"} {
-		other := map[string]string{"alice": "bob", "bob": "alice"}[me]
-		u, w := callWindow(t, r.URL, me, keys[me], r.CAFile(), other, me, me+"'s password")
+		u, w := callWindow(t, r.URL, "team", me, me+"'s password", r.CAFile())
 		w.click("Start call")
 		if u.call == nil {
 			t.Fatalf("%s: no call: %q", me, u.bcErr)
@@ -661,6 +672,13 @@ func TestTwoWindowsCallEachOther(t *testing.T) {
 	for i, s := range sides {
 		name := []string{"alice", "bob"}[i]
 		s.w.until(name+" sees and hears the other", 30*time.Second, func() bool {
+			// Both windows run, as on two screens: each starts sending
+			// once it has joined, in its own frames.
+			for _, o := range sides {
+				if o != s {
+					o.w.frame()
+				}
+			}
 			cs := s.u.call.status()
 			if cs.Err != nil {
 				t.Fatalf("%s: %v", name, cs.Err)
@@ -675,6 +693,6 @@ func TestTwoWindowsCallEachOther(t *testing.T) {
 		s.w.click("Hang up")
 	}
 	for _, name := range []string{"alice", "bob"} {
-		sides[0].w.until(name+"'s stream over", 15*time.Second, func() bool { return !r.Live(t, name) })
+		sides[0].w.until(name+"'s stream over", 15*time.Second, func() bool { return !r.Live(t, "team."+name) })
 	}
 }

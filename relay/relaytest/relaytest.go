@@ -11,10 +11,12 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/relay"
 )
 
@@ -97,6 +99,14 @@ func (r *Relay) AddUser(t testing.TB, name, password string) {
 	}
 }
 
+// AddRoom adds a call room.
+func (r *Relay) AddRoom(t testing.TB, name string) {
+	t.Helper()
+	if err := relay.AddRoom(r.Dir, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Rekey gives a stream a new publish key and returns it.
 func (r *Relay) Rekey(t testing.TB, name string) string {
 	t.Helper()
@@ -107,8 +117,9 @@ func (r *Relay) Rekey(t testing.TB, name string) string {
 	return key
 }
 
-// Live reports whether stream has a sender now, as the stream list shows a
-// logged-in viewer (the user is made on first use).
+// Live reports whether stream has a sender now, as the stream list (or, for
+// a room participant's stream ROOM.USER, the room's list) shows a logged-in
+// viewer (the user is made on first use).
 func (r *Relay) Live(t testing.TB, stream string) bool {
 	t.Helper()
 	if r.viewer == nil {
@@ -130,6 +141,18 @@ func (r *Relay) Live(t testing.TB, stream string) bool {
 			t.Fatalf("relaytest login: %s", resp.Status)
 		}
 		r.viewer = c
+	}
+	if room, _, err := protocol.SplitRoomStream(stream); err == nil {
+		resp, err := r.viewer.Get(r.URL + protocol.PathRooms + room)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var info protocol.RoomInfo
+		if json.NewDecoder(resp.Body).Decode(&info) != nil {
+			return false
+		}
+		return slices.ContainsFunc(info.Participants, func(p protocol.Participant) bool { return p.Stream == stream })
 	}
 	resp, err := r.viewer.Get(r.URL + "/api/streams")
 	if err != nil {

@@ -16,30 +16,31 @@ import (
 )
 
 // TestCallScreenshot: the real window under Xvfb, in English and in
-// Chinese, in call mode, calls the
-// other side (a test broadcast on the same relay): Start call (clicked
-// with xdotool) makes this side live, and the window shows the other side's
-// picture with its own small in a corner — photographed, and the colour
-// bars found across the top of the picture box, where only theirs is;
-// Hang up ends this side's stream.
+// Chinese, in call mode, joins a room where the other participant (a test
+// broadcast on the same relay) is: Start call (clicked with xdotool) makes
+// this side live, and the window shows the other side's picture with its
+// own small in a corner — photographed, and the colour bars found across
+// the top of the picture box, where only theirs is; Hang up ends this
+// side's stream.
 func TestCallScreenshot(t *testing.T) {
 	bin, display := windowUnderXvfb(t, "xdotool", "ffmpeg")
 	r := relaytest.Start(t)
-	myKey := r.AddStream(t, "me")
-	theirKey := r.AddStream(t, "them")
-	r.AddUser(t, "viewer", "watch it live")
-	calltest.Publish(t, r, "them", theirKey, 640, 480, 15)
+	r.AddRoom(t, "team")
+	r.AddUser(t, "me", "my password")
+	r.AddUser(t, "them", "their password")
+	j := calltest.Join(t, r, "team", "them", "their password")
+	calltest.Publish(t, r, j.Stream, j.PublishKey, 640, 480, 15)
 
 	for _, lang := range []string{"en", "zh"} {
 		t.Run(lang, func(t *testing.T) {
 			cfg := t.TempDir()
 			os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
 			os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
-				`{"mode":"call","relay":%q,"stream":"me","caFile":%q,"theirStream":"them","viewerUser":"viewer","camera":"test","microphone":"test","size":"640x480","fps":15}`,
+				`{"mode":"call","relay":%q,"caFile":%q,"room":"team","callUser":"me","camera":"test","microphone":"test","size":"640x480","fps":15}`,
 				r.URL, r.CAFile())), 0o600)
 			cmd := exec.Command(bin, "-lang", lang, "-probes", "", "-v")
 			cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=",
-				"QUICAST_KEY="+myKey, "QUICAST_VIEWER_PASSWORD=watch it live")
+				"QUICAST_VIEWER_PASSWORD=my password")
 			var logs strings.Builder
 			cmd.Stdout, cmd.Stderr = &logs, &logs
 			cmd.WaitDelay = 2 * time.Second
@@ -75,7 +76,7 @@ func TestCallScreenshot(t *testing.T) {
 				if c := color.RGBAModel.Convert(grab(t, display, shot).At(18, 676)).(color.RGBA); c.B > 0xa0 && c.R < 0x60 {
 					xdo("mousemove", "40", "690", "click", "1")
 				}
-				return poll(3*time.Second, func() bool { return r.Live(t, "me") })
+				return poll(3*time.Second, func() bool { return r.Live(t, "team.me") })
 			})
 
 			dir := os.Getenv("QUICAST_ARTIFACTS")
@@ -93,7 +94,7 @@ func TestCallScreenshot(t *testing.T) {
 			t.Logf("screenshot: %s", path)
 
 			xdo("mousemove", "40", "690", "click", "1") // Hang up, where Start call was
-			waitUntil(t, "the relay to see this side's stream end", func() bool { return !r.Live(t, "me") })
+			waitUntil(t, "the relay to see this side's stream end", func() bool { return !r.Live(t, "team.me") })
 		})
 	}
 }
