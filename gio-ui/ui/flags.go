@@ -19,19 +19,20 @@ import (
 const usage = `quicast opens the broadcast window: choose a camera and a microphone,
 enter the relay address, the stream name and its publish key, and press Start.
 
-In Call mode the window also watches the other side's stream on the same
-relay, with a viewer account there: their picture shows in the window and
-their sound plays on the default output. Each side publishes its own
-stream and watches the other's.
+In Call mode the window joins a room on the relay (quicast-relay room add
+NAME) with your account there: it publishes your camera and microphone into
+the room, and the other participant's picture shows in the window and their
+sound plays on the default output.
 
 Usage:
   quicast [-lang en|zh] [-config DIR] [-key-file FILE] [-viewer-password-file FILE] [-probes HOST:PORT,...]
 
-Settings (mode, relay, streams, viewer name, devices, quality, the relays
-you trust) are remembered in the config directory; the publish key in its
-own file, readable only by you. A key from -key-file or $QUICAST_KEY, and a
-viewer password from -viewer-password-file or $QUICAST_VIEWER_PASSWORD,
-fill the form but are not saved.
+Settings (mode, relay, stream, room, your name, devices, quality, the
+relays you trust) are remembered in the config directory; the publish key
+in its own file, readable only by you. A key from -key-file or $QUICAST_KEY,
+and the call password (your account on the relay) from
+-viewer-password-file or $QUICAST_VIEWER_PASSWORD, fill the form but are
+not saved.
 
 The window counts as online only when one of the probes completes a TLS
 handshake with a certificate the system trusts for that address: a TCP
@@ -51,7 +52,7 @@ func FromArgs(args []string, stderr io.Writer) (*app.Window, *UI, error) {
 	dir := fs.String("config", "", "settings `DIR`ectory (default: the user's config directory/quicast)")
 	probes := fs.String("probes", strings.Join(netcheck.DefaultProbes, ","), "TLS servers (`HOST:PORT`s) whose verified answer means the internet is reachable")
 	keyFile := fs.String("key-file", "", "read the publish key from `FILE`")
-	passFile := fs.String("viewer-password-file", "", "read the viewer password of calls from `FILE`")
+	passFile := fs.String("viewer-password-file", "", "read the password of your account on the relay, for calls, from `FILE`")
 	verbose := fs.Bool("v", false, "log to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
