@@ -13,15 +13,6 @@ import (
 	"github.com/quicast/quicast/relay/e2e/browser"
 )
 
-// fakeMedia gives a browser Chromium's fake camera (a moving test pattern)
-// and microphone (a beep), allowed without asking.
-func fakeMedia() chromedp.ExecAllocatorOption {
-	return func(a *chromedp.ExecAllocator) {
-		chromedp.Flag("use-fake-device-for-media-stream", true)(a)
-		chromedp.Flag("use-fake-ui-for-media-stream", true)(a)
-	}
-}
-
 // addUser adds a viewer account on the relay's data directory, as the
 // README says: the password on stdin.
 func (r *relay) addUser(t testing.TB, name, password string) {
@@ -100,7 +91,7 @@ func TestBrowserCall(t *testing.T) {
 	r.addUser(t, "alice", "alice's password")
 	r.addUser(t, "bob", "bob's password")
 	// One browser, two people: each in a browser context of their own.
-	first := browser.New(t, fakeMedia())
+	first := browser.New(t, browser.FakeMedia())
 	alice := joinRoom(t, first, r, "team", "alice", "alice's password")
 	bob := joinRoom(t, browser.Incognito(t, first), r, "team", "bob", "bob's password")
 

@@ -11,9 +11,88 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/quicast/quicast/gio-ui/internal/calltest"
+	"github.com/quicast/quicast/relay/e2e/browser"
 	"github.com/quicast/quicast/relay/relaytest"
 )
+
+// xwin is the real window under Xvfb, started in call mode.
+type xwin struct {
+	t       *testing.T
+	display string
+}
+
+// startCallWindow starts the window (bin) on display in language lang and
+// in call mode, set up for room on r as user (the password from the
+// environment, as a person would keep it out of the settings), with the
+// test picture and tone. It ends with the test.
+func startCallWindow(t *testing.T, bin, display string, r *relaytest.Relay, lang, room, user, password string) *xwin {
+	t.Helper()
+	cfg := t.TempDir()
+	os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
+	os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
+		`{"mode":"call","relay":%q,"caFile":%q,"room":%q,"callUser":%q,"camera":"test","microphone":"test","size":"640x480","fps":15}`,
+		r.URL, r.CAFile(), room, user)), 0o600)
+	cmd := exec.Command(bin, "-lang", lang, "-probes", "", "-v")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=",
+		"QUICAST_VIEWER_PASSWORD="+password)
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("window log:\n%s", logs.String())
+		}
+	})
+	w := &xwin{t: t, display: display}
+	waitUntil(t, "the window", func() bool {
+		c := exec.Command("xdotool", "search", "--name", "^quicast$")
+		c.Env = append(os.Environ(), "DISPLAY="+display)
+		return c.Run() == nil
+	})
+	return w
+}
+
+func (w *xwin) xdo(args ...string) {
+	w.t.Helper()
+	c := exec.Command("xdotool", args...)
+	c.Env = append(os.Environ(), "DISPLAY="+w.display)
+	if out, err := c.CombinedOutput(); err != nil {
+		w.t.Fatalf("xdotool %v: %v\n%s", args, err, out)
+	}
+}
+
+// startCall clicks Start call, bottom left, until live reports the call
+// is on: again every 3 s while the button there is still the blue Start
+// call (the first click may come before the window takes input), never
+// once it is the red Hang up of a call on its way.
+func (w *xwin) startCall(live func() bool) {
+	w.t.Helper()
+	shot := filepath.Join(w.t.TempDir(), "button.png")
+	waitUntil(w.t, "a click on Start call to go live", func() bool {
+		if c := color.RGBAModel.Convert(grab(w.t, w.display, shot).At(18, 676)).(color.RGBA); c.B > 0xa0 && c.R < 0x60 {
+			w.xdo("mousemove", "40", "690", "click", "1")
+		}
+		return poll(3*time.Second, live)
+	})
+}
+
+// hangUp clicks Hang up, where Start call was.
+func (w *xwin) hangUp() { w.xdo("mousemove", "40", "690", "click", "1") }
+
+func artifacts(t *testing.T) string {
+	if dir := os.Getenv("QUICAST_ARTIFACTS"); dir != "" {
+		return dir
+	}
+	return t.TempDir()
+}
 
 // TestCallScreenshot: the real window under Xvfb, in English and in
 // Chinese, in call mode, joins a room where the other participant (a test
@@ -33,57 +112,9 @@ func TestCallScreenshot(t *testing.T) {
 
 	for _, lang := range []string{"en", "zh"} {
 		t.Run(lang, func(t *testing.T) {
-			cfg := t.TempDir()
-			os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
-			os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
-				`{"mode":"call","relay":%q,"caFile":%q,"room":"team","callUser":"me","camera":"test","microphone":"test","size":"640x480","fps":15}`,
-				r.URL, r.CAFile())), 0o600)
-			cmd := exec.Command(bin, "-lang", lang, "-probes", "", "-v")
-			cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=",
-				"QUICAST_VIEWER_PASSWORD=my password")
-			var logs strings.Builder
-			cmd.Stdout, cmd.Stderr = &logs, &logs
-			cmd.WaitDelay = 2 * time.Second
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				cmd.Process.Kill()
-				cmd.Wait()
-				if t.Failed() {
-					t.Logf("window log:\n%s", logs.String())
-				}
-			}()
-			xdo := func(args ...string) {
-				t.Helper()
-				c := exec.Command("xdotool", args...)
-				c.Env = append(os.Environ(), "DISPLAY="+display)
-				if out, err := c.CombinedOutput(); err != nil {
-					t.Fatalf("xdotool %v: %v\n%s", args, err, out)
-				}
-			}
-			waitUntil(t, "the window", func() bool {
-				c := exec.Command("xdotool", "search", "--name", "^quicast$")
-				c.Env = append(os.Environ(), "DISPLAY="+display)
-				return c.Run() == nil
-			})
-			// Start call, bottom left; clicked again every 3 s while the button
-			// there is still the blue Start call (the first click may come
-			// before the window takes input), never once it is the red Hang
-			// up of a call still on its way.
-			shot := filepath.Join(t.TempDir(), "button.png")
-			waitUntil(t, "a click on Start call to go live", func() bool {
-				if c := color.RGBAModel.Convert(grab(t, display, shot).At(18, 676)).(color.RGBA); c.B > 0xa0 && c.R < 0x60 {
-					xdo("mousemove", "40", "690", "click", "1")
-				}
-				return poll(3*time.Second, func() bool { return r.Live(t, "team.me") })
-			})
-
-			dir := os.Getenv("QUICAST_ARTIFACTS")
-			if dir == "" {
-				dir = t.TempDir()
-			}
-			path := filepath.Join(dir, "quicast-call-"+lang+".png")
+			w := startCallWindow(t, bin, display, r, lang, "team", "me", "my password")
+			w.startCall(func() bool { return r.Live(t, "team.me") })
+			path := filepath.Join(artifacts(t), "quicast-call-"+lang+".png")
 			var img image.Image
 			if !poll(30*time.Second, func() bool {
 				img = grab(t, display, path)
@@ -92,11 +123,92 @@ func TestCallScreenshot(t *testing.T) {
 				t.Fatalf("their picture is not in the window: %d colours across the status panel (%s)", barsRight(img), path)
 			}
 			t.Logf("screenshot: %s", path)
-
-			xdo("mousemove", "40", "690", "click", "1") // Hang up, where Start call was
+			w.hangUp()
 			waitUntil(t, "the relay to see this side's stream end", func() bool { return !r.Live(t, "team.me") })
 		})
 	}
+}
+
+// TestCallWithBrowser: a desktop participant (the window under Xvfb, test
+// picture and tone) and a browser participant (headless Chromium, its fake
+// camera and microphone) in one room through the relay: the browser plays
+// the window's picture and sound, its beep included, and the window shows
+// the browser's green picture; both photographed. The window hanging up is
+// gone from the browser's page.
+func TestCallWithBrowser(t *testing.T) {
+	bin, display := windowUnderXvfb(t, "xdotool", "ffmpeg")
+	r := relaytest.Start(t)
+	r.AddRoom(t, "team")
+	r.AddUser(t, "me", "my password")
+	r.AddUser(t, "web", "the browser's password")
+
+	w := startCallWindow(t, bin, display, r, "en", "team", "me", "my password")
+	w.startCall(func() bool { return r.Live(t, "team.me") })
+
+	ctx := browser.New(t, browser.FakeMedia())
+	browser.LogIn(t, ctx, r.URL, "web", "the browser's password")
+	browser.Run(t, ctx, 20*time.Second, chromedp.Navigate(r.URL+"/room/team?size=320x180"))
+	browser.Run(t, ctx, 20*time.Second, chromedp.Click(chromedp.CSS("#join")))
+	eval := func(js string) map[string]browser.Stats {
+		m, _ := browser.Eval[map[string]browser.Stats](ctx, js)
+		return m
+	}
+	var seen browser.Stats
+	if !poll(60*time.Second, func() bool {
+		seen = eval(`window.quicastRoomStats ? window.quicastRoomStats() : {}`)["team.me"]
+		return seen.State == "playing" && seen.VideoFramesRendered >= 30 && seen.AudioSamplesPlayed >= 48000
+	}) {
+		t.Fatalf("the browser does not see and hear the window: %v", seen)
+	}
+	// The window's test tone beeps once a second.
+	if !poll(20*time.Second, func() bool {
+		db, err := browser.Eval[float64](ctx, `(() => { const f = document.querySelector('.tile[data-stream="team.me"] iframe');
+			return f && f.contentWindow.quicastLevel ? f.contentWindow.quicastLevel() : -200; })()`)
+		return err == nil && db > -30
+	}) {
+		t.Error("the browser never heard the window's beep")
+	}
+	t.Logf("the browser plays the window: %v; glass-to-glass p50 %.0f ms, A/V skew %.0f ms", seen, seen.LatencyP50MS, seen.AVSkewMS)
+
+	path := filepath.Join(artifacts(t), "quicast-call-browser-window.png")
+	var img image.Image
+	if !poll(60*time.Second, func() bool {
+		img = grab(t, display, path)
+		return greenShare(img) > 0.6
+	}) {
+		t.Fatalf("the browser's picture is not in the window: %.0f %% green (%s)", greenShare(img)*100, path)
+	}
+	t.Logf("window: %s", path)
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err == nil {
+		p := filepath.Join(artifacts(t), "quicast-call-browser-page.png")
+		os.WriteFile(p, png, 0o644)
+		t.Logf("browser: %s", p)
+	}
+
+	w.hangUp()
+	if !poll(20*time.Second, func() bool {
+		n, err := browser.Eval[int](ctx, `document.querySelectorAll('.tile[data-stream="team.me"]').length`)
+		return err == nil && n == 0
+	}) {
+		t.Error("the window hung up but the browser still shows it")
+	}
+}
+
+// greenShare is the share of the picture box's middle row that is green:
+// Chromium's fake camera is a green picture.
+func greenShare(img image.Image) float64 {
+	b := img.Bounds()
+	y := b.Min.Y + 240
+	n, green := 0, 0
+	for x := b.Min.X + b.Dx()/2 + 20; x < b.Max.X-20; x += 4 {
+		c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+		n++
+		if c.G > 40 && int(c.G) > 2*int(c.R) && int(c.G) > 2*int(c.B) {
+			green++
+		}
+	}
+	return float64(green) / float64(n)
 }
 
 // barsRight counts the distinct colours (3 bits a channel) along a row

@@ -52,6 +52,15 @@ func AutoplayBlocked() chromedp.ExecAllocatorOption {
 	return chromedp.Flag("autoplay-policy", "document-user-activation-required")
 }
 
+// FakeMedia gives the browser Chromium's fake camera (a moving test
+// pattern with a clock) and microphone (a beep), allowed without asking.
+func FakeMedia() chromedp.ExecAllocatorOption {
+	return func(a *chromedp.ExecAllocator) {
+		chromedp.Flag("use-fake-device-for-media-stream", true)(a)
+		chromedp.Flag("use-fake-ui-for-media-stream", true)(a)
+	}
+}
+
 // TrustingCA makes the browser trust the CA certificate in caFile (PEM) the
 // way a person who imported it does: in an NSS database of its own (its
 // HOME), with the certificate errors no longer ignored. It needs certutil
