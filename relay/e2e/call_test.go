@@ -48,7 +48,7 @@ type publishStats struct {
 // joinRoom opens the room page in ctx (a browser with fake devices, or an
 // incognito tab of one) logged in as user and clicks "Join with camera and
 // microphone"; it returns once the page publishes.
-func joinRoom(t *testing.T, ctx context.Context, r *relay, room, user, password string) context.Context {
+func joinRoom(t testing.TB, ctx context.Context, r *relay, room, user, password string) context.Context {
 	t.Helper()
 	browser.LogIn(t, ctx, r.base(), user, password)
 	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/room/"+room+"?size="+callSize+""))

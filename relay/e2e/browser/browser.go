@@ -216,6 +216,7 @@ type Stats struct {
 	AVSkewP95MS         float64 `json:"avSkewP95Ms"` // of the magnitudes, last 60 pairs
 	AVSkewPairs         int     `json:"avSkewPairs"`
 	AVSkewClockMS       float64 `json:"avSkewClockMs"` // the same from the player's clocks
+	MouthToEarMS        float64 `json:"mouthToEarMs"`  // sender's capture of the sound heard now → now
 	VideoCodec          string  `json:"videoCodec"`
 	AudioCodec          string  `json:"audioCodec"`
 	Width               int     `json:"width"`  // pixels

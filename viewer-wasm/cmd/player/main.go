@@ -1180,6 +1180,13 @@ func (p *Player) statsObject() any {
 	defer p.mu.Unlock()
 	s, st := p.s, p.m.Status()
 	skewLast, skewP95, skewPairs := p.skew.Skew()
+	// Mouth to ear: the sender's wall clock of the sample leaving the
+	// loudspeaker now, against now (meaningful when both clocks agree:
+	// the same machine, or NTP-synced ones).
+	mouthToEar := 0.0
+	if now := time.Now(); !p.audioHeard(now).IsZero() {
+		mouthToEar = ms(now.Sub(p.audioHeard(now)))
+	}
 	return map[string]any{
 		"state": st.State.String(), "muted": st.Muted, "reason": st.Reason,
 		"sessions": st.Sessions, "broadcasts": st.Broadcasts, "reconnectAttempt": st.Attempt,
@@ -1194,7 +1201,7 @@ func (p *Player) statsObject() any {
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P95()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS,
-		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS,
+		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
 		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),

@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/quicast/quicast/relay/e2e/browser"
+	"github.com/quicast/quicast/relay/load"
+)
+
+// BenchmarkBrowserCall: two people in a room, each in a browser of their
+// own (headless Chromium, fake camera and microphone at callSize, or
+// $QUICAST_CALL_SIZE), through the relay on loopback. After 10 s of
+// warm-up, each side's player of the other is sampled every 250 ms for
+// benchWindow: mouth-to-ear (the other side's capture of the sound heard
+// now → now), glass-to-glass of the picture, the A/V skew from the
+// player's clocks, the audio target; and each browser's CPU (every process
+// of it: encoding its camera and microphone, decoding and playing the
+// other) and memory, and the relay's CPU. Chromium's fake microphone beeps
+// and its camera draws a clock, so the test source's flash-and-beep skew
+// is not available here: the skew is the clocks'.
+func BenchmarkBrowserCall(b *testing.B) {
+	size := callSize
+	if s := os.Getenv("QUICAST_CALL_SIZE"); s != "" {
+		size = s
+	}
+	for b.Loop() {
+		old := callSize
+		callSize = size
+		r := startRelay(b)
+		r.addRoom(b, "team")
+		people := []string{"alice", "bob"}
+		ctxs := map[string]context.Context{}
+		dirs := map[string]string{}
+		for _, who := range people {
+			r.addUser(b, who, who+"'s password")
+			// The profile directory is on every one of the browser's
+			// command lines: browserUsage finds its processes by it.
+			dir := b.TempDir()
+			dirs[who] = dir
+			ctxs[who] = joinRoom(b, browser.New(b, browser.FakeMedia(), chromedp.UserDataDir(dir)), r, "team", who, who+"'s password")
+		}
+		callSize = old
+		for _, who := range people {
+			ctx := ctxs[who]
+			if err := waitFor(ctx, 60*time.Second, func() (bool, error) {
+				_, s, err := otherStats(ctx)
+				return err == nil && s.State == "playing" && s.MouthToEarMS > 0, err
+			}); err != nil {
+				b.Fatalf("%s does not hear the other: %v", who, err)
+			}
+		}
+		time.Sleep(10 * time.Second) // warm-up: the latency controllers settle
+		for _, who := range people {
+			eval[any](ctxs[who], `(() => { for (const f of document.querySelectorAll('.tile[data-stream] iframe')) f.contentWindow.quicastResetStats(); })()`)
+		}
+		cpu0 := map[string]load.Usage{}
+		for _, who := range people {
+			cpu0[who] = browserUsage(dirs[who])
+		}
+		relay0, _ := load.ProcessUsage(r.proc.cmd.Process.Pid)
+		start := time.Now()
+		mouth := map[string][]float64{}
+		skew := map[string][]float64{}
+		tick := time.NewTicker(250 * time.Millisecond)
+		for time.Since(start) < benchWindow {
+			<-tick.C
+			for _, who := range people {
+				if _, s, err := otherStats(ctxs[who]); err == nil && s.MouthToEarMS > 0 {
+					mouth[who] = append(mouth[who], s.MouthToEarMS)
+					skew[who] = append(skew[who], math.Abs(s.AVSkewClockMS))
+				}
+			}
+		}
+		tick.Stop()
+		elapsed := time.Since(start)
+		relay1, _ := load.ProcessUsage(r.proc.cmd.Process.Pid)
+		var all, allSkew []float64
+		var g2g50, g2g95, target, cpuSum float64
+		for _, who := range people {
+			_, s, _ := otherStats(ctxs[who])
+			u := browserUsage(dirs[who])
+			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
+			cpuSum += cpu
+			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms, skew p95 %.0f ms, audio target %.0f ms, starved %d samples; browser %.0f %% of a core, %.0f MB",
+				who, pct(mouth[who], 50), pct(mouth[who], 95), s.LatencyP50MS, s.LatencyP95MS, pct(skew[who], 95), s.TargetDelayMS,
+				s.AudioSamplesStarved, cpu, float64(u.RSS)/1e6)
+			all = append(all, mouth[who]...)
+			allSkew = append(allSkew, skew[who]...)
+			g2g50, g2g95 = max(g2g50, s.LatencyP50MS), max(g2g95, s.LatencyP95MS)
+			target = max(target, s.TargetDelayMS)
+		}
+		b.ReportMetric(pct(all, 50), "mouth-to-ear-p50-ms")
+		b.ReportMetric(pct(all, 95), "mouth-to-ear-p95-ms")
+		b.ReportMetric(g2g50, "latency-p50-ms")
+		b.ReportMetric(g2g95, "latency-p95-ms")
+		b.ReportMetric(pct(allSkew, 95), "av-skew-clock-p95-ms")
+		b.ReportMetric(target, "audio-target-ms")
+		b.ReportMetric(cpuSum/float64(len(people)), "browser-cpu-%")
+		b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
+	}
+}
+
+// pct returns the p-th percentile of v (0 for none).
+func pct(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p/100))]
+}
+
+// browserUsage sums the CPU time and memory of every process of the
+// browser whose profile is dir.
+func browserUsage(dir string) load.Usage {
+	var u load.Usage
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), "--user-data-dir="+dir) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil {
+			continue
+		}
+		if pu, err := load.ProcessUsage(pid); err == nil {
+			u.CPU += pu.CPU
+			u.RSS += pu.RSS
+		}
+	}
+	return u
+}
