@@ -31,7 +31,7 @@ type Settings struct {
 	Language    string            `json:"language,omitempty"` // "en", "zh"; "" follows the system
 	Probes      []string          `json:"probes,omitempty"`   // host:port to test the internet with
 	HidePreview bool              `json:"hidePreview,omitempty"`
-	Mode        string            `json:"mode,omitempty"`        // "broadcast" (default) or "call"
+	Mode        string            `json:"mode,omitempty"`     // "broadcast" (default) or "call"
 	Room        string            `json:"room,omitempty"`     // in a call: the relay's room (quicast-relay room add)
 	CallUser    string            `json:"callUser,omitempty"` // in a call: this side's account on the relay
 

@@ -282,8 +282,8 @@ type callStatus struct {
 	Others        []string // every other participant
 	Alone         bool     // nobody else is in the room
 	Room          string
-	Connected     bool   // the session is open
-	Reconnect     int    // >0: the session was lost; this attempt at it is next
+	Connected     bool // the session is open
+	Reconnect     int  // >0: the session was lost; this attempt at it is next
 	LastErr       error
 	Picture       *image.RGBA
 	Frames        int

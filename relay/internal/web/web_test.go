@@ -27,7 +27,7 @@ import (
 
 // fakeMedia records what the web side asks of the media side.
 type fakeMedia struct {
-	published []string
+	published  []string
 	served     []string // "stream/user"
 	publishers []string // "stream keyID"
 }
