@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/sender"
 	"github.com/quicast/quicast/sender/media"
 )
@@ -31,6 +32,10 @@ type Config struct {
 	// HidePreview starts the broadcast without the self view (no frame
 	// copied, no redraw per frame); ShowPreview changes it later.
 	HidePreview bool
+	// Peer, when set, sends straight to the other side of a direct call
+	// (sender/peercall) with this session instead of publishing to a
+	// relay (PublishConfig is not used).
+	Peer *sender.Session
 }
 
 // State is where a broadcast is.
@@ -238,7 +243,14 @@ func (b *Broadcast) run(ctx context.Context) {
 		return
 	}
 	vo, ao := sender.Offers(video, audio)
-	sess, pr, err := sender.Publish(ctx, b.cfg.PublishConfig, vo, ao)
+	var sess sender.Session
+	var pr protocol.PublishResponse
+	var err error
+	if b.cfg.Peer != nil {
+		sess = *b.cfg.Peer
+	} else {
+		sess, pr, err = sender.Publish(ctx, b.cfg.PublishConfig, vo, ao)
+	}
 	if err != nil {
 		closeAll()
 		if ctx.Err() != nil {
@@ -251,9 +263,13 @@ func (b *Broadcast) run(ctx context.Context) {
 	// Publishing again after a loss takes over only from ourselves.
 	renew := b.cfg.PublishConfig
 	renew.Takeover = false
-	eng, err := sender.New(ctx, sender.Config{Session: sess, Clock: clk, Video: video, Audio: audio,
+	ecfg := sender.Config{Session: sess, Clock: clk, Video: video, Audio: audio,
 		Logger: b.cfg.Logger, Renew: sender.Renewer(renew, vo, ao),
-		OnLink: func(sender.LinkStatus) { b.cfg.Changed() }})
+		OnLink: func(sender.LinkStatus) { b.cfg.Changed() }}
+	if b.cfg.Peer != nil {
+		ecfg.Renew = nil // the other side is there or the call is over
+	}
+	eng, err := sender.New(ctx, ecfg)
 	if err != nil {
 		closeAll()
 		b.fail(err, Other, 0)

@@ -64,9 +64,22 @@ type Stats struct {
 	BadDatagrams, BadGroups uint64
 }
 
+// source is where a receiver's media come from: a relay's viewer session
+// (watch.Session), or a direct call's SRTP (peerSource) made to look like
+// one — a catalog and sender reports on the control side, video in groups
+// that start at keyframes, audio packets.
+type source interface {
+	ReadControl() (*protocol.Message, error)
+	WriteControl(m *protocol.Message) error // a keyframe request
+	AcceptGroup(ctx context.Context) (io.Reader, error)
+	ReadAudio(ctx context.Context, fn func(pkt []byte)) (bundle bool, err error)
+	Context() context.Context
+	Close() error
+}
+
 // Receiver watches one stream. Frames delivers its decoded video.
 type Receiver struct {
-	sess   *watch.Session
+	sess   source
 	log    *slog.Logger
 	frames chan Frame
 	cancel context.CancelFunc
@@ -106,8 +119,13 @@ func Start(ctx context.Context, c *watch.Client, stream string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	return start(ctx, sess, log.With("component", "receive", "stream", stream)), nil
+}
+
+// start receives from sess until ctx ends or Close.
+func start(ctx context.Context, sess source, log *slog.Logger) *Receiver {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Receiver{sess: sess, log: log.With("component", "receive", "stream", stream), cancel: cancel,
+	r := &Receiver{sess: sess, log: log, cancel: cancel,
 		frames: make(chan Frame, 2), packets: make(chan groupPacket, 1024), toSync: make(chan Frame, 8),
 		playout: NewPlayout()}
 	r.clock.ClockRate = protocol.ClockRateVideo
@@ -117,7 +135,7 @@ func Start(ctx context.Context, c *watch.Client, stream string, log *slog.Logger
 	r.wg.Go(func() { r.audioLoop(ctx) })
 	r.wg.Go(func() { r.decodeLoop(ctx) })
 	r.wg.Go(func() { r.syncLoop(ctx) })
-	return r, nil
+	return r
 }
 
 // Frames delivers decoded frames. When they are not taken in time the
@@ -507,7 +525,8 @@ func (r *Receiver) deliver(fr Frame) {
 	}
 }
 
-// requestKeyframe asks the relay for a keyframe, at most once a second.
+// requestKeyframe asks for a keyframe (the relay, or the other side of a
+// direct call), at most once a second.
 func (r *Receiver) requestKeyframe() {
 	r.mu.Lock()
 	now := time.Now()

@@ -40,6 +40,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/sender"
 )
 
 // DefaultPort is where a desktop listens for direct calls (TCP for the
@@ -437,4 +440,28 @@ func readLine(r *bufio.Reader, v any) error {
 		}
 	}
 	return json.Unmarshal(line, v)
+}
+
+// NewMedia returns this side's media for a call: fresh AEAD_AES_128_GCM
+// keys (RFC 7714) and SSRCs for a VP8 picture (when video) and Opus sound
+// (when audio), received on port.
+func NewMedia(port int, video, audio bool) Media {
+	r := func(n int) []byte { b := make([]byte, n); rand.Read(b); return b }
+	ssrc := func() uint32 { b := r(4); return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | 1 }
+	m := Media{Port: port, Profile: protocol.ProfileAEADAES128GCM, Key: r(16), Salt: r(12)}
+	if video {
+		m.VideoSSRC, m.VideoPT, m.Codec = ssrc(), protocol.PayloadTypeVP8, protocol.WebCodecsVP8
+	}
+	if audio {
+		m.AudioSSRC, m.AudioPT, m.Channels = ssrc(), protocol.PayloadTypeOpus, 2
+	}
+	return m
+}
+
+// Session is the sender session that sends the stream m describes to the
+// other side at to: video and audio to the same port (rtcp-mux), the
+// other side's PLIs coming back.
+func (m Media) Session(to *net.UDPAddr) sender.Session {
+	return sender.Session{Addr: to, Profile: m.Profile, Key: m.Key, Salt: m.Salt, VideoSSRC: m.VideoSSRC, AudioSSRC: m.AudioSSRC,
+		VideoPT: m.VideoPT, AudioPT: m.AudioPT}
 }
