@@ -148,6 +148,19 @@ const (
 	CameraOff
 	CameraOn
 	CallAlone
+	ViaRelay
+	ViaDirect
+	TheirAddress
+	TheirCode
+	CallsToYou
+	Ringing
+	Answer
+	Decline
+	MissedCall
+	ErrDirectFields
+	CallHungUp
+	DirectNAT
+	ErrListen
 	numMsgs
 )
 
@@ -236,6 +249,19 @@ var texts = [2][numMsgs]string{
 		CameraOff:          "Camera off",
 		CameraOn:           "Camera on",
 		CallAlone:          "Nobody else is in room %s yet: waiting for them to join…",
+		ViaRelay:           "Through a relay",
+		ViaDirect:          "Direct (LAN)",
+		TheirAddress:       "Their address",
+		TheirCode:          "Their code",
+		CallsToYou:         "Calls to you: %s   code %s",
+		Ringing:            "%s is calling",
+		Answer:             "Answer",
+		Decline:            "Decline",
+		MissedCall:         "Missed call from %s at %s",
+		ErrDirectFields:    "Fill in their address and the code their window shows, and your name.",
+		CallHungUp:         "Call ended: %s",
+		DirectNAT:          "A direct call needs each side to reach the other's port (TCP and UDP): a LAN or a VPN. Across the internet, call through a relay.",
+		ErrListen:          "Cannot take direct calls: %s",
 		Headphones:         "Use headphones: there is no echo cancellation yet, so a loudspeaker sends their voice back to them.",
 	},
 	Chinese: {
@@ -322,6 +348,19 @@ var texts = [2][numMsgs]string{
 		CameraOff:          "关闭摄像头",
 		CameraOn:           "打开摄像头",
 		CallAlone:          "房间 %s 里还没有其他人：正在等待对方加入…",
+		ViaRelay:           "通过中继服务器",
+		ViaDirect:          "直连（局域网）",
+		TheirAddress:       "对方的地址",
+		TheirCode:          "对方的通话码",
+		CallsToYou:         "呼叫您的地址：%s   通话码 %s",
+		Ringing:            "%s 正在呼叫您",
+		Answer:             "接听",
+		Decline:            "拒绝",
+		MissedCall:         "未接来电：%s（%s）",
+		ErrDirectFields:    "请填写对方的地址、对方窗口显示的通话码以及您的名字。",
+		CallHungUp:         "通话已结束：%s",
+		DirectNAT:          "直连通话要求双方能访问对方的端口（TCP 和 UDP）：局域网或 VPN。跨越互联网时请通过中继服务器通话。",
+		ErrListen:          "无法接听直连呼叫：%s",
 		Headphones:         "请使用耳机：目前还没有回声消除，扬声器会把对方的声音传回给对方。",
 	},
 }

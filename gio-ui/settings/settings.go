@@ -34,6 +34,8 @@ type Settings struct {
 	Mode        string            `json:"mode,omitempty"`     // "broadcast" (default) or "call"
 	Room        string            `json:"room,omitempty"`     // in a call: the relay's room (quicast-relay room add)
 	CallUser    string            `json:"callUser,omitempty"` // in a call: this side's account on the relay
+	CallVia     string            `json:"callVia,omitempty"`  // "relay" (default) or "direct": a direct call on a LAN
+	PeerAddr    string            `json:"peerAddr,omitempty"` // a direct call's other side, HOST[:PORT]
 
 	Key string `json:"-"` // the publish key, kept apart
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/quicast/quicast/gio-ui/receive"
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/watch"
+	"github.com/quicast/quicast/sender"
 )
 
 // callConfig is the room to call in, as whom, and how to trust the relay.
@@ -38,8 +39,11 @@ type call struct {
 	changed func()
 	room    string
 
+	direct bool // a direct call (direct.go), not a room on a relay
+
 	mu        sync.Mutex
 	join      *protocol.RoomJoin // once joined: this side's stream and key
+	peer      *sender.Session    // a direct call, once answered: what this side sends with
 	others    []string           // the other participants, as last listed
 	rc        *receive.Receiver
 	picture   *image.RGBA

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/quicast/quicast/gio-ui/i18n"
 	"github.com/quicast/quicast/sender"
 	"github.com/quicast/quicast/sender/media"
+	"github.com/quicast/quicast/sender/peercall"
 )
 
 // update handles the input of the last frame and the background results.
@@ -38,6 +40,15 @@ func (u *UI) update(gtx layout.Context) {
 		}
 	}
 	callMode := u.modeEnum.Value == modeCall
+	if u.viaEnum.Update(gtx) {
+		if live {
+			u.viaEnum.Value = u.set.CallVia
+		} else {
+			u.bcErr = ""
+			u.save()
+		}
+	}
+	u.lanSteps(callMode && u.viaEnum.Value == viaDirect)
 	u.cam.update(gtx, lists.Cameras, haveLists, live)
 	u.mic.update(gtx, lists.Microphones, haveLists, live)
 
@@ -68,6 +79,20 @@ func (u *UI) update(gtx layout.Context) {
 		u.set.SetPin(u.relayTarget().URL, fp.String())
 		u.save()
 		u.commitRelay()
+	}
+	if u.answerBtn.Clicked(gtx) && u.lan != nil && !u.live() {
+		if in := u.lan.take(); in != nil {
+			u.save()
+			u.bcErr, u.sending = "", false
+			u.call = startDirectCall(directConfig{Name: u.callName(), Incoming: in, Port: u.lan.l.Port(),
+				Video: u.cam.source().Type != media.SourceNone, Audio: u.mic.source().Type != media.SourceNone,
+				Speaker: u.cfg.Speaker}, u.invalidate)
+		}
+	}
+	if u.declineBtn.Clicked(gtx) && u.lan != nil {
+		if in := u.lan.take(); in != nil {
+			in.Decline()
+		}
 	}
 	if u.startBtn.Clicked(gtx) && !u.live() {
 		if callMode {
@@ -132,11 +157,12 @@ func (u *UI) startBroadcast(takeover bool) {
 	}
 	u.save()
 	u.bcErr, u.bcLive = "", false
-	u.startSending(stream, key, takeover)
+	u.startSending(stream, key, takeover, nil)
 }
 
-// startSending starts this side's broadcast of stream with key.
-func (u *UI) startSending(stream, key string, takeover bool) {
+// startSending starts this side's broadcast of stream with key, or, with
+// peer, straight to the other side of a direct call.
+func (u *UI) startSending(stream, key string, takeover bool, peer *sender.Session) {
 	target := u.relayTarget()
 	relay := target.URL
 	var w, h int
@@ -154,6 +180,7 @@ func (u *UI) startSending(stream, key string, takeover bool) {
 		Logger:      u.cfg.Logger,
 		Changed:     u.invalidate,
 		HidePreview: !u.showPreview.Value,
+		Peer:        peer,
 	})
 }
 
@@ -161,6 +188,19 @@ func (u *UI) startSending(stream, key string, takeover bool) {
 // (callSteps starts this side's broadcast with what the join gives) and
 // watches the other participant.
 func (u *UI) startCall() {
+	if u.viaEnum.Value == viaDirect {
+		addr, code := strings.TrimSpace(u.peerAddrEd.Text()), strings.ReplaceAll(strings.TrimSpace(u.peerCodeEd.Text()), " ", "")
+		if addr == "" || code == "" || strings.TrimSpace(u.userEd.Text()) == "" {
+			u.bcErr = u.lang.T(i18n.ErrDirectFields)
+			return
+		}
+		u.save()
+		u.bcErr, u.bcLive, u.sending = "", false, false
+		u.call = startDirectCall(directConfig{Name: u.callName(), Addr: addr, Code: code,
+			Video: u.cam.source().Type != media.SourceNone, Audio: u.mic.source().Type != media.SourceNone,
+			Speaker: u.cfg.Speaker}, u.invalidate)
+		return
+	}
 	target := u.relayTarget()
 	room, user, pass := strings.TrimSpace(u.roomEd.Text()), strings.TrimSpace(u.userEd.Text()), u.passEd.Text()
 	if target.URL == "" || room == "" || user == "" || pass == "" {
@@ -187,6 +227,9 @@ func (u *UI) callSteps() {
 			u.stopBroadcast()
 		}
 		u.bcErr = u.lang.T(i18n.ErrCall, err)
+		if errors.Is(err, peercall.ErrHungUp) || errors.Is(err, peercall.ErrDeclined) || errors.Is(err, peercall.ErrNoAnswer) {
+			u.bcErr = u.lang.T(i18n.CallHungUp, err)
+		}
 		return
 	}
 	if u.bc != nil {
@@ -196,12 +239,45 @@ func (u *UI) callSteps() {
 		u.hangUp() // the broadcast half ended: its reason is shown
 		return
 	}
-	if j, ok := u.call.joined(); ok {
+	if ps, ok := u.call.peerSession(); ok {
 		u.sending = true
-		u.startSending(j.Stream, j.PublishKey, true)
+		u.startSending("", "", false, &ps)
 		if u.bc == nil {
 			u.hangUp()
 		}
+		return
+	}
+	if j, ok := u.call.joined(); ok {
+		u.sending = true
+		u.startSending(j.Stream, j.PublishKey, true, nil)
+		if u.bc == nil {
+			u.hangUp()
+		}
+	}
+}
+
+// callName is this side's name in a call: the account name in the form.
+func (u *UI) callName() string {
+	if n := strings.TrimSpace(u.userEd.Text()); n != "" {
+		return n
+	}
+	return "quicast"
+}
+
+// lanSteps keeps the direct-call listener running while want (Call →
+// Direct chosen), and tells it when this side is busy.
+func (u *UI) lanSteps(want bool) {
+	switch {
+	case want && u.lan == nil && u.lanErr == nil:
+		u.lan, u.lanErr = listenForCalls(u.invalidate)
+	case !want && u.lan != nil:
+		u.lan.close()
+		u.lan = nil
+	case !want:
+		u.lanErr = nil
+	}
+	if u.lan != nil {
+		u.lan.setBusy(u.live())
 	}
 }
 

@@ -3,6 +3,9 @@ package ui
 import (
 	"image"
 	"image/color"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"gioui.org/layout"
@@ -185,7 +188,47 @@ func (u *UI) layoutForm(gtx C) D {
 			return layout.Flex{}.Layout(gtx, col(a), layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), col(b))
 		})
 	}
+	caption := func(text string, c color.NRGBA) {
+		items = append(items, func(gtx C) D {
+			return layout.Inset{Top: unit.Dp(4)}.Layout(gtx, func(gtx C) D {
+				l := material.Caption(u.th, text)
+				l.Color = c
+				return l.Layout(gtx)
+			})
+		})
+	}
 	if u.modeEnum.Value == modeCall {
+		items = append(items, func(gtx C) D {
+			if live {
+				gtx = gtx.Disabled()
+			}
+			return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+				layout.Rigid(material.RadioButton(u.th, &u.viaEnum, viaRelay, u.lang.T(i18n.ViaRelay)).Layout),
+				layout.Rigid(material.RadioButton(u.th, &u.viaEnum, viaDirect, u.lang.T(i18n.ViaDirect)).Layout))
+		})
+	}
+	if u.modeEnum.Value == modeCall && u.viaEnum.Value == viaDirect {
+		// A direct call: the other side's address and the code its
+		// window shows; this side's own, for calls to it.
+		pair(field{i18n.TheirAddress, &u.peerAddrEd, "192.168.1.20", 0.62}, field{i18n.TheirCode, &u.peerCodeEd, "123456", 0.38})
+		pair(field{i18n.CallUser, &u.userEd, "", 0.5}, field{})
+		switch {
+		case u.lanErr != nil:
+			caption(u.lang.T(i18n.ErrListen, u.lanErr), red)
+		case u.lan != nil:
+			ls := u.lan.status()
+			addrs := lanAddrs()
+			for i, a := range addrs {
+				addrs[i] = net.JoinHostPort(a, strconv.Itoa(ls.Port))
+			}
+			if len(addrs) == 0 {
+				addrs = []string{"port " + strconv.Itoa(ls.Port)}
+			}
+			caption(u.lang.T(i18n.CallsToYou, strings.Join(addrs, ", "), ls.Code[:3]+" "+ls.Code[3:]), black)
+		}
+		caption(u.lang.T(i18n.DirectNAT), grey)
+		caption(u.lang.T(i18n.Headphones), grey)
+	} else if u.modeEnum.Value == modeCall {
 		// A call is a room on the relay, joined with this side's account:
 		// the relay gives the stream and key to publish with.
 		pair(field{i18n.Relay, &u.relayEd, "https://relay.example:8443", 0.62}, field{i18n.Room, &u.roomEd, "team", 0.38})

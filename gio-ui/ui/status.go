@@ -90,6 +90,31 @@ func (u *UI) layoutStatus(gtx C) D {
 			return l.Layout(gtx)
 		}))
 	}
+	if u.lan != nil {
+		ls := u.lan.status()
+		if ls.Ringing != "" {
+			rows = append(rows, layout.Rigid(func(gtx C) D {
+				return layout.Inset{Top: unit.Dp(6), Bottom: unit.Dp(4)}.Layout(gtx, func(gtx C) D {
+					l := material.H6(u.th, u.lang.T(i18n.Ringing, ls.Ringing))
+					l.Color = green
+					return l.Layout(gtx)
+				})
+			}), layout.Rigid(func(gtx C) D {
+				if u.live() {
+					return D{}
+				}
+				answer := material.Button(u.th, &u.answerBtn, u.lang.T(i18n.Answer))
+				answer.Background = green
+				decline := material.Button(u.th, &u.declineBtn, u.lang.T(i18n.Decline))
+				decline.Background = red
+				return layout.Flex{}.Layout(gtx, layout.Rigid(answer.Layout),
+					layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), layout.Rigid(decline.Layout))
+			}))
+		}
+		for _, m := range ls.Missed {
+			line("", u.lang.T(i18n.MissedCall, m.Name, m.At.Format("15:04")), red)
+		}
+	}
 	if u.bcLive && u.bc == nil {
 		rows = append(rows, layout.Rigid(func(gtx C) D {
 			return layout.Inset{Top: unit.Dp(4)}.Layout(gtx, material.Button(u.th, &u.takeoverBtn, u.lang.T(i18n.Takeover)).Layout)

@@ -57,6 +57,12 @@ type Config struct {
 	Key string
 }
 
+// How a call goes: through a relay's room, or straight to the other side.
+const (
+	viaRelay  = "relay"
+	viaDirect = "direct"
+)
+
 // Qualities offered: frame size, frame rate, video bitrate.
 var (
 	sizes    = []string{"640x480", "1280x720"}
@@ -86,6 +92,9 @@ type UI struct {
 	sizeEnum, rateEnum, bitrateEnum, langEnum, modeEnum      widget.Enum
 	relayEd, streamEd, keyEd, caEd                           widget.Editor
 	roomEd, userEd, passEd                                   widget.Editor // call mode
+	viaEnum                                                  widget.Enum   // call mode: through a relay, or direct
+	peerAddrEd, peerCodeEd                                   widget.Editor // a direct call's other side
+	answerBtn, declineBtn                                    widget.Clickable
 	startBtn, stopBtn, quitBtn, copyBtn, pinBtn, takeoverBtn widget.Clickable
 	muteBtn, cameraBtn                                       widget.Clickable // in a call
 	form                                                     widget.List
@@ -95,10 +104,12 @@ type UI struct {
 
 	bg       shared // filled by the background goroutines
 	bc       *broadcast.Broadcast
-	call     *call  // in call mode, while a call runs
-	sending  bool   // the call's broadcast half was started
-	bcErr    string // the words for the last broadcast's failure
-	bcLive   bool   // it failed because another sender is live: offer to take over
+	call     *call        // in call mode, while a call runs
+	sending  bool         // the call's broadcast half was started
+	lan      *lanListener // takes direct calls while Call → Direct is chosen
+	lanErr   error        // why it cannot
+	bcErr    string       // the words for the last broadcast's failure
+	bcLive   bool         // it failed because another sender is live: offer to take over
 	copiedAt time.Time
 	quit     bool
 	editing  [2]bool // the relay and CA fields had the focus last frame
@@ -166,13 +177,15 @@ func New(cfg Config) (*UI, error) {
 		}
 	}
 	u.langEnum.Value = u.lang.Code()
-	for _, ed := range []*widget.Editor{&u.relayEd, &u.streamEd, &u.keyEd, &u.caEd, &u.roomEd, &u.userEd, &u.passEd} {
+	for _, ed := range []*widget.Editor{&u.relayEd, &u.streamEd, &u.keyEd, &u.caEd, &u.roomEd, &u.userEd, &u.passEd, &u.peerAddrEd, &u.peerCodeEd} {
 		ed.SingleLine = true
 	}
 	u.relayEd.Submit, u.caEd.Submit = true, true
 	u.keyEd.Mask, u.passEd.Mask = '•', '•'
 	u.modeEnum.Value = pick(set.Mode, []string{modeBroadcast, modeCall}, modeBroadcast)
 	u.roomEd.SetText(set.Room)
+	u.viaEnum.Value = pick(set.CallVia, []string{viaRelay, viaDirect}, viaRelay)
+	u.peerAddrEd.SetText(set.PeerAddr)
 	u.userEd.SetText(set.CallUser)
 	u.passEd.SetText(cfg.ViewerPassword)
 	u.showPreview.Value = !set.HidePreview
@@ -223,6 +236,10 @@ const (
 func (u *UI) live() bool { return u.bc != nil || u.call != nil }
 
 func (u *UI) Shutdown() {
+	if u.lan != nil {
+		u.lan.close()
+		u.lan = nil
+	}
 	if u.call != nil {
 		u.call.stop()
 		u.call = nil
@@ -249,6 +266,8 @@ func (u *UI) save() {
 	u.set.Language = u.lang.Code()
 	u.set.Mode = u.modeEnum.Value
 	u.set.Room = strings.TrimSpace(u.roomEd.Text())
+	u.set.CallVia = u.viaEnum.Value
+	u.set.PeerAddr = strings.TrimSpace(u.peerAddrEd.Text())
 	u.set.CallUser = strings.TrimSpace(u.userEd.Text()) // the password is not kept
 	if err := settings.Save(u.cfg.ConfigDir, u.set); err != nil {
 		u.log.Warn("settings not saved", "err", err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,7 @@ import (
 	"github.com/quicast/quicast/relay/e2e/browser"
 	"github.com/quicast/quicast/relay/relaytest"
 	"github.com/quicast/quicast/sender/media"
+	"github.com/quicast/quicast/sender/peercall"
 )
 
 // window drives a UI through Gio's input router, as the app package does
@@ -695,4 +697,100 @@ func TestTwoWindowsCallEachOther(t *testing.T) {
 	for _, name := range []string{"alice", "bob"} {
 		sides[0].w.until(name+"'s stream over", 15*time.Second, func() bool { return !r.Live(t, "team."+name) })
 	}
+}
+
+// directWindow opens a window in call mode, direct (LAN), with the test
+// picture (320×240 is not offered: 640×480, 15 fps) and tone and
+// miniaudio's null sound device; its own direct-call listener is up.
+func directWindow(t *testing.T, name string) (*UI, *window) {
+	t.Helper()
+	u, w := callWindow(t)
+	w.click("Direct (LAN)")
+	w.typeInto(2, name)
+	w.until("taking direct calls", 5*time.Second, func() bool { return u.lan != nil || u.lanErr != nil })
+	if u.lanErr != nil {
+		t.Fatal(u.lanErr)
+	}
+	return u, w
+}
+
+// frameAll runs a frame of every window, as on two screens.
+func frameAll(ws ...*window) {
+	for _, w := range ws {
+		w.frame()
+	}
+}
+
+// Two windows call each other directly, without a relay, as two people on
+// a LAN would: bob's window shows its address and a code; alice types
+// them; bob's window rings with her name and he answers; each sees the
+// other's picture and plays the other's sound; alice hangs up and bob's
+// window says so. A wrong code is refused, and a caller who gives up
+// leaves a missed call.
+func TestDirectCallBetweenWindows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two windows in a call")
+	}
+	bu, bw := directWindow(t, "bob")
+	au, aw := directWindow(t, "alice")
+	ls := bu.lan.status()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ls.Port))
+	if !slices.ContainsFunc(bw.labels(), func(l string) bool {
+		return strings.HasPrefix(l, "Calls to you: ") && strings.Contains(l, ls.Code[:3]+" "+ls.Code[3:])
+	}) {
+		t.Errorf("bob's window does not show its code: %q", bw.labels())
+	}
+
+	// A wrong code: refused, and it says so.
+	wrong := "000000"
+	if ls.Code == wrong {
+		wrong = "111111"
+	}
+	aw.typeInto(0, addr)
+	aw.typeInto(1, wrong)
+	aw.click("Start call")
+	aw.until("the wrong code refused", 15*time.Second, func() bool { frameAll(bw); return au.call == nil && au.bcErr != "" })
+	if !strings.Contains(au.bcErr, "wrong call code") {
+		t.Errorf("wrong code: %q", au.bcErr)
+	}
+
+	// The right one rings; bob answers.
+	au.peerCodeEd.SetText(ls.Code[:3] + " " + ls.Code[3:]) // as shown, with its space
+	aw.click("Start call")
+	bw.until("bob's window rings", 15*time.Second, func() bool { frameAll(aw); _, ok := bw.find("alice is calling"); return ok })
+	bw.click("Answer")
+	for _, s := range []struct {
+		name string
+		u    *UI
+		w    *window
+		o    *window
+	}{{"alice", au, aw, bw}, {"bob", bu, bw, aw}} {
+		s.w.until(s.name+" sees and hears the other", 30*time.Second, func() bool {
+			frameAll(s.o)
+			if s.u.call == nil {
+				t.Fatalf("%s: the call ended: %q", s.name, s.u.bcErr)
+			}
+			cs := s.u.call.status()
+			return cs.Frames >= 15 && cs.ReceiverStats.AudioPackets > 50 && s.u.bc != nil && s.u.bc.Status().State == broadcast.Live
+		})
+		cs := s.u.call.status()
+		t.Logf("%s: %d frames of the other, %v behind their camera, %d audio packets", s.name, cs.Frames, cs.Delay, cs.ReceiverStats.AudioPackets)
+	}
+	if !slices.ContainsFunc(bw.labels(), func(l string) bool { return strings.HasPrefix(l, "In call with alice  ") }) {
+		t.Errorf("bob's window does not name alice: %q", bw.labels())
+	}
+	aw.click("Hang up")
+	bw.until("bob's call over", 15*time.Second, func() bool { return bu.call == nil && bu.bc == nil })
+	if !strings.Contains(bu.bcErr, "hung up") {
+		t.Errorf("bob's window after alice hung up: %q", bu.bcErr)
+	}
+
+	// Carol calls and gives up before bob answers: a missed call.
+	ctx, cancel := context.WithCancel(t.Context())
+	go peercall.Dial(ctx, addr, ls.Code, "carol", peercall.NewMedia(9, true, true))
+	bw.until("carol rings", 15*time.Second, func() bool { _, ok := bw.find("carol is calling"); return ok })
+	cancel()
+	bw.until("a missed call", 15*time.Second, func() bool {
+		return slices.ContainsFunc(bw.labels(), func(l string) bool { return strings.HasPrefix(l, "Missed call from carol at ") })
+	})
 }
