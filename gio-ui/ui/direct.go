@@ -133,11 +133,14 @@ type missedCall struct {
 	At   time.Time
 }
 
-// listenForCalls listens on peercall.DefaultPort, or any free port when
-// another program has it.
-func listenForCalls(changed func()) (*lanListener, error) {
+// listenForCalls listens on port (0: peercall.DefaultPort), or any free
+// port when another program has it.
+func listenForCalls(port int, changed func()) (*lanListener, error) {
+	if port == 0 {
+		port = peercall.DefaultPort
+	}
 	code := peercall.NewCode()
-	l, err := peercall.Listen(":"+strconv.Itoa(peercall.DefaultPort), code)
+	l, err := peercall.Listen(":"+strconv.Itoa(port), code)
 	if err != nil {
 		if l, err = peercall.Listen(":0", code); err != nil {
 			return nil, err

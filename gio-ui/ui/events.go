@@ -83,7 +83,7 @@ func (u *UI) update(gtx layout.Context) {
 	if u.answerBtn.Clicked(gtx) && u.lan != nil && !u.live() {
 		if in := u.lan.take(); in != nil {
 			u.save()
-			u.bcErr, u.sending = "", false
+			u.bcErr, u.sending, u.callEnded = "", false, ""
 			u.call = startDirectCall(directConfig{Name: u.callName(), Incoming: in, Port: u.lan.l.Port(),
 				Video: u.cam.source().Type != media.SourceNone, Audio: u.mic.source().Type != media.SourceNone,
 				Speaker: u.cfg.Speaker}, u.invalidate)
@@ -195,7 +195,7 @@ func (u *UI) startCall() {
 			return
 		}
 		u.save()
-		u.bcErr, u.bcLive, u.sending = "", false, false
+		u.bcErr, u.bcLive, u.sending, u.callEnded = "", false, false, ""
 		u.call = startDirectCall(directConfig{Name: u.callName(), Addr: addr, Code: code,
 			Video: u.cam.source().Type != media.SourceNone, Audio: u.mic.source().Type != media.SourceNone,
 			Speaker: u.cfg.Speaker}, u.invalidate)
@@ -228,7 +228,7 @@ func (u *UI) callSteps() {
 		}
 		u.bcErr = u.lang.T(i18n.ErrCall, err)
 		if errors.Is(err, peercall.ErrHungUp) || errors.Is(err, peercall.ErrDeclined) || errors.Is(err, peercall.ErrNoAnswer) {
-			u.bcErr = u.lang.T(i18n.CallHungUp, err)
+			u.bcErr, u.callEnded = "", u.lang.T(i18n.CallHungUp, err) // how calls end, not a fault
 		}
 		return
 	}
@@ -269,7 +269,11 @@ func (u *UI) callName() string {
 func (u *UI) lanSteps(want bool) {
 	switch {
 	case want && u.lan == nil && u.lanErr == nil:
-		u.lan, u.lanErr = listenForCalls(u.invalidate)
+		u.lan, u.lanErr = listenForCalls(u.cfg.CallPort, u.invalidate)
+		if u.lan != nil {
+			ls := u.lan.status()
+			u.log.Info("taking direct calls", "port", ls.Port, "code", ls.Code)
+		}
 	case !want && u.lan != nil:
 		u.lan.close()
 		u.lan = nil

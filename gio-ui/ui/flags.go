@@ -14,6 +14,7 @@ import (
 
 	"github.com/quicast/quicast/gio-ui/i18n"
 	"github.com/quicast/quicast/gio-ui/netcheck"
+	"github.com/quicast/quicast/sender/peercall"
 )
 
 const usage = `quicast opens the broadcast window: choose a camera and a microphone,
@@ -53,6 +54,7 @@ func FromArgs(args []string, stderr io.Writer) (*app.Window, *UI, error) {
 	probes := fs.String("probes", strings.Join(netcheck.DefaultProbes, ","), "TLS servers (`HOST:PORT`s) whose verified answer means the internet is reachable")
 	keyFile := fs.String("key-file", "", "read the publish key from `FILE`")
 	passFile := fs.String("viewer-password-file", "", "read the password of your account on the relay, for calls, from `FILE`")
+	callPort := fs.Int("call-port", peercall.DefaultPort, "`PORT` (TCP and UDP) this window takes direct calls on, in Call → Direct (LAN); when another program has it, any free one")
 	verbose := fs.Bool("v", false, "log to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -60,7 +62,7 @@ func FromArgs(args []string, stderr io.Writer) (*app.Window, *UI, error) {
 		}
 		return nil, nil, err
 	}
-	cfg := Config{ConfigDir: *dir, Checker: &netcheck.Checker{}, Key: strings.TrimSpace(os.Getenv("QUICAST_KEY"))}
+	cfg := Config{ConfigDir: *dir, Checker: &netcheck.Checker{}, Key: strings.TrimSpace(os.Getenv("QUICAST_KEY")), CallPort: *callPort}
 	if *keyFile != "" {
 		b, err := os.ReadFile(*keyFile)
 		if err != nil {

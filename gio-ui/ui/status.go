@@ -77,6 +77,8 @@ func (u *UI) layoutStatus(gtx C) D {
 		state, stateColor = u.lang.T(i18n.StatusReconnecting, max(1, st.Link.Attempt), in), red
 	case u.bcErr != "":
 		state, stateColor = u.lang.T(i18n.StatusFailed), red
+	case u.callEnded != "" && u.call == nil:
+		state = u.lang.T(i18n.CallEnded)
 	}
 	rows = append(rows, layout.Rigid(func(gtx C) D {
 		l := material.H6(u.th, state)
@@ -87,6 +89,13 @@ func (u *UI) layoutStatus(gtx C) D {
 		rows = append(rows, layout.Rigid(func(gtx C) D {
 			l := material.Body2(u.th, u.bcErr)
 			l.Color = red
+			return l.Layout(gtx)
+		}))
+	}
+	if u.callEnded != "" && u.call == nil && u.bcErr == "" {
+		rows = append(rows, layout.Rigid(func(gtx C) D {
+			l := material.Body2(u.th, u.callEnded)
+			l.Color = grey
 			return l.Layout(gtx)
 		}))
 	}

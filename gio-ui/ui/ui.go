@@ -52,6 +52,9 @@ type Config struct {
 	// Speaker, when set, opens the sound output of a call (tests: a null
 	// device); default the system's.
 	Speaker func(*receive.Playout) (*receive.Speaker, error)
+	// CallPort is the port direct calls come to (TCP and UDP); 0:
+	// peercall.DefaultPort. When it is taken, any free one.
+	CallPort int
 	// Key, when set, is the publish key from the command line's -key-file
 	// or $QUICAST_KEY: shown in the form, not written to the settings.
 	Key string
@@ -102,17 +105,18 @@ type UI struct {
 
 	lists devices.Lists // as of this frame
 
-	bg       shared // filled by the background goroutines
-	bc       *broadcast.Broadcast
-	call     *call        // in call mode, while a call runs
-	sending  bool         // the call's broadcast half was started
-	lan      *lanListener // takes direct calls while Call → Direct is chosen
-	lanErr   error        // why it cannot
-	bcErr    string       // the words for the last broadcast's failure
-	bcLive   bool         // it failed because another sender is live: offer to take over
-	copiedAt time.Time
-	quit     bool
-	editing  [2]bool // the relay and CA fields had the focus last frame
+	bg        shared // filled by the background goroutines
+	bc        *broadcast.Broadcast
+	call      *call        // in call mode, while a call runs
+	sending   bool         // the call's broadcast half was started
+	lan       *lanListener // takes direct calls while Call → Direct is chosen
+	lanErr    error        // why it cannot
+	bcErr     string       // the words for the last broadcast's failure
+	bcLive    bool         // it failed because another sender is live: offer to take over
+	callEnded string       // how the last call ended (hung up, declined, no answer)
+	copiedAt  time.Time
+	quit      bool
+	editing   [2]bool // the relay and CA fields had the focus last frame
 
 	preview     *image.RGBA // the frame previewOp was made from
 	previewOp   paint.ImageOp

@@ -781,8 +781,11 @@ func TestDirectCallBetweenWindows(t *testing.T) {
 	}
 	aw.click("Hang up")
 	bw.until("bob's call over", 15*time.Second, func() bool { return bu.call == nil && bu.bc == nil })
-	if !strings.Contains(bu.bcErr, "hung up") {
-		t.Errorf("bob's window after alice hung up: %q", bu.bcErr)
+	if !strings.Contains(bu.callEnded, "hung up") || bu.bcErr != "" {
+		t.Errorf("bob's window after alice hung up: ended %q, error %q", bu.callEnded, bu.bcErr)
+	}
+	if _, ok := bw.find("Call ended"); !ok {
+		t.Errorf("bob's window does not say the call ended: %q", bw.labels())
 	}
 
 	// Carol calls and gives up before bob answers: a missed call.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,25 @@ import (
 type xwin struct {
 	t       *testing.T
 	display string
+	logs    *syncLog
+}
+
+// syncLog is a window's log, written by its process's copier.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startCallWindow starts the window (bin) on display in language lang and
@@ -30,16 +50,23 @@ type xwin struct {
 // test picture and tone. It ends with the test.
 func startCallWindow(t *testing.T, bin, display string, r *relaytest.Relay, lang, room, user, password string) *xwin {
 	t.Helper()
+	return startWindow(t, bin, display, fmt.Sprintf(
+		`{"mode":"call","relay":%q,"caFile":%q,"room":%q,"callUser":%q,"camera":"test","microphone":"test","size":"640x480","fps":15}`,
+		r.URL, r.CAFile(), room, user), []string{"QUICAST_VIEWER_PASSWORD=" + password}, "-lang", lang)
+}
+
+// startWindow starts the window (bin) on display with settings (JSON),
+// env and args, logging (-v) and without internet probes; it ends with
+// the test.
+func startWindow(t *testing.T, bin, display, settings string, env []string, args ...string) *xwin {
+	t.Helper()
 	cfg := t.TempDir()
 	os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
-	os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(fmt.Sprintf(
-		`{"mode":"call","relay":%q,"caFile":%q,"room":%q,"callUser":%q,"camera":"test","microphone":"test","size":"640x480","fps":15}`,
-		r.URL, r.CAFile(), room, user)), 0o600)
-	cmd := exec.Command(bin, "-lang", lang, "-probes", "", "-v")
-	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY=",
-		"QUICAST_VIEWER_PASSWORD="+password)
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	os.WriteFile(filepath.Join(cfg, "quicast", "settings.json"), []byte(settings), 0o600)
+	cmd := exec.Command(bin, append([]string{"-probes", "", "-v"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+cfg, "XDG_RUNTIME_DIR="+t.TempDir(), "WAYLAND_DISPLAY="), env...)
+	logs := &syncLog{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -48,10 +75,10 @@ func startCallWindow(t *testing.T, bin, display string, r *relaytest.Relay, lang
 		cmd.Process.Kill()
 		cmd.Wait()
 		if t.Failed() {
-			t.Logf("window log:\n%s", logs.String())
+			t.Logf("window log (%s):\n%s", display, logs.String())
 		}
 	})
-	w := &xwin{t: t, display: display}
+	w := &xwin{t: t, display: display, logs: logs}
 	waitUntil(t, "the window", func() bool {
 		c := exec.Command("xdotool", "search", "--name", "^quicast$")
 		c.Env = append(os.Environ(), "DISPLAY="+display)

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// lanIP is this machine's first non-loopback IPv4 address: what another
+// machine on the LAN dials (127.0.0.1 when there is none).
+func lanIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return "127.0.0.1"
+}
+
+// freePort returns a port free for both TCP and UDP now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if u, err := net.ListenUDP("udp", &net.UDPAddr{Port: p}); err == nil {
+			u.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+var codeInLog = regexp.MustCompile(`taking direct calls.* code=(\d{6})`)
+
+// TestDirectCallTwoProcesses: two windows, two processes, each on its own
+// (virtual) screen, call each other directly by this machine's LAN address
+// without a relay, driven as people would with the mouse and keyboard: bob's
+// window shows its code (read here from its log), alice types it and clicks
+// Start call, bob clicks Answer; each window shows the other's picture —
+// photographed; alice hangs up.
+func TestDirectCallTwoProcesses(t *testing.T) {
+	bin, bobScreen := windowUnderXvfb(t, "xdotool", "ffmpeg")
+	aliceScreen := startXvfb(t)
+	bobPort, alicePort := freePort(t), freePort(t)
+	settings := func(name, peer string) string {
+		return fmt.Sprintf(`{"mode":"call","callVia":"direct","callUser":%q,"peerAddr":%q,"camera":"test","microphone":"test","size":"640x480","fps":15}`, name, peer)
+	}
+	bob := startWindow(t, bin, bobScreen, settings("bob", ""), nil, "-lang", "en", "-call-port", strconv.Itoa(bobPort))
+	alice := startWindow(t, bin, aliceScreen, settings("alice", net.JoinHostPort(lanIP(), strconv.Itoa(bobPort))), nil,
+		"-lang", "en", "-call-port", strconv.Itoa(alicePort))
+	var code string
+	waitUntil(t, "bob's window to take calls", func() bool {
+		m := codeInLog.FindStringSubmatch(bob.logs.String())
+		if m != nil {
+			code = m[1]
+		}
+		return code != ""
+	})
+	dir := artifacts(t)
+	// Alice's window drawn: the blue Start call, bottom left.
+	shot := filepath.Join(t.TempDir(), "alice.png")
+	waitUntil(t, "alice's window", func() bool {
+		c := color.RGBAModel.Convert(grab(t, aliceScreen, shot).At(18, 676)).(color.RGBA)
+		return c.B > 0xa0 && c.R < 0x60
+	})
+	alice.xdo("mousemove", "385", "358", "click", "1") // Their code
+	alice.xdo("type", code)
+	alice.xdo("mousemove", "40", "690", "click", "1") // Start call
+	// Bob's window rings: the green Answer under "alice is calling".
+	bobShot := filepath.Join(t.TempDir(), "bob.png")
+	waitUntil(t, "bob's window to ring", func() bool {
+		c := color.RGBAModel.Convert(grab(t, bobScreen, bobShot).At(535, 531)).(color.RGBA)
+		return c.G > 0x60 && c.R < 0x60 && c.B < 0x60
+	})
+	grab(t, bobScreen, filepath.Join(dir, "quicast-direct-ringing.png"))
+	bob.xdo("mousemove", "535", "531", "click", "1") // Answer
+	for _, s := range []struct{ name, screen string }{{"alice", aliceScreen}, {"bob", bobScreen}} {
+		path := filepath.Join(dir, "quicast-direct-"+s.name+".png")
+		if !poll(30*time.Second, func() bool { return barsRight(grab(t, s.screen, path)) >= 6 }) {
+			t.Fatalf("%s's window does not show the other's picture (%s)", s.name, path)
+		}
+		t.Logf("%s: %s", s.name, path)
+	}
+	alice.hangUp()
+	// Bob's window is back to Start call, blue, by itself.
+	waitUntil(t, "bob's window to see alice hang up", func() bool {
+		c := color.RGBAModel.Convert(grab(t, bobScreen, bobShot).At(18, 676)).(color.RGBA)
+		return c.B > 0xa0 && c.R < 0x60
+	})
+	grab(t, bobScreen, filepath.Join(dir, "quicast-direct-hung-up.png"))
+}
