@@ -73,3 +73,41 @@ type RoomJoin struct {
 	CertHashes []string `json:"certHashes"` // base64 SHA-256, as in a viewer ticket
 	Expires    string   `json:"expires"`    // of PublishKey, RFC 3339
 }
+
+// Invitation states (protocol README §4.3).
+const (
+	InviteRinging  = "ringing"
+	InviteAnswered = "answered"
+	InviteDeclined = "declined"
+	InviteMissed   = "missed" // nobody answered in time
+)
+
+// PathInvites is GET for the logged-in user's ringing invitations
+// (Invites; "?wait=SECONDS" waits up to 25 s for one); PathInvites + ID is
+// GET for one invitation (Invite), PathInvites + ID + "/answer" and
+// "/decline" are POSTed by the callee. PathRooms + NAME + "/invite" is
+// POSTed by the caller with {"user": NAME}.
+const PathInvites = "/api/invites/"
+
+// Invite is a call to a person: From asks To to join Room.
+type Invite struct {
+	ID      string `json:"id"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Room    string `json:"room"`
+	State   string `json:"state"`   // InviteRinging, …
+	Created string `json:"created"` // RFC 3339
+}
+
+// MissedCall is an invitation that rang out.
+type MissedCall struct {
+	From string `json:"from"`
+	Room string `json:"room"`
+	At   string `json:"at"` // when it rang, RFC 3339
+}
+
+// Invites is the answer of GET PathInvites.
+type Invites struct {
+	Ringing []Invite     `json:"ringing"`
+	Missed  []MissedCall `json:"missed"` // the latest, oldest first
+}

@@ -188,3 +188,45 @@ wait:
 		t.Errorf("the participant still listed after leaving: %v", err)
 	}
 }
+
+// TestCallAPerson: alice calls bob to a room through the relay's
+// invitations with the Go client, as the window does: bob's waiting poll
+// rings, he answers, and alice sees the answer.
+func TestCallAPerson(t *testing.T) {
+	r := startRelay(t)
+	if err := r.st.AddRoom("team"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.AddUser("bob", "password of bob"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	alice, bob := r.client(t, "u", "password of u"), r.client(t, "bob", "password of bob")
+	type polled struct {
+		p   protocol.Invites
+		err error
+	}
+	ring := make(chan polled, 1)
+	go func() {
+		p, err := bob.Invites(ctx, 20*time.Second)
+		ring <- polled{p, err}
+	}()
+	in, err := alice.Invite(ctx, "team", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Invite(ctx, "team", "nobody"); !errors.Is(err, watch.ErrNotFound) {
+		t.Errorf("calling nobody: %v", err)
+	}
+	got := <-ring
+	if got.err != nil || len(got.p.Ringing) != 1 || got.p.Ringing[0].From != "u" || got.p.Ringing[0].Room != "team" {
+		t.Fatalf("bob's poll: %+v %v", got.p, got.err)
+	}
+	if err := bob.Answer(ctx, got.p.Ringing[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := alice.InviteState(ctx, in.ID); err != nil || st.State != protocol.InviteAnswered {
+		t.Errorf("alice sees %+v, %v", st, err)
+	}
+}

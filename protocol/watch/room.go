@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/quic-go/webtransport-go"
 
@@ -171,3 +174,75 @@ func (p *Publisher) WriteVideo(ssrc uint32, keyframe bool, pkts [][]byte) error 
 
 // WriteAudio sends one audio RTP packet in a datagram.
 func (p *Publisher) WriteAudio(pkt []byte) error { return p.wt.SendDatagram(pkt) }
+
+// Invite calls user to room: their pages and windows that wait for calls
+// ring (protocol README §4.3). Follow it with InviteState.
+func (c *Client) Invite(ctx context.Context, room, user string) (protocol.Invite, error) {
+	var in protocol.Invite
+	body, _ := json.Marshal(map[string]string{"user": user})
+	err := c.call(ctx, "POST", protocol.PathRooms+url.PathEscape(room)+"/invite", body, &in)
+	return in, err
+}
+
+// InviteState returns an invitation as it is now (ringing, answered,
+// declined, missed).
+func (c *Client) InviteState(ctx context.Context, id string) (protocol.Invite, error) {
+	var in protocol.Invite
+	err := c.call(ctx, "GET", protocol.PathInvites+url.PathEscape(id), nil, &in)
+	return in, err
+}
+
+// Invites returns the calls ringing for the logged-in user and their
+// missed calls, waiting up to wait (at most 25 s) for one to ring.
+func (c *Client) Invites(ctx context.Context, wait time.Duration) (protocol.Invites, error) {
+	var p protocol.Invites
+	err := c.call(ctx, "GET", protocol.PathInvites+"?wait="+strconv.Itoa(int(wait/time.Second)), nil, &p)
+	return p, err
+}
+
+// Answer takes the call id (then join its room); Decline refuses it.
+func (c *Client) Answer(ctx context.Context, id string) error {
+	return c.call(ctx, "POST", protocol.PathInvites+url.PathEscape(id)+"/answer", nil, nil)
+}
+
+// Decline refuses the call id.
+func (c *Client) Decline(ctx context.Context, id string) error {
+	return c.call(ctx, "POST", protocol.PathInvites+url.PathEscape(id)+"/decline", nil, nil)
+}
+
+// ErrNotFound is an invitation, user or room the relay does not have.
+var ErrNotFound = errors.New("not found")
+
+func (c *Client) call(ctx context.Context, method, path string, body []byte, v any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.relay+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := *c.http
+	hc.Timeout = 0 // long polls: ctx bounds the request
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w (%s)", ErrLoginNeeded, errorText(resp.Body))
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %s", ErrNotFound, errorText(resp.Body))
+	default:
+		return fmt.Errorf("%s: %s", resp.Status, errorText(resp.Body))
+	}
+	if v == nil {
+		return nil
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+}

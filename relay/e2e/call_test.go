@@ -81,10 +81,12 @@ func otherStats(ctx context.Context) (string, playerStats, error) {
 }
 
 // TestBrowserCall: two people in two browsers (Chromium's fake camera
-// and microphone) join the same room through the relay; each page shows
-// the other participant with frames drawn and sound played, and the sound
-// is the other side's beep, not silence; a participant who leaves is gone
-// from the other's page.
+// and microphone) call each other through the relay, as phones do: alice
+// joins a room and calls bob by his name; bob's stream list rings with her
+// name; he answers, which joins him; each page then shows the other
+// participant with frames drawn and sound played, and the sound is the
+// other side's beep, not silence; a participant who leaves is gone from
+// the other's page. A call bob declines tells alice so.
 func TestBrowserCall(t *testing.T) {
 	r := startRelay(t)
 	r.addRoom(t, "team")
@@ -93,7 +95,54 @@ func TestBrowserCall(t *testing.T) {
 	// One browser, two people: each in a browser context of their own.
 	first := browser.New(t, browser.FakeMedia())
 	alice := joinRoom(t, first, r, "team", "alice", "alice's password")
-	bob := joinRoom(t, browser.Incognito(t, first), r, "team", "bob", "bob's password")
+	bob := browser.Incognito(t, first)
+	browser.LogIn(t, bob, r.base(), "bob", "bob's password")
+	run(t, bob, 20*time.Second, chromedp.Navigate(r.base()+"/"))
+	if _, err := eval[any](bob, `localStorage.setItem('quicast.size', '`+callSize+`')`); err != nil {
+		t.Fatal(err)
+	}
+	callBob := func() {
+		t.Helper()
+		// Not ringing (a declined call has stopped) before the next.
+		if err := waitFor(bob, 20*time.Second, func() (bool, error) {
+			return eval[bool](bob, `document.getElementById('ringing').hidden`)
+		}); err != nil {
+			t.Fatalf("bob's page still rings: %v", err)
+		}
+		run(t, alice, 10*time.Second, chromedp.Steps(
+			chromedp.SetValue(chromedp.CSS(`#invite-form input[name="user"]`), "bob"),
+			chromedp.Click(chromedp.CSS(`#invite-form button`))))
+		if err := waitFor(bob, 30*time.Second, func() (bool, error) {
+			txt, err := eval[string](bob, `(document.getElementById('ringing') || {}).innerText || ''`)
+			return err == nil && strings.Contains(txt, "alice is calling you to room “team”"), err
+		}); err != nil {
+			screenshot(t, bob, "fail-ringing")
+			t.Fatalf("bob's page does not ring: %v", err)
+		}
+	}
+	inviteStatus := func(want string) {
+		t.Helper()
+		if err := waitFor(alice, 20*time.Second, func() (bool, error) {
+			txt, err := eval[string](alice, `document.getElementById('invite-status').textContent`)
+			return err == nil && strings.Contains(txt, want), err
+		}); err != nil {
+			t.Errorf("alice's page never said %q: %v", want, err)
+		}
+	}
+	callBob()
+	run(t, bob, 10*time.Second, chromedp.Click(chromedp.CSS(`#ringing button.danger`)))
+	inviteStatus("bob declined the call.")
+	callBob()
+	screenshot(t, bob, "call-ringing")
+	run(t, bob, 10*time.Second, chromedp.Click(chromedp.CSS(`#ringing button.answer`)))
+	if err := waitFor(bob, 30*time.Second, func() (bool, error) {
+		s, err := eval[publishStats](bob, `window.quicastPublishStats ? window.quicastPublishStats() : {state: "not loaded"}`)
+		return err == nil && s.State == "live" && s.VideoFrames > 0 && s.AudioPackets > 0, err
+	}); err != nil {
+		screenshot(t, bob, "fail-answer")
+		t.Fatalf("bob answered but is not in the room: %v", err)
+	}
+	inviteStatus("bob answered")
 
 	for _, side := range []struct {
 		name, other string

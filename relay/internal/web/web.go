@@ -102,6 +102,7 @@ type Handler struct {
 
 	limits  loginLimits
 	tickets ticketLedger
+	invites invites
 	etags   sync.Map // asset name → ETag
 
 	// hashing holds one token per password check running: argon2id takes
@@ -132,6 +133,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.CertHashes = func() [][32]byte { return nil }
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"),
+		invites: invites{byID: map[string]*invite{}, missed: map[string][]protocol.MissedCall{}, wake: map[string]chan struct{}{}},
 		hashing:     make(chan struct{}, runtime.GOMAXPROCS(0)),
 		crossOrigin: http.NewCrossOriginProtection(), warnLimit: rate.NewLimiter(rate.Every(10*time.Second), 5)}
 	// A request that changes state (log in, log out, publish) must come
@@ -157,6 +159,11 @@ func New(cfg Config) (*Handler, error) {
 	m.HandleFunc("GET "+protocol.PathRooms+"{$}", h.rooms)
 	m.HandleFunc("GET "+protocol.PathRooms+"{room}", h.room)
 	m.HandleFunc("POST "+protocol.PathRooms+"{room}/join", h.joinRoom)
+	m.HandleFunc("POST "+protocol.PathRooms+"{room}/invite", h.invite)
+	m.HandleFunc("GET "+protocol.PathInvites+"{$}", h.pendingInvites)
+	m.HandleFunc("GET "+protocol.PathInvites+"{id}", h.inviteState)
+	m.HandleFunc("POST "+protocol.PathInvites+"{id}/answer", h.answerInvite(protocol.InviteAnswered))
+	m.HandleFunc("POST "+protocol.PathInvites+"{id}/decline", h.answerInvite(protocol.InviteDeclined))
 	m.HandleFunc(protocol.PathWebTransportPublish+"{stream}", h.webTransportPublish)
 	m.HandleFunc("POST "+protocol.PathPublish, h.publish)
 	m.HandleFunc(protocol.PathWebTransport+"{stream}", h.webTransport)

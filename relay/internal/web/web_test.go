@@ -697,3 +697,95 @@ func TestRooms(t *testing.T) {
 		t.Errorf("media side published %v, want team.alice once", f.m.published)
 	}
 }
+
+// TestInvites: calling a person — alice invites bob to a room; bob's long
+// poll rings with it; he declines (alice sees it), answers another; one
+// left to ring out is a missed call for bob and "missed" for alice.
+func TestInvites(t *testing.T) {
+	f := newFixture(t)
+	if err := f.st.AddRoom("team"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.AddUser("bob", "battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	alice := f.login(t)
+	resp := f.do("POST", "/api/login", strings.NewReader(`{"username":"bob","password":"battery staple"}`),
+		map[string]string{"Content-Type": "application/json"})
+	var bob *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == cookieName {
+			bob = c
+		}
+	}
+	if bob == nil {
+		t.Fatalf("bob's login: %s", resp.Status)
+	}
+	call := func(room, user string) (int, protocol.Invite) {
+		resp := f.do("POST", "/api/rooms/"+room+"/invite", strings.NewReader(`{"user":"`+user+`"}`),
+			map[string]string{"Content-Type": "application/json"}, alice)
+		var in protocol.Invite
+		json.NewDecoder(resp.Body).Decode(&in)
+		return resp.StatusCode, in
+	}
+	for _, c := range []struct {
+		room, user string
+		code       int
+	}{{"team", "nobody", 404}, {"nope", "bob", 404}, {"team", "alice", 400}} {
+		if code, _ := call(c.room, c.user); code != c.code {
+			t.Errorf("invite %s to %s: %d, want %d", c.user, c.room, code, c.code)
+		}
+	}
+	pending := func(wait string) protocol.Invites {
+		var p protocol.Invites
+		json.NewDecoder(f.do("GET", "/api/invites/?wait="+wait, nil, nil, bob).Body).Decode(&p)
+		return p
+	}
+	// Bob's page waits; alice's call wakes it.
+	got := make(chan protocol.Invites, 1)
+	go func() { got <- pending("25") }()
+	code, in := call("team", "bob")
+	if code != 200 || in.State != protocol.InviteRinging || in.From != "alice" || in.Room != "team" {
+		t.Fatalf("invite: %d %+v", code, in)
+	}
+	if p := <-got; len(p.Ringing) != 1 || p.Ringing[0].ID != in.ID {
+		t.Fatalf("bob's page: %+v", p)
+	}
+	state := func(id string, c *http.Cookie) string {
+		var in protocol.Invite
+		json.NewDecoder(f.do("GET", "/api/invites/"+id, nil, nil, c).Body).Decode(&in)
+		return in.State
+	}
+	if r := f.do("POST", "/api/invites/"+in.ID+"/answer", nil, nil, alice); r.StatusCode != http.StatusNotFound {
+		t.Errorf("the caller answering her own call: %s", r.Status)
+	}
+	f.do("POST", "/api/invites/"+in.ID+"/decline", nil, nil, bob)
+	if s := state(in.ID, alice); s != protocol.InviteDeclined {
+		t.Errorf("after bob declined alice sees %q", s)
+	}
+	if r := f.do("POST", "/api/invites/"+in.ID+"/answer", nil, nil, bob); r.StatusCode != http.StatusConflict {
+		t.Errorf("answering a declined call: %s", r.Status)
+	}
+	if p := pending("0"); len(p.Ringing) != 0 {
+		t.Errorf("still ringing after the decline: %+v", p)
+	}
+
+	_, in = call("team", "bob")
+	f.do("POST", "/api/invites/"+in.ID+"/answer", nil, nil, bob)
+	if s := state(in.ID, alice); s != protocol.InviteAnswered {
+		t.Errorf("after bob answered alice sees %q", s)
+	}
+
+	_, in = call("team", "bob")
+	f.now = f.now.Add(inviteTTL + time.Second)
+	p := pending("0")
+	if len(p.Ringing) != 0 || len(p.Missed) != 1 || p.Missed[0].From != "alice" || p.Missed[0].Room != "team" {
+		t.Errorf("after it rang out bob has %+v", p)
+	}
+	if s := state(in.ID, alice); s != protocol.InviteMissed {
+		t.Errorf("after it rang out alice sees %q", s)
+	}
+	if r := f.do("GET", "/api/invites/", nil, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("invites without a login: %s", r.Status)
+	}
+}

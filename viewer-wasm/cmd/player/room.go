@@ -215,7 +215,15 @@ func getUserMedia() (js.Value, error) {
 	}
 	q := js.Global().Get("URLSearchParams").New(js.Global().Get("location").Get("search"))
 	w, h := 1280, 720
-	if s := q.Call("get", "size"); s.Truthy() { // ?size=640x360
+	// ?size=640x360, remembered for the next calls from this browser.
+	s := q.Call("get", "size")
+	store := js.Global().Get("localStorage")
+	if s.Truthy() && store.Truthy() {
+		store.Call("setItem", "quicast.size", s)
+	} else if store.Truthy() {
+		s = store.Call("getItem", "quicast.size")
+	}
+	if s.Truthy() {
 		if a, b, ok := strings.Cut(s.String(), "x"); ok {
 			if x, err := strconv.Atoi(a); err == nil && x >= 160 && x <= 1920 {
 				w = x

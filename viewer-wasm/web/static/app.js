@@ -105,6 +105,80 @@
     what.textContent = 'There is no room named “' + name + '” on this relay. Make it with: quicast-relay room add ' + name;
   }
 
+  // Calls to this user ring on every page of the relay they have open (not
+  // in a room's frames, nor before logging in): who calls and to which
+  // room, Answer (join it) or Decline; missed calls below.
+  const framed = new URLSearchParams(location.search).has('embed');
+  if (!form && !framed && document.getElementById('logout')) {
+    const bar = document.createElement('div');
+    bar.id = 'ringing';
+    bar.hidden = true;
+    document.body.prepend(bar);
+    const missedBox = document.createElement('div');
+    missedBox.id = 'missed';
+    bar.after(missedBox);
+    const post = (id, what) => fetch('/api/invites/' + encodeURIComponent(id) + '/' + what, {method: 'POST'});
+    let shown = '';
+    const show = (p) => {
+      // Rebuilt only when it changes: a button being clicked stays put.
+      const key = JSON.stringify([p.ringing.map(i => i.id), (p.missed || []).length]);
+      if (key === shown) return;
+      shown = key;
+      bar.replaceChildren();
+      bar.hidden = !p.ringing.length;
+      for (const inv of p.ringing) {
+        const row = document.createElement('div');
+        const who = document.createElement('span');
+        who.textContent = inv.from + ' is calling you to room “' + inv.room + '”';
+        const answer = document.createElement('button');
+        answer.className = 'answer';
+        answer.textContent = 'Answer';
+        answer.addEventListener('click', async () => {
+          answer.disabled = decline.disabled = true;
+          const r = await post(inv.id, 'answer');
+          if (r.ok) {
+            location.href = '/room/' + encodeURIComponent(inv.room) + '?join=1';
+            return;
+          }
+          let msg = r.statusText;
+          try { msg = (await r.json()).error || msg; } catch (e) {}
+          who.textContent = 'Could not answer: ' + msg;
+        });
+        const decline = document.createElement('button');
+        decline.className = 'danger';
+        decline.textContent = 'Decline';
+        decline.addEventListener('click', () => { answer.disabled = decline.disabled = true; post(inv.id, 'decline'); });
+        row.append(who, answer, decline);
+        bar.append(row);
+      }
+      missedBox.replaceChildren();
+      for (const m of (p.missed || []).slice(-3)) {
+        const d = document.createElement('div');
+        d.textContent = 'Missed call from ' + m.from + ' (room “' + m.room + '”) at ' + new Date(m.at).toLocaleTimeString();
+        missedBox.append(d);
+      }
+    };
+    window.quicastInvites = null; // the latest poll, for tests and the curious
+    (async () => {
+      let ringing = false;
+      for (;;) {
+        try {
+          const r = await fetch('/api/invites/?wait=' + (ringing ? 0 : 25), {cache: 'no-store'});
+          if (r.status === 401) return;
+          const p = await r.json();
+          window.quicastInvites = p;
+          show(p);
+          ringing = p.ringing.length > 0;
+          // While it rings, look again shortly: answered elsewhere, declined
+          // or rung out, it stops.
+          if (ringing) await new Promise(res => setTimeout(res, 1500));
+        } catch (e) {
+          await new Promise(res => setTimeout(res, 5000));
+        }
+      }
+    })();
+  }
+
   const logout = document.getElementById('logout');
   if (logout) {
     logout.addEventListener('click', async () => {

@@ -105,9 +105,33 @@
     window.quicastCamera(!off);
   });
 
+  // Calling a person to this room: it rings on their pages and windows.
+  const inviteForm = document.getElementById('invite-form');
+  const inviteStatus = document.getElementById('invite-status');
+  inviteForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const user = inviteForm.user.value.trim();
+    if (!user) return;
+    const r = await fetch('/api/rooms/' + encodeURIComponent(room) + '/invite', {method: 'POST',
+      headers: {'Content-Type': 'application/json'}, body: JSON.stringify({user})});
+    const inv = await r.json();
+    if (!r.ok) { inviteStatus.textContent = inv.error || r.statusText; return; }
+    inviteStatus.textContent = 'Ringing ' + user + '…';
+    for (;;) {
+      await new Promise(res => setTimeout(res, 1000));
+      const s = await (await fetch('/api/invites/' + encodeURIComponent(inv.id), {cache: 'no-store'})).json();
+      if (s.state === 'ringing') continue;
+      inviteStatus.textContent = {answered: user + ' answered and is joining.', declined: user + ' declined the call.',
+        missed: user + ' did not answer.'}[s.state] || s.state;
+      return;
+    }
+  });
+
   const go = new Go();
   const res = await WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject);
   go.run(res.instance);
+  // Answered from a ringing page: join at once.
+  if (new URLSearchParams(location.search).has('join') && window.quicastJoin) window.quicastJoin();
 })().catch(e => {
   document.body.dataset.call = 'error';
   document.getElementById('call-status').textContent = 'The room page failed to start: ' + e.message;
