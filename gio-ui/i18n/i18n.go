@@ -161,6 +161,17 @@ const (
 	CallHungUp
 	DirectNAT
 	ErrListen
+	RingMe
+	CallsYouTo
+	CallSomeone
+	Ring
+	InviteRinging
+	InviteAnswered
+	InviteDeclined
+	InviteMissed
+	ErrInvite
+	ErrRinger
+	MissedCallRoom
 	numMsgs
 )
 
@@ -262,6 +273,17 @@ var texts = [2][numMsgs]string{
 		CallHungUp:         "Reason: %s",
 		DirectNAT:          "A direct call needs each side to reach the other's port (TCP and UDP): a LAN or a VPN. Across the internet, call through a relay.",
 		ErrListen:          "Cannot take direct calls: %s",
+		RingMe:             "Ring me here when someone calls me on this relay",
+		CallsYouTo:         "%s is calling you to room %s",
+		CallSomeone:        "Call someone to this room",
+		Ring:               "Ring",
+		InviteRinging:      "Ringing %s…",
+		InviteAnswered:     "%s answered and is joining",
+		InviteDeclined:     "%s declined the call",
+		InviteMissed:       "%s did not answer",
+		ErrInvite:          "Cannot call %s: %s",
+		ErrRinger:          "Cannot wait for calls: %s",
+		MissedCallRoom:     "Missed call from %s (room %s) at %s",
 		Headphones:         "Use headphones: there is no echo cancellation yet, so a loudspeaker sends their voice back to them.",
 	},
 	Chinese: {
@@ -361,6 +383,17 @@ var texts = [2][numMsgs]string{
 		CallHungUp:         "原因：%s",
 		DirectNAT:          "直连通话要求双方能访问对方的端口（TCP 和 UDP）：局域网或 VPN。跨越互联网时请通过中继服务器通话。",
 		ErrListen:          "无法接听直连呼叫：%s",
+		RingMe:             "有人通过此中继服务器呼叫我时在这里响铃",
+		CallsYouTo:         "%s 正在呼叫您加入房间 %s",
+		CallSomeone:        "呼叫某人加入此房间",
+		Ring:               "呼叫",
+		InviteRinging:      "正在呼叫 %s…",
+		InviteAnswered:     "%s 已接听，正在加入",
+		InviteDeclined:     "%s 拒绝了通话",
+		InviteMissed:       "%s 没有接听",
+		ErrInvite:          "无法呼叫 %s：%s",
+		ErrRinger:          "无法等待来电：%s",
+		MissedCallRoom:     "未接来电：%s（房间 %s，%s）",
 		Headphones:         "请使用耳机：目前还没有回声消除，扬声器会把对方的声音传回给对方。",
 	},
 }

@@ -36,6 +36,7 @@ type Settings struct {
 	CallUser    string            `json:"callUser,omitempty"` // in a call: this side's account on the relay
 	CallVia     string            `json:"callVia,omitempty"`  // "relay" (default) or "direct": a direct call on a LAN
 	PeerAddr    string            `json:"peerAddr,omitempty"` // a direct call's other side, HOST[:PORT]
+	RingMe      bool              `json:"ringMe,omitempty"`   // wait for calls to CallUser on Relay
 
 	Key string `json:"-"` // the publish key, kept apart
 }

@@ -44,6 +44,8 @@ type call struct {
 	mu        sync.Mutex
 	join      *protocol.RoomJoin // once joined: this side's stream and key
 	peer      *sender.Session    // a direct call, once answered: what this side sends with
+	wc        *watch.Client      // a room call's login, once made
+	inviting  *inviteStatus      // calling someone to the room
 	others    []string           // the other participants, as last listed
 	rc        *receive.Receiver
 	picture   *image.RGBA
@@ -109,6 +111,9 @@ func (c *call) run(ctx context.Context, cfg callConfig) {
 		return
 	}
 	wc := watch.NewClient(watch.Config{Relay: cfg.Relay, TLS: tc})
+	c.mu.Lock()
+	c.wc = wc
+	c.mu.Unlock()
 	sleep := func(d time.Duration) bool {
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -286,8 +291,9 @@ type callStatus struct {
 	Others        []string // every other participant
 	Alone         bool     // nobody else is in the room
 	Room          string
-	Connected     bool // the session is open
-	Reconnect     int  // >0: the session was lost; this attempt at it is next
+	Inviting      *inviteStatus // calling someone to the room
+	Connected     bool          // the session is open
+	Reconnect     int           // >0: the session was lost; this attempt at it is next
 	LastErr       error
 	Picture       *image.RGBA
 	Frames        int
@@ -305,7 +311,7 @@ type callStatus struct {
 func (c *call) status() callStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := callStatus{Them: c.them, Others: c.others, Alone: c.join != nil && len(c.others) == 0 && c.rc == nil, Room: c.room, Level: math.Inf(-1), Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
+	s := callStatus{Them: c.them, Others: c.others, Alone: c.join != nil && len(c.others) == 0 && c.rc == nil, Room: c.room, Inviting: c.inviting, Level: math.Inf(-1), Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
 		Err: c.err, SpeakErr: c.speakErr, Started: c.started, Reconnect: c.reconnect, LastErr: c.lastErr}
 	if !c.frame.Capture.IsZero() {
 		s.Delay = c.frame.Due.Sub(c.frame.Capture)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,7 @@ type directConfig struct {
 	Port         int // to answer on: the listener's
 	Video, Audio bool
 	Speaker      func(*receive.Playout) (*receive.Speaker, error)
+	Logger       *slog.Logger
 }
 
 // startDirectCall starts a direct call; the window's broadcast half
@@ -73,6 +75,7 @@ func (c *call) runDirect(ctx context.Context, cfg directConfig) {
 		return
 	}
 	defer pc.Close()
+	cfg.Logger.Info("direct call", "name", pc.Name, "remote", pc.RemoteUDP())
 	sess := m.Session(pc.RemoteUDP())
 	c.mu.Lock()
 	c.peer, c.them, c.others = &sess, pc.Name, []string{pc.Name}
@@ -89,14 +92,18 @@ func (c *call) runDirect(ctx context.Context, cfg directConfig) {
 		defer close(served)
 		c.serve(ctx, rc, callConfig{Speaker: cfg.Speaker})
 	}()
+	// Over when the handshake's connection ends or the other side's media
+	// do (its RTCP BYE comes before the connection closes): either way
+	// the other side hung up, unless this side did.
 	select {
 	case <-pc.Done():
 		rc.Close()
 		<-served
-		if ctx.Err() == nil {
-			c.fail(peercall.ErrHungUp)
-		}
 	case <-served:
+	}
+	if ctx.Err() == nil {
+		cfg.Logger.Info("the other side hung up", "name", pc.Name)
+		c.fail(peercall.ErrHungUp)
 	}
 }
 

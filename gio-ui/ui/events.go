@@ -6,9 +6,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"gioui.org/io/clipboard"
 	"gioui.org/layout"
+	"gioui.org/op"
 	"gioui.org/widget"
 
 	"github.com/quicast/quicast/gio-ui/broadcast"
@@ -49,6 +51,31 @@ func (u *UI) update(gtx layout.Context) {
 		}
 	}
 	u.lanSteps(callMode && u.viaEnum.Value == viaDirect)
+	if u.ringMe.Update(gtx) {
+		u.save()
+	}
+	u.ringerSteps(gtx, callMode && u.viaEnum.Value == viaRelay && u.ringMe.Value && !u.live())
+	if u.answerRelayBtn.Clicked(gtx) && u.ringer != nil && !u.live() {
+		if ring, ok, _, _ := u.ringer.status(); ok {
+			u.roomEd.SetText(ring.Room)
+			u.ringer.respond(ring.ID, true, func(err error) {
+				if err != nil {
+					u.log.Info("answer not taken", "err", err)
+				}
+			})
+			u.startCall()
+		}
+	}
+	if u.declineRelayBtn.Clicked(gtx) && u.ringer != nil {
+		if ring, ok, _, _ := u.ringer.status(); ok {
+			u.ringer.respond(ring.ID, false, func(error) {})
+		}
+	}
+	if u.inviteBtn.Clicked(gtx) && u.call != nil && !u.call.direct {
+		if who := strings.TrimSpace(u.inviteEd.Text()); who != "" {
+			u.call.invite(who)
+		}
+	}
 	u.cam.update(gtx, lists.Cameras, haveLists, live)
 	u.mic.update(gtx, lists.Microphones, haveLists, live)
 
@@ -86,7 +113,7 @@ func (u *UI) update(gtx layout.Context) {
 			u.bcErr, u.sending, u.callEnded = "", false, ""
 			u.call = startDirectCall(directConfig{Name: u.callName(), Incoming: in, Port: u.lan.l.Port(),
 				Video: u.cam.source().Type != media.SourceNone, Audio: u.mic.source().Type != media.SourceNone,
-				Speaker: u.cfg.Speaker}, u.invalidate)
+				Speaker: u.cfg.Speaker, Logger: u.log}, u.invalidate)
 		}
 	}
 	if u.declineBtn.Clicked(gtx) && u.lan != nil {
@@ -196,9 +223,10 @@ func (u *UI) startCall() {
 		}
 		u.save()
 		u.bcErr, u.bcLive, u.sending, u.callEnded = "", false, false, ""
+		u.log.Info("calling directly", "addr", addr)
 		u.call = startDirectCall(directConfig{Name: u.callName(), Addr: addr, Code: code,
 			Video: u.cam.source().Type != media.SourceNone, Audio: u.mic.source().Type != media.SourceNone,
-			Speaker: u.cfg.Speaker}, u.invalidate)
+			Speaker: u.cfg.Speaker, Logger: u.log}, u.invalidate)
 		return
 	}
 	target := u.relayTarget()
@@ -284,6 +312,38 @@ func (u *UI) lanSteps(want bool) {
 		u.lan.setBusy(u.live())
 	}
 }
+
+// ringerSteps keeps the relay ringer running while want, started again
+// when the relay or the account in the form changed.
+//
+// It is not restarted at every key while the account is being typed — each
+// start is a login, and the relay limits those — but once the fields have
+// stayed the same for ringerSettle.
+func (u *UI) ringerSteps(gtx layout.Context, want bool) {
+	target := u.relayTarget()
+	user, pass := strings.TrimSpace(u.userEd.Text()), u.passEd.Text()
+	key := target.URL + "\x00" + target.CAFile + "\x00" + target.Pin + "\x00" + user + "\x00" + pass
+	want = want && target.URL != "" && user != "" && pass != ""
+	now := u.now()
+	if key != u.ringerTyped {
+		u.ringerTyped, u.ringerTypedAt = key, now
+	}
+	settled := now.Sub(u.ringerTypedAt) >= ringerSettle
+	if want && !settled {
+		gtx.Execute(op.InvalidateCmd{At: u.ringerTypedAt.Add(ringerSettle)})
+	}
+	if u.ringer != nil && (!want || (settled && key != u.ringerKey)) {
+		u.ringer.close()
+		u.ringer = nil
+	}
+	if want && settled && u.ringer == nil {
+		u.ringer, u.ringerKey = startRinger(target.URL, target.CAFile, target.Pin, user, pass, u.invalidate), key
+	}
+}
+
+// ringerSettle is how long the account fields stay the same before the
+// ringer logs in with them.
+const ringerSettle = time.Second
 
 // hangUp ends the call's receiving half.
 func (u *UI) hangUp() {

@@ -234,6 +234,7 @@ func (u *UI) layoutForm(gtx C) D {
 		pair(field{i18n.Relay, &u.relayEd, "https://relay.example:8443", 0.62}, field{i18n.Room, &u.roomEd, "team", 0.38})
 		pair(field{i18n.CallUser, &u.userEd, "", 0.5}, field{i18n.CallPassword, &u.passEd, "", 0.5})
 		pair(field{i18n.CAFile, &u.caEd, u.lang.T(i18n.CAFileHint), 0.5}, field{})
+		items = append(items, material.CheckBox(u.th, &u.ringMe, u.lang.T(i18n.RingMe)).Layout)
 		items = append(items, func(gtx C) D {
 			return layout.Inset{Top: unit.Dp(4)}.Layout(gtx, func(gtx C) D {
 				l := material.Caption(u.th, u.lang.T(i18n.Headphones))

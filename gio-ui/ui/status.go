@@ -19,6 +19,7 @@ import (
 
 	"github.com/quicast/quicast/gio-ui/broadcast"
 	"github.com/quicast/quicast/gio-ui/i18n"
+	"github.com/quicast/quicast/protocol"
 )
 
 func (u *UI) layoutStatus(gtx C) D {
@@ -98,6 +99,35 @@ func (u *UI) layoutStatus(gtx C) D {
 			l.Color = grey
 			return l.Layout(gtx)
 		}))
+	}
+	if u.ringer != nil {
+		ring, ok, missed, err := u.ringer.status()
+		if err != nil {
+			line("", u.lang.T(i18n.ErrRinger, err), red)
+		}
+		if ok {
+			rows = append(rows, layout.Rigid(func(gtx C) D {
+				return layout.Inset{Top: unit.Dp(6), Bottom: unit.Dp(4)}.Layout(gtx, func(gtx C) D {
+					l := material.H6(u.th, u.lang.T(i18n.CallsYouTo, ring.From, ring.Room))
+					l.Color = green
+					return l.Layout(gtx)
+				})
+			}), layout.Rigid(func(gtx C) D {
+				answer := material.Button(u.th, &u.answerRelayBtn, u.lang.T(i18n.Answer))
+				answer.Background = green
+				decline := material.Button(u.th, &u.declineRelayBtn, u.lang.T(i18n.Decline))
+				decline.Background = red
+				return layout.Flex{}.Layout(gtx, layout.Rigid(answer.Layout),
+					layout.Rigid(layout.Spacer{Width: unit.Dp(8)}.Layout), layout.Rigid(decline.Layout))
+			}))
+		}
+		for _, m := range missed[max(0, len(missed)-3):] {
+			at := m.At
+			if t, err := time.Parse(time.RFC3339, m.At); err == nil {
+				at = t.Local().Format("15:04")
+			}
+			line("", u.lang.T(i18n.MissedCallRoom, m.From, m.Room, at), red)
+		}
 	}
 	if u.lan != nil {
 		ls := u.lan.status()
@@ -200,6 +230,33 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 	}))
 	if cs.Reconnect > 0 && cs.LastErr != nil {
 		line("", cs.LastErr.Error(), grey)
+	}
+	if u.call != nil && !u.call.direct && u.bc != nil {
+		// Calling someone to the room: their windows and pages ring.
+		*rows = append(*rows, layout.Rigid(func(gtx C) D {
+			return layout.Inset{Top: unit.Dp(4), Bottom: unit.Dp(4)}.Layout(gtx, func(gtx C) D {
+				return u.statusRow(gtx, u.lang.T(i18n.CallSomeone), func(gtx C) D {
+					return layout.Flex{Alignment: layout.Middle}.Layout(gtx,
+						layout.Flexed(1, editor(u.th, &u.inviteEd, "")),
+						layout.Rigid(layout.Spacer{Width: unit.Dp(6)}.Layout),
+						layout.Rigid(material.Button(u.th, &u.inviteBtn, u.lang.T(i18n.Ring)).Layout))
+				})
+			})
+		}))
+		if iv := cs.Inviting; iv != nil {
+			switch {
+			case iv.Err != nil:
+				line("", u.lang.T(i18n.ErrInvite, iv.User, iv.Err), red)
+			case iv.State == protocol.InviteRinging:
+				line("", u.lang.T(i18n.InviteRinging, iv.User), black)
+			case iv.State == protocol.InviteAnswered:
+				line("", u.lang.T(i18n.InviteAnswered, iv.User), green)
+			case iv.State == protocol.InviteDeclined:
+				line("", u.lang.T(i18n.InviteDeclined, iv.User), grey)
+			case iv.State == protocol.InviteMissed:
+				line("", u.lang.T(i18n.InviteMissed, iv.User), grey)
+			}
+		}
 	}
 	if cs.VideoErr != nil {
 		line("", cs.VideoErr.Error(), red)

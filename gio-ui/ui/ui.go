@@ -98,6 +98,9 @@ type UI struct {
 	viaEnum                                                  widget.Enum   // call mode: through a relay, or direct
 	peerAddrEd, peerCodeEd                                   widget.Editor // a direct call's other side
 	answerBtn, declineBtn                                    widget.Clickable
+	ringMe                                                   widget.Bool      // wait for calls through the relay
+	answerRelayBtn, declineRelayBtn, inviteBtn               widget.Clickable // calls through the relay
+	inviteEd                                                 widget.Editor    // whom to call to the room
 	startBtn, stopBtn, quitBtn, copyBtn, pinBtn, takeoverBtn widget.Clickable
 	muteBtn, cameraBtn                                       widget.Clickable // in a call
 	form                                                     widget.List
@@ -105,18 +108,22 @@ type UI struct {
 
 	lists devices.Lists // as of this frame
 
-	bg        shared // filled by the background goroutines
-	bc        *broadcast.Broadcast
-	call      *call        // in call mode, while a call runs
-	sending   bool         // the call's broadcast half was started
-	lan       *lanListener // takes direct calls while Call → Direct is chosen
-	lanErr    error        // why it cannot
-	bcErr     string       // the words for the last broadcast's failure
-	bcLive    bool         // it failed because another sender is live: offer to take over
-	callEnded string       // how the last call ended (hung up, declined, no answer)
-	copiedAt  time.Time
-	quit      bool
-	editing   [2]bool // the relay and CA fields had the focus last frame
+	bg            shared // filled by the background goroutines
+	bc            *broadcast.Broadcast
+	call          *call        // in call mode, while a call runs
+	sending       bool         // the call's broadcast half was started
+	lan           *lanListener // takes direct calls while Call → Direct is chosen
+	lanErr        error        // why it cannot
+	ringer        *ringer      // waits for calls through the relay while "Ring me here" is on
+	ringerKey     string       // the relay, user and password it was started with
+	ringerTyped   string       // the fields as last seen,
+	ringerTypedAt time.Time    // and since when
+	bcErr         string       // the words for the last broadcast's failure
+	bcLive        bool         // it failed because another sender is live: offer to take over
+	callEnded     string       // how the last call ended (hung up, declined, no answer)
+	copiedAt      time.Time
+	quit          bool
+	editing       [2]bool // the relay and CA fields had the focus last frame
 
 	preview     *image.RGBA // the frame previewOp was made from
 	previewOp   paint.ImageOp
@@ -181,7 +188,7 @@ func New(cfg Config) (*UI, error) {
 		}
 	}
 	u.langEnum.Value = u.lang.Code()
-	for _, ed := range []*widget.Editor{&u.relayEd, &u.streamEd, &u.keyEd, &u.caEd, &u.roomEd, &u.userEd, &u.passEd, &u.peerAddrEd, &u.peerCodeEd} {
+	for _, ed := range []*widget.Editor{&u.relayEd, &u.streamEd, &u.keyEd, &u.caEd, &u.roomEd, &u.userEd, &u.passEd, &u.peerAddrEd, &u.peerCodeEd, &u.inviteEd} {
 		ed.SingleLine = true
 	}
 	u.relayEd.Submit, u.caEd.Submit = true, true
@@ -190,6 +197,7 @@ func New(cfg Config) (*UI, error) {
 	u.roomEd.SetText(set.Room)
 	u.viaEnum.Value = pick(set.CallVia, []string{viaRelay, viaDirect}, viaRelay)
 	u.peerAddrEd.SetText(set.PeerAddr)
+	u.ringMe.Value = set.RingMe
 	u.userEd.SetText(set.CallUser)
 	u.passEd.SetText(cfg.ViewerPassword)
 	u.showPreview.Value = !set.HidePreview
@@ -240,6 +248,10 @@ const (
 func (u *UI) live() bool { return u.bc != nil || u.call != nil }
 
 func (u *UI) Shutdown() {
+	if u.ringer != nil {
+		u.ringer.close()
+		u.ringer = nil
+	}
 	if u.lan != nil {
 		u.lan.close()
 		u.lan = nil
@@ -272,6 +284,7 @@ func (u *UI) save() {
 	u.set.Room = strings.TrimSpace(u.roomEd.Text())
 	u.set.CallVia = u.viaEnum.Value
 	u.set.PeerAddr = strings.TrimSpace(u.peerAddrEd.Text())
+	u.set.RingMe = u.ringMe.Value
 	u.set.CallUser = strings.TrimSpace(u.userEd.Text()) // the password is not kept
 	if err := settings.Save(u.cfg.ConfigDir, u.set); err != nil {
 		u.log.Warn("settings not saved", "err", err)

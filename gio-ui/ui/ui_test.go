@@ -797,3 +797,57 @@ func TestDirectCallBetweenWindows(t *testing.T) {
 		return slices.ContainsFunc(bw.labels(), func(l string) bool { return strings.HasPrefix(l, "Missed call from carol at ") })
 	})
 }
+
+// Calling a person from the window, through the relay: bob's window waits
+// for calls ("Ring me here"); alice, alone in room team, calls him by name;
+// his window rings with her name and the room; he answers, which joins the
+// room; each sees the other, and alice's window says bob answered.
+func TestCallAPersonFromTheWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a relay and two calls")
+	}
+	r := relaytest.Start(t)
+	r.AddRoom(t, "team")
+	r.AddUser(t, "alice", "alice's password")
+	r.AddUser(t, "bob", "bob's password")
+	bu, bw := callWindow(t, r.URL, "", "bob", "bob's password", r.CAFile())
+	bw.click("Ring me here when someone calls me on this relay")
+	bw.until("bob's window waiting for calls", 15*time.Second, func() bool {
+		return bu.ringer != nil && bu.ringer.wc != nil
+	})
+	au, aw := callWindow(t, r.URL, "team", "alice", "alice's password", r.CAFile())
+	aw.click("Start call")
+	aw.until("alice alone in the room", 15*time.Second, func() bool {
+		frameAll(bw)
+		return au.call != nil && au.call.status().Alone && au.bc != nil
+	})
+	au.inviteEd.SetText("bob")
+	aw.click("Ring")
+	bw.until("bob's window rings", 30*time.Second, func() bool {
+		frameAll(aw)
+		_, ok := bw.find("alice is calling you to room team")
+		return ok
+	})
+	bw.click("Answer")
+	for _, s := range []struct {
+		name string
+		u    *UI
+		w, o *window
+	}{{"alice", au, aw, bw}, {"bob", bu, bw, aw}} {
+		s.w.until(s.name+" sees the other", 30*time.Second, func() bool {
+			frameAll(s.o)
+			if s.u.call == nil {
+				t.Fatalf("%s: no call: %q", s.name, s.u.bcErr)
+			}
+			cs := s.u.call.status()
+			return cs.Frames >= 15 && cs.ReceiverStats.AudioPackets > 50
+		})
+	}
+	if bu.set.Room != "team" {
+		t.Errorf("bob answered into room %q", bu.set.Room)
+	}
+	aw.until("alice told bob answered", 10*time.Second, func() bool {
+		_, ok := aw.find("bob answered and is joining")
+		return ok
+	})
+}

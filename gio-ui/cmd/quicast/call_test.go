@@ -114,6 +114,19 @@ func (w *xwin) startCall(live func() bool) {
 // hangUp clicks Hang up, where Start call was.
 func (w *xwin) hangUp() { w.xdo("mousemove", "40", "690", "click", "1") }
 
+// hangUpUntil clicks Hang up until over reports the call over: again
+// every 3 s while the button there is still the red Hang up.
+func (w *xwin) hangUpUntil(over func() bool) {
+	w.t.Helper()
+	shot := filepath.Join(w.t.TempDir(), "button.png")
+	waitUntil(w.t, "a click on Hang up to end the call", func() bool {
+		if c := color.RGBAModel.Convert(grab(w.t, w.display, shot).At(18, 676)).(color.RGBA); c.R > 0xa0 && c.B < 0x60 {
+			w.hangUp()
+		}
+		return poll(3*time.Second, over)
+	})
+}
+
 func artifacts(t *testing.T) string {
 	if dir := os.Getenv("QUICAST_ARTIFACTS"); dir != "" {
 		return dir

@@ -69,20 +69,35 @@ func TestDirectCallTwoProcesses(t *testing.T) {
 		return code != ""
 	})
 	dir := artifacts(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			grab(t, aliceScreen, filepath.Join(dir, "fail-direct-alice.png"))
+			grab(t, bobScreen, filepath.Join(dir, "fail-direct-bob.png"))
+			t.Logf("screens at the failure: %s/fail-direct-{alice,bob}.png", dir)
+		}
+	})
 	// Alice's window drawn: the blue Start call, bottom left.
 	shot := filepath.Join(t.TempDir(), "alice.png")
 	waitUntil(t, "alice's window", func() bool {
 		c := color.RGBAModel.Convert(grab(t, aliceScreen, shot).At(18, 676)).(color.RGBA)
 		return c.B > 0xa0 && c.R < 0x60
 	})
-	alice.xdo("mousemove", "385", "358", "click", "1") // Their code
-	alice.xdo("type", code)
-	alice.xdo("mousemove", "40", "690", "click", "1") // Start call
-	// Bob's window rings: the green Answer under "alice is calling".
+	// Their code, then Start call, until bob's window rings (the green
+	// Answer under "alice is calling"): typed again while alice's window
+	// shows the blue Start call — keys and clicks can come before the
+	// window takes input, and a code mistyped that way is refused.
 	bobShot := filepath.Join(t.TempDir(), "bob.png")
 	waitUntil(t, "bob's window to ring", func() bool {
-		c := color.RGBAModel.Convert(grab(t, bobScreen, bobShot).At(535, 531)).(color.RGBA)
-		return c.G > 0x60 && c.R < 0x60 && c.B < 0x60
+		if c := color.RGBAModel.Convert(grab(t, aliceScreen, shot).At(18, 676)).(color.RGBA); c.B > 0xa0 && c.R < 0x60 {
+			alice.xdo("mousemove", "385", "358", "click", "1")
+			alice.xdo("key", "ctrl+a", "BackSpace")
+			alice.xdo("type", code)
+			alice.xdo("mousemove", "40", "690", "click", "1")
+		}
+		return poll(3*time.Second, func() bool {
+			c := color.RGBAModel.Convert(grab(t, bobScreen, bobShot).At(535, 531)).(color.RGBA)
+			return c.G > 0x60 && c.R < 0x60 && c.B < 0x60
+		})
 	})
 	grab(t, bobScreen, filepath.Join(dir, "quicast-direct-ringing.png"))
 	bob.xdo("mousemove", "535", "531", "click", "1") // Answer
@@ -93,9 +108,8 @@ func TestDirectCallTwoProcesses(t *testing.T) {
 		}
 		t.Logf("%s: %s", s.name, path)
 	}
-	alice.hangUp()
 	// Bob's window is back to Start call, blue, by itself.
-	waitUntil(t, "bob's window to see alice hang up", func() bool {
+	alice.hangUpUntil(func() bool {
 		c := color.RGBAModel.Convert(grab(t, bobScreen, bobShot).At(18, 676)).(color.RGBA)
 		return c.B > 0xa0 && c.R < 0x60
 	})
