@@ -447,7 +447,10 @@ func readLine(r *bufio.Reader, v any) error {
 // (when audio), received on port.
 func NewMedia(port int, video, audio bool) Media {
 	r := func(n int) []byte { b := make([]byte, n); rand.Read(b); return b }
-	ssrc := func() uint32 { b := r(4); return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | 1 }
+	ssrc := func() uint32 {
+		b := r(4)
+		return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | 1
+	}
 	m := Media{Port: port, Profile: protocol.ProfileAEADAES128GCM, Key: r(16), Salt: r(12)}
 	if video {
 		m.VideoSSRC, m.VideoPT, m.Codec = ssrc(), protocol.PayloadTypeVP8, protocol.WebCodecsVP8

@@ -133,7 +133,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.CertHashes = func() [][32]byte { return nil }
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"),
-		invites: invites{byID: map[string]*invite{}, missed: map[string][]protocol.MissedCall{}, wake: map[string]chan struct{}{}},
+		invites:     invites{byID: map[string]*invite{}, missed: map[string][]protocol.MissedCall{}, wake: map[string]chan struct{}{}},
 		hashing:     make(chan struct{}, runtime.GOMAXPROCS(0)),
 		crossOrigin: http.NewCrossOriginProtection(), warnLimit: rate.NewLimiter(rate.Every(10*time.Second), 5)}
 	// A request that changes state (log in, log out, publish) must come
