@@ -27,32 +27,36 @@ type ringer struct {
 	ringing []protocol.Invite
 	missed  []protocol.MissedCall
 	err     error // cannot wait for calls (wrong password, …)
+	ready   bool  // logged in: a call from now on rings
 }
 
 // startRinger logs in to relay as user and waits for calls until close.
 func startRinger(relay, caFile, pin, user, password string, changed func()) *ringer {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &ringer{cancel: cancel, done: make(chan struct{}), changed: changed}
+	tc, err := certs.ClientConfig(caFile, pin)
+	if err != nil {
+		r.err = err
+		cancel()
+		close(r.done)
+		return r
+	}
+	r.wc = watch.NewClient(watch.Config{Relay: relay, TLS: tc})
 	go func() {
 		defer close(r.done)
-		r.run(ctx, relay, caFile, pin, user, password)
+		r.run(ctx, user, password)
 	}()
 	return r
 }
 
-func (r *ringer) run(ctx context.Context, relay, caFile, pin, user, password string) {
+func (r *ringer) run(ctx context.Context, user, password string) {
 	set := func(f func()) {
 		r.mu.Lock()
 		f()
 		r.mu.Unlock()
 		r.changed()
 	}
-	tc, err := certs.ClientConfig(caFile, pin)
-	if err != nil {
-		set(func() { r.err = err })
-		return
-	}
-	r.wc = watch.NewClient(watch.Config{Relay: relay, TLS: tc})
+	var err error
 	var b protocol.Backoff
 	loggedIn := false
 	for attempt := 0; ctx.Err() == nil; {
@@ -63,6 +67,9 @@ func (r *ringer) run(ctx context.Context, relay, caFile, pin, user, password str
 				return
 			}
 			loggedIn = err == nil
+			if loggedIn {
+				set(func() { r.ready = true })
+			}
 		}
 		var p protocol.Invites
 		if loggedIn {
@@ -101,6 +108,14 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// waiting reports whether the ringer has logged in: a call made from now
+// on rings.
+func (r *ringer) waiting() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ready
 }
 
 // status returns the call ringing now (ok false: none), the missed calls

@@ -813,7 +813,7 @@ func TestCallAPersonFromTheWindow(t *testing.T) {
 	bu, bw := callWindow(t, r.URL, "", "bob", "bob's password", r.CAFile())
 	bw.click("Ring me here when someone calls me on this relay")
 	bw.until("bob's window waiting for calls", 15*time.Second, func() bool {
-		return bu.ringer != nil && bu.ringer.wc != nil
+		return bu.ringer != nil && bu.ringer.waiting()
 	})
 	au, aw := callWindow(t, r.URL, "team", "alice", "alice's password", r.CAFile())
 	aw.click("Start call")
