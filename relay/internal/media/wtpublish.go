@@ -107,7 +107,10 @@ func (h *Hub) ServePublisher(w http.ResponseWriter, r *http.Request, name, keyID
 		}
 	}
 	link := &wtLink{sess: sess, ctrlQ: make(chan *protocol.Message, controlQueueLen)}
-	p := &publisher{wt: link, addr: sess.RemoteAddr()}
+	// Latched from the start (its address is the session's): it counts
+	// as sending from now, so housekeeping gives it publisherTimeout
+	// for its first packet instead of ending it at once.
+	p := &publisher{wt: link, addr: sess.RemoteAddr(), last: h.cfg.Now()}
 	_, tracks, err := h.register(name, keyID, req, p, "over", "webtransport", "client", hello.Client, "remote", sess.RemoteAddr())
 	if err != nil {
 		_ = protocol.WriteMessage(ctrl, &protocol.Message{Type: protocol.MsgError, Reason: err.Error()})
