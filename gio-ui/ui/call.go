@@ -114,16 +114,7 @@ func (c *call) run(ctx context.Context, cfg callConfig) {
 	c.mu.Lock()
 	c.wc = wc
 	c.mu.Unlock()
-	sleep := func(d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		}
-	}
+	sleep := func(d time.Duration) bool { return sleepCtx(ctx, d) }
 	loggedIn := false
 	attempt := 0
 	for {
