@@ -14,16 +14,16 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/quicast/quicast/relay/e2e/browser"
 )
 
 // openWatch logs in through the form and opens the watch page of stream.
 func openWatch(t testing.TB, r *relay, stream string) context.Context {
 	t.Helper()
 	ctx := newBrowser(t)
-	login(t, ctx, r, r.user, r.password)
-	if err := waitFor(ctx, 10*time.Second, func() (bool, error) { return location(t, ctx) == "/", nil }); err != nil {
-		t.Fatalf("after login the browser is at %q, want /", location(t, ctx))
-	}
+	// LogIn waits through the form's navigation (an evaluation during it
+	// fails: "Inspected target navigated or closed").
+	browser.LogIn(t, ctx, r.base(), r.user, r.password)
 	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/watch/"+stream))
 	return ctx
 }
