@@ -59,7 +59,17 @@ func BenchmarkBrowserCall(b *testing.B) {
 				b.Fatalf("%s does not hear the other: %v", who, err)
 			}
 		}
-		time.Sleep(10 * time.Second) // warm-up: the latency controllers settle
+		// Warm-up: each side has played 10 s of the other, time for the
+		// latency controllers to settle.
+		for _, who := range people {
+			ctx := ctxs[who]
+			if err := waitFor(ctx, 60*time.Second, func() (bool, error) {
+				_, s, err := otherStats(ctx)
+				return err == nil && s.AudioSamplesPlayed >= 10*48000, err
+			}); err != nil {
+				b.Fatalf("%s: no 10 s of the other's sound: %v", who, err)
+			}
+		}
 		for _, who := range people {
 			eval[any](ctxs[who], `(() => { for (const f of document.querySelectorAll('.tile[data-stream] iframe')) f.contentWindow.quicastResetStats(); })()`)
 		}
