@@ -268,13 +268,7 @@ func (p *participant) captureVideo(track js.Value) {
 	staging := js.Global().Get("Uint8Array").New(256 << 10)
 	output := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		chunk := args[0]
-		n := chunk.Get("byteLength").Int()
-		if staging.Get("byteLength").Int() < n {
-			staging = js.Global().Get("Uint8Array").New(n * 2)
-		}
-		chunk.Call("copyTo", staging)
-		b := make([]byte, n)
-		js.CopyBytesToGo(b, staging)
+		b := chunkBytes(chunk, &staging)
 		us := int64(chunk.Get("timestamp").Float())
 		p.mu.Lock()
 		p.out.Video.Captured(us, time.Now())
@@ -341,6 +335,19 @@ func (p *participant) captureVideo(track js.Value) {
 	}
 }
 
+// chunkBytes copies an encoded chunk's data into Go through staging,
+// which grows as needed (one staging array per encoder, not one per chunk).
+func chunkBytes(chunk js.Value, staging *js.Value) []byte {
+	n := chunk.Get("byteLength").Int()
+	if staging.Get("byteLength").Int() < n {
+		*staging = js.Global().Get("Uint8Array").New(n * 2)
+	}
+	chunk.Call("copyTo", *staging)
+	b := make([]byte, n)
+	js.CopyBytesToGo(b, *staging)
+	return b
+}
+
 // captureAudio feeds the microphone to the Opus encoder in 10 ms packets
 // (20 ms where the browser offers no choice).
 func (p *participant) captureAudio(track js.Value) {
@@ -348,13 +355,7 @@ func (p *participant) captureAudio(track js.Value) {
 	staging := js.Global().Get("Uint8Array").New(4096)
 	output := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		chunk := args[0]
-		n := chunk.Get("byteLength").Int()
-		if staging.Get("byteLength").Int() < n {
-			staging = js.Global().Get("Uint8Array").New(n * 2)
-		}
-		chunk.Call("copyTo", staging)
-		b := make([]byte, n)
-		js.CopyBytesToGo(b, staging)
+		b := chunkBytes(chunk, &staging)
 		us := int64(chunk.Get("timestamp").Float())
 		p.mu.Lock()
 		p.out.Audio.Captured(us, time.Now())
