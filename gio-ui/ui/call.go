@@ -47,6 +47,7 @@ type call struct {
 	wc        *watch.Client      // a room call's login, once made
 	inviting  *inviteStatus      // calling someone to the room
 	others    []string           // the other participants, as last listed
+	alone     bool               // the room, last listed, had nobody else in it
 	rc        *receive.Receiver
 	picture   *image.RGBA
 	frame     receive.Frame // the latest, without its image
@@ -198,7 +199,7 @@ func (c *call) once(ctx context.Context, wc *watch.Client, cfg callConfig, logge
 		}
 	}
 	c.mu.Lock()
-	c.others = others
+	c.others, c.alone = others, them == nil
 	if them != nil {
 		c.them = them.User
 	}
@@ -302,7 +303,7 @@ type callStatus struct {
 func (c *call) status() callStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := callStatus{Them: c.them, Others: c.others, Alone: c.join != nil && len(c.others) == 0 && c.rc == nil, Room: c.room, Inviting: c.inviting, Level: math.Inf(-1), Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
+	s := callStatus{Them: c.them, Others: c.others, Alone: c.alone && c.rc == nil, Room: c.room, Inviting: c.inviting, Level: math.Inf(-1), Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
 		Err: c.err, SpeakErr: c.speakErr, Started: c.started, Reconnect: c.reconnect, LastErr: c.lastErr}
 	if !c.frame.Capture.IsZero() {
 		s.Delay = c.frame.Due.Sub(c.frame.Capture)
