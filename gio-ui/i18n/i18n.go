@@ -132,6 +132,7 @@ const (
 	HangUp
 	CallConnecting
 	CallWaiting
+	CallPartyLost
 	CallIn
 	CallEnded
 	ErrCallFields
@@ -245,6 +246,7 @@ var texts = [2][numMsgs]string{
 		HangUp:             "Hang up",
 		CallConnecting:     "Calling…",
 		CallWaiting:        "Waiting for their picture…",
+		CallPartyLost:      "Reconnecting…",
 		CallIn:             "In call with %s",
 		CallEnded:          "Call ended",
 		ErrCallFields:      "Fill in the relay, the room, and your name and password on the relay.",
@@ -355,6 +357,7 @@ var texts = [2][numMsgs]string{
 		HangUp:             "挂断",
 		CallConnecting:     "正在呼叫…",
 		CallWaiting:        "正在等待对方的画面…",
+		CallPartyLost:      "正在重新连接…",
 		CallIn:             "与 %s 通话中",
 		CallEnded:          "通话已结束",
 		ErrCallFields:      "请填写中继服务器、房间，以及您在中继服务器上的用户名和密码。",

@@ -9,10 +9,10 @@ import (
 	"github.com/gen2brain/malgo"
 )
 
-// Speaker plays a Playout on an audio output device (miniaudio through
-// malgo: PulseAudio or ALSA on Linux, WASAPI on Windows, Core Audio on
-// macOS — the library the microphone is read with), at 48 kHz stereo,
-// pulling sound on the device's own clock.
+// Speaker plays a Sound (a Playout, a Mixer) on an audio output device
+// (miniaudio through malgo: PulseAudio or ALSA on Linux, WASAPI on
+// Windows, Core Audio on macOS — the library the microphone is read
+// with), at 48 kHz stereo, pulling sound on the device's own clock.
 type Speaker struct {
 	ctx  *malgo.AllocatedContext
 	dev  *malgo.Device
@@ -28,7 +28,7 @@ const BackendNull = malgo.BackendNull + 1
 
 // OpenSpeaker starts playing p on the default output device of the first
 // of backends that works (none given: the system's, in miniaudio's order).
-func OpenSpeaker(p *Playout, backends ...malgo.Backend) (*Speaker, error) {
+func OpenSpeaker(p Sound, backends ...malgo.Backend) (*Speaker, error) {
 	ctx, err := malgo.InitContext(backends, malgo.ContextConfig{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("audio output: %w", err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,20 +25,21 @@ type callConfig struct {
 	Room               string // quicast-relay room add NAME
 	User, Password     string // this side's account on the relay
 	// Speaker opens the sound output (default: the system's).
-	Speaker func(*receive.Playout) (*receive.Speaker, error)
+	Speaker func(receive.Sound) (*receive.Speaker, error)
 	Logger  *slog.Logger
 }
 
 // call is a call in a room on the relay: it logs in and joins the room —
 // the join gives this side's stream and publish key, which the window's
-// broadcast (the sending half) publishes with — and watches the other
-// participant (gio-ui/receive), its picture kept for the window, its
-// sound on the speaker. It runs until stop.
+// broadcast (the sending half) publishes with — and watches every other
+// participant (gio-ui/receive): their pictures kept for the window's
+// grid, their sound mixed onto one speaker. It runs until stop.
 type call struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	changed func()
 	room    string
+	mix     *receive.Mixer // every party's sound, to the speaker
 
 	direct bool // a direct call (direct.go), not a room on a relay
 
@@ -46,18 +48,28 @@ type call struct {
 	peer      *sender.Session    // a direct call, once answered: what this side sends with
 	wc        *watch.Client      // a room call's login, once made
 	inviting  *inviteStatus      // calling someone to the room
-	others    []string           // the other participants, as last listed
-	alone     bool               // the room, last listed, had nobody else in it
-	rc        *receive.Receiver
-	picture   *image.RGBA
-	frame     receive.Frame // the latest, without its image
-	frames    int
-	err       error // the call cannot go on (wrong password, no such room)
-	speakErr  error // no sound output: the picture only
-	reconnect int   // >0: the session was lost, this attempt at it is next
-	lastErr   error // why the last attempt or session ended
+	parties   []*party           // the other participants, in the order they came
+	listed    bool               // the room was listed at least once
+	speaker   *receive.Speaker   // opened with the first session
+	err       error              // the call cannot go on (wrong password, no such room)
+	speakErr  error              // no sound output: the pictures only
+	reconnect int                // >0: the room cannot be reached, this attempt at it is next
+	lastErr   error              // why the last attempt failed
 	started   time.Time
-	them      string // the participant watched
+	them      string // a direct call: who is called, before they answer
+}
+
+// party is one other participant of a call and what is shown of them.
+// Its fields are the call's, under call.mu.
+type party struct {
+	user, stream string
+	cancel       context.CancelFunc // they left: stop watching
+	rc           *receive.Receiver  // their session, while one is open
+	picture      *image.RGBA
+	frame        receive.Frame // the latest, without its image
+	frames       int
+	lost         int   // >0: their session was lost, this attempt at it is next
+	lastErr      error // why
 
 	// Their bitrate, from the receiver's byte count once a second.
 	rateBytes uint64
@@ -69,12 +81,18 @@ type call struct {
 // something new to show.
 func startCall(cfg callConfig, changed func()) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now(), room: cfg.Room}
+	c := newCall(cancel, changed)
+	c.room = cfg.Room
 	go func() {
 		defer close(c.done)
+		defer c.closeSpeaker()
 		c.run(ctx, cfg)
 	}()
 	return c
+}
+
+func newCall(cancel context.CancelFunc, changed func()) *call {
+	return &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now(), mix: receive.NewMixer()}
 }
 
 func (c *call) fail(err error) {
@@ -102,7 +120,7 @@ func (c *call) failed() error {
 	return c.err
 }
 
-// roomPoll is how often the room is looked at while nobody else is in it.
+// roomPoll is how often the room is listed: who came, who left.
 const roomPoll = time.Second
 
 func (c *call) run(ctx context.Context, cfg callConfig) {
@@ -115,46 +133,47 @@ func (c *call) run(ctx context.Context, cfg callConfig) {
 	c.mu.Lock()
 	c.wc = wc
 	c.mu.Unlock()
-	sleep := func(d time.Duration) bool { return sleepCtx(ctx, d) }
+	var watchers sync.WaitGroup
+	defer watchers.Wait()
 	loggedIn := false
 	attempt := 0
 	for {
-		err := c.once(ctx, wc, cfg, &loggedIn)
+		err := c.list(ctx, wc, cfg, &loggedIn, &watchers)
 		if ctx.Err() != nil {
 			return
 		}
 		var f callFatal
-		switch {
-		case errors.As(err, &f):
+		if errors.As(err, &f) {
 			c.fail(f.err)
 			return
-		case errors.Is(err, errAlone):
-			attempt = 0
-			if !sleep(roomPoll) {
-				return
-			}
-			continue
-		case errors.Is(err, errCallEnded):
-			attempt = 0 // a session was served: count again from 1
 		}
-		// The network, the relay or their session went away: try again,
-		// as the sender does, until hung up.
-		attempt++
+		wait := roomPoll
+		if err != nil {
+			// The network or the relay went away: try again, as the
+			// sender does, until hung up. The parties' watchers retry
+			// on their own meanwhile.
+			attempt++
+			wait = protocol.Backoff{}.Delay(attempt, rand.Float64())
+		} else {
+			attempt = 0
+		}
 		c.mu.Lock()
-		c.rc, c.reconnect, c.lastErr = nil, attempt, err
+		changed := c.reconnect != attempt
+		c.reconnect, c.lastErr = attempt, err
 		c.mu.Unlock()
-		c.changed()
-		if !sleep(protocol.Backoff{}.Delay(attempt, rand.Float64())) {
+		if changed {
+			c.changed()
+		}
+		if !sleepCtx(ctx, wait) {
 			return
 		}
 	}
 }
 
-// once logs in and joins when needed, finds the other participant and
-// watches them until their session ends. It returns errCallEnded after a
-// session, errAlone when nobody else is in the room, a callFatal for what
-// no retry can fix, or the error to retry after.
-func (c *call) once(ctx context.Context, wc *watch.Client, cfg callConfig, loggedIn *bool) error {
+// list logs in and joins when needed, lists the room, and starts
+// watching who came and stops watching who left. It returns a callFatal
+// for what no retry can fix, or the error to retry after.
+func (c *call) list(ctx context.Context, wc *watch.Client, cfg callConfig, loggedIn *bool, watchers *sync.WaitGroup) error {
 	if !*loggedIn {
 		if err := wc.Login(ctx, cfg.User, cfg.Password); errors.Is(err, watch.ErrLogin) {
 			return callFatal{err} // a wrong name or password stays wrong
@@ -187,56 +206,93 @@ func (c *call) once(ctx context.Context, wc *watch.Client, cfg callConfig, logge
 	if err != nil {
 		return retry(err)
 	}
-	var them *protocol.Participant
-	var others []string
+	here := map[string]protocol.Participant{}
 	for _, p := range info.Participants {
-		if p.Stream == j.Stream {
+		if p.Stream != j.Stream {
+			here[p.Stream] = p
+		}
+	}
+	c.mu.Lock()
+	changed := !c.listed
+	c.listed = true
+	c.parties = slices.DeleteFunc(c.parties, func(p *party) bool {
+		if _, ok := here[p.stream]; ok {
+			delete(here, p.stream) // watched already
+			return false
+		}
+		p.cancel() // they left
+		changed = true
+		return true
+	})
+	for _, pp := range info.Participants { // in the relay's order
+		if _, ok := here[pp.Stream]; !ok {
 			continue
 		}
-		others = append(others, p.User)
-		if them == nil {
-			them = &p
-		}
-	}
-	c.mu.Lock()
-	c.others, c.alone = others, them == nil
-	if them != nil {
-		c.them = them.User
+		pctx, cancel := context.WithCancel(ctx)
+		p := &party{user: pp.User, stream: pp.Stream, cancel: cancel}
+		c.parties = append(c.parties, p)
+		changed = true
+		watchers.Add(1)
+		go func() {
+			defer watchers.Done()
+			c.watch(pctx, wc, p, cfg)
+		}()
 	}
 	c.mu.Unlock()
-	if them == nil {
-		c.mu.Lock()
-		c.reconnect, c.lastErr = 0, nil
-		c.mu.Unlock()
+	if changed {
 		c.changed()
-		return errAlone
 	}
-	rc, err := receive.Start(ctx, wc, them.Stream, cfg.Logger)
-	if errors.Is(err, watch.ErrNoStream) {
-		return err // they left between the list and the session
-	}
-	if err != nil {
-		return retry(err)
-	}
-	c.serve(ctx, rc, cfg)
-	rc.Close()
-	return errCallEnded
+	return nil
 }
 
-// serve shows and plays one session until it ends.
-func (c *call) serve(ctx context.Context, rc *receive.Receiver, cfg callConfig) {
-	open := cfg.Speaker
-	if open == nil {
-		open = func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p) }
+// watch keeps a session to one party's stream open until they leave or
+// the call ends, reconnecting with backoff when it is lost.
+func (c *call) watch(ctx context.Context, wc *watch.Client, p *party, cfg callConfig) {
+	attempt := 0
+	for {
+		rc, err := receive.Start(ctx, wc, p.stream, cfg.Logger)
+		if ctx.Err() != nil {
+			if err == nil {
+				rc.Close()
+			}
+			return
+		}
+		if err == nil {
+			c.serve(ctx, p, rc, cfg.Speaker)
+			rc.Close()
+			if ctx.Err() != nil {
+				return
+			}
+			attempt, err = 0, errCallEnded // a session was served: count again from 1
+		}
+		// They are reconnecting, or the relay or the network went:
+		// again until the listing says they left.
+		attempt++
+		c.mu.Lock()
+		p.lost, p.lastErr = attempt, err
+		c.mu.Unlock()
+		c.changed()
+		if !sleepCtx(ctx, protocol.Backoff{}.Delay(attempt, rand.Float64())) {
+			return
+		}
 	}
-	sp, err := open(rc.Playout())
-	if err == nil {
-		defer sp.Close()
-	}
+}
+
+// serve shows and plays one session of p until it ends.
+func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open func(receive.Sound) (*receive.Speaker, error)) {
+	c.openSpeaker(open)
+	c.mix.Add(rc.Playout())
+	defer c.mix.Remove(rc.Playout())
 	c.mu.Lock()
-	c.rc, c.speakErr, c.reconnect, c.lastErr = rc, err, 0, nil
+	p.rc, p.lost, p.lastErr = rc, 0, nil
+	p.rateAt = time.Time{}
 	c.mu.Unlock()
 	c.changed()
+	defer func() {
+		c.mu.Lock()
+		p.rc = nil
+		c.mu.Unlock()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -247,11 +303,35 @@ func (c *call) serve(ctx context.Context, rc *receive.Receiver, cfg callConfig) 
 			t := broadcast.Thumbnail(f.Image, 640)
 			f.Image = nil
 			c.mu.Lock()
-			c.picture, c.frame = t, f
-			c.frames++
+			p.picture, p.frame = t, f
+			p.frames++
 			c.mu.Unlock()
 			c.changed()
 		}
+	}
+}
+
+// openSpeaker opens the sound output for the mixer once, with the first
+// session; without one the call goes on with pictures only.
+func (c *call) openSpeaker(open func(receive.Sound) (*receive.Speaker, error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.speaker != nil || c.speakErr != nil {
+		return
+	}
+	if open == nil {
+		open = func(s receive.Sound) (*receive.Speaker, error) { return receive.OpenSpeaker(s) }
+	}
+	c.speaker, c.speakErr = open(c.mix)
+}
+
+func (c *call) closeSpeaker() {
+	c.mu.Lock()
+	sp := c.speaker
+	c.speaker = nil
+	c.mu.Unlock()
+	if sp != nil {
+		sp.Close()
 	}
 }
 
@@ -262,9 +342,6 @@ func (e callError) Error() string { return string(e) }
 // errCallEnded: the session ended (they left, the relay stopped, the
 // network went).
 const errCallEnded = callError("the relay ended the session")
-
-// errAlone: nobody else is in the room.
-const errAlone = callError("nobody else is in the room")
 
 // callFatal is an error no retry can fix.
 type callFatal struct{ err error }
@@ -277,15 +354,28 @@ func (c *call) stop() {
 	<-c.done
 }
 
-// callStatus is what the window shows of a call.
+// callStatus is what the window shows of a call. Its embedded
+// partyStatus is the first other participant's (a two-person call's
+// other side), but Connected: whether any session is open; Parties has
+// each of them.
 type callStatus struct {
-	Them          string   // the participant shown
-	Others        []string // every other participant
+	partyStatus
+	Parties       []partyStatus
+	Others        []string // every other participant's name
 	Alone         bool     // nobody else is in the room
 	Room          string
 	Inviting      *inviteStatus // calling someone to the room
-	Connected     bool          // the session is open
-	Reconnect     int           // >0: the session was lost; this attempt at it is next
+	Reconnect     int           // >0: the room, or a two-person call's other side, was lost; this attempt is next
+	LastErr       error
+	Err, SpeakErr error
+	Started       time.Time
+}
+
+// partyStatus is what the window shows of one other participant.
+type partyStatus struct {
+	Them          string
+	Connected     bool // their session is open
+	Lost          int  // >0: their session was lost; this attempt at it is next
 	LastErr       error
 	Picture       *image.RGBA
 	Frames        int
@@ -295,33 +385,55 @@ type callStatus struct {
 	Kbps          float64       // what their stream brings, kbit/s
 	VideoErr      error         // their picture cannot be shown (its codec)
 	AudioLost     uint64
-	Err, SpeakErr error
-	Started       time.Time
 	ReceiverStats receive.Stats
+	Played        receive.PlayoutStats // their sound, as the speaker took it
 }
 
 func (c *call) status() callStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := callStatus{Them: c.them, Others: c.others, Alone: c.alone && c.rc == nil, Room: c.room, Inviting: c.inviting, Level: math.Inf(-1), Connected: c.rc != nil && c.err == nil, Picture: c.picture, Frames: c.frames,
+	s := callStatus{Room: c.room, Inviting: c.inviting, Alone: c.listed && len(c.parties) == 0,
 		Err: c.err, SpeakErr: c.speakErr, Started: c.started, Reconnect: c.reconnect, LastErr: c.lastErr}
-	if !c.frame.Capture.IsZero() {
-		s.Delay = c.frame.Due.Sub(c.frame.Capture)
+	s.Them, s.Level = c.them, math.Inf(-1)
+	now := time.Now()
+	for _, p := range c.parties {
+		s.Parties = append(s.Parties, p.status(now))
+		s.Others = append(s.Others, p.user)
 	}
-	if c.rc != nil {
-		s.ReceiverStats = c.rc.Stats()
-		s.AudioLost = s.ReceiverStats.AudioLost
-		s.Buffered = c.rc.Playout().Stats().Buffered
-		s.Level = c.rc.Playout().Level()
-		now := time.Now()
-		if c.rateAt.IsZero() || s.ReceiverStats.Bytes < c.rateBytes {
-			c.rateAt, c.rateBytes = now, s.ReceiverStats.Bytes
-		} else if d := now.Sub(c.rateAt); d >= time.Second {
-			c.kbps = float64(s.ReceiverStats.Bytes-c.rateBytes) * 8 / d.Seconds() / 1000
-			c.rateAt, c.rateBytes = now, s.ReceiverStats.Bytes
-		}
-		s.Kbps = c.kbps
-		s.VideoErr = c.rc.VideoCodecProblem()
+	if len(s.Parties) > 0 {
+		s.partyStatus = s.Parties[0]
 	}
+	if len(s.Parties) == 1 && s.Reconnect == 0 && s.Lost > 0 {
+		// The other side of a two-person call was lost: the call is.
+		s.Reconnect, s.LastErr = s.Lost, s.partyStatus.LastErr
+	}
+	s.Connected = s.Err == nil && slices.ContainsFunc(s.Parties, func(p partyStatus) bool { return p.Connected })
+	return s
+}
+
+// status is p's, its bitrate measured over the second up to now; under
+// call.mu.
+func (p *party) status(now time.Time) partyStatus {
+	s := partyStatus{Them: p.user, Connected: p.rc != nil, Lost: p.lost, LastErr: p.lastErr,
+		Picture: p.picture, Frames: p.frames, Level: math.Inf(-1)}
+	if !p.frame.Capture.IsZero() {
+		s.Delay = p.frame.Due.Sub(p.frame.Capture)
+	}
+	if p.rc == nil {
+		return s
+	}
+	s.ReceiverStats = p.rc.Stats()
+	s.AudioLost = s.ReceiverStats.AudioLost
+	s.Played = p.rc.Playout().Stats()
+	s.Buffered = s.Played.Buffered
+	s.Level = p.rc.Playout().Level()
+	if p.rateAt.IsZero() || s.ReceiverStats.Bytes < p.rateBytes {
+		p.rateAt, p.rateBytes = now, s.ReceiverStats.Bytes
+	} else if d := now.Sub(p.rateAt); d >= time.Second {
+		p.kbps = float64(s.ReceiverStats.Bytes-p.rateBytes) * 8 / d.Seconds() / 1000
+		p.rateAt, p.rateBytes = now, s.ReceiverStats.Bytes
+	}
+	s.Kbps = p.kbps
+	s.VideoErr = p.rc.VideoCodecProblem()
 	return s
 }

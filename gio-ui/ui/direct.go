@@ -28,7 +28,7 @@ type directConfig struct {
 	Incoming     *peercall.Incoming
 	Port         int // to answer on: the listener's
 	Video, Audio bool
-	Speaker      func(*receive.Playout) (*receive.Speaker, error)
+	Speaker      func(receive.Sound) (*receive.Speaker, error)
 	Logger       *slog.Logger
 }
 
@@ -36,9 +36,11 @@ type directConfig struct {
 // starts with its peerSession once the other side has answered.
 func startDirectCall(cfg directConfig, changed func()) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now(), direct: true}
+	c := newCall(cancel, changed)
+	c.direct = true
 	go func() {
 		defer close(c.done)
+		defer c.closeSpeaker()
 		c.runDirect(ctx, cfg)
 	}()
 	return c
@@ -77,8 +79,9 @@ func (c *call) runDirect(ctx context.Context, cfg directConfig) {
 	defer pc.Close()
 	cfg.Logger.Info("direct call", "name", pc.Name, "remote", pc.RemoteUDP())
 	sess := m.Session(pc.RemoteUDP())
+	p := &party{user: pc.Name, cancel: func() {}}
 	c.mu.Lock()
-	c.peer, c.them, c.others = &sess, pc.Name, []string{pc.Name}
+	c.peer, c.them, c.parties = &sess, pc.Name, []*party{p}
 	c.mu.Unlock()
 	c.changed()
 	rc, err := receive.StartPeer(ctx, udp, pc.Remote, nil)
@@ -90,7 +93,7 @@ func (c *call) runDirect(ctx context.Context, cfg directConfig) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		c.serve(ctx, rc, callConfig{Speaker: cfg.Speaker})
+		c.serve(ctx, p, rc, cfg.Speaker)
 	}()
 	// Over when the handshake's connection ends or the other side's media
 	// do (its RTCP BYE comes before the connection closes): either way

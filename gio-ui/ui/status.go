@@ -51,7 +51,7 @@ func (u *UI) layoutStatus(gtx C) D {
 		img, emptyMsg = cs.Picture, i18n.CallWaiting
 	}
 	rows := []layout.FlexChild{
-		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img, emptyMsg, self) }),
+		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img, emptyMsg, self, cs.Parties) }),
 		layout.Rigid(material.CheckBox(u.th, &u.showPreview, u.lang.T(i18n.Preview)).Layout),
 		layout.Rigid(layout.Spacer{Height: unit.Dp(4)}.Layout),
 	}
@@ -258,19 +258,34 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 			}
 		}
 	}
-	if cs.VideoErr != nil {
-		line("", cs.VideoErr.Error(), red)
-	}
 	if cs.SpeakErr != nil {
 		line("", u.lang.T(i18n.ErrSpeaker, cs.SpeakErr), grey)
 	}
-	if cs.Connected {
-		line(u.lang.T(i18n.TheirPicture), u.lang.T(i18n.TheirPictureStat, cs.Delay.Milliseconds(), cs.Frames, cs.Kbps), black)
-		line(u.lang.T(i18n.TheirSound), u.lang.T(i18n.TheirSoundStat, cs.Buffered.Milliseconds(), cs.AudioLost), black)
+	for _, p := range cs.Parties {
+		if len(cs.Parties) > 1 {
+			*rows = append(*rows, layout.Rigid(func(gtx C) D {
+				l := material.Body1(u.th, p.Them)
+				if p.Level > speakingLevel {
+					l.Color = green
+				}
+				return layout.Inset{Top: unit.Dp(4)}.Layout(gtx, l.Layout)
+			}))
+		}
+		if p.VideoErr != nil {
+			line("", p.VideoErr.Error(), red)
+		}
+		if !p.Connected || cs.Err != nil {
+			if p.Lost > 0 && len(cs.Parties) > 1 {
+				line("", u.lang.T(i18n.CallPartyLost), red)
+			}
+			continue
+		}
+		line(u.lang.T(i18n.TheirPicture), u.lang.T(i18n.TheirPictureStat, p.Delay.Milliseconds(), p.Frames, p.Kbps), black)
+		line(u.lang.T(i18n.TheirSound), u.lang.T(i18n.TheirSoundStat, p.Buffered.Milliseconds(), p.AudioLost), black)
 		// Their level, as heard now: a green meter that lights up as
 		// they speak.
 		*rows = append(*rows, layout.Rigid(func(gtx C) D {
-			return u.statusRow(gtx, "", func(gtx C) D { return meter(gtx, cs.Level) })
+			return u.statusRow(gtx, "", func(gtx C) D { return meter(gtx, p.Level) })
 		}))
 	}
 }
@@ -288,9 +303,11 @@ func (u *UI) statusRow(gtx C, label string, value layout.Widget) D {
 		layout.Flexed(1, value))
 }
 
-// layoutPreview draws the self view in a 4:3 box; a new ImageOp per new
-// frame, since Gio uploads an ImageOp's image once.
-func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *image.RGBA) D {
+// layoutPreview draws the self view in a 4:3 box — in a call, the other
+// participant's picture, or a grid of them when there are several, with
+// self, small, in a corner; a new ImageOp per new frame, since Gio
+// uploads an ImageOp's image once.
+func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *image.RGBA, parties []partyStatus) D {
 	w := gtx.Constraints.Max.X
 	h := w * 3 / 4
 	if mh := gtx.Constraints.Max.Y / 2; h > mh {
@@ -298,7 +315,9 @@ func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *imag
 	}
 	size := image.Pt(w, h)
 	paint.FillShape(gtx.Ops, black, clip.Rect{Max: size}.Op())
-	if img == nil {
+	if len(parties) > 1 {
+		u.layoutGrid(gtx, size, parties)
+	} else if img == nil {
 		l := material.Body2(u.th, u.lang.T(emptyMsg))
 		l.Color = grey
 		cgtx := gtx

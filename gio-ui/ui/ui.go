@@ -51,7 +51,7 @@ type Config struct {
 	ViewerPassword string
 	// Speaker, when set, opens the sound output of a call (tests: a null
 	// device); default the system's.
-	Speaker func(*receive.Playout) (*receive.Speaker, error)
+	Speaker func(receive.Sound) (*receive.Speaker, error)
 	// CallPort is the port direct calls come to (TCP and UDP); 0:
 	// peercall.DefaultPort. When it is taken, any free one.
 	CallPort int
@@ -129,6 +129,7 @@ type UI struct {
 	previewOp   paint.ImageOp
 	selfPreview *image.RGBA // in a call, the frame selfOp was made from
 	selfOp      paint.ImageOp
+	tiles       map[string]tileOp // in a call of three or more: each other participant's picture, by name
 	invalidate  func()
 	previewWant chan media.Source
 	recheck     chan struct{}

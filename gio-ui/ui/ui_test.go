@@ -539,7 +539,7 @@ func TestCallFromTheWindow(t *testing.T) {
 	w.until("my side live", 15*time.Second, func() bool { return u.bc.Status().State == broadcast.Live })
 	w.until("their sound played", 15*time.Second, func() bool {
 		cs := u.call.status()
-		return cs.ReceiverStats.AudioPackets > 50 && u.call.rc.Playout().Stats().Read > SampleRate10ms*10
+		return cs.ReceiverStats.AudioPackets > 50 && cs.Played.Read > SampleRate10ms*10
 	})
 	w.until("their beep on the meter", 5*time.Second, func() bool { return u.call.status().Level > -20 })
 	w.until("their bitrate", 10*time.Second, func() bool { return u.call.status().Kbps > 0 })
@@ -553,7 +553,7 @@ func TestCallFromTheWindow(t *testing.T) {
 		t.Errorf("call status %+v", cs)
 	}
 	t.Logf("their picture %v after their camera, %d frames; receiver %+v; playout %+v",
-		cs.Delay, cs.Frames, cs.ReceiverStats, u.call.rc.Playout().Stats())
+		cs.Delay, cs.Frames, cs.ReceiverStats, cs.Played)
 	if !r.Live(t, "team.me") {
 		t.Error("this side's stream is not live on the relay")
 	}
@@ -623,7 +623,7 @@ func callWindow(t *testing.T, fields ...string) (*UI, *window) {
 	u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
 		Watcher: &devices.Watcher{Interval: 50 * time.Millisecond, List: func() ([]media.Device, error) { return nil, nil }},
 		Checker: &netcheck.Checker{Probes: []string{}, Interval: 200 * time.Millisecond},
-		Speaker: func(p *receive.Playout) (*receive.Speaker, error) { return receive.OpenSpeaker(p, receive.BackendNull) }})
+		Speaker: func(s receive.Sound) (*receive.Speaker, error) { return receive.OpenSpeaker(s, receive.BackendNull) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -685,7 +685,7 @@ func TestTwoWindowsCallEachOther(t *testing.T) {
 			if cs.Err != nil {
 				t.Fatalf("%s: %v", name, cs.Err)
 			}
-			return cs.Frames >= 15 && cs.ReceiverStats.AudioPackets > 50 && s.u.call.rc.Playout().Stats().Read > 0
+			return cs.Frames >= 15 && cs.ReceiverStats.AudioPackets > 50 && cs.Played.Read > 0
 		})
 		cs := s.u.call.status()
 		t.Logf("%s: %d frames of the other, picture %v behind their camera, sound %v buffered, %d audio packets",
@@ -850,4 +850,84 @@ func TestCallAPersonFromTheWindow(t *testing.T) {
 		_, ok := aw.find("bob answered and is joining")
 		return ok
 	})
+}
+
+// A call of three from the window: two others in the room (test
+// broadcasts), each watched in its own session, their pictures in a grid
+// with their names, their sound mixed onto the one speaker; one leaves
+// and the call goes on with the other.
+func TestCallOfThree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a relay and three broadcasts")
+	}
+	r := relaytest.Start(t)
+	r.AddRoom(t, "team")
+	r.AddUser(t, "me", "my password")
+	others := map[string]*broadcast.Broadcast{}
+	for _, who := range []string{"ann", "bob"} {
+		r.AddUser(t, who, who+"'s password")
+		j := calltest.Join(t, r, "team", who, who+"'s password")
+		others[who] = calltest.Publish(t, r, j.Stream, j.PublishKey, 320, 240, 15)
+	}
+
+	u, w := callWindow(t, r.URL, "team", "me", "my password", r.CAFile())
+	w.click("Start call")
+	if u.call == nil {
+		t.Fatalf("no call: %q", u.bcErr)
+	}
+	w.until("both seen and heard", 45*time.Second, func() bool {
+		cs := u.call.status()
+		if cs.Err != nil {
+			t.Fatalf("call: %v", cs.Err)
+		}
+		if len(cs.Parties) != 2 {
+			return false
+		}
+		for _, p := range cs.Parties {
+			if p.Frames < 15 || p.Picture == nil || p.Played.Read < SampleRate10ms*50 {
+				return false
+			}
+		}
+		return true
+	})
+	cs := u.call.status()
+	for _, p := range cs.Parties {
+		t.Logf("%s: %d frames, picture %v behind their camera, %+v", p.Them, p.Frames, p.Delay, p.Played)
+	}
+	if n := u.call.mix.Inputs(); n != 2 {
+		t.Errorf("%d sounds mixed, want 2", n)
+	}
+	if names := []string{cs.Parties[0].Them, cs.Parties[1].Them}; !slices.Contains(names, "ann") || !slices.Contains(names, "bob") {
+		t.Errorf("parties %q, want ann and bob", names)
+	}
+	// Each speaks (the test tone beeps once a second): each is heard.
+	for _, who := range []string{"ann", "bob"} {
+		w.until(who+"'s beep", 10*time.Second, func() bool {
+			for _, p := range u.call.status().Parties {
+				if p.Them == who && p.Level > speakingLevel {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	w.until("the grid's names and the state", 5*time.Second, func() bool {
+		l := w.labels()
+		return slices.Contains(l, "ann") && slices.Contains(l, "bob") &&
+			slices.ContainsFunc(l, func(s string) bool { return strings.HasPrefix(s, "In call with ann, bob") || strings.HasPrefix(s, "In call with bob, ann") })
+	})
+
+	// bob leaves: the call goes on with ann, heard alone.
+	others["bob"].Stop()
+	w.until("bob gone", 20*time.Second, func() bool {
+		cs := u.call.status()
+		return len(cs.Parties) == 1 && cs.Them == "ann" && u.call.mix.Inputs() == 1
+	})
+	before := u.call.status().Frames
+	w.until("ann still seen", 15*time.Second, func() bool {
+		cs := u.call.status()
+		return cs.Connected && cs.Frames >= before+15 && cs.Reconnect == 0
+	})
+	w.click("Hang up")
+	w.until("my stream over", 15*time.Second, func() bool { return !r.Live(t, "team.me") })
 }
