@@ -133,6 +133,7 @@ const (
 	CallConnecting
 	CallWaiting
 	CallPartyLost
+	You
 	CallIn
 	CallEnded
 	ErrCallFields
@@ -247,6 +248,7 @@ var texts = [2][numMsgs]string{
 		CallConnecting:     "Calling…",
 		CallWaiting:        "Waiting for their picture…",
 		CallPartyLost:      "Reconnecting…",
+		You:                "You",
 		CallIn:             "In call with %s",
 		CallEnded:          "Call ended",
 		ErrCallFields:      "Fill in the relay, the room, and your name and password on the relay.",
@@ -358,6 +360,7 @@ var texts = [2][numMsgs]string{
 		CallConnecting:     "正在呼叫…",
 		CallWaiting:        "正在等待对方的画面…",
 		CallPartyLost:      "正在重新连接…",
+		You:                "你",
 		CallIn:             "与 %s 通话中",
 		CallEnded:          "通话已结束",
 		ErrCallFields:      "请填写中继服务器、房间，以及您在中继服务器上的用户名和密码。",

@@ -48,58 +48,56 @@ func gridShape(n int, aspect float64) (cols, rows int) {
 }
 
 // layoutGrid draws every other participant's picture in a grid filling
-// size: their name under it, a green outline while they speak, and what
-// is awaited while their picture has not come.
-func (u *UI) layoutGrid(gtx C, size image.Point, parties []partyStatus) {
+// size, this side's own (self, nil when hidden) last: their name under
+// it, a green outline while they speak, and what is awaited while their
+// picture has not come.
+func (u *UI) layoutGrid(gtx C, size image.Point, parties []partyStatus, self *image.RGBA) {
 	if u.tiles == nil {
 		u.tiles = map[string]tileOp{}
 	}
-	cols, rows := gridShape(len(parties), float64(size.X)/float64(max(1, size.Y)))
+	n := len(parties)
+	if self != nil {
+		n++
+	}
+	cols, rows := gridShape(n, float64(size.X)/float64(max(1, size.Y)))
 	tw, th := size.X/cols, size.Y/rows
 	gap := gtx.Dp(2)
 	seen := map[string]bool{}
-	for i, p := range parties {
+	for i := range n {
 		at := image.Pt(i%cols*tw, i/cols*th)
 		tile := image.Rectangle{Min: at.Add(image.Pt(gap, gap)), Max: at.Add(image.Pt(tw-gap, th-gap))}
-		if p.Level > speakingLevel {
-			paint.FillShape(gtx.Ops, meterFill, clip.Rect(tile.Inset(-gap)).Op())
-			paint.FillShape(gtx.Ops, black, clip.Rect(tile).Op())
-		}
 		st := op.Offset(tile.Min).Push(gtx.Ops)
 		tgtx := gtx
 		tgtx.Constraints = layout.Exact(tile.Size())
-		seen[p.Them] = true
-		if p.Picture == nil {
-			msg := i18n.CallWaiting
-			if p.Lost > 0 {
-				msg = i18n.CallPartyLost
+		if i == len(parties) {
+			if self != u.selfPreview {
+				u.selfPreview, u.selfOp = self, paint.NewImageOp(self)
 			}
-			l := material.Body2(u.th, u.lang.T(msg))
-			l.Color = grey
-			layout.Center.Layout(tgtx, l.Layout)
-		} else {
-			t := u.tiles[p.Them]
-			if t.img != p.Picture {
-				t = tileOp{p.Picture, paint.NewImageOp(p.Picture)}
-				u.tiles[p.Them] = t
-			}
-			widget.Image{Src: t.op, Fit: widget.Contain, Position: layout.Center, Scale: 1 / gtx.Metric.PxPerDp}.Layout(tgtx)
+			u.layoutTile(tgtx, u.selfOp, u.lang.T(i18n.You), "")
+			st.Pop()
+			continue
 		}
-		layout.SW.Layout(tgtx, func(gtx C) D {
-			// Their name, white on a dark band: readable on any picture.
-			return layout.Stack{}.Layout(gtx,
-				layout.Expanded(func(gtx C) D {
-					paint.FillShape(gtx.Ops, shade, clip.Rect{Max: gtx.Constraints.Min}.Op())
-					return D{Size: gtx.Constraints.Min}
-				}),
-				layout.Stacked(func(gtx C) D {
-					return layout.UniformInset(unit.Dp(4)).Layout(gtx, func(gtx C) D {
-						l := material.Body2(u.th, p.Them)
-						l.Color = white
-						return l.Layout(gtx)
-					})
-				}))
-		})
+		p := parties[i]
+		if p.Level > speakingLevel {
+			st.Pop()
+			paint.FillShape(gtx.Ops, meterFill, clip.Rect(tile.Inset(-gap)).Op())
+			paint.FillShape(gtx.Ops, black, clip.Rect(tile).Op())
+			st = op.Offset(tile.Min).Push(gtx.Ops)
+		}
+		seen[p.Them] = true
+		t := u.tiles[p.Them]
+		if p.Picture != nil && t.img != p.Picture {
+			t = tileOp{p.Picture, paint.NewImageOp(p.Picture)}
+			u.tiles[p.Them] = t
+		}
+		waiting := ""
+		switch {
+		case p.Lost > 0:
+			waiting = u.lang.T(i18n.CallPartyLost)
+		case p.Picture == nil:
+			waiting = u.lang.T(i18n.CallWaiting)
+		}
+		u.layoutTile(tgtx, t.op, p.Them, waiting)
 		st.Pop()
 	}
 	for name := range u.tiles {
@@ -107,4 +105,32 @@ func (u *UI) layoutGrid(gtx C, size image.Point, parties []partyStatus) {
 			delete(u.tiles, name) // they left
 		}
 	}
+}
+
+// layoutTile draws one picture of the grid filling the constraints, or
+// waiting in its place when that is set, with name on a dark band at the
+// bottom left.
+func (u *UI) layoutTile(gtx C, img paint.ImageOp, name, waiting string) {
+	if waiting != "" {
+		l := material.Body2(u.th, waiting)
+		l.Color = grey
+		layout.Center.Layout(gtx, l.Layout)
+	} else {
+		widget.Image{Src: img, Fit: widget.Contain, Position: layout.Center, Scale: 1 / gtx.Metric.PxPerDp}.Layout(gtx)
+	}
+	layout.SW.Layout(gtx, func(gtx C) D {
+		// The name, white on a dark band: readable on any picture.
+		return layout.Stack{}.Layout(gtx,
+			layout.Expanded(func(gtx C) D {
+				paint.FillShape(gtx.Ops, shade, clip.Rect{Max: gtx.Constraints.Min}.Op())
+				return D{Size: gtx.Constraints.Min}
+			}),
+			layout.Stacked(func(gtx C) D {
+				return layout.UniformInset(unit.Dp(4)).Layout(gtx, func(gtx C) D {
+					l := material.Body2(u.th, name)
+					l.Color = white
+					return l.Layout(gtx)
+				})
+			}))
+	})
 }

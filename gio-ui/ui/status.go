@@ -304,9 +304,9 @@ func (u *UI) statusRow(gtx C, label string, value layout.Widget) D {
 }
 
 // layoutPreview draws the self view in a 4:3 box — in a call, the other
-// participant's picture, or a grid of them when there are several, with
-// self, small, in a corner; a new ImageOp per new frame, since Gio
-// uploads an ImageOp's image once.
+// participant's picture with self small in a corner, or, when there are
+// several, a grid of theirs and self; a new ImageOp per new frame, since
+// Gio uploads an ImageOp's image once.
 func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *image.RGBA, parties []partyStatus) D {
 	w := gtx.Constraints.Max.X
 	h := w * 3 / 4
@@ -316,8 +316,10 @@ func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *imag
 	size := image.Pt(w, h)
 	paint.FillShape(gtx.Ops, black, clip.Rect{Max: size}.Op())
 	if len(parties) > 1 {
-		u.layoutGrid(gtx, size, parties)
-	} else if img == nil {
+		u.layoutGrid(gtx, size, parties, self)
+		return D{Size: size}
+	}
+	if img == nil {
 		l := material.Body2(u.th, u.lang.T(emptyMsg))
 		l.Color = grey
 		cgtx := gtx

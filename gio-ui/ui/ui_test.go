@@ -914,7 +914,9 @@ func TestCallOfThree(t *testing.T) {
 	w.until("the grid's names and the state", 5*time.Second, func() bool {
 		l := w.labels()
 		return slices.Contains(l, "ann") && slices.Contains(l, "bob") &&
-			slices.ContainsFunc(l, func(s string) bool { return strings.HasPrefix(s, "In call with ann, bob") || strings.HasPrefix(s, "In call with bob, ann") })
+			slices.ContainsFunc(l, func(s string) bool {
+				return strings.HasPrefix(s, "In call with ann, bob") || strings.HasPrefix(s, "In call with bob, ann")
+			})
 	})
 
 	// bob leaves: the call goes on with ann, heard alone.

@@ -219,6 +219,21 @@ func TestCallWithBrowser(t *testing.T) {
 		t.Fatalf("the browser's picture is not in the window: %.0f %% green (%s)", greenShare(img)*100, path)
 	}
 	t.Logf("window: %s", path)
+
+	// A third participant (a test broadcast) comes: the window shows
+	// both others side by side, the browser's green and the test card.
+	r.AddUser(t, "them", "their password")
+	j := calltest.Join(t, r, "team", "them", "their password")
+	calltest.Publish(t, r, j.Stream, j.PublishKey, 320, 240, 15)
+	grid := filepath.Join(artifacts(t), "quicast-call-grid.png")
+	if !poll(60*time.Second, func() bool {
+		img = grab(t, display, grid)
+		return gridOfTwo(img)
+	}) {
+		t.Fatalf("the window does not show both others side by side (%s)", grid)
+	}
+	t.Logf("grid: %s", grid)
+
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err == nil {
 		p := filepath.Join(artifacts(t), "quicast-call-browser-page.png")
@@ -239,26 +254,45 @@ func TestCallWithBrowser(t *testing.T) {
 // Chromium's fake camera is a green picture.
 func greenShare(img image.Image) float64 {
 	b := img.Bounds()
-	y := b.Min.Y + 240
+	return greenIn(img, b.Min.X+b.Dx()/2+20, b.Max.X-20, b.Min.Y+240)
+}
+
+// gridOfTwo tells whether the picture box shows two pictures side by
+// side, one green (the browser's fake camera), the other the test card's
+// bars.
+func gridOfTwo(img image.Image) bool {
+	b := img.Bounds()
+	y, left, mid, right := b.Min.Y+240, b.Min.X+b.Dx()/2+20, b.Min.X+b.Dx()*3/4, b.Max.X-20
+	return greenIn(img, left, mid, y) > 0.6 && coloursIn(img, mid, right, y) >= 5 ||
+		greenIn(img, mid, right, y) > 0.6 && coloursIn(img, left, mid, y) >= 5
+}
+
+// greenIn is the share of row y from x0 to x1 that is green.
+func greenIn(img image.Image, x0, x1, y int) float64 {
 	n, green := 0, 0
-	for x := b.Min.X + b.Dx()/2 + 20; x < b.Max.X-20; x += 4 {
+	for x := x0; x < x1; x += 4 {
 		c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
 		n++
 		if c.G > 40 && int(c.G) > 2*int(c.R) && int(c.G) > 2*int(c.B) {
 			green++
 		}
 	}
-	return float64(green) / float64(n)
+	return float64(green) / float64(max(1, n))
 }
 
-// barsRight counts the distinct colours (3 bits a channel) along a row
-// near the top of the status panel's picture box: the test card's bars
-// make eight or so, a blank or grey box one or two.
+// barsRight counts the distinct colours along a row near the top of the
+// status panel's picture box: the test card's bars make eight or so, a
+// blank or grey box one or two.
 func barsRight(img image.Image) int {
 	b := img.Bounds()
-	y := b.Min.Y + 160
+	return coloursIn(img, b.Min.X+b.Dx()/2+20, b.Max.X-20, b.Min.Y+160)
+}
+
+// coloursIn counts the distinct colours (3 bits a channel) along row y
+// from x0 to x1.
+func coloursIn(img image.Image, x0, x1, y int) int {
 	seen := map[[3]uint8]bool{}
-	for x := b.Min.X + b.Dx()/2 + 20; x < b.Max.X-20; x += 6 {
+	for x := x0; x < x1; x += 6 {
 		c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
 		seen[[3]uint8{c.R >> 5, c.G >> 5, c.B >> 5}] = true
 	}
