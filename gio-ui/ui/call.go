@@ -17,6 +17,7 @@ import (
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/watch"
 	"github.com/quicast/quicast/sender"
+	"github.com/quicast/quicast/viewer-wasm/player"
 )
 
 // callConfig is the room to call in, as whom, and how to trust the relay.
@@ -40,6 +41,7 @@ type call struct {
 	changed func()
 	room    string
 	mix     *receive.Mixer // every party's sound, to the speaker
+	log     *slog.Logger
 
 	direct bool // a direct call (direct.go), not a room on a relay
 
@@ -71,6 +73,11 @@ type party struct {
 	lost         int   // >0: their session was lost, this attempt at it is next
 	lastErr      error // why
 
+	// How smoothly their picture is shown, this session: the viewer's
+	// measure (frames shown against captured, freezes).
+	unwrap player.Unwrapper
+	cont   player.Continuity
+
 	// Their bitrate, from the receiver's byte count once a second.
 	rateBytes uint64
 	rateAt    time.Time
@@ -81,18 +88,47 @@ type party struct {
 // something new to show.
 func startCall(cfg callConfig, changed func()) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := newCall(cancel, changed)
+	c := newCall(cancel, changed, cfg.Logger)
 	c.room = cfg.Room
 	go func() {
 		defer close(c.done)
 		defer c.closeSpeaker()
+		go c.report(ctx)
 		c.run(ctx, cfg)
 	}()
 	return c
 }
 
-func newCall(cancel context.CancelFunc, changed func()) *call {
-	return &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now(), mix: receive.NewMixer()}
+func newCall(cancel context.CancelFunc, changed func(), log *slog.Logger) *call {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now(), mix: receive.NewMixer(), log: log}
+}
+
+// callReport is how often a call logs each party's figures.
+const callReport = 10 * time.Second
+
+// report logs what is seen and heard of each other participant every
+// callReport until ctx ends: for the log of a long call, and for tools
+// that read it.
+func (c *call) report(ctx context.Context) {
+	t := time.NewTicker(callReport)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, p := range c.status().Parties {
+			c.log.Info("call party", "user", p.Them, "connected", p.Connected, "framesShown", p.FramesShown,
+				"framesExpected", p.FramesExpected, "freezes", p.Freezes, "longestFreezeMs", p.LongestFreeze.Milliseconds(),
+				"pictureDelayMs", p.Delay.Milliseconds(), "soundBufferedMs", p.Buffered.Milliseconds(),
+				"soundDelayMs", p.SoundDelay.Milliseconds(), "underrunMs", p.Played.Underrun*1000/receive.SampleRate,
+				"audioLost", p.AudioLost, "kbps", int(p.Kbps))
+		}
+	}
 }
 
 func (c *call) fail(err error) {
@@ -286,6 +322,7 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 	c.mu.Lock()
 	p.rc, p.lost, p.lastErr = rc, 0, nil
 	p.rateAt = time.Time{}
+	p.unwrap, p.cont = player.Unwrapper{}, player.Continuity{} // a new session: new RTP timestamps
 	c.mu.Unlock()
 	c.changed()
 	defer func() {
@@ -305,6 +342,7 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 			c.mu.Lock()
 			p.picture, p.frame = t, f
 			p.frames++
+			p.cont.Frame(p.unwrap.Unwrap(f.RTPTime), time.Now())
 			c.mu.Unlock()
 			c.changed()
 		}
@@ -312,7 +350,9 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 }
 
 // openSpeaker opens the sound output for the mixer once, with the first
-// session; without one the call goes on with pictures only.
+// session. Without one the call goes on with pictures only, its sound
+// still played out on miniaudio's null device: the playout keeps its
+// delay and the pictures their lip-sync, as with a speaker.
 func (c *call) openSpeaker(open func(receive.Sound) (*receive.Speaker, error)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -323,6 +363,9 @@ func (c *call) openSpeaker(open func(receive.Sound) (*receive.Speaker, error)) {
 		open = func(s receive.Sound) (*receive.Speaker, error) { return receive.OpenSpeaker(s) }
 	}
 	c.speaker, c.speakErr = open(c.mix)
+	if c.speakErr != nil {
+		c.speaker, _ = receive.OpenSpeaker(c.mix, receive.BackendNull)
+	}
 }
 
 func (c *call) closeSpeaker() {
@@ -373,20 +416,26 @@ type callStatus struct {
 
 // partyStatus is what the window shows of one other participant.
 type partyStatus struct {
-	Them          string
-	Connected     bool // their session is open
-	Lost          int  // >0: their session was lost; this attempt at it is next
-	LastErr       error
-	Picture       *image.RGBA
-	Frames        int
-	Delay         time.Duration // their camera → shown here, latest frame; 0 unknown
-	Buffered      time.Duration // of their sound
-	Level         float64       // of their sound being played, dBFS
-	Kbps          float64       // what their stream brings, kbit/s
-	VideoErr      error         // their picture cannot be shown (its codec)
-	AudioLost     uint64
-	ReceiverStats receive.Stats
-	Played        receive.PlayoutStats // their sound, as the speaker took it
+	Them       string
+	Connected  bool // their session is open
+	Lost       int  // >0: their session was lost; this attempt at it is next
+	LastErr    error
+	Picture    *image.RGBA
+	Frames     int
+	Delay      time.Duration // their camera → shown here, latest frame; 0 unknown
+	Buffered   time.Duration // of their sound
+	SoundDelay time.Duration // their microphone → this side's speaker, as last played; 0 unknown
+	// This session's continuity (viewer-wasm/player.Continuity): frames
+	// shown against those their camera captured meanwhile, and the gaps
+	// between frames shown over player.FreezeThreshold.
+	FramesShown, FramesExpected, Freezes int
+	LongestFreeze                        time.Duration
+	Level                                float64 // of their sound being played, dBFS
+	Kbps                                 float64 // what their stream brings, kbit/s
+	VideoErr                             error   // their picture cannot be shown (its codec)
+	AudioLost                            uint64
+	ReceiverStats                        receive.Stats
+	Played                               receive.PlayoutStats // their sound, as the speaker took it
 }
 
 func (c *call) status() callStatus {
@@ -415,7 +464,8 @@ func (c *call) status() callStatus {
 // call.mu.
 func (p *party) status(now time.Time) partyStatus {
 	s := partyStatus{Them: p.user, Connected: p.rc != nil, Lost: p.lost, LastErr: p.lastErr,
-		Picture: p.picture, Frames: p.frames, Level: math.Inf(-1)}
+		Picture: p.picture, Frames: p.frames, Level: math.Inf(-1),
+		FramesShown: p.cont.Shown, FramesExpected: p.cont.Expected(), Freezes: p.cont.Freezes, LongestFreeze: p.cont.LongestFreeze}
 	if !p.frame.Capture.IsZero() {
 		s.Delay = p.frame.Due.Sub(p.frame.Capture)
 	}
@@ -427,6 +477,7 @@ func (p *party) status(now time.Time) partyStatus {
 	s.Played = p.rc.Playout().Stats()
 	s.Buffered = s.Played.Buffered
 	s.Level = p.rc.Playout().Level()
+	s.SoundDelay = p.rc.Playout().Delay()
 	if p.rateAt.IsZero() || s.ReceiverStats.Bytes < p.rateBytes {
 		p.rateAt, p.rateBytes = now, s.ReceiverStats.Bytes
 	} else if d := now.Sub(p.rateAt); d >= time.Second {

@@ -36,11 +36,12 @@ type directConfig struct {
 // starts with its peerSession once the other side has answered.
 func startDirectCall(cfg directConfig, changed func()) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := newCall(cancel, changed)
+	c := newCall(cancel, changed, cfg.Logger)
 	c.direct = true
 	go func() {
 		defer close(c.done)
 		defer c.closeSpeaker()
+		go c.report(ctx)
 		c.runDirect(ctx, cfg)
 	}()
 	return c

@@ -892,7 +892,11 @@ func TestCallOfThree(t *testing.T) {
 	})
 	cs := u.call.status()
 	for _, p := range cs.Parties {
-		t.Logf("%s: %d frames, picture %v behind their camera, %+v", p.Them, p.Frames, p.Delay, p.Played)
+		t.Logf("%s: %d frames (%d of %d captured shown, %d freezes), picture %v behind their camera, %+v",
+			p.Them, p.Frames, p.FramesShown, p.FramesExpected, p.Freezes, p.Delay, p.Played)
+		if p.FramesShown != p.Frames || p.FramesExpected < p.FramesShown {
+			t.Errorf("%s: %d frames shown, %d counted, %d expected", p.Them, p.FramesShown, p.Frames, p.FramesExpected)
+		}
 	}
 	if n := u.call.mix.Inputs(); n != 2 {
 		t.Errorf("%d sounds mixed, want 2", n)
@@ -932,4 +936,41 @@ func TestCallOfThree(t *testing.T) {
 	})
 	w.click("Hang up")
 	w.until("my stream over", 15*time.Second, func() bool { return !r.Live(t, "team.me") })
+}
+
+// Without a sound output the call says so and goes on with the pictures,
+// the sound still taken on time (the null device): its playout delay is
+// known and the pictures keep their lip-sync.
+func TestCallWithoutSpeaker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a relay and a broadcast")
+	}
+	r := relaytest.Start(t)
+	r.AddRoom(t, "team")
+	r.AddUser(t, "me", "my password")
+	r.AddUser(t, "them", "their password")
+	j := calltest.Join(t, r, "team", "them", "their password")
+	calltest.Publish(t, r, j.Stream, j.PublishKey, 320, 240, 15)
+	noDevice := errors.New("no playback device")
+	c := startCall(callConfig{Relay: r.URL, CAFile: r.CAFile(), Room: "team", User: "me", Password: "my password",
+		Speaker: func(receive.Sound) (*receive.Speaker, error) { return nil, noDevice }}, func() {})
+	defer c.stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cs := c.status()
+		if cs.Err != nil {
+			t.Fatal(cs.Err)
+		}
+		if cs.Frames >= 15 && cs.Played.Read > SampleRate10ms*50 && cs.SoundDelay > 0 {
+			if !errors.Is(cs.SpeakErr, noDevice) {
+				t.Errorf("speaker error %v, want %v", cs.SpeakErr, noDevice)
+			}
+			t.Logf("%d frames, sound %v behind their microphone, %+v", cs.Frames, cs.SoundDelay, cs.Played)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not seen and played without a speaker: %+v", cs.partyStatus)
+		}
+		sleepCtx(context.Background(), 50*time.Millisecond)
+	}
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +41,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 		for _, who := range people {
 			r.addUser(b, who, who+"'s password")
 			// The profile directory is on every one of the browser's
-			// command lines: browserUsage finds its processes by it.
+			// command lines: browser.Usage finds its processes by it.
 			dir := b.TempDir()
 			dirs[who] = dir
 			ctxs[who] = joinRoom(b, browser.New(b, browser.FakeMedia(), chromedp.UserDataDir(dir)), r, "team", who, who+"'s password")
@@ -75,7 +72,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 		}
 		cpu0 := map[string]load.Usage{}
 		for _, who := range people {
-			cpu0[who] = browserUsage(dirs[who])
+			cpu0[who] = browser.Usage(dirs[who])
 		}
 		relay0, _ := load.ProcessUsage(r.proc.cmd.Process.Pid)
 		start := time.Now()
@@ -98,7 +95,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 		var g2g50, g2g95, target, cpuSum float64
 		for _, who := range people {
 			_, s, _ := otherStats(ctxs[who])
-			u := browserUsage(dirs[who])
+			u := browser.Usage(dirs[who])
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu
 			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms, skew p95 %.0f ms, audio target %.0f ms, starved %d samples; browser %.0f %% of a core, %.0f MB",
@@ -128,26 +125,4 @@ func pct(v []float64, p float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[min(len(s)-1, int(float64(len(s))*p/100))]
-}
-
-// browserUsage sums the CPU time and memory of every process of the
-// browser whose profile is dir.
-func browserUsage(dir string) load.Usage {
-	var u load.Usage
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), "--user-data-dir="+dir) {
-			continue
-		}
-		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		if err != nil {
-			continue
-		}
-		if pu, err := load.ProcessUsage(pid); err == nil {
-			u.CPU += pu.CPU
-			u.RSS += pu.RSS
-		}
-	}
-	return u
 }

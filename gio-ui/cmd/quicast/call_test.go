@@ -21,9 +21,10 @@ import (
 
 // xwin is the real window under Xvfb, started in call mode.
 type xwin struct {
-	t       *testing.T
+	t       testing.TB
 	display string
 	logs    *syncLog
+	pid     int
 }
 
 // syncLog is a window's log, written by its process's copier.
@@ -48,7 +49,7 @@ func (l *syncLog) String() string {
 // in call mode, set up for room on r as user (the password from the
 // environment, as a person would keep it out of the settings), with the
 // test picture and tone. It ends with the test.
-func startCallWindow(t *testing.T, bin, display string, r *relaytest.Relay, lang, room, user, password string) *xwin {
+func startCallWindow(t testing.TB, bin, display string, r *relaytest.Relay, lang, room, user, password string) *xwin {
 	t.Helper()
 	return startWindow(t, bin, display, fmt.Sprintf(
 		`{"mode":"call","relay":%q,"caFile":%q,"room":%q,"callUser":%q,"camera":"test","microphone":"test","size":"640x480","fps":15}`,
@@ -58,7 +59,7 @@ func startCallWindow(t *testing.T, bin, display string, r *relaytest.Relay, lang
 // startWindow starts the window (bin) on display with settings (JSON),
 // env and args, logging (-v) and without internet probes; it ends with
 // the test.
-func startWindow(t *testing.T, bin, display, settings string, env []string, args ...string) *xwin {
+func startWindow(t testing.TB, bin, display, settings string, env []string, args ...string) *xwin {
 	t.Helper()
 	cfg := t.TempDir()
 	os.MkdirAll(filepath.Join(cfg, "quicast"), 0o700)
@@ -78,7 +79,7 @@ func startWindow(t *testing.T, bin, display, settings string, env []string, args
 			t.Logf("window log (%s):\n%s", display, logs.String())
 		}
 	})
-	w := &xwin{t: t, display: display, logs: logs}
+	w := &xwin{t: t, display: display, logs: logs, pid: cmd.Process.Pid}
 	waitUntil(t, "the window", func() bool {
 		c := exec.Command("xdotool", "search", "--name", "^quicast$")
 		c.Env = append(os.Environ(), "DISPLAY="+display)
@@ -127,7 +128,7 @@ func (w *xwin) hangUpUntil(over func() bool) {
 	})
 }
 
-func artifacts(t *testing.T) string {
+func artifacts(t testing.TB) string {
 	if dir := os.Getenv("QUICAST_ARTIFACTS"); dir != "" {
 		return dir
 	}

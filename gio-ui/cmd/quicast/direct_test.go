@@ -24,7 +24,7 @@ func lanIP() string {
 }
 
 // freePort returns a port free for both TCP and UDP now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 20 {
 		l, err := net.Listen("tcp", ":0")

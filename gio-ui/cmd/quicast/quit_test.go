@@ -144,7 +144,7 @@ func TestQuitAlwaysExits(t *testing.T) {
 }
 
 // waitUntil fails the test unless cond holds within 30 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	if !poll(30*time.Second, cond) {
 		t.Fatalf("timed out waiting for %s", what)

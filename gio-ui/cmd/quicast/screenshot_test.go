@@ -67,7 +67,7 @@ func TestScreenshot(t *testing.T) {
 
 // windowUnderXvfb builds the window and starts a virtual X server for it;
 // tools are the other programs the test needs.
-func windowUnderXvfb(t *testing.T, tools ...string) (bin, display string) {
+func windowUnderXvfb(t testing.TB, tools ...string) (bin, display string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts Xvfb")
@@ -86,7 +86,7 @@ func windowUnderXvfb(t *testing.T, tools ...string) (bin, display string) {
 
 // startXvfb starts a virtual X server on a display it picks itself
 // (-displayfd) and stops it, cleanly, when the test ends.
-func startXvfb(t *testing.T) string {
+func startXvfb(t testing.TB) string {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -127,7 +127,7 @@ func startXvfb(t *testing.T) string {
 	return ""
 }
 
-func grab(t *testing.T, display, path string) image.Image {
+func grab(t testing.TB, display, path string) image.Image {
 	t.Helper()
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "x11grab",
 		"-video_size", "1024x720", "-i", display, "-frames:v", "1", path).CombinedOutput()

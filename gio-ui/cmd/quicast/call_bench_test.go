@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/quicast/quicast/relay/e2e/browser"
+	"github.com/quicast/quicast/relay/load"
+	"github.com/quicast/quicast/relay/relaytest"
+)
+
+// BenchmarkFourPersonCall: a call of four through one relay on loopback —
+// two desktop participants (the window, each on its own Xvfb screen, test
+// picture 640×480 at 15 fps and tone) and two browser participants
+// (headless Chromium, fake camera at 320×180 and microphone) — for
+// $QUICAST_CALL_DURATION (default 10m) after everyone sees and hears
+// everyone. Each participant receives the three others. Reported per
+// participant: its CPU (every process of it, % of one core) and its peak
+// resident memory; per receiving side, how smoothly each other's picture
+// was shown (frames shown of those captured, freezes over 200 ms, the
+// longest) and how late the sound (browser: mouth-to-ear from the
+// player's clocks; window: the playout's capture → speaker delay). The
+// relay runs in the benchmark's process: its CPU includes the sampling.
+// It fails when anyone stops seeing someone.
+func BenchmarkFourPersonCall(b *testing.B) {
+	d := 10 * time.Minute
+	if s := os.Getenv("QUICAST_CALL_DURATION"); s != "" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			b.Fatalf("QUICAST_CALL_DURATION: %v", err)
+		}
+	}
+	for b.Loop() {
+		fourPersonCall(b, d)
+	}
+}
+
+// participant is one of the call's four, and what was seen of it.
+type participant struct {
+	name    string
+	win     *xwin           // a desktop participant
+	ctx     context.Context // a browser participant
+	dir     string          // its profile: how its processes are found
+	cpu0    load.Usage
+	peakRSS uint64
+	mouth   []float64 // browser: mouth-to-ear samples of everyone heard, ms
+}
+
+func (p *participant) usage() load.Usage {
+	if p.win != nil {
+		u, _ := load.ProcessUsage(p.win.pid)
+		return u
+	}
+	return browser.Usage(p.dir)
+}
+
+func fourPersonCall(b *testing.B, d time.Duration) {
+	bin, display := windowUnderXvfb(b, "xdotool")
+	r := relaytest.Start(b)
+	r.AddRoom(b, "team")
+	people := []*participant{{name: "dana"}, {name: "dev"}, {name: "bria"}, {name: "ben"}}
+	for i, p := range people {
+		r.AddUser(b, p.name, p.name+"'s password")
+		if i < 2 {
+			if i == 1 {
+				display = startXvfb(b) // a screen each: the clicks go by position
+			}
+			p.win = startCallWindow(b, bin, display, r, "en", "team", p.name, p.name+"'s password")
+			p.win.startCall(func() bool { return r.Live(b, "team."+p.name) })
+			continue
+		}
+		p.dir = b.TempDir()
+		p.ctx = browser.New(b, browser.FakeMedia(), chromedp.UserDataDir(p.dir))
+		browser.LogIn(b, p.ctx, r.URL, p.name, p.name+"'s password")
+		browser.Run(b, p.ctx, 20*time.Second, chromedp.Navigate(r.URL+"/room/team?size=320x180"))
+		browser.Run(b, p.ctx, 20*time.Second, chromedp.Click(chromedp.CSS("#join")))
+	}
+	others := func(p *participant) []string {
+		var o []string
+		for _, q := range people {
+			if q != p {
+				o = append(o, q.name)
+			}
+		}
+		return o
+	}
+	// Everyone sees and hears the three others.
+	for _, p := range people {
+		waitUntil(b, p.name+" to see and hear everyone", func() bool {
+			if p.win != nil {
+				seen := windowParties(p.win.logs.String())
+				for _, o := range others(p) {
+					if s, ok := seen[o]; !ok || s["connected"] != "true" || s["framesShown"] == "0" {
+						return false
+					}
+				}
+				return true
+			}
+			all := roomStats(p.ctx)
+			for _, o := range others(p) {
+				if s, ok := all["team."+o]; !ok || s.State != "playing" || s.VideoFramesShown == 0 || s.AudioSamplesPlayed == 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	start0 := map[string]map[string]map[string]string{} // window → party → its figures at the start
+	logAt := map[string]int{}                           // window → its log's length at the start
+	for _, p := range people {
+		if p.win != nil {
+			l := p.win.logs.String()
+			start0[p.name], logAt[p.name] = windowParties(l), len(l)
+		} else {
+			browser.Eval[any](p.ctx, `(() => { for (const f of document.querySelectorAll('.tile[data-stream] iframe')) f.contentWindow.quicastResetStats(); })()`)
+		}
+		p.cpu0 = p.usage()
+	}
+	relay0, _ := load.ProcessUsage(os.Getpid())
+	b.Logf("all four see and hear each other; measuring for %v", d)
+	start := time.Now()
+	tick := time.NewTicker(5 * time.Second)
+	for time.Since(start) < d {
+		<-tick.C
+		for _, p := range people {
+			p.peakRSS = max(p.peakRSS, p.usage().RSS)
+			if p.ctx == nil {
+				continue
+			}
+			for _, s := range roomStats(p.ctx) {
+				if s.MouthToEarMS > 0 {
+					p.mouth = append(p.mouth, s.MouthToEarMS)
+				}
+			}
+		}
+		if n := int(time.Since(start) / time.Minute); time.Since(start)%time.Minute < 5*time.Second && n > 0 {
+			b.Logf("%d min", n)
+		}
+	}
+	tick.Stop()
+	elapsed := time.Since(start)
+	relay1, _ := load.ProcessUsage(os.Getpid())
+
+	var desktopCPU, browserCPU, longest float64
+	var sound []float64 // the windows' sound delays, every 10 s of each party
+	var freezes int
+	var allMouth []float64
+	for _, p := range people {
+		u := p.usage()
+		cpu := float64(u.CPU-p.cpu0.CPU) / float64(elapsed) * 100
+		kind := "browser"
+		var seen []string
+		if p.win != nil {
+			kind = "window"
+			desktopCPU += cpu / 2
+			l := p.win.logs.String()
+			now, then := windowParties(l), start0[p.name]
+			for _, line := range strings.Split(l[logAt[p.name]:], "\n") {
+				if f := logFields(line); f != nil && f["connected"] == "true" {
+					sound = append(sound, float64(atoi(f["soundDelayMs"])))
+				}
+			}
+			for _, o := range others(p) {
+				n, t := now[o], then[o]
+				shown, expected := atoi(n["framesShown"])-atoi(t["framesShown"]), atoi(n["framesExpected"])-atoi(t["framesExpected"])
+				f := atoi(n["freezes"]) - atoi(t["freezes"])
+				lf := atoi(n["longestFreezeMs"])
+				freezes += f
+				longest = max(longest, float64(lf))
+				if n["connected"] != "true" || shown <= 0 {
+					b.Errorf("%s stopped seeing %s: %v", p.name, o, n)
+				}
+				seen = append(seen, fmt.Sprintf("%s %d/%d frames, %d freezes, longest %d ms (since joining), sound %s ms behind, %s ms starved",
+					o, shown, expected, f, lf, n["soundDelayMs"], n["underrunMs"]))
+			}
+		} else {
+			browserCPU += cpu / 2
+			all := roomStats(p.ctx)
+			for _, o := range others(p) {
+				s := all["team."+o]
+				freezes += s.Freezes
+				longest = max(longest, s.LongestFreezeMS)
+				if s.State != "playing" || s.VideoFramesShown == 0 {
+					b.Errorf("%s stopped seeing %s: %v", p.name, o, s)
+				}
+				seen = append(seen, fmt.Sprintf("%s %d/%d frames, %d freezes, longest %.0f ms, %d samples starved",
+					o, s.VideoFramesShown, s.VideoFramesExpected, s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved))
+			}
+			allMouth = append(allMouth, p.mouth...)
+			seen = append(seen, fmt.Sprintf("mouth-to-ear p50 %.0f / p95 %.0f ms", pct(p.mouth, 50), pct(p.mouth, 95)))
+		}
+		b.Logf("%s (%s): %.0f %% of a core, peak %.0f MB; sees %s", p.name, kind, cpu, float64(p.peakRSS)/1e6, strings.Join(seen, "; "))
+	}
+	b.ReportMetric(desktopCPU, "window-cpu-%")
+	b.ReportMetric(browserCPU, "browser-cpu-%")
+	b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
+	b.ReportMetric(float64(freezes), "freezes")
+	b.ReportMetric(longest, "longest-freeze-ms")
+	b.ReportMetric(pct(allMouth, 50), "browser-mouth-to-ear-p50-ms")
+	b.ReportMetric(pct(allMouth, 95), "browser-mouth-to-ear-p95-ms")
+	b.ReportMetric(pct(sound, 50), "window-sound-delay-p50-ms")
+	b.ReportMetric(pct(sound, 95), "window-sound-delay-p95-ms")
+}
+
+// roomStats is what a browser's room page plays of each participant, by
+// stream.
+func roomStats(ctx context.Context) map[string]browser.Stats {
+	m, _ := browser.Eval[map[string]browser.Stats](ctx, `window.quicastRoomStats ? window.quicastRoomStats() : {}`)
+	return m
+}
+
+// windowParties reads a window's log (-v) for the latest "call party"
+// line of each other participant: its figures by name.
+func windowParties(log string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, line := range strings.Split(log, "\n") {
+		if f := logFields(line); f != nil {
+			out[f["user"]] = f
+		}
+	}
+	return out
+}
+
+// logFields are the key=value pairs of a "call party" log line, nil for
+// another line.
+func logFields(line string) map[string]string {
+	if !strings.Contains(line, `msg="call party"`) {
+		return nil
+	}
+	f := map[string]string{}
+	for _, kv := range strings.Fields(line) {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			f[k] = v
+		}
+	}
+	return f
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// pct returns the p-th percentile of v (0 for none).
+func pct(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p/100))]
+}
