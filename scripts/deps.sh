@@ -8,7 +8,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc pkg-config libvpx-dev libopus-dev)
-gui_pkgs=(libwayland-dev libx11-dev libx11-xcb-dev libxkbcommon-x11-dev libgles2-mesa-dev
+gui_pkgs=(libspeexdsp-dev libwayland-dev libx11-dev libx11-xcb-dev libxkbcommon-x11-dev libgles2-mesa-dev
   libegl1-mesa-dev libffi-dev libxcursor-dev libvulkan-dev fonts-noto-cjk libopusfile-dev)
 test_pkgs=(chromium libnss3-tools xvfb xauth xdotool gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad ffmpeg)

@@ -288,7 +288,7 @@ var texts = [2][numMsgs]string{
 		ErrInvite:          "Cannot call %s: %s",
 		ErrRinger:          "Cannot wait for calls: %s",
 		MissedCallRoom:     "Missed call from %s (room %s) at %s",
-		Headphones:         "Use headphones: there is no echo cancellation yet, so a loudspeaker sends their voice back to them.",
+		Headphones:         "With a microphone the call cancels the loudspeaker's echo (speexdsp); headphones still sound best.",
 	},
 	Chinese: {
 		Title:              "quicast",
@@ -400,7 +400,7 @@ var texts = [2][numMsgs]string{
 		ErrInvite:          "无法呼叫 %s：%s",
 		ErrRinger:          "无法等待来电：%s",
 		MissedCallRoom:     "未接来电：%s（房间 %s，%s）",
-		Headphones:         "请使用耳机：目前还没有回声消除，扬声器会把对方的声音传回给对方。",
+		Headphones:         "使用麦克风时通话会消除扬声器的回声（speexdsp）；耳机效果仍然最好。",
 	},
 }
 

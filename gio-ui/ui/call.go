@@ -13,6 +13,7 @@ import (
 
 	"github.com/quicast/quicast/certs"
 	"github.com/quicast/quicast/gio-ui/broadcast"
+	"github.com/quicast/quicast/gio-ui/echo"
 	"github.com/quicast/quicast/gio-ui/receive"
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/watch"
@@ -27,7 +28,10 @@ type callConfig struct {
 	User, Password     string // this side's account on the relay
 	// Speaker opens the sound output (default: the system's).
 	Speaker func(receive.Sound) (*receive.Speaker, error)
-	Logger  *slog.Logger
+	// Echo cancels the echo of the speaker in the microphone (a real
+	// microphone: the window's broadcast takes call.echo.Capture).
+	Echo   bool
+	Logger *slog.Logger
 }
 
 // call is a call in a room on the relay: it logs in and joins the room —
@@ -40,7 +44,8 @@ type call struct {
 	done    chan struct{}
 	changed func()
 	room    string
-	mix     *receive.Mixer // every party's sound, to the speaker
+	mix     *receive.Mixer  // every party's sound, to the speaker
+	echo    *echo.Canceller // nil: no echo cancellation
 	log     *slog.Logger
 
 	direct bool // a direct call (direct.go), not a room on a relay
@@ -88,7 +93,7 @@ type party struct {
 // something new to show.
 func startCall(cfg callConfig, changed func()) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := newCall(cancel, changed, cfg.Logger)
+	c := newCall(cancel, changed, cfg.Logger, cfg.Echo)
 	c.room = cfg.Room
 	go func() {
 		defer close(c.done)
@@ -99,11 +104,39 @@ func startCall(cfg callConfig, changed func()) *call {
 	return c
 }
 
-func newCall(cancel context.CancelFunc, changed func(), log *slog.Logger) *call {
+func newCall(cancel context.CancelFunc, changed func(), log *slog.Logger, cancelEcho bool) *call {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now(), mix: receive.NewMixer(), log: log}
+	c := &call{cancel: cancel, done: make(chan struct{}), changed: changed, started: time.Now(), mix: receive.NewMixer(), log: log}
+	if cancelEcho {
+		var err error
+		if c.echo, err = echo.New(0); err != nil {
+			log.Warn("no echo cancellation", "err", err)
+		}
+	}
+	return c
+}
+
+// echoCapture is what the window's broadcast runs the microphone's sound
+// through: the call's echo canceller, nil without one.
+func (c *call) echoCapture() func(pcm []int16, channels int) {
+	if c.echo == nil {
+		return nil
+	}
+	return c.echo.Capture
+}
+
+// echoTap hands the echo canceller what the speaker plays, as it takes
+// it: the far end the microphone will hear.
+type echoTap struct {
+	receive.Sound
+	c *echo.Canceller
+}
+
+func (t echoTap) Read(out []int16) {
+	t.Sound.Read(out)
+	t.c.Played(out, receive.Channels)
 }
 
 // callReport is how often a call logs each party's figures.
@@ -120,6 +153,10 @@ func (c *call) report(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if c.echo != nil {
+			e := c.echo.Stats()
+			c.log.Info("call echo", "frames", e.Frames, "farDropped", e.FarDropped, "farMissing", e.FarMissing)
 		}
 		for _, p := range c.status().Parties {
 			c.log.Info("call party", "user", p.Them, "connected", p.Connected, "framesShown", p.FramesShown,
@@ -362,12 +399,18 @@ func (c *call) openSpeaker(open func(receive.Sound) (*receive.Speaker, error)) {
 	if open == nil {
 		open = func(s receive.Sound) (*receive.Speaker, error) { return receive.OpenSpeaker(s) }
 	}
-	c.speaker, c.speakErr = open(c.mix)
+	var sound receive.Sound = c.mix
+	if c.echo != nil {
+		sound = echoTap{c.mix, c.echo}
+	}
+	c.speaker, c.speakErr = open(sound)
 	if c.speakErr != nil {
-		c.speaker, _ = receive.OpenSpeaker(c.mix, receive.BackendNull)
+		c.speaker, _ = receive.OpenSpeaker(sound, receive.BackendNull)
 	}
 }
 
+// closeSpeaker closes the sound output and the echo canceller (the
+// broadcast's capture passes the sound through from then on).
 func (c *call) closeSpeaker() {
 	c.mu.Lock()
 	sp := c.speaker
@@ -375,6 +418,9 @@ func (c *call) closeSpeaker() {
 	c.mu.Unlock()
 	if sp != nil {
 		sp.Close()
+	}
+	if c.echo != nil {
+		c.echo.Close()
 	}
 }
 

@@ -29,6 +29,7 @@ type directConfig struct {
 	Port         int // to answer on: the listener's
 	Video, Audio bool
 	Speaker      func(receive.Sound) (*receive.Speaker, error)
+	Echo         bool // as callConfig.Echo
 	Logger       *slog.Logger
 }
 
@@ -36,7 +37,7 @@ type directConfig struct {
 // starts with its peerSession once the other side has answered.
 func startDirectCall(cfg directConfig, changed func()) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := newCall(cancel, changed, cfg.Logger)
+	c := newCall(cancel, changed, cfg.Logger, cfg.Echo)
 	c.direct = true
 	go func() {
 		defer close(c.done)

@@ -50,7 +50,6 @@ func (u *UI) update(gtx layout.Context) {
 			u.save()
 		}
 	}
-	u.lanSteps(callMode && u.viaEnum.Value == viaDirect)
 	if u.ringMe.Update(gtx) {
 		u.save()
 	}
@@ -113,7 +112,7 @@ func (u *UI) update(gtx layout.Context) {
 			u.bcErr, u.sending, u.callEnded = "", false, ""
 			u.call = startDirectCall(directConfig{Name: u.callName(), Incoming: in, Port: u.lan.l.Port(),
 				Video: u.cam.source().Type != media.SourceNone, Audio: u.mic.source().Type != media.SourceNone,
-				Speaker: u.cfg.Speaker, Logger: u.log}, u.invalidate)
+				Speaker: u.cfg.Speaker, Echo: u.cancelEcho(), Logger: u.log}, u.invalidate)
 		}
 	}
 	if u.declineBtn.Clicked(gtx) && u.lan != nil {
@@ -154,6 +153,9 @@ func (u *UI) update(gtx layout.Context) {
 		default:
 		}
 	}
+	// After the call's steps: a call that ended in this frame frees the
+	// listener for the next caller at once.
+	u.lanSteps(callMode && u.viaEnum.Value == viaDirect)
 	if u.copyBtn.Clicked(gtx) && u.bc != nil {
 		gtx.Execute(clipboard.WriteCmd{Type: "application/text", Data: io.NopCloser(strings.NewReader(u.bc.Status().WatchURL))})
 		u.copiedAt = u.now()
@@ -196,6 +198,10 @@ func (u *UI) startSending(stream, key string, takeover bool, peer *sender.Sessio
 	fmt.Sscanf(u.sizeEnum.Value, "%dx%d", &w, &h)
 	fps, _ := strconv.Atoi(u.rateEnum.Value)
 	kbps, _ := strconv.Atoi(u.bitrateEnum.Value)
+	opts := media.Options{Width: w, Height: h, FPS: float64(fps), VideoBitrate: kbps * 1000}
+	if u.call != nil {
+		opts.Echo = u.call.echoCapture()
+	}
 	// The camera is opened once: the idle preview lets go of it first.
 	u.wantPreview(media.Source{})
 	u.bc = broadcast.Start(broadcast.Config{
@@ -203,7 +209,7 @@ func (u *UI) startSending(stream, key string, takeover bool, peer *sender.Sessio
 			Takeover: takeover},
 		Video:       u.cam.source(),
 		Audio:       u.mic.source(),
-		Options:     media.Options{Width: w, Height: h, FPS: float64(fps), VideoBitrate: kbps * 1000},
+		Options:     opts,
 		Logger:      u.cfg.Logger,
 		Changed:     u.invalidate,
 		HidePreview: !u.showPreview.Value,
@@ -226,7 +232,7 @@ func (u *UI) startCall() {
 		u.log.Info("calling directly", "addr", addr)
 		u.call = startDirectCall(directConfig{Name: u.callName(), Addr: addr, Code: code,
 			Video: u.cam.source().Type != media.SourceNone, Audio: u.mic.source().Type != media.SourceNone,
-			Speaker: u.cfg.Speaker, Logger: u.log}, u.invalidate)
+			Speaker: u.cfg.Speaker, Echo: u.cancelEcho(), Logger: u.log}, u.invalidate)
 		return
 	}
 	target := u.relayTarget()
@@ -238,7 +244,7 @@ func (u *UI) startCall() {
 	u.save()
 	u.bcErr, u.bcLive, u.sending = "", false, false
 	u.call = startCall(callConfig{Relay: target.URL, CAFile: target.CAFile, Pin: target.Pin, Room: room,
-		User: user, Password: pass, Speaker: u.cfg.Speaker, Logger: u.cfg.Logger}, u.invalidate)
+		User: user, Password: pass, Speaker: u.cfg.Speaker, Echo: u.cancelEcho(), Logger: u.cfg.Logger}, u.invalidate)
 }
 
 // callSteps moves a call on, once a frame: once joined, this side's
@@ -283,6 +289,11 @@ func (u *UI) callSteps() {
 		}
 	}
 }
+
+// cancelEcho tells whether a call cancels the speaker's echo in the
+// microphone: with a real microphone (a test tone or a file hears no
+// speaker).
+func (u *UI) cancelEcho() bool { return u.mic.source().Type == media.SourceDevice }
 
 // callName is this side's name in a call: the account name in the form.
 func (u *UI) callName() string {

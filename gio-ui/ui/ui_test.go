@@ -33,8 +33,10 @@ import (
 	"github.com/quicast/quicast/gio-ui/internal/calltest"
 	"github.com/quicast/quicast/gio-ui/netcheck"
 	"github.com/quicast/quicast/gio-ui/receive"
+	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/relay/e2e/browser"
 	"github.com/quicast/quicast/relay/relaytest"
+	"github.com/quicast/quicast/sender"
 	"github.com/quicast/quicast/sender/media"
 	"github.com/quicast/quicast/sender/peercall"
 )
@@ -972,5 +974,58 @@ func TestCallWithoutSpeaker(t *testing.T) {
 			t.Fatalf("not seen and played without a speaker: %+v", cs.partyStatus)
 		}
 		sleepCtx(context.Background(), 50*time.Millisecond)
+	}
+}
+
+// With echo cancellation the call's canceller sits between the two
+// halves: what the speaker takes from the mix is its reference, and the
+// broadcast's microphone sound goes through it before the encoder.
+func TestCallEchoCanceller(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a relay and two broadcasts")
+	}
+	r := relaytest.Start(t)
+	r.AddRoom(t, "team")
+	r.AddUser(t, "me", "my password")
+	r.AddUser(t, "them", "their password")
+	them := calltest.Join(t, r, "team", "them", "their password")
+	calltest.Publish(t, r, them.Stream, them.PublishKey, 320, 240, 15)
+	c := startCall(callConfig{Relay: r.URL, CAFile: r.CAFile(), Room: "team", User: "me", Password: "my password", Echo: true,
+		Speaker: func(s receive.Sound) (*receive.Speaker, error) { return receive.OpenSpeaker(s, receive.BackendNull) }}, func() {})
+	defer c.stop()
+	if c.echo == nil {
+		t.Fatal("no echo canceller")
+	}
+	var j protocol.RoomJoin
+	poll := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond() {
+			if cs := c.status(); cs.Err != nil {
+				t.Fatal(cs.Err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 30 s; echo %+v", what, c.echo.Stats())
+			}
+			sleepCtx(context.Background(), 50*time.Millisecond)
+		}
+	}
+	poll("joined", func() bool { var ok bool; j, ok = c.joined(); return ok })
+	bc := broadcast.Start(broadcast.Config{
+		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: j.Stream, Key: j.PublishKey, CAFile: r.CAFile(), Takeover: true},
+		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
+		Options: media.Options{Width: 320, Height: 240, FPS: 15, Echo: c.echoCapture()},
+	})
+	defer bc.Stop()
+	poll("their sound played and mine captured through the canceller", func() bool {
+		return c.status().Played.Read > SampleRate10ms*200 && c.echo.Stats().Frames > 200
+	})
+	s := c.echo.Stats()
+	t.Logf("echo canceller: %+v; played %+v", s, c.status().Played)
+	if s.FarMissing > s.Frames/2 {
+		t.Errorf("%d of %d captured frames had no speaker sound to compare with: the speaker's sound does not reach the canceller", s.FarMissing, s.Frames)
+	}
+	if !r.Live(t, "team.me") {
+		t.Error("my stream is not live")
 	}
 }

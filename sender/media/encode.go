@@ -221,15 +221,19 @@ func blackPicture(r image.Rectangle) *image.YCbCr {
 	return p
 }
 
-// tapAudio silences each raw chunk while o.Muted says so, then hands its
-// peak level to o.Level.
+// tapAudio takes the echo out of each raw chunk (o.Echo), silences it
+// while o.Muted says so, then hands its peak level to o.Level.
 func tapAudio(r audio.Reader, o Options) audio.Reader {
-	if o.Level == nil && o.Muted == nil {
+	if o.Level == nil && o.Muted == nil && o.Echo == nil {
 		return r
 	}
+	var scratch []int16
 	return audio.ReaderFunc(func() (wave.Audio, func(), error) {
 		chunk, release, err := r.Read()
 		if err == nil && chunk != nil {
+			if o.Echo != nil {
+				scratch = cancelEcho(chunk, o.Echo, scratch)
+			}
 			if o.Muted != nil && o.Muted.Load() {
 				silence(chunk)
 			}
@@ -239,6 +243,29 @@ func tapAudio(r audio.Reader, o Options) audio.Reader {
 		}
 		return chunk, release, err
 	})
+}
+
+// cancelEcho runs echo over chunk's samples, in place: 16-bit chunks as
+// they are, float ones through scratch (returned, grown as needed).
+func cancelEcho(chunk wave.Audio, echo func([]int16, int), scratch []int16) []int16 {
+	info := chunk.ChunkInfo()
+	switch a := chunk.(type) {
+	case *wave.Int16Interleaved:
+		echo(a.Data, info.Channels)
+	case *wave.Float32Interleaved:
+		if cap(scratch) < len(a.Data) {
+			scratch = make([]int16, len(a.Data))
+		}
+		s := scratch[:len(a.Data)]
+		for i, v := range a.Data {
+			s[i] = int16(max(-1, min(1, v)) * 32767)
+		}
+		echo(s, info.Channels)
+		for i, v := range s {
+			a.Data[i] = float32(v) / 32768
+		}
+	}
+	return scratch
 }
 
 // silence sets every sample of chunk to zero.

@@ -106,6 +106,11 @@ type Options struct {
 	// call): the tracks go on, their timing intact, at a few kbit/s, so a
 	// receiver needs no new catalog to take them back.
 	Muted, Blank *atomic.Bool
+	// Echo, when set, takes the far end of a call out of each raw audio
+	// chunk (acoustic echo cancellation) before muting, the level and the
+	// encoder: interleaved 16-bit samples at 48 kHz with the given
+	// channels, changed in place, in the capture goroutine.
+	Echo func(pcm []int16, channels int)
 }
 
 func (o Options) withDefaults() Options {

@@ -74,3 +74,46 @@ func TestMuteAndBlank(t *testing.T) {
 		t.Errorf("%d source frames released, want 2 (the blanked one too)", released)
 	}
 }
+
+// The echo canceller sees each raw chunk before the level and the
+// encoder, as 16-bit samples whatever the chunk's type, and what it
+// changes is what goes on.
+func TestEchoTap(t *testing.T) {
+	for _, float := range []bool{false, true} {
+		chunk := func() (wave.Audio, func(), error) {
+			info := wave.ChunkInfo{Len: 480, Channels: 2, SamplingRate: 48000}
+			if float {
+				a := wave.NewFloat32Interleaved(info)
+				for i := range a.Data {
+					a.Data[i] = 0.5
+				}
+				return a, func() {}, nil
+			}
+			a := wave.NewInt16Interleaved(info)
+			for i := range a.Data {
+				a.Data[i] = 16384
+			}
+			return a, func() {}, nil
+		}
+		var seen []int16
+		channels := 0
+		halve := func(pcm []int16, ch int) {
+			seen, channels = append([]int16(nil), pcm...), ch
+			for i := range pcm {
+				pcm[i] /= 2
+			}
+		}
+		level := 0.0
+		r := tapAudio(audio.ReaderFunc(chunk), Options{Echo: halve, Level: func(db float64) { level = db }})
+		c, _, err := r.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 960 || channels != 2 || seen[0] < 16383 || seen[0] > 16384 {
+			t.Errorf("float %v: the canceller saw %d samples, %d channels, first %v", float, len(seen), channels, seen[:1])
+		}
+		if p := PeakDBFS(c); math.Abs(p-(-12.04)) > 0.1 || level != p {
+			t.Errorf("float %v: after the canceller %.2f dBFS (level %.2f), want -12.04", float, p, level)
+		}
+	}
+}
