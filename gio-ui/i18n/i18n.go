@@ -143,6 +143,8 @@ const (
 	TheirPictureStat
 	TheirSound
 	TheirSoundStat
+	Network
+	NetworkStat
 	CallReconnecting
 	Headphones
 	Mute
@@ -258,6 +260,8 @@ var texts = [2][numMsgs]string{
 		TheirPictureStat:   "%d ms from their camera, %d frames, %.0f kbit/s",
 		TheirSound:         "Their sound",
 		TheirSoundStat:     "%d ms buffered, %d packets lost",
+		Network:            "Network",
+		NetworkStat:        "round trip %s, %.1f %% lost, sending %.0f kbit/s",
 		CallReconnecting:   "Their stream was lost: reconnecting (attempt %d)…",
 		Mute:               "Mute",
 		Unmute:             "Unmute",
@@ -370,6 +374,8 @@ var texts = [2][numMsgs]string{
 		TheirPictureStat:   "距对方摄像头 %d 毫秒，%d 帧，%.0f kbit/s",
 		TheirSound:         "对方的声音",
 		TheirSoundStat:     "缓冲 %d 毫秒，丢失 %d 个包",
+		Network:            "网络",
+		NetworkStat:        "往返 %s，丢包 %.1f %%，发送 %.0f kbit/s",
 		CallReconnecting:   "与对方的直播流断开：正在重新连接（第 %d 次）…",
 		Mute:               "静音",
 		Unmute:             "取消静音",

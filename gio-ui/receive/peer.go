@@ -11,6 +11,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -66,8 +67,9 @@ type peerSource struct {
 	groups chan *peerGroup
 	audio  chan []byte
 
-	mu   sync.Mutex
-	from *net.UDPAddr // where the other side's packets come from
+	mu    sync.Mutex
+	from  *net.UDPAddr                       // where the other side's packets come from
+	stats map[uint32]*protocol.ReceiverStats // by the other side's SSRC: for the receiver reports
 
 	dropped, badPackets atomic.Uint64
 }
@@ -104,6 +106,13 @@ func newPeerSource(conn *net.UDPConn, m peercall.Media) (*peerSource, error) {
 		s.keyStart = rtph264.KeyframeStart
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stats = map[uint32]*protocol.ReceiverStats{}
+	if m.VideoSSRC != 0 {
+		s.stats[m.VideoSSRC] = &protocol.ReceiverStats{Jitter: protocol.Jitter{ClockRate: protocol.ClockRateVideo}}
+	}
+	if m.AudioSSRC != 0 {
+		s.stats[m.AudioSSRC] = &protocol.ReceiverStats{Jitter: protocol.Jitter{ClockRate: protocol.ClockRateOpus}}
+	}
 	var tracks []protocol.TrackInfo
 	if m.VideoSSRC != 0 {
 		codec := m.Codec
@@ -119,7 +128,43 @@ func newPeerSource(conn *net.UDPConn, m peercall.Media) (*peerSource, error) {
 	}
 	s.ctrl <- &protocol.Message{Type: protocol.MsgCatalog, Tracks: tracks}
 	go s.read()
+	go s.report()
 	return s, nil
+}
+
+// reportInterval is how often a direct call's receiver sends its
+// receiver report: the other side's round trip, loss and jitter (its
+// window shows them) follow the network within a second or two.
+const reportInterval = time.Second
+
+// report sends an RTCP receiver report (RFC 3550 §6.4.2) every
+// reportInterval with a block per track received so far, until the
+// source closes.
+func (s *peerSource) report() {
+	t := time.NewTicker(reportInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		rr := &rtcp.ReceiverReport{SSRC: s.ssrc}
+		s.mu.Lock()
+		for ssrc, st := range s.stats {
+			if !st.Received() {
+				continue
+			}
+			b := st.Report(now)
+			rr.Reports = append(rr.Reports, rtcp.ReceptionReport{SSRC: ssrc, FractionLost: b.FractionLost, TotalLost: b.TotalLost,
+				LastSequenceNumber: b.ExtendedHighestSeq, Jitter: b.Jitter, LastSenderReport: b.LastSenderReport, Delay: b.Delay})
+		}
+		s.mu.Unlock()
+		if len(rr.Reports) > 0 {
+			_ = s.sendRTCP(rr)
+		}
+	}
 }
 
 // read takes the socket's datagrams until it closes.
@@ -162,6 +207,11 @@ func (s *peerSource) read() {
 			continue
 		}
 		s.latch(from)
+		s.mu.Lock()
+		if st := s.stats[hdr.SSRC]; st != nil {
+			st.Update(hdr.SequenceNumber, hdr.Timestamp, time.Now())
+		}
+		s.mu.Unlock()
 		switch hdr.SSRC {
 		case s.m.AudioSSRC:
 			select {
@@ -207,6 +257,11 @@ func (s *peerSource) rtcp(plain []byte) bool {
 	for _, p := range pkts {
 		switch r := p.(type) {
 		case *rtcp.SenderReport:
+			s.mu.Lock()
+			if st := s.stats[r.SSRC]; st != nil {
+				st.SenderReport(r.NTPTime, time.Now())
+			}
+			s.mu.Unlock()
 			select {
 			case s.ctrl <- &protocol.Message{Type: protocol.MsgSync, Sync: &protocol.SyncReport{SSRC: r.SSRC, NTPTime: r.NTPTime,
 				RTPTime: r.RTPTime, Packets: r.PacketCount, Octets: r.OctetCount}}:
@@ -244,7 +299,13 @@ func (s *peerSource) WriteControl(m *protocol.Message) error {
 	if m.Type != protocol.MsgKeyframe || s.m.VideoSSRC == 0 {
 		return nil
 	}
-	raw, err := rtcp.Marshal([]rtcp.Packet{&rtcp.PictureLossIndication{SenderSSRC: s.ssrc, MediaSSRC: s.m.VideoSSRC}})
+	return s.sendRTCP(&rtcp.PictureLossIndication{SenderSSRC: s.ssrc, MediaSSRC: s.m.VideoSSRC})
+}
+
+// sendRTCP sends p, SRTCP-protected, to where the other side's packets
+// come from (nothing before the first came).
+func (s *peerSource) sendRTCP(p rtcp.Packet) error {
+	raw, err := rtcp.Marshal([]rtcp.Packet{p})
 	if err != nil {
 		return err
 	}

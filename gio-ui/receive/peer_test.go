@@ -115,6 +115,24 @@ func TestDirectCall(t *testing.T) {
 			t.Errorf("%s: errors on loopback: %+v", s.name, st)
 		}
 	}
+	// Each side's receiver reports give the other its round trip and
+	// loss (RFC 3550 §6.4.1), as a relay's do.
+	for _, s := range []*side{alice, bob} {
+		tick := time.NewTicker(50 * time.Millisecond)
+		for s.bc.Status().Stats.Audio.RTT == 0 || s.bc.Status().Stats.Video.RTT == 0 {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				t.Fatalf("%s: no round trip from the other's receiver reports: %+v", s.name, s.bc.Status().Stats)
+			}
+		}
+		tick.Stop()
+		st := s.bc.Status().Stats
+		t.Logf("%s: round trip %v (audio) %v (video), loss %.2f, jitter %.1f ms", s.name, st.Audio.RTT, st.Video.RTT, st.Video.FractionLost, st.Audio.JitterMS)
+		if st.Audio.RTT > time.Second || st.Video.FractionLost > 0.1 {
+			t.Errorf("%s: round trip %v, loss %.2f on loopback", s.name, st.Audio.RTT, st.Video.FractionLost)
+		}
+	}
 	alice.call.Close()
 	select {
 	case <-bob.call.Done():

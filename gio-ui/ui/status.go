@@ -231,6 +231,17 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 	if cs.Reconnect > 0 && cs.LastErr != nil {
 		line("", cs.LastErr.Error(), grey)
 	}
+	if u.bc != nil {
+		// This side's sending: the round trip and loss from the receiver
+		// reports of the relay, or of the other side in a direct call.
+		s := u.bc.Status().Stats
+		rtt := "–"
+		if r := max(s.Audio.RTT, s.Video.RTT); r > 0 {
+			rtt = fmt.Sprintf("%d ms", max(1, r.Milliseconds()))
+		}
+		line(u.lang.T(i18n.Network), u.lang.T(i18n.NetworkStat, rtt, 100*max(s.Video.FractionLost, s.Audio.FractionLost),
+			s.Video.BitrateKbps+s.Audio.BitrateKbps), black)
+	}
 	if u.call != nil && !u.call.direct && u.bc != nil {
 		// Calling someone to the room: their windows and pages ring.
 		*rows = append(*rows, layout.Rigid(func(gtx C) D {

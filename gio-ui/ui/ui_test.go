@@ -781,6 +781,15 @@ func TestDirectCallBetweenWindows(t *testing.T) {
 	if !slices.ContainsFunc(bw.labels(), func(l string) bool { return strings.HasPrefix(l, "In call with alice  ") }) {
 		t.Errorf("bob's window does not name alice: %q", bw.labels())
 	}
+	// The network state from the other side's receiver reports.
+	for _, w := range []*window{aw, bw} {
+		w.until("the round trip shown", 15*time.Second, func() bool {
+			frameAll(aw, bw)
+			return slices.ContainsFunc(w.labels(), func(l string) bool {
+				return strings.HasPrefix(l, "round trip ") && !strings.HasPrefix(l, "round trip –")
+			})
+		})
+	}
 	aw.click("Hang up")
 	bw.until("bob's call over", 15*time.Second, func() bool { return bu.call == nil && bu.bc == nil })
 	if !strings.Contains(bu.callEnded, "hung up") || bu.bcErr != "" {
