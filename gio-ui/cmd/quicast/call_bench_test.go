@@ -29,7 +29,8 @@ import (
 // longest) and how late the sound (browser: mouth-to-ear from the
 // player's clocks; window: the playout's capture → speaker delay). The
 // relay runs in the benchmark's process: its CPU includes the sampling.
-// It fails when anyone stops seeing someone.
+// It fails when anyone stops seeing someone. $QUICAST_CALL_WINDOWS and
+// $QUICAST_CALL_BROWSERS (0–2 each, default 2) change who takes part.
 func BenchmarkFourPersonCall(b *testing.B) {
 	d := 10 * time.Minute
 	if s := os.Getenv("QUICAST_CALL_DURATION"); s != "" {
@@ -38,8 +39,19 @@ func BenchmarkFourPersonCall(b *testing.B) {
 			b.Fatalf("QUICAST_CALL_DURATION: %v", err)
 		}
 	}
+	count := func(env string) int {
+		n, err := strconv.Atoi(os.Getenv(env))
+		if err != nil || n < 0 || n > 2 {
+			return 2
+		}
+		return n
+	}
+	windows, browsers := count("QUICAST_CALL_WINDOWS"), count("QUICAST_CALL_BROWSERS")
+	if windows+browsers < 2 {
+		b.Fatalf("a call needs two: %d windows, %d browsers", windows, browsers)
+	}
 	for b.Loop() {
-		fourPersonCall(b, d)
+		fourPersonCall(b, d, windows, browsers)
 	}
 }
 
@@ -62,14 +74,14 @@ func (p *participant) usage() load.Usage {
 	return browser.Usage(p.dir)
 }
 
-func fourPersonCall(b *testing.B, d time.Duration) {
+func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	bin, display := windowUnderXvfb(b, "xdotool")
 	r := relaytest.Start(b)
 	r.AddRoom(b, "team")
-	people := []*participant{{name: "dana"}, {name: "dev"}, {name: "bria"}, {name: "ben"}}
+	people := append([]*participant{{name: "dana"}, {name: "dev"}}[:windows], []*participant{{name: "bria"}, {name: "ben"}}[:browsers]...)
 	for i, p := range people {
 		r.AddUser(b, p.name, p.name+"'s password")
-		if i < 2 {
+		if i < windows {
 			if i == 1 {
 				display = startXvfb(b) // a screen each: the clicks go by position
 			}
@@ -92,7 +104,7 @@ func fourPersonCall(b *testing.B, d time.Duration) {
 		}
 		return o
 	}
-	// Everyone sees and hears the three others.
+	// Everyone sees and hears everyone else.
 	for _, p := range people {
 		waitUntil(b, p.name+" to see and hear everyone", func() bool {
 			if p.win != nil {
@@ -125,7 +137,7 @@ func fourPersonCall(b *testing.B, d time.Duration) {
 		p.cpu0 = p.usage()
 	}
 	relay0, _ := load.ProcessUsage(os.Getpid())
-	b.Logf("all four see and hear each other; measuring for %v", d)
+	b.Logf("%d windows and %d browsers see and hear each other; measuring for %v", windows, browsers, d)
 	start := time.Now()
 	tick := time.NewTicker(5 * time.Second)
 	for time.Since(start) < d {
@@ -142,7 +154,7 @@ func fourPersonCall(b *testing.B, d time.Duration) {
 			}
 		}
 		if n := int(time.Since(start) / time.Minute); time.Since(start)%time.Minute < 5*time.Second && n > 0 {
-			fmt.Fprintf(os.Stderr, "four-person call: %d of %v\n", n, d) // progress; the benchmark's log is kept short
+			fmt.Fprintf(os.Stderr, "call of %d: %d min of %v\n", len(people), n, d) // progress; the benchmark's log is kept short
 		}
 	}
 	tick.Stop()
@@ -160,7 +172,7 @@ func fourPersonCall(b *testing.B, d time.Duration) {
 		var seen []string
 		if p.win != nil {
 			kind = "window"
-			desktopCPU += cpu / 2
+			desktopCPU += cpu / float64(windows)
 			l := p.win.logs.String()
 			now, then := windowParties(l), start0[p.name]
 			for _, line := range strings.Split(l[logAt[p.name]:], "\n") {
@@ -182,7 +194,7 @@ func fourPersonCall(b *testing.B, d time.Duration) {
 					o, shown, expected, f, lf, n["soundDelayMs"], n["underrunMs"]))
 			}
 		} else {
-			browserCPU += cpu / 2
+			browserCPU += cpu / float64(browsers)
 			all := roomStats(p.ctx)
 			for _, o := range others(p) {
 				s := all["team."+o]

@@ -26,6 +26,7 @@ import (
 const (
 	keyframeInterval = 2 * time.Second // a keyframe at least this often: a new watcher starts within it
 	maxEncodeQueue   = 2               // frames waiting in the VideoEncoder before the camera's are skipped
+	maxAudioQueue    = 5               // chunks (10 ms or so each) waiting in the AudioEncoder before the microphone's are dropped
 	audioBitrate     = 32_000          // bit/s, Opus voice
 	syncInterval     = time.Second     // sender reports
 	encodedQueue     = 64              // encoded chunks waiting to be sent
@@ -46,6 +47,7 @@ type encoded struct {
 // pubStats are what quicastPublishStats returns.
 type pubStats struct {
 	VideoFrames, Keyframes, Groups, FramesSkipped int
+	AudioSkipped                                  int // microphone chunks dropped: the encoder was behind
 	AudioPackets, KeyframeRequests, Viewers       int
 	VideoBytes, AudioBytes                        int64
 	Width, Height, Channels                       int
@@ -405,7 +407,15 @@ func (p *participant) captureAudio(track js.Value) {
 		live := p.live
 		p.mu.Unlock()
 		if live && enc.Get("state").String() == "configured" {
-			enc.Call("encode", data)
+			// Real time: a starved page drops sound rather than sending
+			// it later and later (the receivers conceal the gap).
+			if enc.Get("encodeQueueSize").Int() > maxAudioQueue {
+				p.mu.Lock()
+				p.st.AudioSkipped++
+				p.mu.Unlock()
+			} else {
+				enc.Call("encode", data)
+			}
 		}
 		data.Call("close")
 	}
@@ -693,7 +703,8 @@ func (p *participant) statsObject() any {
 	return map[string]any{
 		"state": p.state, "message": p.message, "stream": p.stream,
 		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,
-		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
+		"audioSkipped": s.AudioSkipped,
+		"videoBytes":   s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
 		"keyframeRequests": s.KeyframeRequests, "viewers": s.Viewers,
 		"width": s.Width, "height": s.Height, "channels": s.Channels,
 	}
