@@ -58,6 +58,8 @@ test-short: deps-gui wasm
 # figures (glass-to-glass latency and its stages, time to first frame, A/V
 # skew, an impaired network, the viewer's size) measured by headless
 # Chromium, once each. Prints a table and writes it to bin/bench.txt.
+# BenchmarkFourPersonCall (two windows, two browsers in one room) runs for
+# $QUICAST_CALL_DURATION, 10m unless set.
 bench: deps wasm
 	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v -e /relay/e2e -e /viewer-wasm/cmd/) | tee $(BIN)/bench-raw.txt
