@@ -32,7 +32,11 @@ const (
 	audioMinDelay = 10 * time.Millisecond
 	audioPacket   = 10 * time.Millisecond // the sender's Opus frames
 	audioMaxDelay = 200 * time.Millisecond
-	keyframeEvery = time.Second // at most one keyframe request per this
+	// A datagram the page has not read this long after it came is dropped
+	// by the browser (W3C WebTransport, incomingMaxAge): later than the
+	// playout delay ever holds, so only a starved page loses any.
+	datagramMaxAge = 500 * time.Millisecond
+	keyframeEvery  = time.Second // at most one keyframe request per this
 	// The player reports its figures every heartbeat and the relay answers;
 	// a relay that answers nothing for relayGone is gone (killed, or the
 	// network dropped) even before QUIC's idle timeout says so.
@@ -622,6 +626,7 @@ func (p *Player) session() (connected bool, err error) {
 	p.sendControl(&protocol.Message{Type: protocol.MsgHello, Client: "quicast-viewer"})
 	go p.controlLoop(&jsReader{r: bidi.Get("readable").Call("getReader"), p: p})
 	go p.uniLoop(wt.Get("incomingUnidirectionalStreams").Call("getReader"))
+	wt.Get("datagrams").Set("incomingMaxAge", datagramMaxAge.Milliseconds())
 	go p.datagramLoop(wt.Get("datagrams").Get("readable").Call("getReader"))
 	done := make(chan struct{})
 	var silent atomic.Bool

@@ -24,12 +24,14 @@ import (
 // other participants are watched by the page's frames, each the watch page.
 
 const (
-	keyframeInterval = 2 * time.Second // a keyframe at least this often: a new watcher starts within it
-	maxEncodeQueue   = 2               // frames waiting in the VideoEncoder before the camera's are skipped
-	maxAudioQueue    = 5               // chunks (10 ms or so each) waiting in the AudioEncoder before the microphone's are dropped
-	audioBitrate     = 32_000          // bit/s, Opus voice
-	syncInterval     = time.Second     // sender reports
-	encodedQueue     = 64              // encoded chunks waiting to be sent
+	keyframeInterval = 2 * time.Second        // a keyframe at least this often: a new watcher starts within it
+	maxEncodeQueue   = 2                      // frames waiting in the VideoEncoder before the camera's are skipped
+	maxAudioQueue    = 5                      // chunks (10 ms or so each) waiting in the AudioEncoder before the microphone's are dropped
+	audioMaxAge      = 150 * time.Millisecond // sound not sent by then after encoding is dropped
+	videoMaxAge      = 400 * time.Millisecond // a frame not sent by then ends its group
+	audioBitrate     = 32_000                 // bit/s, Opus voice
+	syncInterval     = time.Second            // sender reports
+	encodedQueue     = 64                     // encoded chunks waiting to be sent
 )
 
 // videoBitrate is the VP8 target for a picture of w×h at 30 fps, in bit/s:
@@ -40,14 +42,15 @@ func videoBitrate(w, h int) int {
 
 type encoded struct {
 	data []byte
-	us   int64 // capture timestamp, µs
+	us   int64     // capture timestamp, µs
+	at   time.Time // out of the encoder
 	key  bool
 }
 
 // pubStats are what quicastPublishStats returns.
 type pubStats struct {
 	VideoFrames, Keyframes, Groups, FramesSkipped int
-	AudioSkipped                                  int // microphone chunks dropped: the encoder was behind
+	AudioSkipped                                  int // microphone chunks dropped: the encoder or the datagram queue was behind
 	AudioPackets, KeyframeRequests, Viewers       int
 	VideoBytes, AudioBytes                        int64
 	Width, Height, Channels                       int
@@ -276,7 +279,7 @@ func (p *participant) captureVideo(track js.Value) {
 		p.out.Video.Captured(us, time.Now())
 		p.mu.Unlock()
 		select {
-		case p.videoQ <- encoded{data: b, us: us, key: chunk.Get("type").String() == "key"}:
+		case p.videoQ <- encoded{data: b, us: us, at: time.Now(), key: chunk.Get("type").String() == "key"}:
 		default:
 			p.needKey.Store(true) // the sender is behind: start over at a keyframe
 		}
@@ -363,7 +366,7 @@ func (p *participant) captureAudio(track js.Value) {
 		p.out.Audio.Captured(us, time.Now())
 		p.mu.Unlock()
 		select {
-		case p.audioQ <- encoded{data: b, us: us}:
+		case p.audioQ <- encoded{data: b, us: us, at: time.Now()}:
 		default:
 		}
 		return nil
@@ -439,6 +442,19 @@ func (p *participant) sendVideo() {
 				continue
 			}
 		}
+		if !e.key && time.Since(e.at) > videoMaxAge {
+			// The page was too busy to send it in time: end the group
+			// here and start over at a fresh keyframe.
+			if group.Truthy() {
+				group.Call("close").Call("catch", p.ignore)
+			}
+			group = js.Undefined()
+			p.needKey.Store(true)
+			p.mu.Lock()
+			p.st.FramesSkipped++
+			p.mu.Unlock()
+			continue
+		}
 		if e.key {
 			if group.Truthy() {
 				group.Call("close").Call("catch", p.ignore)
@@ -489,11 +505,26 @@ func (p *participant) sendAudio() {
 			p.mu.Unlock()
 			continue
 		}
+		if time.Since(e.at) > audioMaxAge {
+			// The page was too busy to send it in time: late sound is
+			// worse than a gap the receivers conceal.
+			p.st.AudioSkipped++
+			p.mu.Unlock()
+			continue
+		}
 		pkt := p.out.Audio.Opus(e.data, e.us)
 		w := p.dgramW
 		p.st.AudioPackets++
 		p.st.AudioBytes += int64(len(e.data))
 		p.mu.Unlock()
+		if ds := w.Get("desiredSize"); ds.Type() == js.TypeNumber && ds.Float() <= -float64(maxAudioQueue) {
+			// The datagram queue is that far past its high-water mark:
+			// drop, as the encoder's queue does.
+			p.mu.Lock()
+			p.st.AudioSkipped++
+			p.mu.Unlock()
+			continue
+		}
 		u8 := js.Global().Get("Uint8Array").New(len(pkt))
 		js.CopyBytesToJS(u8, pkt)
 		w.Call("write", u8).Call("catch", p.ignore)
@@ -580,6 +611,10 @@ func (p *participant) session() (connected bool, err error) {
 	}
 	stream := j.Get("stream").String()
 	dw := wt.Get("datagrams")
+	// Sound the browser could not send within audioMaxAge is dropped
+	// rather than sent late (W3C WebTransport, outgoingMaxAge): a starved
+	// page or network process must not turn into seconds of delay.
+	dw.Set("outgoingMaxAge", audioMaxAge.Milliseconds())
 	var dgramW js.Value
 	if dw.Get("createWritable").Truthy() {
 		dgramW = dw.Call("createWritable").Call("getWriter")
