@@ -949,6 +949,38 @@ func TestCallOfThree(t *testing.T) {
 	w.until("my stream over", 15*time.Second, func() bool { return !r.Live(t, "team.me") })
 }
 
+// callWithThem starts a relay with room team, where "them" broadcasts the
+// test picture and tone, and a call (not a window) of "me" in it with
+// cfg's speaker and echo setting; the call ends with the test.
+func callWithThem(t *testing.T, cfg callConfig) (*relaytest.Relay, *call) {
+	t.Helper()
+	r := relaytest.Start(t)
+	r.AddRoom(t, "team")
+	r.AddUser(t, "me", "my password")
+	r.AddUser(t, "them", "their password")
+	j := calltest.Join(t, r, "team", "them", "their password")
+	calltest.Publish(t, r, j.Stream, j.PublishKey, 320, 240, 15)
+	cfg.Relay, cfg.CAFile, cfg.Room, cfg.User, cfg.Password = r.URL, r.CAFile(), "team", "me", "my password"
+	c := startCall(cfg, func() {})
+	t.Cleanup(c.stop)
+	return r, c
+}
+
+// pollCall waits up to 30 s for cond, failing at once if the call fails.
+func pollCall(t *testing.T, c *call, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if cs := c.status(); cs.Err != nil {
+			t.Fatal(cs.Err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s: %+v", what, c.status().partyStatus)
+		}
+		sleepCtx(context.Background(), 50*time.Millisecond)
+	}
+}
+
 // Without a sound output the call says so and goes on with the pictures,
 // the sound still taken on time (the null device): its playout delay is
 // known and the pictures keep their lip-sync.
@@ -956,34 +988,17 @@ func TestCallWithoutSpeaker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a relay and a broadcast")
 	}
-	r := relaytest.Start(t)
-	r.AddRoom(t, "team")
-	r.AddUser(t, "me", "my password")
-	r.AddUser(t, "them", "their password")
-	j := calltest.Join(t, r, "team", "them", "their password")
-	calltest.Publish(t, r, j.Stream, j.PublishKey, 320, 240, 15)
 	noDevice := errors.New("no playback device")
-	c := startCall(callConfig{Relay: r.URL, CAFile: r.CAFile(), Room: "team", User: "me", Password: "my password",
-		Speaker: func(receive.Sound) (*receive.Speaker, error) { return nil, noDevice }}, func() {})
-	defer c.stop()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	_, c := callWithThem(t, callConfig{Speaker: func(receive.Sound) (*receive.Speaker, error) { return nil, noDevice }})
+	pollCall(t, c, "seen and played without a speaker", func() bool {
 		cs := c.status()
-		if cs.Err != nil {
-			t.Fatal(cs.Err)
-		}
-		if cs.Frames >= 15 && cs.Played.Read > SampleRate10ms*50 && cs.SoundDelay > 0 {
-			if !errors.Is(cs.SpeakErr, noDevice) {
-				t.Errorf("speaker error %v, want %v", cs.SpeakErr, noDevice)
-			}
-			t.Logf("%d frames, sound %v behind their microphone, %+v", cs.Frames, cs.SoundDelay, cs.Played)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not seen and played without a speaker: %+v", cs.partyStatus)
-		}
-		sleepCtx(context.Background(), 50*time.Millisecond)
+		return cs.Frames >= 15 && cs.Played.Read > SampleRate10ms*50 && cs.SoundDelay > 0
+	})
+	cs := c.status()
+	if !errors.Is(cs.SpeakErr, noDevice) {
+		t.Errorf("speaker error %v, want %v", cs.SpeakErr, noDevice)
 	}
+	t.Logf("%d frames, sound %v behind their microphone, %+v", cs.Frames, cs.SoundDelay, cs.Played)
 }
 
 // With echo cancellation the call's canceller sits between the two
@@ -993,40 +1008,20 @@ func TestCallEchoCanceller(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a relay and two broadcasts")
 	}
-	r := relaytest.Start(t)
-	r.AddRoom(t, "team")
-	r.AddUser(t, "me", "my password")
-	r.AddUser(t, "them", "their password")
-	them := calltest.Join(t, r, "team", "them", "their password")
-	calltest.Publish(t, r, them.Stream, them.PublishKey, 320, 240, 15)
-	c := startCall(callConfig{Relay: r.URL, CAFile: r.CAFile(), Room: "team", User: "me", Password: "my password", Echo: true,
-		Speaker: func(s receive.Sound) (*receive.Speaker, error) { return receive.OpenSpeaker(s, receive.BackendNull) }}, func() {})
-	defer c.stop()
+	r, c := callWithThem(t, callConfig{Echo: true,
+		Speaker: func(s receive.Sound) (*receive.Speaker, error) { return receive.OpenSpeaker(s, receive.BackendNull) }})
 	if c.echo == nil {
 		t.Fatal("no echo canceller")
 	}
 	var j protocol.RoomJoin
-	poll := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !cond() {
-			if cs := c.status(); cs.Err != nil {
-				t.Fatal(cs.Err)
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 30 s; echo %+v", what, c.echo.Stats())
-			}
-			sleepCtx(context.Background(), 50*time.Millisecond)
-		}
-	}
-	poll("joined", func() bool { var ok bool; j, ok = c.joined(); return ok })
+	pollCall(t, c, "joined", func() bool { var ok bool; j, ok = c.joined(); return ok })
 	bc := broadcast.Start(broadcast.Config{
 		PublishConfig: sender.PublishConfig{Relay: r.URL, Stream: j.Stream, Key: j.PublishKey, CAFile: r.CAFile(), Takeover: true},
 		Video:         media.Source{Type: media.SourceTest}, Audio: media.Source{Type: media.SourceTest},
 		Options: media.Options{Width: 320, Height: 240, FPS: 15, Echo: c.echoCapture()},
 	})
 	defer bc.Stop()
-	poll("their sound played and mine captured through the canceller", func() bool {
+	pollCall(t, c, "their sound played and mine captured through the canceller", func() bool {
 		return c.status().Played.Read > SampleRate10ms*200 && c.echo.Stats().Frames > 200
 	})
 	s := c.echo.Stats()

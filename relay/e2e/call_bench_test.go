@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
@@ -99,30 +98,20 @@ func BenchmarkBrowserCall(b *testing.B) {
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu
 			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms, skew p95 %.0f ms, audio target %.0f ms, starved %d samples; browser %.0f %% of a core, %.0f MB",
-				who, pct(mouth[who], 50), pct(mouth[who], 95), s.LatencyP50MS, s.LatencyP95MS, pct(skew[who], 95), s.TargetDelayMS,
+				who, load.Percentile(mouth[who], 50), load.Percentile(mouth[who], 95), s.LatencyP50MS, s.LatencyP95MS, load.Percentile(skew[who], 95), s.TargetDelayMS,
 				s.AudioSamplesStarved, cpu, float64(u.RSS)/1e6)
 			all = append(all, mouth[who]...)
 			allSkew = append(allSkew, skew[who]...)
 			g2g50, g2g95 = max(g2g50, s.LatencyP50MS), max(g2g95, s.LatencyP95MS)
 			target = max(target, s.TargetDelayMS)
 		}
-		b.ReportMetric(pct(all, 50), "mouth-to-ear-p50-ms")
-		b.ReportMetric(pct(all, 95), "mouth-to-ear-p95-ms")
+		b.ReportMetric(load.Percentile(all, 50), "mouth-to-ear-p50-ms")
+		b.ReportMetric(load.Percentile(all, 95), "mouth-to-ear-p95-ms")
 		b.ReportMetric(g2g50, "latency-p50-ms")
 		b.ReportMetric(g2g95, "latency-p95-ms")
-		b.ReportMetric(pct(allSkew, 95), "av-skew-clock-p95-ms")
+		b.ReportMetric(load.Percentile(allSkew, 95), "av-skew-clock-p95-ms")
 		b.ReportMetric(target, "audio-target-ms")
 		b.ReportMetric(cpuSum/float64(len(people)), "browser-cpu-%")
 		b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
 	}
-}
-
-// pct returns the p-th percentile of v (0 for none).
-func pct(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(float64(len(s))*p/100))]
 }

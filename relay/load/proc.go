@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,4 +74,15 @@ func RelayCost(before, after Usage, r Result) Cost {
 func (c Cost) String() string {
 	return fmt.Sprintf("relay: %.0f %% of a core, %.1f CPU-s per GB delivered, %.0f MB resident (%.2f MB per viewer)",
 		c.CPUPercent, c.CPUSecondsPerGB, c.RSSMB, c.RSSPerViewerMB)
+}
+
+// Percentile returns the p-th percentile (0–100) of v, nearest rank; 0
+// for none. v is not changed.
+func Percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p/100))]
 }

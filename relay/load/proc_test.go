@@ -25,3 +25,15 @@ func TestProcessUsage(t *testing.T) {
 	}
 	runtime.KeepAlive(hold)
 }
+
+func TestPercentile(t *testing.T) {
+	v := []float64{5, 1, 4, 2, 3}
+	for _, c := range []struct{ p, want float64 }{{0, 1}, {50, 3}, {95, 5}, {100, 5}} {
+		if got := Percentile(v, c.p); got != c.want {
+			t.Errorf("p%.0f = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if v[0] != 5 || Percentile(nil, 50) != 0 {
+		t.Errorf("changed its input (%v) or gave a value for none", v)
+	}
+}

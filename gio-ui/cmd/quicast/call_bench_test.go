@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,7 +206,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 					o, s.VideoFramesShown, s.VideoFramesExpected, s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved))
 			}
 			allMouth = append(allMouth, p.mouth...)
-			seen = append(seen, fmt.Sprintf("mouth-to-ear p50 %.0f / p95 %.0f ms", pct(p.mouth, 50), pct(p.mouth, 95)))
+			seen = append(seen, fmt.Sprintf("mouth-to-ear p50 %.0f / p95 %.0f ms", load.Percentile(p.mouth, 50), load.Percentile(p.mouth, 95)))
 		}
 		b.Logf("%s (%s): %.0f %% of a core, peak %.0f MB; sees %s", p.name, kind, cpu, float64(p.peakRSS)/1e6, strings.Join(seen, "; "))
 	}
@@ -216,10 +215,10 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
 	b.ReportMetric(float64(freezes), "freezes")
 	b.ReportMetric(longest, "longest-freeze-ms")
-	b.ReportMetric(pct(allMouth, 50), "browser-mouth-to-ear-p50-ms")
-	b.ReportMetric(pct(allMouth, 95), "browser-mouth-to-ear-p95-ms")
-	b.ReportMetric(pct(sound, 50), "window-sound-delay-p50-ms")
-	b.ReportMetric(pct(sound, 95), "window-sound-delay-p95-ms")
+	b.ReportMetric(load.Percentile(allMouth, 50), "browser-mouth-to-ear-p50-ms")
+	b.ReportMetric(load.Percentile(allMouth, 95), "browser-mouth-to-ear-p95-ms")
+	b.ReportMetric(load.Percentile(sound, 50), "window-sound-delay-p50-ms")
+	b.ReportMetric(load.Percentile(sound, 95), "window-sound-delay-p95-ms")
 }
 
 // roomStats is what a browser's room page plays of each participant, by
@@ -257,13 +256,3 @@ func logFields(line string) map[string]string {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
-
-// pct returns the p-th percentile of v (0 for none).
-func pct(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(float64(len(s))*p/100))]
-}
