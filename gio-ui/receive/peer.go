@@ -206,12 +206,7 @@ func (s *peerSource) read() {
 			s.badPackets.Add(1)
 			continue
 		}
-		s.latch(from)
-		s.mu.Lock()
-		if st := s.stats[hdr.SSRC]; st != nil {
-			st.Update(hdr.SequenceNumber, hdr.Timestamp, time.Now())
-		}
-		s.mu.Unlock()
+		s.arrived(from, &hdr)
 		switch hdr.SSRC {
 		case s.m.AudioSSRC:
 			select {
@@ -274,12 +269,28 @@ func (s *peerSource) rtcp(plain []byte) bool {
 	return false
 }
 
+// latch notes where the other side's packets come from: where RTCP goes.
 func (s *peerSource) latch(from *net.UDPAddr) {
 	s.mu.Lock()
+	s.latchLocked(from)
+	s.mu.Unlock()
+}
+
+func (s *peerSource) latchLocked(from *net.UDPAddr) {
 	if s.from == nil || !s.from.IP.Equal(from.IP) || s.from.Port != from.Port {
 		s.from = from
 	}
-	s.mu.Unlock()
+}
+
+// arrived latches from and counts the RTP packet with header hdr for the
+// receiver reports, under one lock.
+func (s *peerSource) arrived(from *net.UDPAddr, hdr *rtp.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latchLocked(from)
+	if st := s.stats[hdr.SSRC]; st != nil {
+		st.Update(hdr.SequenceNumber, hdr.Timestamp, time.Now())
+	}
 }
 
 func (s *peerSource) ReadControl() (*protocol.Message, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/quicast/quicast/gio-ui/broadcast"
 	"github.com/quicast/quicast/gio-ui/i18n"
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/sender"
 )
 
 func (u *UI) layoutStatus(gtx C) D {
@@ -175,7 +176,7 @@ func (u *UI) layoutStatus(gtx C) D {
 		}))
 		if u.call != nil {
 			// In a call: the other side's rows instead of the audience's.
-			u.callRows(&rows, cs, line)
+			u.callRows(&rows, cs, st.Stats, line)
 			return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
 		}
 		line(u.lang.T(i18n.PacketsSent), strconv.FormatUint(s.Video.Packets+s.Audio.Packets, 10), black)
@@ -202,14 +203,14 @@ func (u *UI) layoutStatus(gtx C) D {
 		}))
 	}
 	if u.call != nil {
-		u.callRows(&rows, cs, line)
+		u.callRows(&rows, cs, st.Stats, line)
 	}
 	return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
 }
 
-// callRows adds the call's state and the other side's picture and sound
-// to the status panel.
-func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, value string, c color.NRGBA)) {
+// callRows adds the call's state, the network of this side's sending
+// (s) and the other side's picture and sound to the status panel.
+func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, s sender.Stats, line func(label, value string, c color.NRGBA)) {
 	state, c := u.lang.T(i18n.CallConnecting), black
 	switch {
 	case cs.Err != nil:
@@ -232,9 +233,9 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, line func(label, 
 		line("", cs.LastErr.Error(), grey)
 	}
 	if u.bc != nil {
-		// This side's sending: the round trip and loss from the receiver
-		// reports of the relay, or of the other side in a direct call.
-		s := u.bc.Status().Stats
+		// This side's sending (s: its broadcast's figures): the round trip
+		// and loss from the receiver reports of the relay, or of the other
+		// side in a direct call.
 		rtt := "–"
 		if r := max(s.Audio.RTT, s.Video.RTT); r > 0 {
 			rtt = fmt.Sprintf("%d ms", max(1, r.Milliseconds()))
