@@ -67,11 +67,15 @@ func BenchmarkBrowserCall(b *testing.B) {
 			}
 		}
 		for _, who := range people {
-			eval[any](ctxs[who], `(() => { for (const f of document.querySelectorAll('.tile[data-stream] iframe')) f.contentWindow.quicastResetStats(); })()`)
+			eval[any](ctxs[who], `window.quicastRoomResetStats()`)
 		}
 		cpu0 := map[string]load.Usage{}
+		pub0 := map[string]publishStats{}
+		heard0 := map[string]playerStats{}
 		for _, who := range people {
 			cpu0[who] = browser.Usage(dirs[who])
+			pub0[who], _ = eval[publishStats](ctxs[who], `window.quicastPublishStats()`)
+			_, heard0[who], _ = otherStats(ctxs[who])
 		}
 		relay0, _ := load.ProcessUsage(r.proc.cmd.Process.Pid)
 		start := time.Now()
@@ -94,12 +98,21 @@ func BenchmarkBrowserCall(b *testing.B) {
 		var g2g50, g2g95, target, cpuSum float64
 		for _, who := range people {
 			_, s, _ := otherStats(ctxs[who])
+			// Per second of the window: what this side sent, and of the
+			// other's sound what it decoded, played, and filled in.
+			pub, _ := eval[publishStats](ctxs[who], `window.quicastPublishStats()`)
+			p0, h0 := pub0[who], heard0[who]
+			per := func(n int) float64 { return float64(n) / elapsed.Seconds() }
+			b.Logf("%s sent per s: %.0f audio packets, %.0f microphone chunks dropped, %.1f video frames (%.1f skipped); of the other's sound per s: %.0f frames decoded, %.0f ms played, %.0f ms starved, %.0f ms concealed",
+				who, per(pub.AudioPackets-p0.AudioPackets), per(pub.AudioSkipped-p0.AudioSkipped), per(pub.VideoFrames-p0.VideoFrames), per(pub.FramesSkipped-p0.FramesSkipped),
+				per(s.AudioFramesDecoded-h0.AudioFramesDecoded), per(s.AudioSamplesPlayed-h0.AudioSamplesPlayed)/48,
+				per(s.AudioSamplesStarved-h0.AudioSamplesStarved)/48, per(s.AudioSamplesConcealed-h0.AudioSamplesConcealed)/48)
 			u := browser.Usage(dirs[who])
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu
-			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms, skew p95 %.0f ms, audio target %.0f ms, starved %d samples; browser %.0f %% of a core, %.0f MB",
-				who, load.Percentile(mouth[who], 50), load.Percentile(mouth[who], 95), s.LatencyP50MS, s.LatencyP95MS, load.Percentile(skew[who], 95), s.TargetDelayMS,
-				s.AudioSamplesStarved, cpu, float64(u.RSS)/1e6)
+			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms (capture → arrival %.0f, decode %.0f, wait %.0f), skew p95 %.0f ms, audio target %.0f ms, playout %.0f ms, starved %d samples; browser %.0f %% of a core, %.0f MB",
+				who, load.Percentile(mouth[who], 50), load.Percentile(mouth[who], 95), s.LatencyP50MS, s.LatencyP95MS, s.LatencyNetworkMS, s.LatencyDecodeMS, s.LatencyPlayoutMS,
+				load.Percentile(skew[who], 95), s.TargetDelayMS, s.PlayoutDelayMS, s.AudioSamplesStarved, cpu, float64(u.RSS)/1e6)
 			all = append(all, mouth[who]...)
 			allSkew = append(allSkew, skew[who]...)
 			g2g50, g2g95 = max(g2g50, s.LatencyP50MS), max(g2g95, s.LatencyP95MS)

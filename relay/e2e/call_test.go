@@ -39,6 +39,8 @@ type publishStats struct {
 	VideoFrames      int    `json:"videoFrames"`
 	Keyframes        int    `json:"keyframes"`
 	AudioPackets     int    `json:"audioPackets"`
+	AudioSkipped     int    `json:"audioSkipped"`
+	FramesSkipped    int    `json:"framesSkipped"`
 	KeyframeRequests int    `json:"keyframeRequests"`
 	Viewers          int    `json:"viewers"`
 	Width            int    `json:"width"`
@@ -165,8 +167,7 @@ func TestBrowserCall(t *testing.T) {
 		// The fake microphone beeps: the other side's sound is heard, not
 		// silence, on the level meter of their tile.
 		if err := waitFor(side.ctx, 20*time.Second, func() (bool, error) {
-			db, err := eval[float64](side.ctx, `(() => { const f = document.querySelector('.tile[data-stream] iframe');
-				return f && f.contentWindow.quicastLevel ? f.contentWindow.quicastLevel() : -200; })()`)
+			db, err := eval[float64](side.ctx, `window.quicastRoomLevel ? window.quicastRoomLevel("team.`+side.other+`") : -200`)
 			return err == nil && db > -30, err
 		}); err != nil {
 			t.Errorf("%s never heard %s's beep: %v", side.name, side.other, err)

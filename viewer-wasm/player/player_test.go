@@ -74,3 +74,55 @@ func TestAudioTimelineGap(t *testing.T) {
 		}
 	}
 }
+
+// An Opus packet lost between two decoded ones: the outputs keep their own
+// packets' timestamps, whatever the decoder stamps them with, so the
+// timeline sees the gap and conceals it.
+func TestDecodeQueueKeepsLostPacketsGap(t *testing.T) {
+	var q DecodeQueue
+	var tl AudioTimeline
+	for _, ts := range []int64{0, 480, 1440} { // the packet at 960 never came
+		q.Push(ts)
+	}
+	for range 3 {
+		ts, ok := q.Pop()
+		if !ok {
+			t.Fatal("an output without its packet")
+		}
+		if g := tl.Gap(ts); g > 0 {
+			tl.Add(ts-int64(g), g)
+		}
+		tl.Add(ts, 480)
+	}
+	if got, ok := tl.At(1500); !ok || got != 1500 {
+		t.Errorf("the sample 1500 after the start has RTP timestamp %d (%v), want 1500: the gap was not kept", got, ok)
+	}
+	if _, ok := q.Pop(); ok {
+		t.Error("an output popped that was never decoded")
+	}
+}
+
+func TestDecodeQueueResetAndBound(t *testing.T) {
+	var q DecodeQueue
+	q.Push(1)
+	q.Reset()
+	if _, ok := q.Pop(); ok {
+		t.Error("a packet left after Reset")
+	}
+	for i := range int64(1000) {
+		q.Push(i)
+	}
+	first, _ := q.Pop()
+	n := 1
+	last := first
+	for ts, ok := q.Pop(); ok; ts, ok = q.Pop() {
+		if ts != last+1 {
+			t.Fatalf("out of order: %d after %d", ts, last)
+		}
+		last = ts
+		n++
+	}
+	if n > maxDecoding || last != 999 {
+		t.Errorf("held %d packets, the last %d: want at most %d, the newest 999", n, last, maxDecoding)
+	}
+}

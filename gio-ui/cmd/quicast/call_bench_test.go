@@ -131,7 +131,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 			l := p.win.logs.String()
 			start0[p.name], logAt[p.name] = windowParties(l), len(l)
 		} else {
-			browser.Eval[any](p.ctx, `(() => { for (const f of document.querySelectorAll('.tile[data-stream] iframe')) f.contentWindow.quicastResetStats(); })()`)
+			browser.Eval[any](p.ctx, `window.quicastRoomResetStats()`)
 		}
 		p.cpu0 = p.usage()
 	}

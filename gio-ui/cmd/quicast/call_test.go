@@ -203,8 +203,7 @@ func TestCallWithBrowser(t *testing.T) {
 	}
 	// The window's test tone beeps once a second.
 	if !poll(20*time.Second, func() bool {
-		db, err := browser.Eval[float64](ctx, `(() => { const f = document.querySelector('.tile[data-stream="team.me"] iframe');
-			return f && f.contentWindow.quicastLevel ? f.contentWindow.quicastLevel() : -200; })()`)
+		db, err := browser.Eval[float64](ctx, `window.quicastRoomLevel ? window.quicastRoomLevel("team.me") : -200`)
 		return err == nil && db > -30
 	}) {
 		t.Error("the browser never heard the window's beep")

@@ -241,15 +241,16 @@ type Stats struct {
 	LatencyPlayoutMS   float64 `json:"latencyPlayoutMs"` // decoded → drawn
 	TimeToFirstFrameMS float64 `json:"timeToFirstFrameMs"`
 	// Continuity since the broadcast began or quicastResetStats().
-	VideoFramesShown    int     `json:"videoFramesShown"`
-	VideoFramesExpected int     `json:"videoFramesExpected"` // captured over the same media time
-	LongestFreezeMS     float64 `json:"longestFreezeMs"`
-	Freezes             int     `json:"freezes"` // gaps over 200 ms between frames shown
-	VideoFramesLost     int     `json:"videoFramesLost"`
-	AudioSamplesStarved int     `json:"audioSamplesStarved"` // silence after running dry
-	PacketsLost         int     `json:"packetsLost"`         // audio, given up by the jitter buffer
-	KeyframeRequests    int     `json:"keyframeRequests"`
-	DecodeErrors        int     `json:"decodeErrors"`
+	VideoFramesShown      int     `json:"videoFramesShown"`
+	VideoFramesExpected   int     `json:"videoFramesExpected"` // captured over the same media time
+	LongestFreezeMS       float64 `json:"longestFreezeMs"`
+	Freezes               int     `json:"freezes"` // gaps over 200 ms between frames shown
+	VideoFramesLost       int     `json:"videoFramesLost"`
+	AudioSamplesStarved   int     `json:"audioSamplesStarved"`   // silence after running dry
+	AudioSamplesConcealed int     `json:"audioSamplesConcealed"` // lost packets' time filled in
+	PacketsLost           int     `json:"packetsLost"`           // audio, given up by the jitter buffer
+	KeyframeRequests      int     `json:"keyframeRequests"`
+	DecodeErrors          int     `json:"decodeErrors"`
 }
 
 func (s Stats) String() string {

@@ -125,8 +125,8 @@ var errLogin = errors.New("not logged in")
 // is under mu.
 type Player struct {
 	stream string
-	doc    js.Value
-	body   js.Value
+	next   string   // the page to come back to after logging in
+	root   js.Value // carries data-state, data-muted, data-video for the style sheet
 	canvas js.Value
 	ctx2d  js.Value // drawing on the main thread, without a render worker
 	// The render worker (static/render.js) draws on the canvas, handed
@@ -147,6 +147,9 @@ type Player struct {
 	audioPkts  chan datagram
 	funcs      []js.Func
 	ignore     js.Func
+	done       chan struct{} // closed by stop
+	stopOnce   sync.Once
+	wt         js.Value // the open WebTransport session, if any
 
 	mu             sync.Mutex
 	m              player.Machine
@@ -165,6 +168,7 @@ type Player struct {
 	vdecCodec      string // what vdec is configured for
 	vdecUsed       bool   // it was given a chunk since
 	adecConfigured bool
+	decoding       player.DecodeQueue // the RTP timestamps of the packets in the AudioDecoder
 	ctrlWriter     js.Value
 	lastKeyReq     time.Time
 	lastCtrl       time.Time // when the relay last sent a control message
@@ -216,19 +220,30 @@ type stats struct {
 	BadDatagrams                                     int // audio datagrams that could not be parsed
 }
 
-func main() {
-	if strings.HasPrefix(js.Global().Get("location").Get("pathname").String(), "/room/") {
-		runRoom()
-		return
-	}
-	doc := js.Global().Get("document")
+// view is what a player draws on and reports to: the watch page, or a
+// participant's tile in a room page. Any of the js.Values but canvas may be
+// undefined.
+type view struct {
+	root     js.Value // data-state, data-muted and data-video are kept on it
+	canvas   js.Value
+	status   js.Value // the state in words
+	stats    js.Value // the statistics overlay
+	viewers  js.Value // "N watching"
+	audio    js.Value // {ctx, node}: an AudioWorkletNode running static/worklet.js
+	renderer js.Value // a render worker already holding the canvas
+	next     string   // the page to come back to after logging in
+}
+
+// newPlayer makes a player of stream for v; start sets it going.
+func newPlayer(stream string, v view) *Player {
 	p := &Player{
-		doc:     doc,
-		body:    doc.Get("body"),
-		canvas:  doc.Call("getElementById", "video"),
-		status:  doc.Call("getElementById", "status"),
-		stats:   doc.Call("getElementById", "stats"),
-		viewers: doc.Call("getElementById", "viewers"),
+		stream:  stream,
+		next:    v.next,
+		root:    v.root,
+		canvas:  v.canvas,
+		status:  v.status,
+		stats:   v.stats,
+		viewers: v.viewers,
 		staging: js.Global().Get("Uint8Array").New(protocol.MaxPacket * 256),
 		jitter:  protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay),
 		// The playout buffer holds at least two 10 ms Opus packets.
@@ -238,41 +253,110 @@ func main() {
 		arrived:   map[int64]time.Time{},
 		marks:     map[string]float64{},
 		audioPkts: make(chan datagram, 256),
+		done:      make(chan struct{}),
+		renderer:  v.renderer,
 	}
-	path := js.Global().Get("location").Get("pathname").String()
-	name := pathUnescape(strings.TrimPrefix(path, "/watch/"))
-	p.stream = name
 	p.ignore = p.fn(func([]js.Value) {})
-	if el := doc.Call("getElementById", "stream-name"); el.Truthy() {
-		el.Set("textContent", name)
-	}
-	js.Global().Set("quicastStats", js.FuncOf(func(js.Value, []js.Value) any { return p.statsObject() }))
-	// quicastResetStats starts the measurement windows over — frames shown
-	// and freezes, latency, A/V skew — so that a measurement leaves the
-	// start-up out.
-	js.Global().Set("quicastResetStats", js.FuncOf(func(js.Value, []js.Value) any {
-		p.mu.Lock()
-		p.cont.Reset()
-		p.lat.Reset()
-		p.skew.Reset()
-		p.mu.Unlock()
-		return nil
-	}))
-	if missing := missingFeatures(); missing != "" {
-		// watch.js says so before loading us; this is for pages that did not.
-		p.m.Fail("this browser lacks "+missing, time.Now())
-		p.show(time.Now())
-		select {}
-	}
 	p.setupRenderer()
-	p.setupAudio()
+	p.setupAudio(v.audio)
 	p.setupDecoders()
 	// Warm the video decoder up while the session opens: VP8 is what
 	// quicast sends; another codec in the catalog reconfigures it.
 	p.configureVideo("vp8")
+	return p
+}
+
+// start runs the player's loops until stop.
+func (p *Player) start() {
 	go p.run()
 	go p.videoLoop()
-	p.renderLoop()
+	go p.renderLoop()
+}
+
+// stop closes the session, ends the loops and lets the decoders, the
+// frames held and the render worker go. The player cannot start again.
+func (p *Player) stop() {
+	p.stopOnce.Do(func() {
+		close(p.done)
+		p.mu.Lock()
+		wt := p.wt
+		for _, f := range p.pending {
+			f.frame.Call("close")
+		}
+		p.pending = nil
+		p.mu.Unlock()
+		if wt.Truthy() {
+			wt.Call("close")
+		}
+		for _, d := range []js.Value{p.vdec, p.adec} {
+			if d.Truthy() && d.Get("state").String() != "closed" {
+				d.Call("close")
+			}
+		}
+		if p.renderer.Truthy() {
+			p.renderer.Call("terminate")
+		}
+		if p.audioNode.Truthy() {
+			p.audioNode.Get("port").Set("onmessage", js.Null())
+			p.audioNode.Call("disconnect")
+		}
+	})
+}
+
+// stopped reports whether stop was called.
+func (p *Player) stopped() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// resetStats starts the measurement windows over — frames shown and
+// freezes, latency, A/V skew — so that a measurement leaves the start-up
+// out.
+func (p *Player) resetStats() {
+	p.mu.Lock()
+	p.cont.Reset()
+	p.lat.Reset()
+	p.skew.Reset()
+	p.mu.Unlock()
+}
+
+func main() {
+	if strings.HasPrefix(js.Global().Get("location").Get("pathname").String(), "/room/") {
+		runRoom()
+		return
+	}
+	doc := js.Global().Get("document")
+	path := js.Global().Get("location").Get("pathname").String()
+	name := pathUnescape(strings.TrimPrefix(path, "/watch/"))
+	if el := doc.Call("getElementById", "stream-name"); el.Truthy() {
+		el.Set("textContent", name)
+	}
+	v := view{
+		root:     doc.Get("body"),
+		canvas:   doc.Call("getElementById", "video"),
+		status:   doc.Call("getElementById", "status"),
+		stats:    doc.Call("getElementById", "stats"),
+		viewers:  doc.Call("getElementById", "viewers"),
+		audio:    js.Global().Get("quicastAudio"),    // set up by watch.js
+		renderer: js.Global().Get("quicastRenderer"), // started by watch.js before the player was loaded
+		next:     path,
+	}
+	if missing := missingFeatures(); missing != "" {
+		// watch.js says so before loading us; this is for pages that did not.
+		p := &Player{root: v.root, status: v.status}
+		p.m.Fail("this browser lacks "+missing, time.Now())
+		p.show(time.Now())
+		select {}
+	}
+	p := newPlayer(name, v)
+	js.Global().Set("quicastStats", js.FuncOf(func(js.Value, []js.Value) any { return p.statsObject() }))
+	js.Global().Set("quicastResetStats", js.FuncOf(func(js.Value, []js.Value) any { p.resetStats(); return nil }))
+	p.start()
+	select {}
 }
 
 // datagram is an audio packet and when it arrived.
@@ -302,9 +386,7 @@ func (p *Player) setupRenderer() {
 		p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
 		return
 	}
-	if w := js.Global().Get("quicastRenderer"); w.Truthy() {
-		p.renderer = w // started by watch.js before the player was loaded
-	} else {
+	if !p.renderer.Truthy() {
 		off := p.canvas.Call("transferControlToOffscreen")
 		p.renderer = js.Global().Get("Worker").New("/static/render.js")
 		p.renderer.Call("postMessage", map[string]any{"canvas": off}, []any{off})
@@ -385,8 +467,9 @@ func (p *Player) fn(f func(args []js.Value)) js.Func {
 	return jf
 }
 
-func (p *Player) setupAudio() {
-	a := js.Global().Get("quicastAudio")
+// setupAudio takes the audio output a ({ctx, node}; none when falsy) and
+// its reports.
+func (p *Player) setupAudio(a js.Value) {
 	if !a.Truthy() {
 		return
 	}
@@ -475,6 +558,7 @@ func (p *Player) setupDecoders() {
 			p.mu.Lock()
 			p.s.DecodeErrors++
 			p.adecConfigured = false
+			p.decoding.Reset()
 			p.mu.Unlock()
 		}),
 	})
@@ -500,12 +584,15 @@ func (p *Player) audioOut(d js.Value) {
 	n := d.Get("numberOfFrames").Int()
 	p.mu.Lock()
 	p.s.AudioFramesDecoded++
+	extTS, ok := p.decoding.Pop()
+	if !ok {
+		extTS = int64(d.Get("timestamp").Float() * 6 / 125)
+	}
 	if !p.audioOn || !p.audioNode.Truthy() || p.bc == nil {
 		p.s.AudioSamplesMuted += n
 		p.mu.Unlock()
 		return
 	}
-	extTS := int64(d.Get("timestamp").Float() * 6 / 125)
 	// Packets the jitter buffer gave up on: the worklet fills their
 	// time with the sound before them, faded out (concealment), so
 	// the playout neither runs dry nor slips against the video.
@@ -542,8 +629,10 @@ func (p *Player) run() {
 		now := time.Now()
 		var f fatal
 		switch {
+		case p.stopped():
+			return
 		case errors.Is(err, errLogin):
-			js.Global().Get("location").Set("href", "/login?next="+queryEscape("/watch/"+p.stream))
+			js.Global().Get("location").Set("href", "/login?next="+queryEscape(p.next))
 			return
 		case errors.As(err, &f):
 			p.mu.Lock()
@@ -561,7 +650,11 @@ func (p *Player) run() {
 		p.m.Lost(err.Error(), attempt, now.Add(d), now)
 		p.mu.Unlock()
 		p.show(now)
-		time.Sleep(d)
+		select {
+		case <-time.After(d):
+		case <-p.done:
+			return
+		}
 	}
 }
 
@@ -606,6 +699,18 @@ func (p *Player) session() (connected bool, err error) {
 	wt, err := newWebTransport(tk.Get("url"), opts)
 	if err != nil {
 		return false, err
+	}
+	p.mu.Lock()
+	p.wt = wt
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.wt = js.Undefined()
+		p.mu.Unlock()
+	}()
+	if p.stopped() {
+		wt.Call("close")
+		return false, errors.New("stopped")
 	}
 	if _, err := await(wt.Get("ready")); err != nil {
 		return false, errors.New("the relay refused the session or is unreachable (" + err.Error() + ")")
@@ -783,6 +888,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	p.late.Reset()
 	p.cont.Reset()
 	p.adecConfigured = false
+	p.decoding.Reset()
 	// A decoder configured for this codec that never decoded anything
 	// (warmed up at start) is kept: creating one costs Chromium a few
 	// hundred ms before its first frame.
@@ -887,6 +993,8 @@ func (p *Player) videoLoop() {
 				continue
 			}
 			p.video(gp)
+		case <-p.done:
+			return
 		case <-p.catalogs:
 			for _, gp := range early {
 				p.video(gp)
@@ -967,8 +1075,14 @@ func (p *Player) renderLoop() {
 	lastRate := time.Now()
 	var lastBytes int64
 	lastOverlay, lastShow := time.Now(), time.Now()
+	t := time.NewTicker(tick)
+	defer t.Stop()
 	for {
-		time.Sleep(tick)
+		select {
+		case <-t.C:
+		case <-p.done:
+			return
+		}
 		now := time.Now()
 		p.drainAudio(now)
 		p.render(now)
@@ -1027,11 +1141,10 @@ func (p *Player) show(now time.Time) {
 	viewers := p.viewerCount
 	hasVideo := p.bc == nil || p.bc.Video != nil
 	p.mu.Unlock()
-	text := st.Text(now)
-	if p.status.Get("textContent").String() != text {
+	if text := st.Text(now); p.status.Truthy() && p.status.Get("textContent").String() != text {
 		p.status.Set("textContent", text)
 	}
-	ds := p.body.Get("dataset")
+	ds := p.root.Get("dataset")
 	if s := st.State.String(); ds.Get("state").String() != s {
 		ds.Set("state", s)
 	}
@@ -1081,6 +1194,7 @@ func (p *Player) drainAudio(now time.Time) {
 			p.adecConfigured = true
 		}
 		ext := p.bc.AudioUnwrap.Unwrap(ts)
+		p.decoding.Push(ext)
 		js.CopyBytesToJS(p.staging, payload)
 		chunk := js.Global().Get("EncodedAudioChunk").New(map[string]any{
 			"type": "key", "timestamp": float64(ext) * 125 / 6, "data": p.staging.Call("subarray", 0, len(payload)),

@@ -21,7 +21,8 @@ import (
 // packetizes them into RTP (player.Outgoing) and publishes them into the
 // room over WebTransport (protocol README §4.2): a group stream per
 // keyframe, audio in datagrams, sender reports on the control stream. The
-// other participants are watched by the page's frames, each the watch page.
+// other participants are watched by players in this same program
+// (watchTile), one per tile.
 
 const (
 	keyframeInterval = 2 * time.Second        // a keyframe at least this often: a new watcher starts within it
@@ -117,9 +118,31 @@ func runRoom() {
 		return nil
 	}))
 	js.Global().Set("quicastPublishStats", js.FuncOf(func(js.Value, []js.Value) any { return p.statsObject() }))
+	js.Global().Set("quicastWatch", js.FuncOf(func(_ js.Value, args []js.Value) any { return watchTile(args[0]) }))
 	go p.sendVideo()
 	go p.sendAudio()
 	select {}
+}
+
+// watchTile starts a player for one other participant of the room, all of
+// them in this one program: each has its own session, jitter buffer,
+// decoders and lip-sync, and draws on its tile; their sound goes to one
+// AudioContext, a worklet node each. o is {stream, root, canvas, status,
+// audio: {ctx, node}}; the answer {stop(), stats(), resetStats()}.
+func watchTile(o js.Value) any {
+	pl := newPlayer(o.Get("stream").String(), view{
+		root:   o.Get("root"),
+		canvas: o.Get("canvas"),
+		status: o.Get("status"),
+		audio:  o.Get("audio"),
+		next:   js.Global().Get("location").Get("pathname").String(),
+	})
+	pl.start()
+	return map[string]any{
+		"stop":       js.FuncOf(func(js.Value, []js.Value) any { pl.stop(); return nil }),
+		"stats":      js.FuncOf(func(js.Value, []js.Value) any { return pl.statsObject() }),
+		"resetStats": js.FuncOf(func(js.Value, []js.Value) any { pl.resetStats(); return nil }),
+	}
 }
 
 func (p *participant) setState(state, msg string) {

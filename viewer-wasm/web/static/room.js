@@ -1,10 +1,13 @@
 // Room page glue: lists the participants (GET /api/rooms/NAME once a
-// second), shows each one as the watch page in a frame (its own player,
-// jitter buffer and lip-sync), highlights who speaks from their sound's
-// level, and starts the Go program, which takes the camera and microphone
-// and publishes into the room when "Join" is clicked. The Go side keeps
-// body[data-call] (idle, joining, live, reconnecting, left, error) and
-// body[data-self] (this participant's stream) up to date.
+// second), shows each one on a tile played by the Go program
+// (quicastWatch: its own session, jitter buffer, decoders and lip-sync, all
+// players in the one program), plays their sound through one AudioContext
+// (a worklet node each), highlights who speaks from their sound's level,
+// and lets the Go program take the camera and microphone and publish into
+// the room when "Join" is clicked. The Go side keeps body[data-call] (idle,
+// joining, live, reconnecting, left, error) and body[data-self] (this
+// participant's stream) up to date, and each tile's data-state and
+// data-muted.
 (async () => {
   const room = decodeURIComponent(location.pathname.replace(/^\/room\//, ''));
   document.getElementById('room-name').textContent = room;
@@ -28,6 +31,53 @@
     try { return Uint8Array.from(atob(s), c => c.charCodeAt(0)); } catch (e) { return null; }
   };
 
+  const go = new Go();
+  const wasm = WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject);
+  // "Join" clicked while the program still loads joins once it runs; so
+  // does a page opened by answering a call (?join).
+  let joinWanted = new URLSearchParams(location.search).has('join');
+  document.getElementById('join').addEventListener('click', () => {
+    if (window.quicastJoin) window.quicastJoin(); else joinWanted = true;
+  });
+
+  // The participants' sound: one context, a worklet node and a level
+  // analyser per participant.
+  let audio = null;
+  try {
+    const ctx = new AudioContext({sampleRate: 48000, latencyHint: 'interactive'});
+    await ctx.audioWorklet.addModule('/static/worklet.js');
+    audio = ctx;
+    window.quicastRoomAudio = ctx;
+    if (ctx.state !== 'running') {
+      try { await Promise.race([ctx.resume(), new Promise(r => setTimeout(r, 300))]); } catch (e) {}
+    }
+    // The browser starts pages without sound: any click is the gesture
+    // autoplay rules ask for.
+    document.addEventListener('click', () => { if (ctx.state !== 'running') ctx.resume().catch(() => {}); });
+  } catch (e) {
+    console.warn('quicast: no audio output:', e);
+  }
+  const newOutput = () => {
+    if (!audio) return null;
+    const node = new AudioWorkletNode(audio, 'quicast-playout', {numberOfInputs: 0, outputChannelCount: [2]});
+    node.connect(audio.destination);
+    const analyser = audio.createAnalyser();
+    analyser.fftSize = 1024;
+    node.connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    // The sound's peak level now, in dBFS.
+    const level = () => {
+      analyser.getFloatTimeDomainData(samples);
+      let peak = 0;
+      for (const v of samples) peak = Math.max(peak, Math.abs(v));
+      return 20 * Math.log10(peak || 1e-9);
+    };
+    return {ctx: audio, node, level};
+  };
+
+  go.run((await wasm).instance);
+  if (joinWanted) window.quicastJoin();
+
   // Participants, by stream; a tile goes after two polls without them.
   const shown = new Map();
   const poll = async () => {
@@ -49,20 +99,27 @@
       const tile = document.createElement('div');
       tile.className = 'tile';
       tile.dataset.stream = p.stream;
-      const frame = document.createElement('iframe');
-      frame.src = '/watch/' + encodeURIComponent(p.stream) + '?embed=1';
-      frame.allow = 'autoplay';
-      frame.title = p.user;
+      tile.dataset.state = 'connecting';
+      const canvas = document.createElement('canvas');
+      canvas.width = 640; canvas.height = 360;
       const name = document.createElement('span');
       name.className = 'name';
       name.textContent = p.user;
-      tile.append(frame, name);
+      const state = document.createElement('span');
+      state.className = 'state';
+      state.setAttribute('role', 'status');
+      tile.append(canvas, name, state);
       tiles.append(tile);
-      shown.set(p.stream, {tile, frame, missed: 0});
+      const out = newOutput();
+      const player = window.quicastWatch({stream: p.stream, root: tile, canvas, status: state, audio: out});
+      shown.set(p.stream, {tile, player, out, missed: 0});
     }
     for (const [stream, t] of shown) {
       if (here.has(stream)) continue;
-      if (++t.missed >= 2) { t.tile.remove(); shown.delete(stream); }
+      if (++t.missed < 2) continue;
+      t.player.stop();
+      t.tile.remove();
+      shown.delete(stream);
     }
     const n = shown.size + (document.body.dataset.call === 'live' ? 1 : 0);
     count.textContent = n === 1 ? '1 participant' : n + ' participants';
@@ -72,25 +129,24 @@
   setInterval(poll, 1000);
 
   // Who is speaking: the peak level of each participant's sound.
+  window.quicastRoomLevel = (stream) => {
+    const t = shown.get(stream);
+    return t && t.out ? t.out.level() : -200;
+  };
   setInterval(() => {
-    for (const t of shown.values()) {
-      let db = -100;
-      try { db = t.frame.contentWindow.quicastLevel ? t.frame.contentWindow.quicastLevel() : -100; } catch (e) {}
-      t.tile.classList.toggle('speaking', db > -40);
-    }
+    for (const t of shown.values()) t.tile.classList.toggle('speaking', t.out && t.out.level() > -40);
   }, 150);
-  // For tests and the curious: every participant's player figures.
+  // For tests and the curious: every participant's player figures, and
+  // the measurement windows started over.
   window.quicastRoomStats = () => {
     const out = {};
-    for (const [stream, t] of shown) {
-      try { out[stream] = t.frame.contentWindow.quicastStats ? t.frame.contentWindow.quicastStats() : null; } catch (e) { out[stream] = null; }
-    }
+    for (const [stream, t] of shown) out[stream] = t.player.stats();
     return out;
   };
+  window.quicastRoomResetStats = () => { for (const t of shown.values()) t.player.resetStats(); };
 
   const mute = document.getElementById('mute');
   const camera = document.getElementById('camera');
-  document.getElementById('join').addEventListener('click', () => window.quicastJoin && window.quicastJoin());
   document.getElementById('leave').addEventListener('click', () => window.quicastLeave && window.quicastLeave());
   mute.addEventListener('click', () => {
     const on = mute.getAttribute('aria-pressed') !== 'true';
@@ -126,12 +182,6 @@
       return;
     }
   });
-
-  const go = new Go();
-  const res = await WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject);
-  go.run(res.instance);
-  // Answered from a ringing page: join at once.
-  if (new URLSearchParams(location.search).has('join') && window.quicastJoin) window.quicastJoin();
 })().catch(e => {
   document.body.dataset.call = 'error';
   document.getElementById('call-status').textContent = 'The room page failed to start: ' + e.message;
