@@ -141,6 +141,7 @@ type Player struct {
 
 	vdec, adec js.Value
 	audioNode  js.Value
+	audioPlay  js.Value // play(audioData, conceal): static/app.js quicastPlayout
 	audioCtx   js.Value
 	videoPkts  chan groupPacket
 	catalogs   chan struct{} // a new broadcast: the video loop looks at the packets it held
@@ -475,6 +476,7 @@ func (p *Player) setupAudio(a js.Value) {
 	}
 	p.audioCtx = a.Get("ctx")
 	p.audioNode = a.Get("node")
+	p.audioPlay = a.Get("play")
 	p.audioNode.Get("port").Set("onmessage", p.fn(func(args []js.Value) {
 		d := args[0].Get("data")
 		now := time.Now()
@@ -580,7 +582,6 @@ func (p *Player) configureVideo(codec string) {
 // while the browser does not play audio (autoplay rules) it is counted and
 // let go, so that nothing piles up before the unmute.
 func (p *Player) audioOut(d js.Value) {
-	defer d.Call("close")
 	n := d.Get("numberOfFrames").Int()
 	p.mu.Lock()
 	p.s.AudioFramesDecoded++
@@ -588,9 +589,10 @@ func (p *Player) audioOut(d js.Value) {
 	if !ok {
 		extTS = int64(d.Get("timestamp").Float() * 6 / 125)
 	}
-	if !p.audioOn || !p.audioNode.Truthy() || p.bc == nil {
+	if !p.audioOn || !p.audioPlay.Truthy() || p.bc == nil {
 		p.s.AudioSamplesMuted += n
 		p.mu.Unlock()
+		d.Call("close")
 		return
 	}
 	// Packets the jitter buffer gave up on: the worklet fills their
@@ -603,19 +605,7 @@ func (p *Player) audioOut(d js.Value) {
 	}
 	p.bc.Timeline.Add(extTS, n)
 	p.mu.Unlock()
-	if conceal > 0 {
-		p.audioNode.Get("port").Call("postMessage", map[string]any{"conceal": conceal})
-	}
-	chs := d.Get("numberOfChannels").Int()
-	f32 := js.Global().Get("Float32Array")
-	l := f32.New(n)
-	d.Call("copyTo", l, map[string]any{"planeIndex": 0, "format": "f32-planar"})
-	r := l
-	if chs > 1 {
-		r = f32.New(n)
-		d.Call("copyTo", r, map[string]any{"planeIndex": 1, "format": "f32-planar"})
-	}
-	p.audioNode.Get("port").Call("postMessage", map[string]any{"l": l, "r": r})
+	p.audioPlay.Invoke(d, conceal) // closes d
 }
 
 // run keeps a session open: after a loss it tries again with backoff

@@ -44,7 +44,8 @@ class QuicastPlayout extends AudioWorkletProcessor {
         return;
       }
       if (m.target !== undefined) { this.target = Math.max(256, Math.min(m.target, this.size / 2)); return; }
-      if (m.conceal !== undefined) { this.conceal(Math.min(m.conceal, 4800)); return; }
+      if (m.conceal) this.conceal(Math.min(m.conceal, 4800));
+      if (!m.l) return;
       const l = m.l, r = m.r || m.l;
       for (let i = 0; i < l.length; i++) {
         const k = (this.write + i) % this.size;
