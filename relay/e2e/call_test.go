@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"image/png"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -45,6 +47,43 @@ type publishStats struct {
 	Viewers          int    `json:"viewers"`
 	Width            int    `json:"width"`
 	Height           int    `json:"height"`
+}
+
+// sameColours checks, on a screenshot of a room page with one other
+// participant, that the other's picture has the colours of this side's
+// own: both are Chromium's fake camera, whose background is one green. A
+// picture decoded with the wrong colour space (BT.709 for BT.601) draws it
+// far darker.
+func sameColours(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	rects, err := eval[[]struct{ X, Y, Width, Height float64 }](ctx, `[...document.querySelectorAll('.tile')].filter(t => t.offsetParent).map(t => t.getBoundingClientRect().toJSON())`)
+	if err != nil || len(rects) != 2 || path == "" {
+		t.Errorf("no two tiles to compare (%d, %v)", len(rects), err)
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Left of the middle, below the clock, away from the moving disc
+	// and the name.
+	var c [2][3]int
+	for i, r := range rects {
+		cr, cg, cb, _ := img.At(int(r.X+0.06*r.Width), int(r.Y+0.6*r.Height)).RGBA()
+		c[i] = [3]int{int(cr >> 8), int(cg >> 8), int(cb >> 8)}
+	}
+	for k := range 3 {
+		if d := c[0][k] - c[1][k]; d > 24 || d < -24 {
+			t.Errorf("the other's picture is drawn in other colours than this side's own: %v against %v (%s)", c[1], c[0], path)
+			return
+		}
+	}
+	t.Logf("the background green, own and the other's: %v, %v", c[0], c[1])
 }
 
 // joinRoom opens the room page in ctx (a browser with fake devices, or an
@@ -177,7 +216,7 @@ func TestBrowserCall(t *testing.T) {
 	if n, _ := eval[int](alice, `document.querySelectorAll('.tile[data-stream]').length`); n != 1 {
 		t.Errorf("alice's page shows %d participants, want bob only", n)
 	}
-	screenshot(t, alice, "call-alice")
+	sameColours(t, alice, screenshot(t, alice, "call-alice"))
 	screenshot(t, bob, "call-bob")
 
 	run(t, bob, 10*time.Second, chromedp.Click(chromedp.CSS("#leave")))

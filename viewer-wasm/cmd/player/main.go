@@ -572,7 +572,15 @@ func (p *Player) configureVideo(codec string) {
 	if p.vdec.Get("state").String() == "closed" {
 		p.setupDecoders()
 	}
-	p.vdec.Call("configure", map[string]any{"codec": codec, "optimizeForLatency": true})
+	cfg := map[string]any{"codec": codec, "optimizeForLatency": true}
+	if codec == protocol.WebCodecsVP8 {
+		// VP8 is BT.601 by definition (RFC 6386 §9.2, color_space 0), as
+		// every quicast source gives it; without saying so Chromium tags
+		// the frames BT.709 and the canvas draws a camera's picture with
+		// the wrong colours (its green 0,135,0 as 0,77,0).
+		cfg["colorSpace"] = map[string]any{"primaries": "smpte170m", "transfer": "smpte170m", "matrix": "smpte170m", "fullRange": false}
+	}
+	p.vdec.Call("configure", cfg)
 	p.mu.Lock()
 	p.vdecConfigured, p.vdecCodec, p.vdecUsed = true, codec, false
 	p.mu.Unlock()
