@@ -337,9 +337,12 @@ func problemOf(err error, fallback Problem) Problem {
 
 // Thumbnail scales img down to at most maxW pixels wide (nearest
 // neighbour) into a new RGBA image: Gio uploads an image once per
-// paint.ImageOp, so every frame needs its own. Camera frames (YCbCr, any
-// subsampling) take a fast path: offsets per column computed once and the
-// BT.601 conversion of image/color written out in the loop.
+// paint.ImageOp, so every frame needs its own. Video frames (YCbCr, any
+// subsampling) are taken as what cameras, VP8 (RFC 6386 §9.2) and H.264
+// give: ITU-R BT.601 in studio range (Y 16–235, Cb and Cr 16–240), as
+// browsers draw them; image/color's conversion is JFIF's full range and
+// would show black as dark grey and white as light grey. Offsets per
+// column are computed once and the conversion is written out in the loop.
 func Thumbnail(img image.Image, maxW int) *image.RGBA {
 	r := img.Bounds()
 	w, h := r.Dx(), r.Dy()
@@ -379,19 +382,21 @@ func Thumbnail(img image.Image, maxW int) *image.RGBA {
 		cbRow, crRow := yc.Cb[ci:], yc.Cr[ci:]
 		row := out.Pix[y*out.Stride : y*out.Stride+4*tw]
 		for x := range tw {
-			// color.YCbCrToRGB (JFIF BT.601 full range, 16.16 fixed
-			// point), written out: the call is too large to inline.
-			yy := int32(yRow[xy[x]]) * 0x10101
-			cb := int32(cbRow[xc[x]]) - 128
-			cr := int32(crRow[xc[x]]) - 128
 			p := row[4*x : 4*x+4 : 4*x+4]
-			p[0] = clamp16(yy + 91881*cr)
-			p[1] = clamp16(yy - 22554*cb - 46802*cr)
-			p[2] = clamp16(yy + 116130*cb)
+			p[0], p[1], p[2] = studioToRGB(yRow[xy[x]], cbRow[xc[x]], crRow[xc[x]])
 			p[3] = 0xff
 		}
 	}
 	return out
+}
+
+// studioToRGB converts one BT.601 studio-range sample to RGB (16.16 fixed
+// point, rounded): R = 1.164(Y−16) + 1.596(Cr−128), G = 1.164(Y−16) −
+// 0.392(Cb−128) − 0.813(Cr−128), B = 1.164(Y−16) + 2.017(Cb−128).
+func studioToRGB(y, cb, cr uint8) (r, g, b uint8) {
+	yy := (int32(y)-16)*76309 + 1<<15
+	u, v := int32(cb)-128, int32(cr)-128
+	return clamp16(yy + 104597*v), clamp16(yy - 25675*u - 53279*v), clamp16(yy + 132201*u)
 }
 
 // clamp16 takes the integer part of a 16.16 value, clamped to 0..255.

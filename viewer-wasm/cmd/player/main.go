@@ -80,21 +80,73 @@ func await(p js.Value) (js.Value, error) {
 	return r.v, r.err
 }
 
+// awaiter awaits one promise after another with the same two callbacks: a
+// loop reading a stream a hundred times a second would otherwise make and
+// release two js.Funcs per read. One promise at a time; release when done.
+type awaiter struct {
+	then, catch js.Func
+	ch          chan result
+}
+
+func newAwaiter() *awaiter {
+	a := &awaiter{ch: make(chan result, 1)}
+	a.then = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		v := js.Undefined()
+		if len(args) > 0 {
+			v = args[0]
+		}
+		a.ch <- result{v: v}
+		return nil
+	})
+	a.catch = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		msg := "promise rejected"
+		if len(args) > 0 && args[0].Truthy() {
+			if m := args[0].Get("message"); m.Truthy() {
+				msg = m.String()
+			} else {
+				msg = args[0].Call("toString").String()
+			}
+		}
+		a.ch <- result{err: errors.New(msg)}
+		return nil
+	})
+	return a
+}
+
+// await blocks the calling goroutine until p settles, as the function
+// await does.
+func (a *awaiter) await(p js.Value) (js.Value, error) {
+	p.Call("then", a.then, a.catch)
+	r := <-a.ch
+	return r.v, r.err
+}
+
+func (a *awaiter) release() {
+	a.then.Release()
+	a.catch.Release()
+}
+
 // jsReader reads a ReadableStream of Uint8Array chunks as an io.Reader.
 type jsReader struct {
 	r   js.Value
 	buf []byte
 	p   *Player
+	aw  *awaiter // made on the first read, released at the stream's end
 }
 
 func (j *jsReader) Read(b []byte) (int, error) {
 	if len(j.buf) == 0 {
-		res, err := await(j.r.Call("read"))
-		if err != nil {
-			return 0, err
+		if j.aw == nil {
+			j.aw = newAwaiter()
 		}
-		if res.Get("done").Bool() {
-			return 0, io.EOF
+		res, err := j.aw.await(j.r.Call("read"))
+		if err == nil && res.Get("done").Bool() {
+			err = io.EOF
+		}
+		if err != nil {
+			j.aw.release()
+			j.aw = nil
+			return 0, err
 		}
 		v := res.Get("value")
 		n := v.Get("byteLength").Int()
@@ -911,8 +963,10 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 }
 
 func (p *Player) uniLoop(r js.Value) {
+	aw := newAwaiter()
+	defer aw.release()
 	for {
-		res, err := await(r.Call("read"))
+		res, err := aw.await(r.Call("read"))
 		if err != nil || res.Get("done").Bool() {
 			return
 		}
@@ -943,8 +997,10 @@ func (p *Player) groupLoop(stream js.Value) {
 }
 
 func (p *Player) datagramLoop(r js.Value) {
+	aw := newAwaiter()
+	defer aw.release()
 	for {
-		res, err := await(r.Call("read"))
+		res, err := aw.await(r.Call("read"))
 		if err != nil || res.Get("done").Bool() {
 			return
 		}

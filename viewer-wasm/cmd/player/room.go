@@ -293,6 +293,8 @@ func getUserMedia() (js.Value, error) {
 // encoder is behind.
 func (p *participant) captureVideo(track js.Value) {
 	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
+	aw := newAwaiter()
+	defer aw.release()
 	staging := js.Global().Get("Uint8Array").New(256 << 10)
 	output := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		chunk := args[0]
@@ -325,7 +327,7 @@ func (p *participant) captureVideo(track js.Value) {
 	}()
 	w, h := 0, 0
 	for {
-		res, err := await(reader.Call("read"))
+		res, err := aw.await(reader.Call("read"))
 		if err != nil || res.Get("done").Bool() {
 			return
 		}
@@ -380,6 +382,8 @@ func chunkBytes(chunk js.Value, staging *js.Value) []byte {
 // (20 ms where the browser offers no choice).
 func (p *participant) captureAudio(track js.Value) {
 	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
+	aw := newAwaiter()
+	defer aw.release()
 	staging := js.Global().Get("Uint8Array").New(4096)
 	output := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		chunk := args[0]
@@ -411,7 +415,7 @@ func (p *participant) captureAudio(track js.Value) {
 	}()
 	configured := false
 	for {
-		res, err := await(reader.Call("read"))
+		res, err := aw.await(reader.Call("read"))
 		if err != nil || res.Get("done").Bool() {
 			return
 		}
@@ -452,6 +456,8 @@ func (p *participant) captureAudio(track js.Value) {
 // group to go in (the session's first keyframe is not out yet, a write
 // failed) are dropped and a keyframe asked for.
 func (p *participant) sendVideo() {
+	aw := newAwaiter()
+	defer aw.release()
 	var group js.Value
 	gen := -1
 	var buf []byte
@@ -513,7 +519,7 @@ func (p *participant) sendVideo() {
 		}
 		u8 := js.Global().Get("Uint8Array").New(len(buf))
 		js.CopyBytesToJS(u8, buf)
-		if _, err := await(group.Call("write", u8)); err != nil {
+		if _, err := aw.await(group.Call("write", u8)); err != nil {
 			group = js.Undefined()
 			p.needKey.Store(true)
 		}
