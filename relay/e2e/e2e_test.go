@@ -66,6 +66,9 @@ func TestWatchTestSource(t *testing.T) {
 	if s.BitrateKbps <= 50 {
 		t.Errorf("bitrate = %.0f kbit/s, want a real video stream", s.BitrateKbps)
 	}
+	if !s.AudioShared {
+		t.Error("the page is not cross-origin isolated: its sound goes to the worklet a message per packet, not through shared memory")
+	}
 	// Glass-to-glass latency, its stages and the time to the first frame
 	// are measured, and plausible on one machine: positive, the stages
 	// smaller than the whole, under a few seconds.

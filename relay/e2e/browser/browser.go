@@ -248,6 +248,7 @@ type Stats struct {
 	VideoFramesLost       int     `json:"videoFramesLost"`
 	AudioSamplesStarved   int     `json:"audioSamplesStarved"`   // silence after running dry
 	AudioSamplesConcealed int     `json:"audioSamplesConcealed"` // lost packets' time filled in
+	AudioShared           bool    `json:"audioShared"`           // sound handed to the worklet through shared memory
 	PacketsLost           int     `json:"packetsLost"`           // audio, given up by the jitter buffer
 	KeyframeRequests      int     `json:"keyframeRequests"`
 	DecodeErrors          int     `json:"decodeErrors"`

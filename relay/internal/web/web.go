@@ -177,6 +177,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "+
 		"connect-src 'self' https: ; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; frame-ancestors 'self'")
+	// Cross-origin isolation: the pages load nothing from elsewhere, and
+	// isolated they may share memory with the audio worklet (the players
+	// hand it their sound through a SharedArrayBuffer, static/app.js).
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Cross-Origin-Embedder-Policy", "require-corp")
 	if host := hostOnly(r.Host); net.ParseIP(host) == nil && !isLoopback(host) && strings.Contains(host, ".") {
 		// A relay under a DNS name has a certificate browsers trust
 		// (HSTS is ignored for IP addresses, and a local name has none).

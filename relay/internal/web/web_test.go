@@ -257,6 +257,9 @@ func TestPagesNeedLogin(t *testing.T) {
 	if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Error("security headers missing")
 	}
+	if resp.Header.Get("Cross-Origin-Opener-Policy") != "same-origin" || resp.Header.Get("Cross-Origin-Embedder-Policy") != "require-corp" {
+		t.Error("the watch page is not cross-origin isolated: its player cannot share memory with the audio worklet")
+	}
 	// An expired session is no session.
 	f.now = f.now.Add(sessionTTL + time.Minute)
 	if resp := f.do("GET", "/", nil, nil, c); resp.StatusCode != http.StatusSeeOther {

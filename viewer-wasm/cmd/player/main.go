@@ -193,7 +193,7 @@ type Player struct {
 
 	vdec, adec js.Value
 	audioNode  js.Value
-	audioPlay  js.Value // play(audioData, conceal): static/app.js quicastPlayout
+	playout    js.Value // {play(audioData, conceal), reset(epoch)}: static/app.js quicastPlayout
 	audioCtx   js.Value
 	videoPkts  chan groupPacket
 	catalogs   chan struct{} // a new broadcast: the video loop looks at the packets it held
@@ -528,7 +528,7 @@ func (p *Player) setupAudio(a js.Value) {
 	}
 	p.audioCtx = a.Get("ctx")
 	p.audioNode = a.Get("node")
-	p.audioPlay = a.Get("play")
+	p.playout = a.Get("playout")
 	p.audioNode.Get("port").Set("onmessage", p.fn(func(args []js.Value) {
 		d := args[0].Get("data")
 		now := time.Now()
@@ -649,7 +649,7 @@ func (p *Player) audioOut(d js.Value) {
 	if !ok {
 		extTS = int64(d.Get("timestamp").Float() * 6 / 125)
 	}
-	if !p.audioOn || !p.audioPlay.Truthy() || p.bc == nil {
+	if !p.audioOn || !p.playout.Truthy() || p.bc == nil {
 		p.s.AudioSamplesMuted += n
 		p.mu.Unlock()
 		d.Call("close")
@@ -665,7 +665,7 @@ func (p *Player) audioOut(d js.Value) {
 	}
 	p.bc.Timeline.Add(extTS, n)
 	p.mu.Unlock()
-	p.audioPlay.Invoke(d, conceal) // closes d
+	p.playout.Call("play", d, conceal) // closes d
 }
 
 // run keeps a session open: after a loss it tries again with backoff
@@ -953,8 +953,8 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	if bc.Video != nil && !keep {
 		p.configureVideo(bc.Video.Codec)
 	}
-	if p.audioNode.Truthy() {
-		p.audioNode.Get("port").Call("postMessage", map[string]any{"reset": epoch})
+	if p.playout.Truthy() {
+		p.playout.Call("reset", epoch)
 	}
 	select {
 	case p.catalogs <- struct{}{}:
@@ -1380,7 +1380,7 @@ func (p *Player) statsObject() any {
 		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
 		"latencyNetworkMs": ms(s.Latency.Network), "latencyDecodeMs": ms(s.Latency.Decode),
 		"latencyPlayoutMs": ms(s.Latency.Playout), "timeToFirstFrameMs": p.firstFrameMS,
-		"startup": p.startupObject(),
+		"startup": p.startupObject(), "audioShared": p.playout.Truthy() && p.playout.Get("shared").Truthy(),
 	}
 }
 

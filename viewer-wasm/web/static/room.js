@@ -72,7 +72,7 @@
       for (const v of samples) peak = Math.max(peak, Math.abs(v));
       return 20 * Math.log10(peak || 1e-9);
     };
-    return {ctx: audio, node, level, play: window.quicastPlayout(node)};
+    return {ctx: audio, node, level, playout: window.quicastPlayout(node)};
   };
 
   go.run((await wasm).instance);

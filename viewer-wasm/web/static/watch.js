@@ -64,7 +64,7 @@
     const node = new AudioWorkletNode(ctx, 'quicast-playout', {numberOfInputs: 0, outputChannelCount: [2]});
     const gain = ctx.createGain();
     node.connect(gain).connect(ctx.destination);
-    window.quicastAudio = {ctx, node, gain, play: window.quicastPlayout(node)};
+    window.quicastAudio = {ctx, node, gain, playout: window.quicastPlayout(node)};
     // A stream without video shows its audio level instead.
     const analyser = ctx.createAnalyser();
     analyser.fftSize = 1024;

@@ -37,26 +37,64 @@ class QuicastPlayout extends AudioWorkletProcessor {
 
     this.lastReport = 0;
     this.quietRun = 0; // samples since one above 0.2, for the beep detector
+    this.shared = null; // {l, r, ctrl, mask, taken}: the player's ring in shared memory
     this.port.onmessage = (e) => {
       const m = e.data;
-      if (m.reset !== undefined) {
-        this.read = this.write = 0; this.started = false; this.playing = false; this.epoch = m.reset;
+      if (m.ring) {
+        // static/app.js quicastPlayout: from now on the sound comes
+        // through shared memory, read at every quantum.
+        const size = m.size;
+        this.shared = {l: new Float32Array(m.ring, 16, size), r: new Float32Array(m.ring, 16 + 4 * size, size),
+          ctrl: new Int32Array(m.ring, 0, 4), mask: size - 1, taken: 0};
+        this.shared.taken = Atomics.load(this.shared.ctrl, 0);
         return;
       }
+      if (m.reset !== undefined) { this.reset(m.reset); return; }
       if (m.target !== undefined) { this.target = Math.max(256, Math.min(m.target, this.size / 2)); return; }
       if (m.conceal) this.conceal(Math.min(m.conceal, 4800));
-      if (!m.l) return;
-      const l = m.l, r = m.r || m.l;
-      for (let i = 0; i < l.length; i++) {
-        const k = (this.write + i) % this.size;
-        this.l[k] = l[i]; this.r[k] = r[i];
-      }
-      this.write += l.length;
-      if (this.write - this.read > this.size - 256) {
-        const skip = this.write - (this.size - 256) - this.read;
-        this.read += skip; this.dropped += skip;
-      }
+      if (m.l) this.append(m.l, m.r || m.l, 0, m.l.length);
     };
+  }
+
+  reset(epoch) {
+    this.read = this.write = 0; this.started = false; this.playing = false; this.epoch = epoch;
+  }
+
+  // append adds n samples from l and r (at index from, wrapping at their
+  // length) to the buffer; past 4 s the oldest go.
+  append(l, r, from, n) {
+    const len = l.length;
+    for (let i = 0; i < n; i++) {
+      const k = (this.write + i) % this.size, j = (from + i) % len;
+      this.l[k] = l[j]; this.r[k] = r[j];
+    }
+    this.write += n;
+    if (this.write - this.read > this.size - 256) {
+      const skip = this.write - (this.size - 256) - this.read;
+      this.read += skip; this.dropped += skip;
+    }
+  }
+
+  // pull takes what the player wrote into the shared ring since the last
+  // quantum: ctrl[0] counts the samples written (mod 2^32), ctrl[1] is the
+  // epoch and ctrl[2] the count at which it began (static/app.js).
+  pull() {
+    const s = this.shared;
+    const epoch = Atomics.load(s.ctrl, 1);
+    if (epoch !== this.epoch) {
+      this.reset(epoch);
+      s.taken = Atomics.load(s.ctrl, 2);
+    }
+    const written = Atomics.load(s.ctrl, 0);
+    let n = (written - s.taken) >>> 0;
+    if (n === 0) return;
+    if (n > s.l.length) { // this thread stalled for longer than the ring holds
+      this.dropped += n - s.l.length;
+      s.taken = (written - s.l.length) >>> 0;
+      n = s.l.length;
+    }
+    this.append(s.l, s.r, s.taken & s.mask, n);
+    s.taken = written >>> 0;
   }
 
   // conceal fills n samples of lost audio with the n before them, faded
@@ -88,6 +126,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
   }
 
   process(inputs, outputs) {
+    if (this.shared) this.pull();
     const out = outputs[0];
     const n = out[0].length;
     let avail = this.write - this.read;
