@@ -128,7 +128,9 @@ func runRoom() {
 // them in this one program: each has its own session, jitter buffer,
 // decoders and lip-sync, and draws on its tile; their sound goes to one
 // AudioContext, a worklet node each. o is {stream, root, canvas, status,
-// audio: {ctx, node}}; the answer {stop(), stats(), resetStats()}.
+// audio: {ctx, node, playout}}; the answer {stop(), stats(), resetStats()}.
+// Its three functions are never released (a few bytes per participant who
+// left): the page may still call them after stop.
 func watchTile(o js.Value) any {
 	pl := newPlayer(o.Get("stream").String(), view{
 		root:   o.Get("root"),

@@ -47,7 +47,6 @@
     const ctx = new AudioContext({sampleRate: 48000, latencyHint: 'interactive'});
     await ctx.audioWorklet.addModule('/static/worklet.js');
     audio = ctx;
-    window.quicastRoomAudio = ctx;
     if (ctx.state !== 'running') {
       try { await Promise.race([ctx.resume(), new Promise(r => setTimeout(r, 300))]); } catch (e) {}
     }
