@@ -52,32 +52,9 @@ type result struct {
 // await blocks the calling goroutine (never a js.FuncOf callback) until the
 // promise settles; JS callbacks run meanwhile.
 func await(p js.Value) (js.Value, error) {
-	ch := make(chan result, 1)
-	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		v := js.Undefined()
-		if len(args) > 0 {
-			v = args[0]
-		}
-		ch <- result{v: v}
-		return nil
-	})
-	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		msg := "promise rejected"
-		if len(args) > 0 && args[0].Truthy() {
-			if m := args[0].Get("message"); m.Truthy() {
-				msg = m.String()
-			} else {
-				msg = args[0].Call("toString").String()
-			}
-		}
-		ch <- result{err: errors.New(msg)}
-		return nil
-	})
-	p.Call("then", then, catch)
-	r := <-ch
-	then.Release()
-	catch.Release()
-	return r.v, r.err
+	a := newAwaiter()
+	defer a.release()
+	return a.await(p)
 }
 
 // awaiter awaits one promise after another with the same two callbacks: a
