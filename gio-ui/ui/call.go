@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quicast/quicast/certs"
@@ -49,6 +50,11 @@ type call struct {
 	log     *slog.Logger
 
 	direct bool // a direct call (direct.go), not a room on a relay
+
+	// How wide, in pixels, the window draws the others' pictures (0:
+	// not drawn yet): a grid of four needs a quarter of what one picture
+	// does, and every frame is converted and uploaded at that size.
+	drawnWidth atomic.Int64
 
 	mu        sync.Mutex
 	join      *protocol.RoomJoin // once joined: this side's stream and key
@@ -374,7 +380,7 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 		case <-rc.Done():
 			return
 		case f := <-rc.Frames():
-			t := broadcast.Thumbnail(f.Image, 640)
+			t := broadcast.Thumbnail(f.Image, c.pictureWidth())
 			f.Image = nil
 			c.mu.Lock()
 			p.picture, p.frame = t, f
@@ -384,6 +390,29 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 			c.changed()
 		}
 	}
+}
+
+// Pictures are converted at most maxPictureWidth pixels wide (the picture
+// box of a large window), at least minPictureWidth (a tile of a crowded
+// grid, or a window not drawn yet).
+const (
+	maxPictureWidth = 640
+	minPictureWidth = 160
+)
+
+// setDrawnWidth records how wide (pixels) the window draws each of the
+// others' pictures now.
+func (c *call) setDrawnWidth(px int) { c.drawnWidth.Store(int64(px)) }
+
+// pictureWidth is the width (pixels) the next received frame is converted
+// at: as drawn, within [minPictureWidth, maxPictureWidth]; the largest
+// before the window said.
+func (c *call) pictureWidth() int {
+	w := int(c.drawnWidth.Load())
+	if w == 0 {
+		return maxPictureWidth
+	}
+	return min(max(w, minPictureWidth), maxPictureWidth)
 }
 
 // openSpeaker opens the sound output for the mixer once, with the first

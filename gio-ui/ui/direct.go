@@ -74,6 +74,7 @@ func (c *call) runDirect(ctx context.Context, cfg directConfig) {
 	if err != nil {
 		udp.Close()
 		if ctx.Err() == nil {
+			cfg.Logger.Info("direct call failed", "err", err)
 			c.fail(err)
 		}
 		return
@@ -131,6 +132,7 @@ type lanListener struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	changed func()
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	code     string
@@ -147,7 +149,7 @@ type missedCall struct {
 
 // listenForCalls listens on port (0: peercall.DefaultPort), or any free
 // port when another program has it.
-func listenForCalls(port int, changed func()) (*lanListener, error) {
+func listenForCalls(port int, changed func(), log *slog.Logger) (*lanListener, error) {
 	if port == 0 {
 		port = peercall.DefaultPort
 	}
@@ -159,7 +161,7 @@ func listenForCalls(port int, changed func()) (*lanListener, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ll := &lanListener{l: l, cancel: cancel, done: make(chan struct{}), changed: changed, code: code}
+	ll := &lanListener{l: l, cancel: cancel, done: make(chan struct{}), changed: changed, code: code, log: log}
 	go func() {
 		defer close(ll.done)
 		ll.run(ctx)
@@ -177,6 +179,7 @@ func (ll *lanListener) run(ctx context.Context) {
 			ll.mu.Lock()
 			ll.code = code
 			ll.mu.Unlock()
+			ll.log.Info("taking direct calls with a new code: too many wrong ones", "port", ll.l.Port(), "code", code)
 			ll.changed()
 			continue
 		case err != nil:

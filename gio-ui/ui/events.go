@@ -308,7 +308,7 @@ func (u *UI) callName() string {
 func (u *UI) lanSteps(want bool) {
 	switch {
 	case want && u.lan == nil && u.lanErr == nil:
-		u.lan, u.lanErr = listenForCalls(u.cfg.CallPort, u.invalidate)
+		u.lan, u.lanErr = listenForCalls(u.cfg.CallPort, u.invalidate, u.log)
 		if u.lan != nil {
 			ls := u.lan.status()
 			u.log.Info("taking direct calls", "port", ls.Port, "code", ls.Code)

@@ -61,6 +61,9 @@ func (u *UI) layoutGrid(gtx C, size image.Point, parties []partyStatus, self *im
 	}
 	cols, rows := gridShape(n, float64(size.X)/float64(max(1, size.Y)))
 	tw, th := size.X/cols, size.Y/rows
+	if u.call != nil {
+		u.call.setDrawnWidth(tw)
+	}
 	gap := gtx.Dp(2)
 	seen := map[string]bool{}
 	for i := range n {

@@ -331,6 +331,9 @@ func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *imag
 		u.layoutGrid(gtx, size, parties, self)
 		return D{Size: size}
 	}
+	if u.call != nil {
+		u.call.setDrawnWidth(w)
+	}
 	if img == nil {
 		l := material.Body2(u.th, u.lang.T(emptyMsg))
 		l.Color = grey

@@ -933,6 +933,19 @@ func TestCallOfThree(t *testing.T) {
 				return strings.HasPrefix(s, "In call with ann, bob") || strings.HasPrefix(s, "In call with bob, ann")
 			})
 	})
+	// Their frames are converted as wide as the grid's tiles, not wider.
+	w.until("pictures the tiles' size", 10*time.Second, func() bool {
+		pw := u.call.pictureWidth()
+		if pw >= maxPictureWidth {
+			t.Fatalf("pictures converted %d pixels wide in a grid of three", pw)
+		}
+		for _, p := range u.call.status().Parties {
+			if p.Picture == nil || p.Picture.Bounds().Dx() > pw {
+				return false
+			}
+		}
+		return true
+	})
 
 	// bob leaves: the call goes on with ann, heard alone.
 	others["bob"].Stop()
