@@ -88,8 +88,10 @@ func TestDirectCallTwoProcesses(t *testing.T) {
 	// Answer under "alice is calling"): typed again while alice's window
 	// shows the blue Start call — keys and clicks can come before the
 	// window takes input, and a code mistyped that way is refused.
+	// Two minutes: on a loaded machine one attempt takes seconds, and five
+	// mistyped ones make bob's window take a new code.
 	bobShot := filepath.Join(t.TempDir(), "bob.png")
-	waitUntil(t, "bob's window to ring", func() bool {
+	rang := poll(2*time.Minute, func() bool {
 		if c := color.RGBAModel.Convert(grab(t, aliceScreen, shot).At(18, 676)).(color.RGBA); c.B > 0xa0 && c.R < 0x60 {
 			alice.xdo("mousemove", "385", "358", "click", "1")
 			alice.xdo("key", "ctrl+a", "BackSpace")
@@ -101,6 +103,9 @@ func TestDirectCallTwoProcesses(t *testing.T) {
 			return c.G > 0x60 && c.R < 0x60 && c.B < 0x60
 		})
 	})
+	if !rang {
+		t.Fatal("timed out waiting for bob's window to ring")
+	}
 	grab(t, bobScreen, filepath.Join(dir, "quicast-direct-ringing.png"))
 	bob.xdo("mousemove", "535", "531", "click", "1") // Answer
 	for _, s := range []struct{ name, screen string }{{"alice", aliceScreen}, {"bob", bobScreen}} {
