@@ -214,13 +214,22 @@ func TestCallWithBrowser(t *testing.T) {
 	}
 	t.Logf("the browser plays the window: %v; glass-to-glass p50 %.0f ms, A/V skew %.0f ms", seen, seen.LatencyP50MS, seen.AVSkewMS)
 
+	// The browser publishes into the room (its camera and microphone on
+	// the relay), then the window shows it.
+	var pub map[string]any
+	if !poll(60*time.Second, func() bool {
+		pub, _ = browser.Eval[map[string]any](ctx, `window.quicastPublishStats ? window.quicastPublishStats() : {}`)
+		return pub["state"] == "live" && r.Live(t, "team.web")
+	}) {
+		t.Fatalf("the browser does not publish into the room: %v", pub)
+	}
 	path := filepath.Join(artifacts(t), "quicast-call-browser-window.png")
 	var img image.Image
 	if !poll(60*time.Second, func() bool {
 		img = grab(t, display, path)
 		return greenShare(img) > 0.6
 	}) {
-		t.Fatalf("the browser's picture is not in the window: %.0f %% green (%s)", greenShare(img)*100, path)
+		t.Fatalf("the browser's picture is not in the window: %.0f %% green (%s); the browser publishes %v", greenShare(img)*100, path, pub)
 	}
 	t.Logf("window: %s", path)
 
