@@ -259,7 +259,7 @@ type view struct {
 	status   js.Value // the state in words
 	stats    js.Value // the statistics overlay
 	viewers  js.Value // "N watching"
-	audio    js.Value // {ctx, node}: an AudioWorkletNode running static/worklet.js
+	audio    js.Value // {ctx, node, playout}: an AudioWorkletNode running static/worklet.js and static/app.js quicastPlayout(node)
 	renderer js.Value // a render worker already holding the canvas
 	next     string   // the page to come back to after logging in
 }
