@@ -76,6 +76,18 @@ window.quicastPlayout = (node) => {
   };
 };
 
+// quicastPeakLevel returns what reads an AnalyserNode's sound now: its
+// peak level in dBFS (−180 for silence).
+window.quicastPeakLevel = (analyser) => {
+  const samples = new Float32Array(analyser.fftSize);
+  return () => {
+    analyser.getFloatTimeDomainData(samples);
+    let peak = 0;
+    for (const v of samples) peak = Math.max(peak, Math.abs(v));
+    return 20 * Math.log10(peak || 1e-9);
+  };
+};
+
 // Login and stream list pages.
 (() => {
   const form = document.getElementById('login-form');

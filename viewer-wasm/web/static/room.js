@@ -63,15 +63,7 @@
     const analyser = audio.createAnalyser();
     analyser.fftSize = 1024;
     node.connect(analyser);
-    const samples = new Float32Array(analyser.fftSize);
-    // The sound's peak level now, in dBFS.
-    const level = () => {
-      analyser.getFloatTimeDomainData(samples);
-      let peak = 0;
-      for (const v of samples) peak = Math.max(peak, Math.abs(v));
-      return 20 * Math.log10(peak || 1e-9);
-    };
-    return {ctx: audio, node, level, playout: window.quicastPlayout(node)};
+    return {ctx: audio, node, level: window.quicastPeakLevel(analyser), playout: window.quicastPlayout(node)};
   };
 
   go.run((await wasm).instance);

@@ -69,26 +69,16 @@
     const analyser = ctx.createAnalyser();
     analyser.fftSize = 1024;
     node.connect(analyser);
-    const samples = new Float32Array(analyser.fftSize);
+    const level = window.quicastPeakLevel(analyser);
     const bar = document.getElementById('level-bar');
     const meter = () => {
       if (document.body.dataset.video === 'false') {
-        analyser.getFloatTimeDomainData(samples);
-        let peak = 0;
-        for (const v of samples) peak = Math.max(peak, Math.abs(v));
-        const db = 20 * Math.log10(peak || 1e-9);
+        const db = level();
         bar.style.width = Math.max(0, Math.min(100, (db + 60) / 60 * 100)) + '%';
       }
       requestAnimationFrame(meter);
     };
     requestAnimationFrame(meter);
-    // The sound's peak level now, in dBFS: the room page shows who speaks.
-    window.quicastLevel = () => {
-      analyser.getFloatTimeDomainData(samples);
-      let peak = 0;
-      for (const v of samples) peak = Math.max(peak, Math.abs(v));
-      return 20 * Math.log10(peak || 1e-9);
-    };
     const volume = document.getElementById('volume');
     const saved = parseFloat(localStorage.getItem('quicast.volume'));
     if (saved >= 0 && saved <= 1) volume.value = saved;
