@@ -32,17 +32,53 @@ const (
 	audioMinDelay = 10 * time.Millisecond
 	audioPacket   = 10 * time.Millisecond // the sender's Opus frames
 	audioMaxDelay = 200 * time.Millisecond
+	// What giving up on a lost packet takes to reach the loudspeaker:
+	// up to two ticks of this loop and the AudioDecoder. Measured in a
+	// two-browser call (2 cores, saturated): with the gap held open for
+	// the whole playout buffer less a packet, nearly every lost packet
+	// ran the buffer dry (an underrun, 10 ms more target each).
+	gapMargin = 30 * time.Millisecond
 	// A datagram the page has not read this long after it came is dropped
 	// by the browser (W3C WebTransport, incomingMaxAge): later than the
 	// playout delay ever holds, so only a starved page loses any.
 	datagramMaxAge = 500 * time.Millisecond
-	keyframeEvery  = time.Second // at most one keyframe request per this
+	// Datagrams the browser queues for the page while it is not reading
+	// (W3C WebTransport, incomingHighWaterMark). Chromium's default is 1:
+	// it drops the older of any two that come while the page is busy, and
+	// three in one network read are enough. Measured in a two-browser call
+	// on a saturated 2-core machine: 2.6 audio packets/s lost with the
+	// default, each making the jitter buffer wait out a gap and the
+	// playout buffer run dry. At 100 packets/s the max age above bounds
+	// the queue first.
+	datagramQueue = 256
+	maxDatagram   = 64 << 10    // bytes: more than any QUIC datagram
+	keyframeEvery = time.Second // at most one keyframe request per this
 	// The player reports its figures every heartbeat and the relay answers;
 	// a relay that answers nothing for relayGone is gone (killed, or the
 	// network dropped) even before QUIC's idle timeout says so.
 	heartbeat = 2 * time.Second
 	relayGone = 6 * time.Second
 )
+
+// helpers are static/app.js's functions for the per-packet paths, looked
+// up once: a js.Value made per packet (an object, a string) costs a
+// finalizer that Go's garbage collector runs in one batch with thousands
+// of others, stalling the page (app.js says by how much).
+var helpers struct {
+	readInto, decodeAudio, decodeVideo, audioOutput, heardAt, encodedOutput, feed, write js.Value
+}
+
+func loadHelpers() {
+	g := js.Global()
+	helpers.readInto = g.Get("quicastReadInto")
+	helpers.decodeAudio = g.Get("quicastDecodeAudio")
+	helpers.decodeVideo = g.Get("quicastDecodeVideo")
+	helpers.audioOutput = g.Get("quicastAudioOutput")
+	helpers.heardAt = g.Get("quicastHeardAt")
+	helpers.encodedOutput = g.Get("quicastEncodedOutput")
+	helpers.feed = g.Get("quicastFeed")
+	helpers.write = g.Get("quicastWrite")
+}
 
 type result struct {
 	v   js.Value
@@ -355,6 +391,7 @@ func (p *Player) resetStats() {
 }
 
 func main() {
+	loadHelpers()
 	if strings.HasPrefix(js.Global().Get("location").Get("pathname").String(), "/room/") {
 		runRoom()
 		return
@@ -583,8 +620,12 @@ func (p *Player) setupDecoders() {
 			go p.requestKeyframe()
 		}),
 	})
+	decoded := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		return p.audioDecoded(args[0].Int(), args[1].Float())
+	})
+	p.funcs = append(p.funcs, decoded)
 	p.adec = js.Global().Get("AudioDecoder").New(map[string]any{
-		"output": p.fn(func(args []js.Value) { p.audioOut(args[0]) }),
+		"output": helpers.audioOutput.Invoke(p.playout, decoded),
 		"error": p.fn(func(args []js.Value) {
 			p.mu.Lock()
 			p.s.DecodeErrors++
@@ -615,22 +656,22 @@ func (p *Player) configureVideo(codec string) {
 	p.mu.Unlock()
 }
 
-// audioOut hands decoded audio to the worklet and records its media time;
-// while the browser does not play audio (autoplay rules) it is counted and
-// let go, so that nothing piles up before the unmute.
-func (p *Player) audioOut(d js.Value) {
-	n := d.Get("numberOfFrames").Int()
+// audioDecoded takes the AudioDecoder's output of n samples stamped tsUS
+// (static/app.js quicastAudioOutput): it records their media time and
+// returns how many samples of lost audio to fill in before them, or −1
+// while the browser does not play audio (autoplay rules): counted and let
+// go, so that nothing piles up before the unmute.
+func (p *Player) audioDecoded(n int, tsUS float64) int {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.s.AudioFramesDecoded++
 	extTS, ok := p.decoding.Pop()
 	if !ok {
-		extTS = int64(d.Get("timestamp").Float() * 6 / 125)
+		extTS = int64(tsUS * 6 / 125)
 	}
 	if !p.audioOn || !p.playout.Truthy() || p.bc == nil {
 		p.s.AudioSamplesMuted += n
-		p.mu.Unlock()
-		d.Call("close")
-		return
+		return -1
 	}
 	// Packets the jitter buffer gave up on: the worklet fills their
 	// time with the sound before them, faded out (concealment), so
@@ -641,8 +682,7 @@ func (p *Player) audioOut(d js.Value) {
 		p.s.AudioSamplesConcealed += conceal
 	}
 	p.bc.Timeline.Add(extTS, n)
-	p.mu.Unlock()
-	p.playout.Call("play", d, conceal) // closes d
+	return conceal
 }
 
 // run keeps a session open: after a loss it tries again with backoff
@@ -759,6 +799,7 @@ func (p *Player) session() (connected bool, err error) {
 	go p.controlLoop(&jsReader{r: bidi.Get("readable").Call("getReader"), p: p})
 	go p.uniLoop(wt.Get("incomingUnidirectionalStreams").Call("getReader"))
 	wt.Get("datagrams").Set("incomingMaxAge", datagramMaxAge.Milliseconds())
+	wt.Get("datagrams").Set("incomingHighWaterMark", datagramQueue)
 	go p.datagramLoop(wt.Get("datagrams").Get("readable").Call("getReader"))
 	done := make(chan struct{})
 	var silent atomic.Bool
@@ -901,7 +942,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	}
 	p.pending = p.pending[:0]
 	p.jitter = protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay)
-	p.jitter.SetWait(p.target.Min - audioPacket)
+	p.jitter.SetWait(gapWait(p.target.Min))
 	p.audioPos, p.audioPosAt, p.audioPosCtx = 0, time.Time{}, 0
 	p.s.VideoCodec, p.s.AudioCodec = "", ""
 	if bc.Video != nil {
@@ -973,32 +1014,41 @@ func (p *Player) groupLoop(stream js.Value) {
 	}
 }
 
+// datagramLoop reads the session's datagrams until it ends, through
+// static/app.js quicastReadInto: the bytes come over in one staging array,
+// and no js.Value is made per datagram.
 func (p *Player) datagramLoop(r js.Value) {
-	aw := newAwaiter()
-	defer aw.release()
-	for {
-		res, err := aw.await(r.Call("read"))
-		if err != nil || res.Get("done").Bool() {
-			return
+	staging := js.Global().Get("Uint8Array").New(maxDatagram)
+	ended := make(chan struct{})
+	onChunk := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		b := make([]byte, args[0].Int())
+		js.CopyBytesToGo(b, staging)
+		p.datagram(b, time.Now())
+		return nil
+	})
+	defer onChunk.Release()
+	onEnd := js.FuncOf(func(js.Value, []js.Value) any { close(ended); return nil })
+	defer onEnd.Release()
+	helpers.readInto.Invoke(r, staging, onChunk, onEnd)
+	<-ended
+}
+
+// datagram takes one datagram that arrived at at: one RTP packet, or
+// several the relay bundled (protocol §3.4), for the jitter buffer. It
+// keeps b.
+func (p *Player) datagram(b []byte, at time.Time) {
+	p.mu.Lock()
+	p.bytes += int64(len(b))
+	p.mu.Unlock()
+	if err := protocol.SplitDatagram(b, func(pkt []byte) {
+		select {
+		case p.audioPkts <- datagram{b: pkt, at: at}:
+		default:
 		}
-		v := res.Get("value")
-		b := make([]byte, v.Get("byteLength").Int())
-		js.CopyBytesToGo(b, v)
+	}); err != nil {
 		p.mu.Lock()
-		p.bytes += int64(len(b))
+		p.s.BadDatagrams++
 		p.mu.Unlock()
-		at := time.Now() // the arrival, for the jitter estimate
-		// One RTP packet, or several the relay bundled (protocol §3.4).
-		if err := protocol.SplitDatagram(b, func(pkt []byte) {
-			select {
-			case p.audioPkts <- datagram{b: pkt, at: at}:
-			default:
-			}
-		}); err != nil {
-			p.mu.Lock()
-			p.s.BadDatagrams++
-			p.mu.Unlock()
-		}
 	}
 }
 
@@ -1085,19 +1135,18 @@ func (p *Player) video(gp groupPacket) {
 		go p.requestKeyframe()
 		return
 	}
-	typ := "delta"
-	if f.Keyframe {
-		typ = "key"
-	}
 	js.CopyBytesToJS(p.staging, f.Data)
-	chunk := js.Global().Get("EncodedVideoChunk").New(map[string]any{
-		"type": typ, "timestamp": tsUS,
-		"data": p.staging.Call("subarray", 0, len(f.Data)),
-	})
-	p.vdec.Call("decode", chunk)
+	helpers.decodeVideo.Invoke(p.vdec, f.Keyframe, tsUS, p.staging, len(f.Data))
 	p.mu.Lock()
 	p.markLocked("firstDecode")
 	p.mu.Unlock()
+}
+
+// gapWait returns how long the jitter buffer may hold a gap open for a
+// playout target: the target less the lost packet and gapMargin, at least
+// audioMinDelay.
+func gapWait(target time.Duration) time.Duration {
+	return max(target-audioPacket-gapMargin, audioMinDelay)
 }
 
 // renderLoop drives audio out of the jitter buffer, shows the video frame
@@ -1135,9 +1184,11 @@ func (p *Player) renderLoop() {
 			p.m.Tick(now)
 			target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns, p.late.P95())
 			p.s.TargetDelayMS = float64(target) / 1e6
-			// A gap may stay open for as long as the playout buffer
-			// lasts, less a packet: time for the relay to get it resent.
-			p.jitter.SetWait(target - audioPacket)
+			// A gap may stay open while the playout buffer still
+			// lasts: time for the relay to get it resent. Less the
+			// packet itself and gapMargin, or the buffer runs dry
+			// before the packets behind the gap reach it.
+			p.jitter.SetWait(gapWait(target))
 			send := (target - p.targetSent).Abs() >= 2*time.Millisecond
 			if send {
 				p.targetSent = target
@@ -1227,10 +1278,7 @@ func (p *Player) drainAudio(now time.Time) {
 		ext := p.bc.AudioUnwrap.Unwrap(ts)
 		p.decoding.Push(ext)
 		js.CopyBytesToJS(p.staging, payload)
-		chunk := js.Global().Get("EncodedAudioChunk").New(map[string]any{
-			"type": "key", "timestamp": float64(ext) * 125 / 6, "data": p.staging.Call("subarray", 0, len(payload)),
-		})
-		p.adec.Call("decode", chunk)
+		helpers.decodeAudio.Invoke(p.adec, float64(ext)*125/6, p.staging, len(payload)) // 48 kHz → µs
 	}
 	p.s.PacketsLost = int(p.jitter.Lost)
 }
@@ -1244,9 +1292,7 @@ func (p *Player) drainAudio(now time.Time) {
 // latency, which message delays on a busy main thread make noisier.
 // Called with p.mu held.
 func (p *Player) heardPosition(now time.Time) int64 {
-	if ts := p.audioCtx.Call("getOutputTimestamp"); ts.Get("contextTime").Float() > 0 && p.audioPosCtx > 0 {
-		perfNow := js.Global().Get("performance").Call("now").Float() - float64(time.Since(now))/1e6
-		heardCtx := ts.Get("contextTime").Float() + (perfNow-ts.Get("performanceTime").Float())/1000
+	if heardCtx := helpers.heardAt.Invoke(p.audioCtx, float64(time.Since(now))/1e6).Float(); heardCtx > 0 && p.audioPosCtx > 0 {
 		return p.audioPos + int64((heardCtx-p.audioPosCtx)*48000)
 	}
 	return p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800) - int64(p.outLatency.Seconds()*48000)

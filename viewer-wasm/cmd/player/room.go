@@ -295,24 +295,17 @@ func getUserMedia() (js.Value, error) {
 // encoder is behind.
 func (p *participant) captureVideo(track js.Value) {
 	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
-	aw := newAwaiter()
-	defer aw.release()
-	staging := js.Global().Get("Uint8Array").New(256 << 10)
-	output := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		chunk := args[0]
-		b := chunkBytes(chunk, &staging)
-		us := int64(chunk.Get("timestamp").Float())
+	output, outputFn := newEncodedStaging(256 << 10).output(func(b []byte, us int64, key bool) {
 		p.mu.Lock()
 		p.out.Video.Captured(us, time.Now())
 		p.mu.Unlock()
 		select {
-		case p.videoQ <- encoded{data: b, us: us, at: time.Now(), key: chunk.Get("type").String() == "key"}:
+		case p.videoQ <- encoded{data: b, us: us, at: time.Now(), key: key}:
 		default:
 			p.needKey.Store(true) // the sender is behind: start over at a keyframe
 		}
-		return nil
 	})
-	defer output.Release()
+	defer outputFn.Release()
 	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		js.Global().Get("console").Call("warn", "quicast: video encoder:", args[0])
 		return nil
@@ -328,69 +321,88 @@ func (p *participant) captureVideo(track js.Value) {
 		}
 	}()
 	w, h := 0, 0
-	for {
-		res, err := aw.await(reader.Call("read"))
-		if err != nil || res.Get("done").Bool() {
-			return
-		}
-		frame := res.Get("value")
+	feed(reader, enc, func(queue, fw, fh int) int {
 		now := time.Now()
-		fw, fh := frame.Get("displayWidth").Int(), frame.Get("displayHeight").Int()
 		if fw != w || fh != h {
 			w, h = fw, fh
-			if enc.Get("state").String() == "configured" {
+			if queue >= 0 {
 				enc.Call("reset")
 			}
 			enc.Call("configure", map[string]any{"codec": protocol.WebCodecsVP8, "width": w, "height": h,
 				"bitrate": videoBitrate(w, h), "framerate": 30, "latencyMode": "realtime"})
 			p.needKey.Store(true)
+			queue = 0
 		}
 		p.mu.Lock()
+		defer p.mu.Unlock()
 		p.st.Width, p.st.Height = w, h
-		live := p.live
-		key := now.Sub(p.lastKey) >= keyframeInterval
-		skip := !live || enc.Get("encodeQueueSize").Int() > maxEncodeQueue || enc.Get("state").String() != "configured"
-		if skip && live {
-			p.st.FramesSkipped++
-		}
-		p.mu.Unlock()
-		if !skip {
-			if p.needKey.Swap(false) || key {
-				key = true
-				p.mu.Lock()
-				p.lastKey = now
-				p.mu.Unlock()
+		skip := !p.live || queue < 0 || queue > maxEncodeQueue
+		if skip {
+			if p.live {
+				p.st.FramesSkipped++
 			}
-			enc.Call("encode", frame, map[string]any{"keyFrame": key})
+			return 0
 		}
-		frame.Call("close")
-	}
+		if p.needKey.Swap(false) || now.Sub(p.lastKey) >= keyframeInterval {
+			p.lastKey = now
+			return 2
+		}
+		return 1
+	})
 }
 
-// chunkBytes copies an encoded chunk's data into Go through staging,
-// which grows as needed (one staging array per encoder, not one per chunk).
-func chunkBytes(chunk js.Value, staging *js.Value) []byte {
-	n := chunk.Get("byteLength").Int()
-	if staging.Get("byteLength").Int() < n {
-		*staging = js.Global().Get("Uint8Array").New(n * 2)
-	}
-	chunk.Call("copyTo", *staging)
-	b := make([]byte, n)
-	js.CopyBytesToGo(b, *staging)
-	return b
+// feed runs static/app.js quicastFeed: the track's frames into enc, each
+// as decide(encodeQueueSize or −1 while unconfigured, width or channels,
+// height or sample rate) says (0 drop, 1 encode, 2 as a keyframe), until
+// the track ends. decide runs in a JavaScript callback: it must not block.
+func feed(reader, enc js.Value, decide func(queue, a, b int) int) {
+	ended := make(chan struct{})
+	d := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		return decide(args[0].Int(), args[1].Int(), args[2].Int())
+	})
+	defer d.Release()
+	onEnd := js.FuncOf(func(js.Value, []js.Value) any { close(ended); return nil })
+	defer onEnd.Release()
+	helpers.feed.Invoke(reader, enc, d, onEnd)
+	<-ended
+}
+
+// encodedStaging is where static/app.js quicastEncodedOutput copies an
+// encoder's chunks for Go to take: holder.buf, replaced by a larger array
+// when a chunk does not fit.
+type encodedStaging struct {
+	holder, buf js.Value
+	size        int // bytes in buf
+}
+
+func newEncodedStaging(size int) *encodedStaging {
+	s := &encodedStaging{holder: js.Global().Get("Object").New(), buf: js.Global().Get("Uint8Array").New(size), size: size}
+	s.holder.Set("buf", s.buf)
+	return s
+}
+
+// output returns the encoder's output function; encoded gets each chunk's
+// bytes (its own copy), timestamp (µs) and whether it is a keyframe.
+func (s *encodedStaging) output(encoded func(b []byte, us int64, key bool)) (js.Value, js.Func) {
+	f := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		n := args[0].Int()
+		if n > s.size {
+			s.buf = s.holder.Get("buf")
+			s.size = s.buf.Length()
+		}
+		b := make([]byte, n)
+		js.CopyBytesToGo(b, s.buf)
+		encoded(b, int64(args[1].Float()), args[2].Int() == 1)
+		return nil
+	})
+	return helpers.encodedOutput.Invoke(s.holder, f), f
 }
 
 // captureAudio feeds the microphone to the Opus encoder in 10 ms packets
 // (20 ms where the browser offers no choice).
 func (p *participant) captureAudio(track js.Value) {
 	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
-	aw := newAwaiter()
-	defer aw.release()
-	staging := js.Global().Get("Uint8Array").New(4096)
-	output := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		chunk := args[0]
-		b := chunkBytes(chunk, &staging)
-		us := int64(chunk.Get("timestamp").Float())
+	output, outputFn := newEncodedStaging(4096).output(func(b []byte, us int64, _ bool) {
 		p.mu.Lock()
 		p.out.Audio.Captured(us, time.Now())
 		p.mu.Unlock()
@@ -398,9 +410,8 @@ func (p *participant) captureAudio(track js.Value) {
 		case p.audioQ <- encoded{data: b, us: us, at: time.Now()}:
 		default:
 		}
-		return nil
 	})
-	defer output.Release()
+	defer outputFn.Release()
 	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		js.Global().Get("console").Call("warn", "quicast: audio encoder:", args[0])
 		return nil
@@ -415,42 +426,40 @@ func (p *participant) captureAudio(track js.Value) {
 			enc.Call("close")
 		}
 	}()
-	configured := false
-	for {
-		res, err := aw.await(reader.Call("read"))
-		if err != nil || res.Get("done").Bool() {
-			return
-		}
-		data := res.Get("value")
-		if !configured {
-			configured = true
-			ch := data.Get("numberOfChannels").Int()
-			cfg := map[string]any{"codec": "opus", "sampleRate": data.Get("sampleRate").Int(), "numberOfChannels": ch,
-				"bitrate": audioBitrate, "opus": map[string]any{"frameDuration": 10_000}}
-			if r, err := await(js.Global().Get("AudioEncoder").Call("isConfigSupported", cfg)); err != nil || !r.Get("supported").Bool() {
-				delete(cfg, "opus")
-			}
-			enc.Call("configure", cfg)
-			p.mu.Lock()
-			p.st.Channels = ch
-			p.mu.Unlock()
+	started := false
+	feed(reader, enc, func(queue, ch, rate int) int {
+		if !started {
+			// The first sound says the format: the encoder is
+			// configured for it (after asking whether 10 ms packets
+			// can be had) while the next ones are dropped.
+			started = true
+			go func() {
+				cfg := map[string]any{"codec": "opus", "sampleRate": rate, "numberOfChannels": ch,
+					"bitrate": audioBitrate, "opus": map[string]any{"frameDuration": 10_000}}
+				if r, err := await(js.Global().Get("AudioEncoder").Call("isConfigSupported", cfg)); err != nil || !r.Get("supported").Bool() {
+					delete(cfg, "opus")
+				}
+				enc.Call("configure", cfg)
+				p.mu.Lock()
+				p.st.Channels = ch
+				p.mu.Unlock()
+			}()
+			return 0
 		}
 		p.mu.Lock()
-		live := p.live
-		p.mu.Unlock()
-		if live && enc.Get("state").String() == "configured" {
-			// Real time: a starved page drops sound rather than sending
-			// it later and later (the receivers conceal the gap).
-			if enc.Get("encodeQueueSize").Int() > maxAudioQueue {
-				p.mu.Lock()
-				p.st.AudioSkipped++
-				p.mu.Unlock()
-			} else {
-				enc.Call("encode", data)
-			}
+		defer p.mu.Unlock()
+		switch {
+		case !p.live || queue < 0:
+			return 0
+		case queue > maxAudioQueue:
+			// Real time: a starved page drops sound rather than
+			// sending it later and later (the receivers conceal the
+			// gap).
+			p.st.AudioSkipped++
+			return 0
 		}
-		data.Call("close")
-	}
+		return 1
+	})
 }
 
 // sendVideo writes the encoded frames of the current session: a keyframe
@@ -530,6 +539,8 @@ func (p *participant) sendVideo() {
 
 // sendAudio sends each Opus packet in a datagram of its own.
 func (p *participant) sendAudio() {
+	size := protocol.MaxPacket
+	staging := js.Global().Get("Uint8Array").New(size)
 	for e := range p.audioQ {
 		p.mu.Lock()
 		if !p.live {
@@ -543,22 +554,26 @@ func (p *participant) sendAudio() {
 			p.mu.Unlock()
 			continue
 		}
-		pkt := p.out.Audio.Opus(e.data, e.us)
 		w := p.dgramW
-		p.st.AudioPackets++
-		p.st.AudioBytes += int64(len(e.data))
-		p.mu.Unlock()
 		if ds := w.Get("desiredSize"); ds.Type() == js.TypeNumber && ds.Float() <= -float64(maxAudioQueue) {
 			// The datagram queue is that far past its high-water mark:
-			// drop, as the encoder's queue does.
-			p.mu.Lock()
+			// drop, as the encoder's queue does, before the packet takes
+			// a sequence number: the receivers see the sound jump
+			// ahead, not a loss they would wait for.
 			p.st.AudioSkipped++
 			p.mu.Unlock()
 			continue
 		}
-		u8 := js.Global().Get("Uint8Array").New(len(pkt))
-		js.CopyBytesToJS(u8, pkt)
-		w.Call("write", u8).Call("catch", p.ignore)
+		pkt := p.out.Audio.Opus(e.data, e.us)
+		p.st.AudioPackets++
+		p.st.AudioBytes += int64(len(e.data))
+		p.mu.Unlock()
+		if len(pkt) > size {
+			size = 2 * len(pkt)
+			staging = js.Global().Get("Uint8Array").New(size)
+		}
+		js.CopyBytesToJS(staging, pkt)
+		helpers.write.Invoke(w, staging, len(pkt))
 	}
 }
 

@@ -76,6 +76,102 @@ window.quicastPlayout = (node) => {
   };
 };
 
+// The Go program's per-packet paths cross into JavaScript with numbers and
+// the long-lived objects it already holds, through the functions below.
+// Every object or string that reaches Go is a js.Value with a finalizer,
+// and Go's garbage collector runs those finalizers in one batch: with a
+// few thousand made a second (a read's promise, result and bytes, a chunk
+// and its options, per packet) a call's page stalled 150–370 ms at every
+// collection, long enough to run its playout buffers dry.
+
+// quicastReadInto reads a ReadableStream's reader of Uint8Array chunks
+// (WebTransport datagrams) until it ends: each chunk is copied into buf
+// (cut at its length) and onChunk(byteLength) called, which copies it on
+// before returning. onEnd() when the stream ends or fails.
+window.quicastReadInto = async (reader, buf, onChunk, onEnd) => {
+  try {
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      const n = Math.min(value.byteLength, buf.byteLength);
+      buf.set(n === value.byteLength ? value : value.subarray(0, n));
+      onChunk(n);
+    }
+  } catch (e) {
+    // ended by the session's close: same as done
+  }
+  onEnd();
+};
+
+// quicastDecodeAudio / quicastDecodeVideo hand the first n bytes of buf to
+// a decoder as one chunk (W3C WebCodecs: the chunk copies them) stamped
+// `timestamp` µs.
+window.quicastDecodeAudio = (dec, timestamp, buf, n) =>
+  dec.decode(new EncodedAudioChunk({type: 'key', timestamp, data: buf.subarray(0, n)}));
+window.quicastDecodeVideo = (dec, key, timestamp, buf, n) =>
+  dec.decode(new EncodedVideoChunk({type: key ? 'key' : 'delta', timestamp, data: buf.subarray(0, n)}));
+
+// quicastAudioOutput returns an AudioDecoder's output function: for each
+// decoded AudioData, decoded(numberOfFrames, timestamp µs) answers how many
+// samples of lost audio to fill in before it (≥ 0; the data then goes to
+// playout.play) or −1 (not played: closed).
+window.quicastAudioOutput = (playout, decoded) => (data) => {
+  const conceal = decoded(data.numberOfFrames, data.timestamp);
+  if (conceal >= 0 && playout) playout.play(data, conceal); else data.close();
+};
+
+// quicastHeardAt returns the AudioContext time of the sample leaving the
+// loudspeaker agoMs before now, from the context's own (contextTime,
+// performanceTime) pair (W3C Web Audio getOutputTimestamp); 0 before the
+// output starts.
+window.quicastHeardAt = (ctx, agoMs) => {
+  const ts = ctx.getOutputTimestamp();
+  if (!(ts.contextTime > 0)) return 0;
+  return ts.contextTime + (performance.now() - agoMs - ts.performanceTime) / 1000;
+};
+
+// quicastEncodedOutput returns an encoder's output function: each chunk is
+// copied into holder.buf (a Uint8Array, replaced by a larger one when a
+// chunk does not fit) and encoded(byteLength, timestamp µs, key) called,
+// which copies it on before returning.
+window.quicastEncodedOutput = (holder, encoded) => (chunk) => {
+  const n = chunk.byteLength;
+  if (holder.buf.byteLength < n) holder.buf = new Uint8Array(2 * n);
+  chunk.copyTo(holder.buf);
+  encoded(n, chunk.timestamp, chunk.type === 'key' ? 1 : 0);
+};
+
+// quicastFeed reads a MediaStreamTrackProcessor's reader (VideoFrames or
+// AudioData) into an encoder until it ends. For each it asks
+// decide(queue, a, b): queue is the encoder's encodeQueueSize (−1 unless
+// configured), a×b the frame's displayWidth×displayHeight, or the sound's
+// numberOfChannels and sampleRate; the answer is 0 (drop), 1 (encode) or 2
+// (encode as a keyframe). onEnd() at the end.
+window.quicastFeed = async (reader, enc, decide, onEnd) => {
+  try {
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      const video = value.displayWidth !== undefined;
+      const d = decide(enc.state === 'configured' ? enc.encodeQueueSize : -1,
+        video ? value.displayWidth : value.numberOfChannels, video ? value.displayHeight : value.sampleRate);
+      if (d > 0 && enc.state === 'configured') {
+        if (video) enc.encode(value, {keyFrame: d === 2}); else enc.encode(value);
+      }
+      value.close();
+    }
+  } catch (e) {
+    // the track ended or the encoder closed: same as done
+  }
+  onEnd();
+};
+
+// quicastWrite writes the first n bytes of buf (copied) to a stream's
+// writer, a failure ignored (the session's end says why).
+window.quicastWrite = (writer, buf, n) => {
+  writer.write(buf.slice(0, n)).catch(() => {});
+};
+
 // quicastPeakLevel returns what reads an AnalyserNode's sound now: its
 // peak level in dBFS (−180 for silence).
 window.quicastPeakLevel = (analyser) => {
