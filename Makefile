@@ -11,6 +11,9 @@ BIN       := bin
 WASM_DIR  := viewer-wasm/web/static
 GOROOT    := $(shell $(GO) env GOROOT)
 TEST_TIMEOUT ?= 25m
+# The viewer's link flags: `make wasm WASM_LDFLAGS=` keeps its function
+# names, for a browser profile (QUICAST_PROFILE, relay/e2e).
+WASM_LDFLAGS ?= -s -w
 
 .PHONY: all build deps deps-build deps-gui wasm test test-short vet bench fuzz demo run clean
 
@@ -27,7 +30,7 @@ deps-gui:
 
 # The viewer: Go compiled to WebAssembly, embedded by the relay precompressed.
 wasm:
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WASM_DIR)/main.wasm ./viewer-wasm/cmd/player
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="$(WASM_LDFLAGS)" -o $(WASM_DIR)/main.wasm ./viewer-wasm/cmd/player
 	gzip -9 -n -k -f $(WASM_DIR)/main.wasm
 	cp -f $(GOROOT)/lib/wasm/wasm_exec.js $(WASM_DIR)/wasm_exec.js
 	@echo "viewer: $$(stat -c %s $(WASM_DIR)/main.wasm) bytes, $$(stat -c %s $(WASM_DIR)/main.wasm.gz) gzipped"

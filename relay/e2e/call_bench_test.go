@@ -4,6 +4,9 @@ import (
 	"context"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +26,9 @@ import (
 // of it: encoding its camera and microphone, decoding and playing the
 // other) and memory, and the relay's CPU. Chromium's fake microphone beeps
 // and its camera draws a clock, so the test source's flash-and-beep skew
-// is not available here: the skew is the clocks'.
+// is not available here: the skew is the clocks'. With $QUICAST_PROFILE set
+// to a directory, alice's main thread is profiled over the window
+// (alice.cpuprofile there) and its busiest functions logged.
 func BenchmarkBrowserCall(b *testing.B) {
 	size := callSize
 	if s := os.Getenv("QUICAST_CALL_SIZE"); s != "" {
@@ -78,6 +83,17 @@ func BenchmarkBrowserCall(b *testing.B) {
 			_, heard0[who], _ = otherStats(ctxs[who])
 		}
 		relay0, _ := load.ProcessUsage(r.proc.cmd.Process.Pid)
+		for _, who := range people {
+			// The main thread's long tasks (W3C Long Tasks: over 50 ms),
+			// each a stall of everything the page does.
+			eval[any](ctxs[who], `window.quicastLongTasks = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.quicastLongTasks.push(e.duration); }).observe({type: 'longtask'}); 1`)
+		}
+		profile := os.Getenv("QUICAST_PROFILE")
+		if profile != "" {
+			if err := browser.StartProfile(ctxs["alice"]); err != nil {
+				b.Fatalf("profile: %v", err)
+			}
+		}
 		start := time.Now()
 		mouth := map[string][]float64{}
 		skew := map[string][]float64{}
@@ -93,6 +109,18 @@ func BenchmarkBrowserCall(b *testing.B) {
 		}
 		tick.Stop()
 		elapsed := time.Since(start)
+		for _, who := range people {
+			lt, _ := eval[[]float64](ctxs[who], `window.quicastLongTasks`)
+			b.Logf("%s's main thread: %d long tasks (over 50 ms), longest %.0f ms", who, len(lt), slices.Max(append(lt, 0)))
+		}
+		if profile != "" {
+			path := filepath.Join(profile, "alice.cpuprofile")
+			top, err := browser.StopProfile(ctxs["alice"], path, 25)
+			if err != nil {
+				b.Fatalf("profile: %v", err)
+			}
+			b.Logf("alice's main thread, %s (own samples): %s", path, strings.Join(top, "; "))
+		}
 		relay1, _ := load.ProcessUsage(r.proc.cmd.Process.Pid)
 		var all, allSkew []float64
 		var g2g50, g2g95, target, cpuSum float64
