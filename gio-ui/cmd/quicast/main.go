@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"gioui.org/app"
@@ -37,10 +38,21 @@ func main() {
 	}()
 	go func() {
 		if err := ui.Run(w, u); err != nil {
-			fmt.Fprintln(os.Stderr, "quicast:", err)
+			fmt.Fprintln(os.Stderr, "quicast:", windowError(err, os.Getenv("DISPLAY")))
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}()
 	app.Main()
+}
+
+// windowError explains why the window could not open. Gio tries Wayland,
+// then the X server of $DISPLAY, and reports only the first failure, which
+// says nothing of the X server.
+func windowError(err error, display string) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "wayland:") && display != "" {
+		msg += "; the X server at DISPLAY=" + display + " could not be used either (is it running, and may this user connect to it?)"
+	}
+	return msg
 }
