@@ -131,8 +131,9 @@ func BenchmarkBrowserCall(b *testing.B) {
 			pub, _ := eval[publishStats](ctxs[who], `window.quicastPublishStats()`)
 			p0, h0 := pub0[who], heard0[who]
 			per := func(n int) float64 { return float64(n) / elapsed.Seconds() }
-			b.Logf("%s sent per s: %.0f audio packets, %.0f microphone chunks dropped, %.1f video frames (%.1f skipped); of the other's sound per s: %.0f frames decoded, %.0f ms played, %.0f ms starved, %.0f ms concealed",
+			b.Logf("%s sent per s: %.0f audio packets, %.0f microphone chunks dropped, %.1f video frames (%.1f skipped); stalls of over 60 ms in the window: %d of the microphone, %d of audio sent; of the other's sound per s: %.0f frames decoded, %.0f ms played, %.0f ms starved, %.0f ms concealed",
 				who, per(pub.AudioPackets-p0.AudioPackets), per(pub.AudioSkipped-p0.AudioSkipped), per(pub.VideoFrames-p0.VideoFrames), per(pub.FramesSkipped-p0.FramesSkipped),
+				pub.CaptureStalls-p0.CaptureStalls, pub.SendStalls-p0.SendStalls,
 				per(s.AudioFramesDecoded-h0.AudioFramesDecoded), per(s.AudioSamplesPlayed-h0.AudioSamplesPlayed)/48,
 				per(s.AudioSamplesStarved-h0.AudioSamplesStarved)/48, per(s.AudioSamplesConcealed-h0.AudioSamplesConcealed)/48)
 			u := browser.Usage(dirs[who])

@@ -42,6 +42,8 @@ type publishStats struct {
 	Keyframes        int    `json:"keyframes"`
 	AudioPackets     int    `json:"audioPackets"`
 	AudioSkipped     int    `json:"audioSkipped"`
+	CaptureStalls    int    `json:"captureStalls"` // gaps of over 60 ms between microphone chunks
+	SendStalls       int    `json:"sendStalls"`    // and between audio packets sent
 	FramesSkipped    int    `json:"framesSkipped"`
 	KeyframeRequests int    `json:"keyframeRequests"`
 	Viewers          int    `json:"viewers"`

@@ -29,6 +29,7 @@ const (
 	maxEncodeQueue   = 2                      // frames waiting in the VideoEncoder before the camera's are skipped
 	maxAudioQueue    = 5                      // chunks (10 ms or so each) waiting in the AudioEncoder before the microphone's are dropped
 	audioMaxAge      = 150 * time.Millisecond // sound not sent by then after encoding is dropped
+	stallGap         = 60 * time.Millisecond  // between microphone chunks or audio packets: a stall (pubStats)
 	videoMaxAge      = 400 * time.Millisecond // a frame not sent by then ends its group
 	audioBitrate     = 32_000                 // bit/s, Opus voice
 	syncInterval     = time.Second            // sender reports
@@ -52,9 +53,13 @@ type encoded struct {
 type pubStats struct {
 	VideoFrames, Keyframes, Groups, FramesSkipped int
 	AudioSkipped                                  int // microphone chunks dropped: the encoder or the datagram queue was behind
-	AudioPackets, KeyframeRequests, Viewers       int
-	VideoBytes, AudioBytes                        int64
-	Width, Height, Channels                       int
+	// Gaps of over stallGap between two microphone chunks reaching the
+	// page, and between two audio packets it sent: the receivers' buffers
+	// run dry when the page (or the browser under it) stalls that long.
+	CaptureStalls, SendStalls               int
+	AudioPackets, KeyframeRequests, Viewers int
+	VideoBytes, AudioBytes                  int64
+	Width, Height, Channels                 int
 }
 
 type participant struct {
@@ -427,6 +432,7 @@ func (p *participant) captureAudio(track js.Value) {
 		}
 	}()
 	started := false
+	var lastChunk time.Time
 	feed(reader, enc, func(queue, ch, rate int) int {
 		if !started {
 			// The first sound says the format: the encoder is
@@ -448,6 +454,11 @@ func (p *participant) captureAudio(track js.Value) {
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		now := time.Now()
+		if p.live && !lastChunk.IsZero() && now.Sub(lastChunk) > stallGap {
+			p.st.CaptureStalls++
+		}
+		lastChunk = now
 		switch {
 		case !p.live || queue < 0:
 			return 0
@@ -541,6 +552,7 @@ func (p *participant) sendVideo() {
 func (p *participant) sendAudio() {
 	size := protocol.MaxPacket
 	staging := js.Global().Get("Uint8Array").New(size)
+	var lastSent time.Time
 	for e := range p.audioQ {
 		p.mu.Lock()
 		if !p.live {
@@ -565,6 +577,10 @@ func (p *participant) sendAudio() {
 			continue
 		}
 		pkt := p.out.Audio.Opus(e.data, e.us)
+		if now := time.Now(); !lastSent.IsZero() && now.Sub(lastSent) > stallGap {
+			p.st.SendStalls++
+		}
+		lastSent = time.Now()
 		p.st.AudioPackets++
 		p.st.AudioBytes += int64(len(e.data))
 		p.mu.Unlock()
@@ -784,8 +800,8 @@ func (p *participant) statsObject() any {
 	return map[string]any{
 		"state": p.state, "message": p.message, "stream": p.stream,
 		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,
-		"audioSkipped": s.AudioSkipped,
-		"videoBytes":   s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
+		"audioSkipped": s.AudioSkipped, "captureStalls": s.CaptureStalls, "sendStalls": s.SendStalls,
+		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
 		"keyframeRequests": s.KeyframeRequests, "viewers": s.Viewers,
 		"width": s.Width, "height": s.Height, "channels": s.Channels,
 	}
