@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,10 @@ import (
 // relay runs in the benchmark's process: its CPU includes the sampling.
 // It fails when anyone stops seeing someone. $QUICAST_CALL_WINDOWS and
 // $QUICAST_CALL_BROWSERS (0–2 each, default 2) change who takes part.
+// With $QUICAST_PROFILE set to a directory, the first browser's main
+// thread is profiled over the first profileFor (NAME.cpuprofile there).
+const profileFor = 20 * time.Second
+
 func BenchmarkFourPersonCall(b *testing.B) {
 	d := 10 * time.Minute
 	if s := os.Getenv("QUICAST_CALL_DURATION"); s != "" {
@@ -142,9 +147,34 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	relay0, _ := load.ProcessUsage(os.Getpid())
 	b.Logf("%d windows and %d browsers see and hear each other; measuring for %v", windows, browsers, d)
 	start := time.Now()
+	// $QUICAST_PROFILE: the first browser's main thread is profiled over
+	// the first profileFor of the window.
+	var profiled *participant
+	if dir := os.Getenv("QUICAST_PROFILE"); dir != "" {
+		for _, p := range people {
+			if p.ctx != nil {
+				profiled = p
+				break
+			}
+		}
+		if profiled != nil {
+			if err := browser.StartProfile(profiled.ctx); err != nil {
+				b.Fatalf("profile: %v", err)
+			}
+		}
+	}
 	tick := time.NewTicker(5 * time.Second)
 	for time.Since(start) < d {
 		<-tick.C
+		if profiled != nil && time.Since(start) >= min(profileFor, d) {
+			path := filepath.Join(os.Getenv("QUICAST_PROFILE"), profiled.name+".cpuprofile")
+			top, err := browser.StopProfile(profiled.ctx, path, 25)
+			if err != nil {
+				b.Fatalf("profile: %v", err)
+			}
+			b.Logf("%s's main thread, %s (own samples): %s", profiled.name, path, strings.Join(top, "; "))
+			profiled = nil
+		}
 		for _, p := range people {
 			p.peakRSS = max(p.peakRSS, p.usage().RSS)
 			if p.ctx == nil {
