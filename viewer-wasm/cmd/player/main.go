@@ -3,6 +3,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -13,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall/js"
 	"time"
+	"unsafe"
 
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/viewer-wasm/player"
@@ -52,7 +55,7 @@ const (
 	// playout buffer run dry. At 100 packets/s the max age above bounds
 	// the queue first.
 	datagramQueue = 256
-	maxDatagram   = 64 << 10    // bytes: more than any QUIC datagram
+	datagramRing  = 256 << 10   // bytes of datagrams between two drains (8 ms: ~1 kB of audio)
 	gcEvery       = time.Second // see collect
 	keyframeEvery = time.Second // at most one keyframe request per this
 	// The player reports its figures every heartbeat and the relay answers;
@@ -67,12 +70,12 @@ const (
 // finalizer that Go's garbage collector runs in one batch with thousands
 // of others, stalling the page (app.js says by how much).
 var helpers struct {
-	readInto, decodeAudio, decodeVideo, audioOutput, heardAt, encodedOutput, feed, write js.Value
+	readRing, decodeAudio, decodeVideo, audioOutput, heardAt, encodedOutput, feed, write js.Value
 }
 
 func loadHelpers() {
 	g := js.Global()
-	helpers.readInto = g.Get("quicastReadInto")
+	helpers.readRing = g.Get("quicastReadRing")
 	helpers.decodeAudio = g.Get("quicastDecodeAudio")
 	helpers.decodeVideo = g.Get("quicastDecodeVideo")
 	helpers.audioOutput = g.Get("quicastAudioOutput")
@@ -224,7 +227,7 @@ type Player struct {
 	audioCtx   js.Value
 	videoPkts  chan groupPacket
 	catalogs   chan struct{} // a new broadcast: the video loop looks at the packets it held
-	audioPkts  chan datagram
+	ring       []byte        // the session's datagrams, written by static/app.js quicastReadRing
 	funcs      []js.Func
 	ignore     js.Func
 	done       chan struct{} // closed by stop
@@ -298,6 +301,7 @@ type stats struct {
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	DecodeErrors                                     int
 	BadDatagrams                                     int // audio datagrams that could not be parsed
+	DatagramsDropped                                 int // audio datagrams with no room left between two drains
 }
 
 // view is what a player draws on and reports to: the watch page, or a
@@ -332,7 +336,6 @@ func newPlayer(stream string, v view) *Player {
 		catalogs:  make(chan struct{}, 1),
 		arrived:   map[int64]time.Time{},
 		marks:     map[string]float64{},
-		audioPkts: make(chan datagram, 256),
 		done:      make(chan struct{}),
 		renderer:  v.renderer,
 	}
@@ -442,11 +445,6 @@ func main() {
 }
 
 // datagram is an audio packet and when it arrived.
-type datagram struct {
-	b  []byte
-	at time.Time
-}
-
 // drawn is a frame handed to the render worker.
 type drawn struct {
 	ts     int64
@@ -1030,41 +1028,52 @@ func (p *Player) groupLoop(stream js.Value) {
 }
 
 // datagramLoop reads the session's datagrams until it ends, through
-// static/app.js quicastReadInto: the bytes come over in one staging array,
-// and no js.Value is made per datagram.
+// static/app.js quicastReadRing: into a buffer in this program's memory,
+// drained by drainAudio at every tick, with no call into Go per datagram
+// (each costs the runtime an event and js.Values to finalize).
 func (p *Player) datagramLoop(r js.Value) {
-	staging := js.Global().Get("Uint8Array").New(maxDatagram)
-	ended := make(chan struct{})
-	onChunk := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		b := make([]byte, args[0].Int())
-		js.CopyBytesToGo(b, staging)
-		p.datagram(b, time.Now())
-		return nil
-	})
-	defer onChunk.Release()
-	onEnd := js.FuncOf(func(js.Value, []js.Value) any { close(ended); return nil })
-	defer onEnd.Release()
-	helpers.readInto.Invoke(r, staging, onChunk, onEnd)
-	<-ended
+	ring := make([]byte, datagramRing)
+	p.mu.Lock()
+	p.ring = ring
+	p.mu.Unlock()
+	await(helpers.readRing.Invoke(r, uintptr(unsafe.Pointer(&ring[0])), len(ring)))
+	p.mu.Lock()
+	p.drainRing()
+	if len(p.ring) > 0 && &p.ring[0] == &ring[0] { // not a newer session's
+		p.ring = nil
+	}
+	p.mu.Unlock()
+	runtime.KeepAlive(ring)
 }
 
-// datagram takes one datagram that arrived at at: one RTP packet, or
-// several the relay bundled (protocol §3.4), for the jitter buffer. It
-// keeps b.
-func (p *Player) datagram(b []byte, at time.Time) {
-	p.mu.Lock()
-	p.bytes += int64(len(b))
-	p.mu.Unlock()
-	if err := protocol.SplitDatagram(b, func(pkt []byte) {
-		select {
-		case p.audioPkts <- datagram{b: pkt, at: at}:
-		default:
-		}
-	}); err != nil {
-		p.mu.Lock()
-		p.s.BadDatagrams++
-		p.mu.Unlock()
+// drainRing takes the datagrams quicastReadRing wrote since the last
+// drain: each one RTP packet or several the relay bundled (protocol
+// §3.4), for the jitter buffer. Called with p.mu held.
+func (p *Player) drainRing() {
+	ring := p.ring
+	if ring == nil {
+		return
 	}
+	w := int(binary.LittleEndian.Uint32(ring[0:]))
+	p.s.DatagramsDropped = int(binary.LittleEndian.Uint32(ring[4:]))
+	ssrc := p.bc.AudioSSRC()
+	for off := 16; off+10 <= 16+w; {
+		n := int(binary.LittleEndian.Uint16(ring[off:]))
+		at := time.UnixMicro(int64(math.Float64frombits(binary.LittleEndian.Uint64(ring[off+2:])) * 1000))
+		b := bytes.Clone(ring[off+10 : off+10+n]) // the jitter buffer keeps the payloads
+		off += 10 + n
+		p.bytes += int64(n)
+		if err := protocol.SplitDatagram(b, func(pkt []byte) {
+			h, payload, err := protocol.ParseRTP(pkt)
+			if err != nil || h.SSRC != ssrc || ssrc == 0 {
+				return // another broadcast's, or not RTP
+			}
+			p.jitter.Push(h.SequenceNumber, h.Timestamp, at, payload)
+		}); err != nil {
+			p.s.BadDatagrams++
+		}
+	}
+	binary.LittleEndian.PutUint32(ring[0:], 0)
 }
 
 // videoLoop reassembles frames of the current broadcast and feeds the
@@ -1263,20 +1272,7 @@ func (p *Player) show(now time.Time) {
 func (p *Player) drainAudio(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ssrc := p.bc.AudioSSRC()
-	for {
-		select {
-		case d := <-p.audioPkts:
-			h, payload, err := protocol.ParseRTP(d.b)
-			if err != nil || h.SSRC != ssrc || ssrc == 0 {
-				continue // another broadcast's, or not RTP
-			}
-			p.jitter.Push(h.SequenceNumber, h.Timestamp, d.at, payload)
-			continue
-		default:
-		}
-		break
-	}
+	p.drainRing()
 	for {
 		_, ts, payload, ok := p.jitter.Pop(now)
 		if !ok {
@@ -1413,7 +1409,7 @@ func (p *Player) statsObject() any {
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P95()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS,
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
-		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "decodeErrors": s.DecodeErrors,
+		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
 		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
 		"latencyNetworkMs": ms(s.Latency.Network), "latencyDecodeMs": ms(s.Latency.Decode),

@@ -84,23 +84,37 @@ window.quicastPlayout = (node) => {
 // and its options, per packet) a call's page stalled 150–370 ms at every
 // collection, long enough to run its playout buffers dry.
 
-// quicastReadInto reads a ReadableStream's reader of Uint8Array chunks
-// (WebTransport datagrams) until it ends: each chunk is copied into buf
-// (cut at its length) and onChunk(byteLength) called, which copies it on
-// before returning. onEnd() when the stream ends or fails.
-window.quicastReadInto = async (reader, buf, onChunk, onEnd) => {
-  try {
-    for (;;) {
-      const {value, done} = await reader.read();
-      if (done) break;
-      const n = Math.min(value.byteLength, buf.byteLength);
-      buf.set(n === value.byteLength ? value : value.subarray(0, n));
-      onChunk(n);
+// quicastReadRing reads a reader of datagrams into a buffer in the Go
+// program's own memory (window.quicastMemory, its WebAssembly.Memory; the
+// buffer at addr, size bytes), which the program drains at its own pace:
+// no call into Go per datagram. The buffer, little endian: bytes 0–3 how
+// many bytes of records follow byte 16 (the program sets it back to 0
+// when it drains them), 4–7 datagrams dropped for want of room; then per
+// datagram its length (uint16), its arrival (float64, ms since the epoch)
+// and its bytes. The promise settles when the stream ends.
+window.quicastReadRing = async (reader, addr, size) => {
+  const mem = window.quicastMemory;
+  let dv = null;
+  for (;;) {
+    let r;
+    try {
+      r = await reader.read();
+    } catch (e) {
+      return; // ended by the session's close: same as done
     }
-  } catch (e) {
-    // ended by the session's close: same as done
+    if (r.done) return;
+    const value = r.value, n = value.byteLength, at = performance.timeOrigin + performance.now();
+    if (!dv || dv.buffer !== mem.buffer) dv = new DataView(mem.buffer, addr, size); // the memory grew
+    const w = dv.getUint32(0, true);
+    if (16 + w + 10 + n > size) {
+      dv.setUint32(4, dv.getUint32(4, true) + 1, true);
+      continue;
+    }
+    dv.setUint16(16 + w, n, true);
+    dv.setFloat64(16 + w + 2, at, true);
+    new Uint8Array(mem.buffer, addr + 16 + w + 10, n).set(value);
+    dv.setUint32(0, w + 10 + n, true);
   }
-  onEnd();
 };
 
 // quicastDecodeAudio / quicastDecodeVideo hand the first n bytes of buf to

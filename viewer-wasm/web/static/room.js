@@ -66,7 +66,9 @@
     return {ctx: audio, node, level: window.quicastPeakLevel(analyser), playout: window.quicastPlayout(node)};
   };
 
-  go.run((await wasm).instance);
+  const instance = (await wasm).instance;
+  window.quicastMemory = instance.exports.mem; // static/app.js quicastReadRing writes into it
+  go.run(instance);
   if (joinWanted) window.quicastJoin();
 
   // Participants, by stream; a tile goes after two polls without them.

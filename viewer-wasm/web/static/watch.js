@@ -101,6 +101,7 @@
   marks.audioReady = performance.now();
   const res = await wasm;
   marks.wasmReady = performance.now();
+  window.quicastMemory = res.instance.exports.mem; // static/app.js quicastReadRing writes into it
   go.run(res.instance);
 })().catch(e => {
   document.body.dataset.state = 'error';
