@@ -3,8 +3,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -1032,7 +1030,7 @@ func (p *Player) groupLoop(stream js.Value) {
 // drained by drainAudio at every tick, with no call into Go per datagram
 // (each costs the runtime an event and js.Values to finalize).
 func (p *Player) datagramLoop(r js.Value) {
-	ring := make([]byte, datagramRing)
+	ring := make([]byte, datagramRing) // player.DatagramBuffer
 	p.mu.Lock()
 	p.ring = ring
 	p.mu.Unlock()
@@ -1047,22 +1045,15 @@ func (p *Player) datagramLoop(r js.Value) {
 }
 
 // drainRing takes the datagrams quicastReadRing wrote since the last
-// drain: each one RTP packet or several the relay bundled (protocol
-// §3.4), for the jitter buffer. Called with p.mu held.
+// drain (player.DrainDatagrams): each one RTP packet or several the relay
+// bundled (protocol §3.4), for the jitter buffer. Called with p.mu held.
 func (p *Player) drainRing() {
-	ring := p.ring
-	if ring == nil {
+	if p.ring == nil {
 		return
 	}
-	w := int(binary.LittleEndian.Uint32(ring[0:]))
-	p.s.DatagramsDropped = int(binary.LittleEndian.Uint32(ring[4:]))
 	ssrc := p.bc.AudioSSRC()
-	for off := 16; off+10 <= 16+w; {
-		n := int(binary.LittleEndian.Uint16(ring[off:]))
-		at := time.UnixMicro(int64(math.Float64frombits(binary.LittleEndian.Uint64(ring[off+2:])) * 1000))
-		b := bytes.Clone(ring[off+10 : off+10+n]) // the jitter buffer keeps the payloads
-		off += 10 + n
-		p.bytes += int64(n)
+	dropped, err := player.DrainDatagrams(p.ring, func(b []byte, at time.Time) {
+		p.bytes += int64(len(b))
 		if err := protocol.SplitDatagram(b, func(pkt []byte) {
 			h, payload, err := protocol.ParseRTP(pkt)
 			if err != nil || h.SSRC != ssrc || ssrc == 0 {
@@ -1072,8 +1063,11 @@ func (p *Player) drainRing() {
 		}); err != nil {
 			p.s.BadDatagrams++
 		}
+	})
+	p.s.DatagramsDropped = dropped
+	if err != nil {
+		p.s.BadDatagrams++
 	}
-	binary.LittleEndian.PutUint32(ring[0:], 0)
 }
 
 // videoLoop reassembles frames of the current broadcast and feeds the

@@ -87,11 +87,12 @@ window.quicastPlayout = (node) => {
 // quicastReadRing reads a reader of datagrams into a buffer in the Go
 // program's own memory (window.quicastMemory, its WebAssembly.Memory; the
 // buffer at addr, size bytes), which the program drains at its own pace:
-// no call into Go per datagram. The buffer, little endian: bytes 0–3 how
-// many bytes of records follow byte 16 (the program sets it back to 0
-// when it drains them), 4–7 datagrams dropped for want of room; then per
-// datagram its length (uint16), its arrival (float64, ms since the epoch)
-// and its bytes. The promise settles when the stream ends.
+// no call into Go per datagram. The buffer (viewer-wasm/player
+// DatagramBuffer; AppendDatagram there writes it the same way), little
+// endian: bytes 0–3 how many bytes of records follow byte 16 (the program
+// sets it back to 0 when it drains them), 4–7 datagrams dropped for want
+// of room; then per datagram its length (uint16), its arrival (float64, ms
+// since the epoch) and its bytes. The promise settles when the stream ends.
 window.quicastReadRing = async (reader, addr, size) => {
   const mem = window.quicastMemory;
   let dv = null;
@@ -106,7 +107,7 @@ window.quicastReadRing = async (reader, addr, size) => {
     const value = r.value, n = value.byteLength, at = performance.timeOrigin + performance.now();
     if (!dv || dv.buffer !== mem.buffer) dv = new DataView(mem.buffer, addr, size); // the memory grew
     const w = dv.getUint32(0, true);
-    if (16 + w + 10 + n > size) {
+    if (n > 0xffff || 16 + w + 10 + n > size) { // a uint16 length; no room
       dv.setUint32(4, dv.getUint32(4, true) + 1, true);
       continue;
     }
