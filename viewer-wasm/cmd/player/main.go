@@ -442,7 +442,6 @@ func main() {
 	select {}
 }
 
-// datagram is an audio packet and when it arrived.
 // drawn is a frame handed to the render worker.
 type drawn struct {
 	ts     int64

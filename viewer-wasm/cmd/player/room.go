@@ -454,11 +454,9 @@ func (p *participant) captureAudio(track js.Value) {
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		now := time.Now()
-		if p.live && !lastChunk.IsZero() && now.Sub(lastChunk) > stallGap {
+		if stalled(&lastChunk, time.Now()) && p.live {
 			p.st.CaptureStalls++
 		}
-		lastChunk = now
 		switch {
 		case !p.live || queue < 0:
 			return 0
@@ -548,6 +546,14 @@ func (p *participant) sendVideo() {
 	}
 }
 
+// stalled records now as the latest of a steady stream of events (*last)
+// and reports whether it came more than stallGap after the one before.
+func stalled(last *time.Time, now time.Time) bool {
+	gap := !last.IsZero() && now.Sub(*last) > stallGap
+	*last = now
+	return gap
+}
+
 // sendAudio sends each Opus packet in a datagram of its own.
 func (p *participant) sendAudio() {
 	size := protocol.MaxPacket
@@ -577,10 +583,9 @@ func (p *participant) sendAudio() {
 			continue
 		}
 		pkt := p.out.Audio.Opus(e.data, e.us)
-		if now := time.Now(); !lastSent.IsZero() && now.Sub(lastSent) > stallGap {
+		if stalled(&lastSent, time.Now()) {
 			p.st.SendStalls++
 		}
-		lastSent = time.Now()
 		p.st.AudioPackets++
 		p.st.AudioBytes += int64(len(e.data))
 		p.mu.Unlock()

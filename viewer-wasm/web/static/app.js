@@ -95,6 +95,7 @@ window.quicastPlayout = (node) => {
 // since the epoch) and its bytes. The promise settles when the stream ends.
 window.quicastReadRing = async (reader, addr, size) => {
   const mem = window.quicastMemory;
+  const HEADER = 16, RECORD = 10; // bytes: before the first record, of a record before its datagram
   let dv = null;
   for (;;) {
     let r;
@@ -107,14 +108,14 @@ window.quicastReadRing = async (reader, addr, size) => {
     const value = r.value, n = value.byteLength, at = performance.timeOrigin + performance.now();
     if (!dv || dv.buffer !== mem.buffer) dv = new DataView(mem.buffer, addr, size); // the memory grew
     const w = dv.getUint32(0, true);
-    if (n > 0xffff || 16 + w + 10 + n > size) { // a uint16 length; no room
+    if (n > 0xffff || HEADER + w + RECORD + n > size) { // a uint16 length; no room
       dv.setUint32(4, dv.getUint32(4, true) + 1, true);
       continue;
     }
-    dv.setUint16(16 + w, n, true);
-    dv.setFloat64(16 + w + 2, at, true);
-    new Uint8Array(mem.buffer, addr + 16 + w + 10, n).set(value);
-    dv.setUint32(0, w + 10 + n, true);
+    dv.setUint16(HEADER + w, n, true);
+    dv.setFloat64(HEADER + w + 2, at, true);
+    new Uint8Array(mem.buffer, addr + HEADER + w + RECORD, n).set(value);
+    dv.setUint32(0, w + RECORD + n, true);
   }
 };
 
