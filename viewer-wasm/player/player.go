@@ -79,6 +79,38 @@ func (t *AudioTimeline) Gap(ts int64) int {
 	return int(g)
 }
 
+// Next records the n samples of the packet at extended RTP timestamp ts,
+// handed to the decoder on their way to the playout, after the time of the
+// packets lost before it (Gap), and returns how many samples that is: what
+// the playout fills in (conceals) before the packet's sound. Recorded when
+// the packet goes to the decoder, in decode order: a WebCodecs AudioDecoder
+// gives one AudioData per Opus packet in that order (W3C WebCodecs §3) but
+// may stamp them by counting samples from the first (Chromium does), which
+// would hide the gap.
+func (t *AudioTimeline) Next(ts int64, n int) (conceal int) {
+	if conceal = t.Gap(ts); conceal > 0 {
+		t.Add(ts-int64(conceal), conceal)
+	}
+	t.Add(ts, n)
+	return conceal
+}
+
+// Cut forgets the last n samples recorded: handed to a decoder that gave
+// them up (reset, or closed by an error) instead of to the playout.
+func (t *AudioTimeline) Cut(n int) {
+	left := int64(n)
+	for left > 0 && len(t.chunks) > 0 {
+		c := &t.chunks[len(t.chunks)-1]
+		k := min(left, c.n)
+		c.n -= k
+		t.total -= k
+		left -= k
+		if c.n == 0 {
+			t.chunks = t.chunks[:len(t.chunks)-1]
+		}
+	}
+}
+
 // At returns the extended RTP timestamp of the sample at read position
 // played.
 func (t *AudioTimeline) At(played int64) (int64, bool) {
@@ -93,46 +125,6 @@ func (t *AudioTimeline) At(played int64) (int64, bool) {
 	}
 	return 0, false
 }
-
-// DecodeQueue remembers the extended RTP timestamps of the audio packets
-// handed to a WebCodecs AudioDecoder, in order, until their output comes
-// back. The decoder gives one AudioData per Opus packet, in decode order
-// (W3C WebCodecs §3), but the browser may stamp them by counting samples
-// from the first chunk (Chromium does): after a packet lost on the network
-// or dropped by the sender, every later output would be stamped early by
-// the missing audio, the gap would go unconcealed and the audio clock would
-// fall behind the video by that much more each time. The queue says which
-// packet each output is.
-type DecodeQueue struct {
-	ts []int64
-}
-
-// maxDecoding bounds a DecodeQueue: a decoder that never gives outputs
-// back (closed by an error) does not grow it forever.
-const maxDecoding = 256
-
-// Push records a packet of extended RTP timestamp ts handed to the decoder.
-func (q *DecodeQueue) Push(ts int64) {
-	if len(q.ts) >= maxDecoding {
-		q.ts = q.ts[:copy(q.ts, q.ts[maxDecoding/2:])]
-	}
-	q.ts = append(q.ts, ts)
-}
-
-// Pop returns the timestamp of the oldest packet not given back yet; false
-// when there is none (the output is not one of ours).
-func (q *DecodeQueue) Pop() (int64, bool) {
-	if len(q.ts) == 0 {
-		return 0, false
-	}
-	ts := q.ts[0]
-	q.ts = q.ts[1:]
-	return ts, true
-}
-
-// Reset forgets every packet: the decoder was reset or closed, and its
-// outputs will not come.
-func (q *DecodeQueue) Reset() { q.ts = q.ts[:0] }
 
 // Pending is a decoded video frame waiting for its time.
 type Pending struct {

@@ -75,54 +75,44 @@ func TestAudioTimelineGap(t *testing.T) {
 	}
 }
 
-// An Opus packet lost between two decoded ones: the outputs keep their own
-// packets' timestamps, whatever the decoder stamps them with, so the
-// timeline sees the gap and conceals it.
-func TestDecodeQueueKeepsLostPacketsGap(t *testing.T) {
-	var q DecodeQueue
+// An Opus packet lost between two decoded ones: the packets keep their own
+// timestamps, whatever the decoder stamps its outputs with, so the timeline
+// sees the gap and the playout conceals it.
+func TestAudioTimelineNextConcealsLostPackets(t *testing.T) {
 	var tl AudioTimeline
+	var conceal []int
 	for _, ts := range []int64{0, 480, 1440} { // the packet at 960 never came
-		q.Push(ts)
+		conceal = append(conceal, tl.Next(ts, 480))
 	}
-	for range 3 {
-		ts, ok := q.Pop()
-		if !ok {
-			t.Fatal("an output without its packet")
-		}
-		if g := tl.Gap(ts); g > 0 {
-			tl.Add(ts-int64(g), g)
-		}
-		tl.Add(ts, 480)
+	if conceal[0] != 0 || conceal[1] != 0 || conceal[2] != 480 {
+		t.Errorf("concealed %v, want [0 0 480]: the lost packet's time before the third", conceal)
 	}
 	if got, ok := tl.At(1500); !ok || got != 1500 {
 		t.Errorf("the sample 1500 after the start has RTP timestamp %d (%v), want 1500: the gap was not kept", got, ok)
 	}
-	if _, ok := q.Pop(); ok {
-		t.Error("an output popped that was never decoded")
-	}
 }
 
-func TestDecodeQueueResetAndBound(t *testing.T) {
-	var q DecodeQueue
-	q.Push(1)
-	q.Reset()
-	if _, ok := q.Pop(); ok {
-		t.Error("a packet left after Reset")
+// Packets handed to a decoder that is then reset never reach the playout:
+// the timeline forgets them, so the read positions after map to the
+// packets that did play.
+func TestAudioTimelineCut(t *testing.T) {
+	var tl AudioTimeline
+	tl.Next(0, 480)
+	tl.Next(480, 480)
+	tl.Next(1440, 480)      // 480 concealed before it
+	tl.Cut(480 + 480 + 200) // the third packet, its concealment and 200 of the second
+	if got, ok := tl.At(500); !ok || got != 500 {
+		t.Errorf("At(500) = %d, %v after the cut: want 500, inside the second packet", got, ok)
 	}
-	for i := range int64(1000) {
-		q.Push(i)
+	if got, ok := tl.At(900); !ok || got != 760 {
+		t.Errorf("At(900) = %d, %v after the cut: want 760, the second packet's last sample left", got, ok)
 	}
-	first, _ := q.Pop()
-	n := 1
-	last := first
-	for ts, ok := q.Pop(); ok; ts, ok = q.Pop() {
-		if ts != last+1 {
-			t.Fatalf("out of order: %d after %d", ts, last)
-		}
-		last = ts
-		n++
+	tl.Next(100_000, 480)
+	if got, ok := tl.At(760 + 10); !ok || got != 100_010 {
+		t.Errorf("At(770) = %d, %v: want 100010, the packet after the cut follows on at position 760", got, ok)
 	}
-	if n > maxDecoding || last != 999 {
-		t.Errorf("held %d packets, the last %d: want at most %d, the newest 999", n, last, maxDecoding)
+	tl.Cut(1 << 20)
+	if _, ok := tl.At(0); ok {
+		t.Error("a timeline cut of everything still maps a position")
 	}
 }

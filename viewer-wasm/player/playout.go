@@ -101,6 +101,10 @@ func (p *PlayoutTarget) Update(now time.Time, jitter time.Duration, underruns in
 	return min(max(minD+3*jitter+p.margin+p.sync, minD), maxD)
 }
 
+// Margin returns the target's terms besides Min and the jitter: the
+// underruns' margin and the video's sync term.
+func (p *PlayoutTarget) Margin() (underruns, sync time.Duration) { return p.margin, p.sync }
+
 // Lateness keeps how late the last video frames came against the audio
 // clock (decoded at − when the audio reached the frame's time; negative:
 // early) and gives a high percentile of it for PlayoutTarget.Update: the

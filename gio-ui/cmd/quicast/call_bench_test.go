@@ -32,7 +32,9 @@ import (
 // It fails when anyone stops seeing someone. $QUICAST_CALL_WINDOWS and
 // $QUICAST_CALL_BROWSERS (0–2 each, default 2) change who takes part.
 // With $QUICAST_PROFILE set to a directory, the first browser's main
-// thread is profiled over the first profileFor (NAME.cpuprofile there).
+// thread is profiled over the first profileFor (NAME.cpuprofile there);
+// with $QUICAST_TRACE, a Chrome trace of it is taken instead
+// (NAME.trace.json) and its main thread's time summed per task.
 const profileFor = 20 * time.Second
 
 func BenchmarkFourPersonCall(b *testing.B) {
@@ -163,9 +165,36 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 			}
 		}
 	}
+	// $QUICAST_TRACE: a Chrome trace of the first browser over the
+	// first profileFor, summed per task on its busiest main thread.
+	var trace *browser.Trace
+	var traced *participant
+	if dir := os.Getenv("QUICAST_TRACE"); dir != "" {
+		for _, p := range people {
+			if p.ctx != nil {
+				traced = p
+				break
+			}
+		}
+		if traced != nil {
+			var err error
+			if trace, err = browser.StartTrace(traced.ctx); err != nil {
+				b.Fatalf("trace: %v", err)
+			}
+		}
+	}
 	tick := time.NewTicker(5 * time.Second)
 	for time.Since(start) < d {
 		<-tick.C
+		if trace != nil && time.Since(start) >= min(profileFor, d) {
+			path := filepath.Join(os.Getenv("QUICAST_TRACE"), traced.name+".trace.json")
+			top, err := trace.Stop(path, 40)
+			if err != nil {
+				b.Fatalf("trace: %v", err)
+			}
+			b.Logf("%s's main thread, %s (own time):\n%s", traced.name, path, strings.Join(top, "\n"))
+			trace = nil
+		}
 		if profiled != nil && time.Since(start) >= min(profileFor, d) {
 			path := filepath.Join(os.Getenv("QUICAST_PROFILE"), profiled.name+".cpuprofile")
 			top, err := browser.StopProfile(profiled.ctx, path, 25)

@@ -230,6 +230,9 @@ type Stats struct {
 	BitrateKbps         float64 `json:"bitrateKbps"`
 	PlayoutDelayMS      float64 `json:"playoutDelayMs"` // audio buffered in the worklet
 	TargetDelayMS       float64 `json:"targetDelayMs"`  // what the latency controller holds it at
+	TargetMarginMS      float64 `json:"targetMarginMs"` // of the target: added for underruns
+	TargetSyncMS        float64 `json:"targetSyncMs"`   // of the target: added for video later than the audio
+	JitterMS            float64 `json:"jitterMs"`       // interarrival jitter of the audio (RFC 3550 §6.4.1)
 	OutputLatencyMS     float64 `json:"outputLatencyMs"`
 	AudioSamplesTrimmed int     `json:"audioSamplesTrimmed"` // skipped in silence or played fast to keep the target
 	// Glass-to-glass: capture at the sender to drawn on the canvas.

@@ -68,7 +68,7 @@ const (
 // finalizer that Go's garbage collector runs in one batch with thousands
 // of others, stalling the page (app.js says by how much).
 var helpers struct {
-	readRing, decodeAudio, decodeVideo, audioOutput, heardAt, encodedOutput, feed, write js.Value
+	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, write js.Value
 }
 
 func loadHelpers() {
@@ -76,7 +76,8 @@ func loadHelpers() {
 	helpers.readRing = g.Get("quicastReadRing")
 	helpers.decodeAudio = g.Get("quicastDecodeAudio")
 	helpers.decodeVideo = g.Get("quicastDecodeVideo")
-	helpers.audioOutput = g.Get("quicastAudioOutput")
+	helpers.audioDecoder = g.Get("quicastAudioDecoder")
+	helpers.audioForget = g.Get("quicastAudioForget")
 	helpers.heardAt = g.Get("quicastHeardAt")
 	helpers.encodedOutput = g.Get("quicastEncodedOutput")
 	helpers.feed = g.Get("quicastFeed")
@@ -220,6 +221,7 @@ type Player struct {
 	staging  js.Value
 
 	vdec, adec js.Value
+	audioDec   js.Value // static/app.js quicastAudioDecoder's state: adec and the plan of its outputs
 	audioNode  js.Value
 	playout    js.Value // {play(audioData, conceal), reset(epoch)}: static/app.js quicastPlayout
 	audioCtx   js.Value
@@ -249,7 +251,6 @@ type Player struct {
 	vdecCodec      string // what vdec is configured for
 	vdecUsed       bool   // it was given a chunk since
 	adecConfigured bool
-	decoding       player.DecodeQueue // the RTP timestamps of the packets in the AudioDecoder
 	ctrlWriter     js.Value
 	lastKeyReq     time.Time
 	lastCtrl       time.Time // when the relay last sent a control message
@@ -266,6 +267,11 @@ type Player struct {
 	marks          map[string]float64 // first time each start-up step happened, ms since navigation
 	targetSent     time.Duration
 	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
+
+	ticks struct { // when tick last did its slower work; only tick touches them
+		lastRate, lastOverlay, lastShow time.Time
+		lastBytes                       int64
+	}
 }
 
 type pendingFrame struct {
@@ -299,6 +305,7 @@ type stats struct {
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	DecodeErrors                                     int
 	BadDatagrams                                     int // audio datagrams that could not be parsed
+	BadAudioPackets                                  int // RTP packets of the audio track that are no Opus packet (RFC 6716 §3.4)
 	DatagramsDropped                                 int // audio datagrams with no room left between two drains
 }
 
@@ -351,7 +358,7 @@ func newPlayer(stream string, v view) *Player {
 func (p *Player) start() {
 	go p.run()
 	go p.videoLoop()
-	go p.renderLoop()
+	clock.add(p)
 }
 
 // stop closes the session, ends the loops and lets the decoders, the
@@ -359,6 +366,7 @@ func (p *Player) start() {
 func (p *Player) stop() {
 	p.stopOnce.Do(func() {
 		close(p.done)
+		clock.remove(p)
 		p.mu.Lock()
 		wt := p.wt
 		for _, f := range p.pending {
@@ -630,20 +638,24 @@ func (p *Player) setupDecoders() {
 			go p.requestKeyframe()
 		}),
 	})
-	decoded := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		return p.audioDecoded(args[0].Int(), args[1].Float())
-	})
-	p.funcs = append(p.funcs, decoded)
-	p.adec = js.Global().Get("AudioDecoder").New(map[string]any{
-		"output": helpers.audioOutput.Invoke(p.playout, decoded),
-		"error": p.fn(func(args []js.Value) {
-			p.mu.Lock()
-			p.s.DecodeErrors++
-			p.adecConfigured = false
-			p.decoding.Reset()
-			p.mu.Unlock()
-		}),
-	})
+	p.setupAudioDecoder()
+}
+
+// setupAudioDecoder makes the AudioDecoder (static/app.js
+// quicastAudioDecoder: its outputs go to the playout as drainAudio planned
+// them), anew after an error closed it.
+func (p *Player) setupAudioDecoder() {
+	p.audioDec = helpers.audioDecoder.Invoke(p.playout, p.fn(func(args []js.Value) {
+		lost := helpers.audioForget.Invoke(p.audioDec).Int()
+		p.mu.Lock()
+		p.s.DecodeErrors++
+		p.adecConfigured = false
+		if p.bc != nil {
+			p.bc.Timeline.Cut(lost) // never reaching the playout
+		}
+		p.mu.Unlock()
+	}), p.audioDec)
+	p.adec = p.audioDec.Get("dec")
 }
 
 // configureVideo (re)configures the video decoder for codec, making a new
@@ -664,35 +676,6 @@ func (p *Player) configureVideo(codec string) {
 	p.mu.Lock()
 	p.vdecConfigured, p.vdecCodec, p.vdecUsed = true, codec, false
 	p.mu.Unlock()
-}
-
-// audioDecoded takes the AudioDecoder's output of n samples stamped tsUS
-// (static/app.js quicastAudioOutput): it records their media time and
-// returns how many samples of lost audio to fill in before them, or −1
-// while the browser does not play audio (autoplay rules): counted and let
-// go, so that nothing piles up before the unmute.
-func (p *Player) audioDecoded(n int, tsUS float64) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.s.AudioFramesDecoded++
-	extTS, ok := p.decoding.Pop()
-	if !ok {
-		extTS = int64(tsUS * 6 / 125)
-	}
-	if !p.audioOn || !p.playout.Truthy() || p.bc == nil {
-		p.s.AudioSamplesMuted += n
-		return -1
-	}
-	// Packets the jitter buffer gave up on: the worklet fills their
-	// time with the sound before them, faded out (concealment), so
-	// the playout neither runs dry nor slips against the video.
-	conceal := p.bc.Timeline.Gap(extTS)
-	if conceal > 0 {
-		p.bc.Timeline.Add(extTS-int64(conceal), conceal)
-		p.s.AudioSamplesConcealed += conceal
-	}
-	p.bc.Timeline.Add(extTS, n)
-	return conceal
 }
 
 // run keeps a session open: after a loss it tries again with backoff
@@ -966,7 +949,6 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	p.late.Reset()
 	p.cont.Reset()
 	p.adecConfigured = false
-	p.decoding.Reset()
 	// A decoder configured for this codec that never decoded anything
 	// (warmed up at start) is kept: creating one costs Chromium a few
 	// hundred ms before its first frame.
@@ -978,6 +960,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	if p.adec.Get("state").String() != "closed" {
 		p.adec.Call("reset")
 	}
+	helpers.audioForget.Invoke(p.audioDec) // the new broadcast has a timeline of its own
 	if bc.Video != nil && !keep {
 		p.configureVideo(bc.Video.Codec)
 	}
@@ -1166,69 +1149,63 @@ func gapWait(target time.Duration) time.Duration {
 	return max(target-audioPacket-gapMargin, audioMinDelay)
 }
 
-// renderLoop drives audio out of the jitter buffer, shows the video frame
-// the audio has reached, and keeps the state and the page up to date.
-func (p *Player) renderLoop() {
-	lastRate := time.Now()
-	var lastBytes int64
-	lastOverlay, lastShow := time.Now(), time.Now()
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-p.done:
-			return
-		}
-		now := time.Now()
-		p.drainAudio(now)
-		p.render(now)
-		if now.Sub(lastShow) >= 250*time.Millisecond {
-			running := p.audioCtx.Truthy() && p.audioCtx.Get("state").String() == "running"
-			var outLat time.Duration
-			if p.audioCtx.Truthy() {
-				for _, k := range []string{"outputLatency", "baseLatency"} {
-					if v := p.audioCtx.Get(k); v.Type() == js.TypeNumber {
-						outLat += time.Duration(v.Float() * float64(time.Second))
-					}
+// tick drives audio out of the jitter buffer, shows the video frame the
+// audio has reached, and keeps the state and the page up to date: every
+// tick of the page's clock.
+func (p *Player) tick(now time.Time) {
+	t := &p.ticks
+	if t.lastRate.IsZero() {
+		t.lastRate, t.lastOverlay, t.lastShow = now, now, now
+	}
+	p.drainAudio(now)
+	p.render(now)
+	if now.Sub(t.lastShow) >= 250*time.Millisecond {
+		running := p.audioCtx.Truthy() && p.audioCtx.Get("state").String() == "running"
+		var outLat time.Duration
+		if p.audioCtx.Truthy() {
+			for _, k := range []string{"outputLatency", "baseLatency"} {
+				if v := p.audioCtx.Get(k); v.Type() == js.TypeNumber {
+					outLat += time.Duration(v.Float() * float64(time.Second))
 				}
 			}
-			p.mu.Lock()
-			p.audioOn = running
-			p.outLatency = outLat
-			p.s.OutputLatencyMS = float64(outLat) / 1e6
-			p.m.Audio(running)
-			p.m.Tick(now)
-			target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns, p.late.P95())
-			p.s.TargetDelayMS = float64(target) / 1e6
-			// A gap may stay open while the playout buffer still
-			// lasts: time for the relay to get it resent. Less the
-			// packet itself and gapMargin, or the buffer runs dry
-			// before the packets behind the gap reach it.
-			p.jitter.SetWait(gapWait(target))
-			send := (target - p.targetSent).Abs() >= 2*time.Millisecond
-			if send {
-				p.targetSent = target
-			}
-			p.mu.Unlock()
-			if send && p.audioNode.Truthy() {
-				p.audioNode.Get("port").Call("postMessage", map[string]any{"target": int(target.Seconds() * 48000)})
-			}
-			p.show(now)
-			lastShow = now
 		}
-		if now.Sub(lastRate) >= time.Second {
-			p.mu.Lock()
-			p.s.Latency = p.lat.Summary()
-			p.s.BitrateKbps = float64(p.bytes-lastBytes) * 8 / now.Sub(lastRate).Seconds() / 1000
-			lastBytes, lastRate = p.bytes, now
-			p.s.JitterMS = float64(p.jitter.Jitter()) / 1e6
-			p.mu.Unlock()
+		decoded := p.audioDec.Get("decoded").Int()
+		p.mu.Lock()
+		p.s.AudioFramesDecoded = decoded
+		p.audioOn = running
+		p.outLatency = outLat
+		p.s.OutputLatencyMS = float64(outLat) / 1e6
+		p.m.Audio(running)
+		p.m.Tick(now)
+		target := p.target.Update(now, p.jitter.Jitter(), p.s.AudioUnderruns, p.late.P95())
+		p.s.TargetDelayMS = float64(target) / 1e6
+		// A gap may stay open while the playout buffer still
+		// lasts: time for the relay to get it resent. Less the
+		// packet itself and gapMargin, or the buffer runs dry
+		// before the packets behind the gap reach it.
+		p.jitter.SetWait(gapWait(target))
+		send := (target - p.targetSent).Abs() >= 2*time.Millisecond
+		if send {
+			p.targetSent = target
 		}
-		if now.Sub(lastOverlay) >= 500*time.Millisecond && p.stats.Truthy() && !p.stats.Get("hidden").Bool() {
-			p.stats.Set("textContent", p.overlayText())
-			lastOverlay = now
+		p.mu.Unlock()
+		if send && p.audioNode.Truthy() {
+			p.audioNode.Get("port").Call("postMessage", map[string]any{"target": int(target.Seconds() * 48000)})
 		}
+		p.show(now)
+		t.lastShow = now
+	}
+	if now.Sub(t.lastRate) >= time.Second {
+		p.mu.Lock()
+		p.s.Latency = p.lat.Summary()
+		p.s.BitrateKbps = float64(p.bytes-t.lastBytes) * 8 / now.Sub(t.lastRate).Seconds() / 1000
+		t.lastBytes, t.lastRate = p.bytes, now
+		p.s.JitterMS = float64(p.jitter.Jitter()) / 1e6
+		p.mu.Unlock()
+	}
+	if now.Sub(t.lastOverlay) >= 500*time.Millisecond && p.stats.Truthy() && !p.stats.Get("hidden").Bool() {
+		p.stats.Set("textContent", p.overlayText())
+		t.lastOverlay = now
 	}
 }
 
@@ -1271,7 +1248,15 @@ func (p *Player) drainAudio(now time.Time) {
 		if !ok {
 			break
 		}
+		n, err := protocol.OpusSamples(payload)
+		if err != nil {
+			p.s.BadAudioPackets++ // lost: the next packet's gap conceals it
+			continue
+		}
 		if !p.adecConfigured {
+			if p.adec.Get("state").String() == "closed" {
+				p.setupAudioDecoder()
+			}
 			ch := 2
 			if p.bc.Audio.Channels > 0 {
 				ch = int(p.bc.Audio.Channels)
@@ -1280,9 +1265,19 @@ func (p *Player) drainAudio(now time.Time) {
 			p.adecConfigured = true
 		}
 		ext := p.bc.AudioUnwrap.Unwrap(ts)
-		p.decoding.Push(ext)
+		// What becomes of its output, decided now: no call back into
+		// Go per decoded packet. While the browser does not play audio
+		// (autoplay rules) it is counted and let go, so that nothing
+		// piles up before the unmute.
+		conceal := -1
+		if p.audioOn && p.playout.Truthy() {
+			conceal = p.bc.Timeline.Next(ext, n)
+			p.s.AudioSamplesConcealed += conceal
+		} else {
+			p.s.AudioSamplesMuted += n
+		}
 		js.CopyBytesToJS(p.staging, payload)
-		helpers.decodeAudio.Invoke(p.adec, float64(ext)*125/6, p.staging, len(payload)) // 48 kHz → µs
+		helpers.decodeAudio.Invoke(p.audioDec, float64(ext)*125/6, p.staging, len(payload), conceal, n) // 48 kHz → µs
 	}
 	p.s.PacketsLost = int(p.jitter.Lost)
 }
@@ -1296,7 +1291,7 @@ func (p *Player) drainAudio(now time.Time) {
 // latency, which message delays on a busy main thread make noisier.
 // Called with p.mu held.
 func (p *Player) heardPosition(now time.Time) int64 {
-	if heardCtx := helpers.heardAt.Invoke(p.audioCtx, float64(time.Since(now))/1e6).Float(); heardCtx > 0 && p.audioPosCtx > 0 {
+	if heardCtx := clock.heardAt(p.audioCtx, now); heardCtx > 0 && p.audioPosCtx > 0 {
 		return p.audioPos + int64((heardCtx-p.audioPosCtx)*48000)
 	}
 	return p.audioPos + min(int64(now.Sub(p.audioPosAt).Seconds()*48000), 4800) - int64(p.outLatency.Seconds()*48000)
@@ -1380,6 +1375,7 @@ func (p *Player) statsObject() any {
 	defer p.mu.Unlock()
 	s, st := p.s, p.m.Status()
 	skewLast, skewP95, skewPairs := p.skew.Skew()
+	margin, sync := p.target.Margin()
 	// Mouth to ear: the sender's wall clock of the sample leaving the
 	// loudspeaker now, against now (meaningful when both clocks agree:
 	// the same machine, or NTP-synced ones).
@@ -1400,9 +1396,9 @@ func (p *Player) statsObject() any {
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P95()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
-		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS,
+		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "targetMarginMs": ms(margin), "targetSyncMs": ms(sync),
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
-		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "decodeErrors": s.DecodeErrors,
+		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
 		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
 		"latencyNetworkMs": ms(s.Latency.Network), "latencyDecodeMs": ms(s.Latency.Decode),

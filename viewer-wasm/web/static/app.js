@@ -119,22 +119,58 @@ window.quicastReadRing = async (reader, addr, size) => {
   }
 };
 
-// quicastDecodeAudio / quicastDecodeVideo hand the first n bytes of buf to
-// a decoder as one chunk (W3C WebCodecs: the chunk copies them) stamped
-// `timestamp` µs.
-window.quicastDecodeAudio = (dec, timestamp, buf, n) =>
-  dec.decode(new EncodedAudioChunk({type: 'key', timestamp, data: buf.subarray(0, n)}));
+// quicastAudioDecoder makes (or, given a, makes anew) a player's
+// AudioDecoder (W3C WebCodecs) whose outputs go straight to playout.play in
+// decode order, as quicastDecodeAudio planned each packet: no call into the
+// program per packet. onError is the decoder's error callback. a holds dec
+// (the decoder), plan (conceal, samples) of each packet in the decoder,
+// pending (their samples, concealment included) and decoded (outputs so
+// far, over every decoder of a).
+window.quicastAudioDecoder = (playout, onError, a) => {
+  a = a || {decoded: 0};
+  a.plan = [];
+  a.pending = 0;
+  a.dec = new AudioDecoder({
+    output: (data) => {
+      a.decoded++;
+      const conceal = a.plan.length ? a.plan.shift() : -1;
+      const samples = a.plan.length ? a.plan.shift() : 0;
+      if (conceal >= 0 && playout) {
+        a.pending -= conceal + samples;
+        playout.play(data, conceal);
+      } else {
+        data.close();
+      }
+    },
+    error: onError,
+  });
+  return a;
+};
+
+// quicastDecodeAudio hands the first n bytes of buf to a's decoder as one
+// chunk stamped `timestamp` µs (the chunk copies them). Its output is
+// played after `conceal` samples of lost audio, or not at all when −1;
+// `samples` is its length as planned.
+window.quicastDecodeAudio = (a, timestamp, buf, n, conceal, samples) => {
+  a.dec.decode(new EncodedAudioChunk({type: 'key', timestamp, data: buf.subarray(0, n)}));
+  a.plan.push(conceal, samples);
+  if (conceal >= 0) a.pending += conceal + samples;
+};
+
+// quicastAudioForget: a's decoder was reset or closed, the outputs planned
+// will not come. Returns their samples to be played (concealment
+// included), and forgets them.
+window.quicastAudioForget = (a) => {
+  const n = a.pending;
+  a.plan.length = 0;
+  a.pending = 0;
+  return n;
+};
+
+// quicastDecodeVideo hands the first n bytes of buf to a decoder as one
+// chunk stamped `timestamp` µs (W3C WebCodecs: the chunk copies them).
 window.quicastDecodeVideo = (dec, key, timestamp, buf, n) =>
   dec.decode(new EncodedVideoChunk({type: key ? 'key' : 'delta', timestamp, data: buf.subarray(0, n)}));
-
-// quicastAudioOutput returns an AudioDecoder's output function: for each
-// decoded AudioData, decoded(numberOfFrames, timestamp µs) answers how many
-// samples of lost audio to fill in before it (≥ 0; the data then goes to
-// playout.play) or −1 (not played: closed).
-window.quicastAudioOutput = (playout, decoded) => (data) => {
-  const conceal = decoded(data.numberOfFrames, data.timestamp);
-  if (conceal >= 0 && playout) playout.play(data, conceal); else data.close();
-};
 
 // quicastHeardAt returns the AudioContext time of the sample leaving the
 // loudspeaker agoMs before now, from the context's own (contextTime,
