@@ -69,7 +69,8 @@ type participant struct {
 	dir     string          // its profile: how its processes are found
 	cpu0    load.Usage
 	peakRSS uint64
-	mouth   []float64 // browser: mouth-to-ear samples of everyone heard, ms
+	mouth   []float64                // browser: mouth-to-ear samples of everyone heard, ms
+	stats0  map[string]browser.Stats // browser: at the start of the measurement
 }
 
 func (p *participant) usage() load.Usage {
@@ -143,6 +144,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 			start0[p.name], logAt[p.name] = windowParties(l), len(l)
 		} else {
 			browser.Eval[any](p.ctx, `window.quicastRoomResetStats()`)
+			p.stats0 = roomStats(p.ctx)
 		}
 		p.cpu0 = p.usage()
 	}
@@ -265,8 +267,11 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				if s.State != "playing" || s.VideoFramesShown == 0 {
 					b.Errorf("%s stopped seeing %s: %v", p.name, o, s)
 				}
-				seen = append(seen, fmt.Sprintf("%s %d/%d frames, %d freezes, longest %.0f ms, %d samples starved",
-					o, s.VideoFramesShown, s.VideoFramesExpected, s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved))
+				s0 := p.stats0["team."+o]
+				per := func(n int) float64 { return float64(n) / elapsed.Seconds() }
+				seen = append(seen, fmt.Sprintf("%s %d/%d frames, %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it)",
+					o, s.VideoFramesShown, s.VideoFramesExpected, s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved,
+					per(s.AudioFramesDecoded-s0.AudioFramesDecoded), per(s.PacketsLost-s0.PacketsLost), per(s.PacketsLate-s0.PacketsLate), per(s.DatagramsDropped-s0.DatagramsDropped), per(s.AudioDecoderBehind-s0.AudioDecoderBehind), s.AudioDecodeQueue))
 			}
 			allMouth = append(allMouth, p.mouth...)
 			seen = append(seen, fmt.Sprintf("mouth-to-ear p50 %.0f / p95 %.0f ms", load.Percentile(p.mouth, 50), load.Percentile(p.mouth, 95)))

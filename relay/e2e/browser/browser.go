@@ -253,6 +253,10 @@ type Stats struct {
 	AudioSamplesConcealed int     `json:"audioSamplesConcealed"` // lost packets' time filled in
 	AudioShared           bool    `json:"audioShared"`           // sound handed to the worklet through shared memory
 	PacketsLost           int     `json:"packetsLost"`           // audio, given up by the jitter buffer
+	PacketsLate           int     `json:"packetsLate"`           // audio, come after the jitter buffer gave them up
+	AudioDecodeQueue      int     `json:"audioDecodeQueue"`      // audio packets in the AudioDecoder, not decoded yet
+	AudioDecoderBehind    int     `json:"audioDecoderBehind"`    // audio packets dropped for the decoder being too far behind
+	DatagramsDropped      int     `json:"datagramsDropped"`      // audio datagrams with no room left in the player's buffer between two reads
 	KeyframeRequests      int     `json:"keyframeRequests"`
 	DecodeErrors          int     `json:"decodeErrors"`
 }

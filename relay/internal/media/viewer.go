@@ -169,7 +169,7 @@ func (h *Hub) ServeViewer(w http.ResponseWriter, r *http.Request, name, user str
 	<-ctx.Done()
 	_ = sess.CloseWithError(0, "")
 	wg.Wait()
-	h.log.Info("viewer left", "stream", name, "user", user, "groupsDropped", v.groupsDropped.Load(), "groupsLate", v.groupsLate.Load())
+	h.log.Info("viewer left", "stream", name, "user", user, "groupsDropped", v.groupsDropped.Load(), "groupsLate", v.groupsLate.Load(), "audioDropped", v.audioDropped.Load())
 }
 
 // readLoop handles the viewer's control messages until the stream ends.

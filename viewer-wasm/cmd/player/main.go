@@ -27,13 +27,20 @@ const (
 	// behind jumps to the present. Measured with 30 ms of jitter (5 % loss):
 	// frames shown 93 → 98 % (83 → 98 %); A/V skew p95 unchanged at 0 %
 	// loss. 33 ms showed more frames but doubled the skew p95.
-	catchUp       = 16 * time.Millisecond
-	maxPending    = 30   // decoded video frames waiting for their time
-	maxDecodeQ    = 16   // frames queued in the VideoDecoder before we skip to a keyframe
-	maxEarly      = 2048 // video packets held for a catalog that has not come yet
-	audioMinDelay = 10 * time.Millisecond
-	audioPacket   = 10 * time.Millisecond // the sender's Opus frames
-	audioMaxDelay = 200 * time.Millisecond
+	catchUp    = 16 * time.Millisecond
+	maxPending = 30 // decoded video frames waiting for their time
+	maxDecodeQ = 16 // frames queued in the VideoDecoder before we skip to a keyframe
+	// Chromium's AudioDecoder decodes one packet at a time, each a round
+	// trip through the page's main thread. On a saturated page (a
+	// four-person call on 2 cores) it decoded 11-17 of the 100 packets a
+	// second of a participant while 5,800-7,300 waited in it: sound a
+	// minute late. A packet that would wait behind this many is dropped
+	// instead (the playout conceals it): sound with gaps, on time.
+	maxAudioDecodeQ = 10
+	maxEarly        = 2048 // video packets held for a catalog that has not come yet
+	audioMinDelay   = 10 * time.Millisecond
+	audioPacket     = 10 * time.Millisecond // the sender's Opus frames
+	audioMaxDelay   = 200 * time.Millisecond
 	// What giving up on a lost packet takes to reach the loudspeaker:
 	// up to two ticks of this loop and the AudioDecoder. Measured in a
 	// two-browser call (2 cores, saturated): with the gap held open for
@@ -303,6 +310,9 @@ type stats struct {
 	BitrateKbps, PlayoutDelayMS, JitterMS            float64
 	AVSkewClockMS                                    float64 // from the clocks: audio heard − video shown, sender time
 	GroupsReceived, PacketsLost, KeyframeRequests    int
+	PacketsLate                                      int // audio packets come after the jitter buffer gave them up
+	AudioDecodeQueue                                 int // packets in the AudioDecoder, not decoded yet (W3C WebCodecs decodeQueueSize)
+	AudioDecoderBehind                               int // packets dropped for the decoder being maxAudioDecodeQ behind
 	DecodeErrors                                     int
 	BadDatagrams                                     int // audio datagrams that could not be parsed
 	BadAudioPackets                                  int // RTP packets of the audio track that are no Opus packet (RFC 6716 §3.4)
@@ -1170,8 +1180,9 @@ func (p *Player) tick(now time.Time) {
 			}
 		}
 		decoded := p.audioDec.Get("decoded").Int()
+		queued := p.adec.Get("decodeQueueSize").Int()
 		p.mu.Lock()
-		p.s.AudioFramesDecoded = decoded
+		p.s.AudioFramesDecoded, p.s.AudioDecodeQueue = decoded, queued
 		p.audioOn = running
 		p.outLatency = outLat
 		p.s.OutputLatencyMS = float64(outLat) / 1e6
@@ -1243,6 +1254,7 @@ func (p *Player) drainAudio(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.drainRing()
+	queued := -1 // packets in the AudioDecoder: asked once, then counted
 	for {
 		_, ts, payload, ok := p.jitter.Pop(now)
 		if !ok {
@@ -1265,6 +1277,14 @@ func (p *Player) drainAudio(now time.Time) {
 			p.adecConfigured = true
 		}
 		ext := p.bc.AudioUnwrap.Unwrap(ts)
+		if queued < 0 {
+			queued = p.adec.Get("decodeQueueSize").Int()
+		}
+		if queued >= maxAudioDecodeQ {
+			p.s.AudioDecoderBehind++ // concealed: the next packet's gap
+			continue
+		}
+		queued++
 		// What becomes of its output, decided now: no call back into
 		// Go per decoded packet. While the browser does not play audio
 		// (autoplay rules) it is counted and let go, so that nothing
@@ -1279,7 +1299,7 @@ func (p *Player) drainAudio(now time.Time) {
 		js.CopyBytesToJS(p.staging, payload)
 		helpers.decodeAudio.Invoke(p.audioDec, float64(ext)*125/6, p.staging, len(payload), conceal, n) // 48 kHz → µs
 	}
-	p.s.PacketsLost = int(p.jitter.Lost)
+	p.s.PacketsLost, p.s.PacketsLate = int(p.jitter.Lost), int(p.jitter.Late)
 }
 
 // heardPosition returns the worklet read position (samples in this epoch)
@@ -1398,7 +1418,7 @@ func (p *Player) statsObject() any {
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P95()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "targetMarginMs": ms(margin), "targetSyncMs": ms(sync),
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
-		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
+		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
 		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
 		"latencyNetworkMs": ms(s.Latency.Network), "latencyDecodeMs": ms(s.Latency.Decode),
