@@ -91,6 +91,7 @@ type Stats struct {
 	GroupsLate                                                      uint64 // groups reset: a viewer fell more than maxVideoLag behind
 	PacketsOut, BytesOut                                            uint64 // RTP written to viewers
 	AudioBundles                                                    uint64 // audio datagrams that carried several packets
+	AudioDropped, AudioLate                                         uint64 // audio packets not sent to a viewer: its queue was full; they waited more than maxAudioLag
 	PLIsSent                                                        uint64
 	// Loss repair on the publisher legs: NACKs sent (one per packet asked
 	// for), packets that came back, packets given up on, and packets that
@@ -104,6 +105,7 @@ type counters struct {
 	dropFlood, floodCutoffs                                     atomic.Uint64
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
 	groupsLate, packetsOut, bytesOut, audioBundles              atomic.Uint64
+	audioDropped, audioLate                                     atomic.Uint64
 	conflicts, takeovers                                        atomic.Uint64
 	viewers                                                     atomic.Int64
 	repair                                                      repairCounters
@@ -189,6 +191,7 @@ func (h *Hub) Stats() Stats {
 		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
 		GroupsLate: c.groupsLate.Load(), PacketsOut: c.packetsOut.Load(), AudioBundles: c.audioBundles.Load(), BytesOut: c.bytesOut.Load(),
+		AudioDropped: c.audioDropped.Load(), AudioLate: c.audioLate.Load(),
 		PLIsSent: c.plisSent.Load(), NACKsSent: c.repair.nacked.Load(), PacketsRepaired: c.repair.repaired.Load(),
 		PacketsUnrepaired: c.repair.gaveUp.Load(), PacketsDuplicate: c.repair.duplicates.Load() + c.repair.late.Load(),
 	}
@@ -739,8 +742,10 @@ func (h *Hub) housekeeping() {
 				h.log.Info("loss repair", "nacked", st.NACKsSent, "repaired", st.PacketsRepaired,
 					"unrepaired", st.PacketsUnrepaired, "duplicates", st.PacketsDuplicate)
 			}
-			if st.GroupsDropped != last.GroupsDropped || st.GroupsLate != last.GroupsLate {
-				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped, "groupsLate", st.GroupsLate)
+			if st.GroupsDropped != last.GroupsDropped || st.GroupsLate != last.GroupsLate ||
+				st.AudioDropped != last.AudioDropped || st.AudioLate != last.AudioLate {
+				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped, "groupsLate", st.GroupsLate,
+					"audioDropped", st.AudioDropped, "audioLate", st.AudioLate)
 			}
 			last, lastSummary = st, now
 		}

@@ -51,7 +51,7 @@ func benchIngest(b *testing.B, viewers int) {
 	s.mu.Lock()
 	for range viewers {
 		v := &viewer{h: h, ctrlQ: make(chan *protocol.Message, controlQueueLen),
-			videoQ: make(chan *frame, videoQueueLen), audioQ: make(chan []byte, audioQueueLen)}
+			videoQ: make(chan *frame, videoQueueLen), audioQ: make(chan queuedAudio, audioQueueLen)}
 		s.viewers[v] = struct{}{}
 		go func() {
 			for {

@@ -201,10 +201,11 @@ const maxGroupHeader = 17
 
 // audio fans one decrypted audio RTP packet out; audio is never cached.
 func (s *stream) audio(pkt []byte) {
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for v := range s.viewers {
-		v.audio(pkt)
+		v.audio(pkt, now)
 	}
 }
 
