@@ -313,6 +313,7 @@ type stats struct {
 	PacketsLate                                      int // audio packets come after the jitter buffer gave them up
 	AudioDecodeQueue                                 int // packets in the AudioDecoder, not decoded yet (W3C WebCodecs decodeQueueSize)
 	AudioDecoderBehind                               int // packets dropped for the decoder being maxAudioDecodeQ behind
+	AudioWorkerErrors                                int // errors of the AudioDecoder in the decoding worker (its sound concealed, a new decoder made)
 	DecodeErrors                                     int
 	BadDatagrams                                     int // audio datagrams that could not be parsed
 	BadAudioPackets                                  int // RTP packets of the audio track that are no Opus packet (RFC 6716 §3.4)
@@ -653,7 +654,8 @@ func (p *Player) setupDecoders() {
 
 // setupAudioDecoder makes the AudioDecoder (static/app.js
 // quicastAudioDecoder: its outputs go to the playout as drainAudio planned
-// them), anew after an error closed it.
+// them; in a worker, static/decoder.js, where the playout's ring is in
+// shared memory), anew after an error closed it.
 func (p *Player) setupAudioDecoder() {
 	p.audioDec = helpers.audioDecoder.Invoke(p.playout, p.fn(func(args []js.Value) {
 		lost := helpers.audioForget.Invoke(p.audioDec).Int()
@@ -1181,8 +1183,12 @@ func (p *Player) tick(now time.Time) {
 		}
 		decoded := p.audioDec.Get("decoded").Int()
 		queued := p.adec.Get("decodeQueueSize").Int()
+		workerErrs := 0
+		if e := p.audioDec.Get("errors"); e.Type() == js.TypeNumber {
+			workerErrs = e.Int() // static/decoder.js: errors it mended itself
+		}
 		p.mu.Lock()
-		p.s.AudioFramesDecoded, p.s.AudioDecodeQueue = decoded, queued
+		p.s.AudioFramesDecoded, p.s.AudioDecodeQueue, p.s.AudioWorkerErrors = decoded, queued, workerErrs
 		p.audioOn = running
 		p.outLatency = outLat
 		p.s.OutputLatencyMS = float64(outLat) / 1e6
@@ -1418,7 +1424,7 @@ func (p *Player) statsObject() any {
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P95()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "targetMarginMs": ms(margin), "targetSyncMs": ms(sync),
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
-		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
+		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "audioWorkerErrors": s.AudioWorkerErrors, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
 		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
 		"latencyNetworkMs": ms(s.Latency.Network), "latencyDecodeMs": ms(s.Latency.Decode),

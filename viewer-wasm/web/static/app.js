@@ -5,7 +5,9 @@
 //  - play(audioData, conceal) fills `conceal` samples of lost audio first
 //    (the ones before, faded out), then the AudioData's planes (f32-planar;
 //    a mono one twice), and closes the AudioData;
-//  - reset(epoch) starts a new broadcast's buffer.
+//  - reset(epoch) starts a new broadcast's buffer;
+//  - shared, ring and size: the ring in shared memory, when there is one
+//    (static/ring.js), which quicastAudioDecoder may hand to its worker.
 // One call from the player instead of a dozen between WebAssembly and
 // JavaScript per 10 ms packet. Where the page is cross-origin isolated (the
 // relay sends COOP and COEP) the sound goes through a ring in shared memory
@@ -31,49 +33,11 @@ window.quicastPlayout = (node) => {
     };
   }
   // 2^18 samples a channel (5.4 s at 48 kHz): a power of two, so that the
-  // count of samples written (ctrl[0], mod 2^32) maps to the ring.
-  const size = 1 << 18, mask = size - 1;
+  // count of samples written (mod 2^32) maps to the ring (static/ring.js).
+  const size = 1 << 18;
   const ring = new SharedArrayBuffer(16 + 8 * size);
-  const ctrl = new Int32Array(ring, 0, 4); // written, epoch, written when the epoch began
-  const l = new Float32Array(ring, 16, size), r = new Float32Array(ring, 16 + 4 * size, size);
-  const tmp = new Float32Array(4800);
-  let written = 0;
   node.port.postMessage({ring, size});
-  // put copies plane p of data (n samples) into ch from the write position.
-  const put = (ch, data, p, n) => {
-    const k = written & mask;
-    if (k + n <= size) {
-      data.copyTo(ch.subarray(k, k + n), {planeIndex: p, format: 'f32-planar'});
-      return;
-    }
-    const t = n <= tmp.length ? tmp.subarray(0, n) : new Float32Array(n);
-    data.copyTo(t, {planeIndex: p, format: 'f32-planar'});
-    ch.set(t.subarray(0, size - k), k);
-    ch.set(t.subarray(size - k), 0);
-  };
-  return {
-    shared: true,
-    play(data, conceal) {
-      if (conceal > 0) {
-        conceal = Math.min(conceal, 4800);
-        for (let i = 0; i < conceal; i++) {
-          const k = (written + i) & mask, src = (written - conceal + i) & mask, g = 1 - i / conceal;
-          l[k] = l[src] * g; r[k] = r[src] * g;
-        }
-        written = (written + conceal) | 0;
-      }
-      const n = data.numberOfFrames;
-      put(l, data, 0, n);
-      put(r, data, data.numberOfChannels > 1 ? 1 : 0, n);
-      data.close();
-      written = (written + n) | 0;
-      Atomics.store(ctrl, 0, written);
-    },
-    reset(epoch) {
-      Atomics.store(ctrl, 2, written);
-      Atomics.store(ctrl, 1, epoch);
-    },
-  };
+  return Object.assign({shared: true, ring, size}, window.quicastRingWriter(ring, size));
 };
 
 // The Go program's per-packet paths cross into JavaScript with numbers and
@@ -125,8 +89,11 @@ window.quicastReadRing = async (reader, addr, size) => {
 // program per packet. onError is the decoder's error callback. a holds dec
 // (the decoder), plan (conceal, samples) of each packet in the decoder,
 // pending (their samples, concealment included) and decoded (outputs so
-// far, over every decoder of a).
+// far, over every decoder of a). Where the playout's ring is in shared
+// memory the decoder runs in a worker instead (quicastAudioWorker).
 window.quicastAudioDecoder = (playout, onError, a) => {
+  if (a && a.worker) return a;
+  if (!a && playout && playout.shared && window.Worker) return window.quicastAudioWorker(playout);
   a = a || {decoded: 0};
   a.plan = [];
   a.pending = 0;
@@ -147,11 +114,63 @@ window.quicastAudioDecoder = (playout, onError, a) => {
   return a;
 };
 
+// quicastAudioWorker is quicastAudioDecoder's decoder in a worker
+// (static/decoder.js), writing into the playout's ring itself. a.dec stands
+// for the decoder (state, decodeQueueSize, configure, reset, close); the
+// packets of one task go to the worker in one message, after it (a
+// microtask), and playout.reset goes after them. A decoder error is the
+// worker's to mend (it conceals what was lost): onError is not called.
+window.quicastAudioWorker = (playout) => {
+  const w = new Worker('/static/decoder.js');
+  const stats = new Int32Array(new SharedArrayBuffer(12)); // outputs, in the decoder, errors
+  w.postMessage({ring: playout.ring, size: playout.size, stats: stats.buffer});
+  let batch = new Uint8Array(8192), dv = new DataView(batch.buffer), len = 0, due = false;
+  const flush = () => {
+    due = false;
+    if (!len) return;
+    const b = batch.slice(0, len).buffer;
+    len = 0;
+    w.postMessage({packets: b}, [b]);
+  };
+  const send = (m) => { flush(); w.postMessage(m); };
+  let state = 'unconfigured';
+  const a = {
+    worker: w,
+    get decoded() { return Atomics.load(stats, 0); },
+    get errors() { return Atomics.load(stats, 2); },
+    dec: {
+      get state() { return state; },
+      get decodeQueueSize() { return Atomics.load(stats, 1); },
+      configure(config) { state = 'configured'; send({configure: config}); },
+      reset() { state = 'unconfigured'; send({decoderReset: true}); },
+      close() { state = 'closed'; flush(); w.terminate(); },
+    },
+    decode(timestamp, buf, n, conceal, samples) {
+      if (len + 18 + n > batch.length) {
+        const bigger = new Uint8Array(2 * (len + 18 + n));
+        bigger.set(batch.subarray(0, len));
+        batch = bigger; dv = new DataView(batch.buffer);
+      }
+      dv.setFloat64(len, timestamp, true);
+      dv.setInt32(len + 8, conceal, true);
+      dv.setInt32(len + 12, samples, true);
+      dv.setUint16(len + 16, n, true);
+      batch.set(buf.subarray(0, n), len + 18);
+      len += 18 + n;
+      if (!due) { due = true; queueMicrotask(flush); }
+    },
+  };
+  playout.reset = (epoch) => send({epoch});
+  playout.play = (data) => data.close(); // the worker writes the ring
+  return a;
+};
+
 // quicastDecodeAudio hands the first n bytes of buf to a's decoder as one
 // chunk stamped `timestamp` µs (the chunk copies them). Its output is
 // played after `conceal` samples of lost audio, or not at all when −1;
 // `samples` is its length as planned.
 window.quicastDecodeAudio = (a, timestamp, buf, n, conceal, samples) => {
+  if (a.worker) { a.decode(timestamp, buf, n, conceal, samples); return; }
   a.dec.decode(new EncodedAudioChunk({type: 'key', timestamp, data: buf.subarray(0, n)}));
   a.plan.push(conceal, samples);
   if (conceal >= 0) a.pending += conceal + samples;
@@ -161,6 +180,7 @@ window.quicastDecodeAudio = (a, timestamp, buf, n, conceal, samples) => {
 // will not come. Returns their samples to be played (concealment
 // included), and forgets them.
 window.quicastAudioForget = (a) => {
+  if (a.worker) return 0; // the worker conceals what its decoder lost
   const n = a.pending;
   a.plan.length = 0;
   a.pending = 0;

@@ -1,0 +1,92 @@
+// quicast audio decoding worker: a player's AudioDecoder (W3C WebCodecs)
+// off the page's main thread, writing the sound straight into the playout
+// ring (static/ring.js). Chromium's AudioDecoder decodes one packet at a
+// time, each a round trip through the thread that owns it: on a saturated
+// main thread (a four-person call on 2 cores) it got through 11-17 of the
+// 100 packets a second of a participant. Here the round trips go through
+// this worker's own, idle, event loop.
+//
+// In:  {ring, size, stats} once (the playout ring; stats an Int32Array's
+//      SharedArrayBuffer: outputs so far, packets in the decoder, errors);
+//      {configure: config}; {decoderReset: true} (a new broadcast: what is
+//      in the decoder is dropped); {epoch} (the ring's new epoch);
+//      {packets: ArrayBuffer} records of float64 timestamp (µs), int32
+//      conceal (samples of lost audio to fill in before the packet's sound;
+//      −1: not played), int32 samples (its length, as planned), uint16
+//      length, then its bytes; little endian.
+// The outputs come in decode order; each is played as its packet's record
+// says. A decoder error drops what was in it: its planned sound is filled
+// in (concealed) so that the ring keeps its place on the player's timeline,
+// and a new decoder is configured as the last one was.
+importScripts('/static/ring.js');
+
+let writer = null, stats = null, dec = null, config = null;
+const plan = []; // conceal, samples of each packet in the decoder
+let head = 0;
+
+const queued = () => { if (stats) Atomics.store(stats, 1, dec ? dec.decodeQueueSize : 0); };
+
+const make = () => {
+  dec = new AudioDecoder({
+    output: (data) => {
+      if (stats) Atomics.add(stats, 0, 1);
+      const c = head < plan.length ? plan[head] : -1;
+      const s = head < plan.length ? plan[head + 1] : 0;
+      head += 2;
+      if (head >= plan.length) { plan.length = 0; head = 0; }
+      if (c >= 0 && writer) writer.play(data, c); else data.close();
+      queued();
+    },
+    error: () => {
+      if (stats) Atomics.add(stats, 2, 1);
+      let lost = 0;
+      for (let i = head; i < plan.length; i += 2) if (plan[i] >= 0) lost += plan[i] + plan[i + 1];
+      plan.length = 0; head = 0;
+      if (writer && lost > 0) writer.fill(lost);
+      make();
+    },
+  });
+  if (config) dec.configure(config);
+  queued();
+};
+
+onmessage = (e) => {
+  const m = e.data;
+  if (m.ring) {
+    writer = self.quicastRingWriter(m.ring, m.size);
+    stats = new Int32Array(m.stats);
+    return;
+  }
+  if (m.configure) {
+    config = m.configure;
+    if (!dec || dec.state === 'closed') make(); else dec.configure(config);
+    return;
+  }
+  if (m.decoderReset) {
+    if (dec && dec.state !== 'closed') dec.reset();
+    config = null;
+    plan.length = 0; head = 0;
+    queued();
+    return;
+  }
+  if (m.epoch !== undefined) {
+    if (writer) writer.reset(m.epoch);
+    return;
+  }
+  if (m.packets) {
+    const dv = new DataView(m.packets), bytes = new Uint8Array(m.packets);
+    for (let o = 0; o + 18 <= dv.byteLength;) {
+      const timestamp = dv.getFloat64(o, true), c = dv.getInt32(o + 8, true), s = dv.getInt32(o + 12, true);
+      const n = dv.getUint16(o + 16, true);
+      const data = bytes.subarray(o + 18, o + 18 + n);
+      o += 18 + n;
+      if (!dec || dec.state !== 'configured') { // nothing to decode with: its time filled in
+        if (c >= 0 && writer) writer.fill(c + s);
+        continue;
+      }
+      dec.decode(new EncodedAudioChunk({type: 'key', timestamp, data}));
+      plan.push(c, s);
+    }
+    queued();
+  }
+};
