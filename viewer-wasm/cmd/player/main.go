@@ -31,12 +31,16 @@ const (
 	maxPending = 30 // decoded video frames waiting for their time
 	maxDecodeQ = 16 // frames queued in the VideoDecoder before we skip to a keyframe
 	// Chromium's AudioDecoder decodes one packet at a time, each a round
-	// trip through the page's main thread. On a saturated page (a
-	// four-person call on 2 cores) it decoded 11-17 of the 100 packets a
-	// second of a participant while 5,800-7,300 waited in it: sound a
-	// minute late. A packet that would wait behind this many is dropped
-	// instead (the playout conceals it): sound with gaps, on time.
-	maxAudioDecodeQ = 10
+	// trip through the thread that owns it. On a saturated page's main
+	// thread (a four-person call on 2 cores) it decoded 11-17 of the 100
+	// packets a second of a participant while 5,800-7,300 waited in it:
+	// sound a minute late (hence static/decoder.js, a worker, where it
+	// can). A packet that would wait behind this many (300 ms of 10 ms
+	// packets, the most the playout target holds) is dropped instead (the
+	// playout conceals it): sound with gaps, on time. Fewer (10) dropped
+	// half the packets of a page that gets to run its loop only now and
+	// then, each time with a burst due.
+	maxAudioDecodeQ = 30
 	maxEarly        = 2048 // video packets held for a catalog that has not come yet
 	audioMinDelay   = 10 * time.Millisecond
 	audioPacket     = 10 * time.Millisecond // the sender's Opus frames
