@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// pageClock ticks every player of the page (Player.tick) from one ticker,
+// pageClock ticks every player of the page (Player.tick), and the
+// participant's sending of its sound (participant.tick), from one ticker,
 // one after the other. In WebAssembly each timer that fires is a wake-up of
 // the Go runtime from JavaScript (a setTimeout, the scheduler, a goroutine
 // switch per loop): with a ticker per player the three players of a
@@ -19,7 +20,7 @@ import (
 // number of players.
 type pageClock struct {
 	mu      sync.Mutex
-	players []*Player
+	players []ticker
 	running bool
 
 	// The AudioContext time heard at the last tick (quicastHeardAt),
@@ -32,8 +33,11 @@ type pageClock struct {
 
 var clock pageClock
 
+// ticker is what the page clock ticks.
+type ticker interface{ tick(now time.Time) }
+
 // add ticks p from the next tick on, until remove.
-func (c *pageClock) add(p *Player) {
+func (c *pageClock) add(p ticker) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.players = append(c.players, p)
@@ -44,16 +48,16 @@ func (c *pageClock) add(p *Player) {
 }
 
 // remove stops ticking p. The ticker stops with the last player.
-func (c *pageClock) remove(p *Player) {
+func (c *pageClock) remove(p ticker) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.players = slices.DeleteFunc(c.players, func(q *Player) bool { return q == p })
+	c.players = slices.DeleteFunc(c.players, func(q ticker) bool { return q == p })
 }
 
 func (c *pageClock) run() {
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	var ps []*Player
+	var ps []ticker
 	for range t.C {
 		c.mu.Lock()
 		ps = append(ps[:0], c.players...)

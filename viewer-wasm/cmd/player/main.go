@@ -80,6 +80,7 @@ const (
 // of others, stalling the page (app.js says by how much).
 var helpers struct {
 	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, write js.Value
+	audioCapture, takeEncoded                                                                          js.Value
 }
 
 func loadHelpers() {
@@ -93,6 +94,8 @@ func loadHelpers() {
 	helpers.encodedOutput = g.Get("quicastEncodedOutput")
 	helpers.feed = g.Get("quicastFeed")
 	helpers.write = g.Get("quicastWrite")
+	helpers.audioCapture = g.Get("quicastAudioCapture")
+	helpers.takeEncoded = g.Get("quicastTakeEncoded")
 }
 
 // collect runs the garbage collector every gcEvery. A player's heap is a

@@ -3,7 +3,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +84,8 @@ type participant struct {
 	media   js.Value
 	venc    js.Value
 	aenc    js.Value
+	capture js.Value // static/app.js quicastAudioCapture's state: the microphone encoded in a worker
+	capLive bool     // what capture was last told
 	out     player.Outgoing
 	gen     int // the session the packets are for; counts up
 	live    bool
@@ -89,6 +94,12 @@ type participant struct {
 	wt      js.Value
 	lastKey time.Time
 	st      pubStats
+
+	// Sending what the capture worker encoded, at each tick of the page
+	// clock (only it touches these).
+	captured    js.Value // a Uint8Array that quicastTakeEncoded fills
+	capturedBuf []byte
+	tickSender  audioSender
 }
 
 func runRoom() {
@@ -406,6 +417,22 @@ func (s *encodedStaging) output(encoded func(b []byte, us int64, key bool)) (js.
 // captureAudio feeds the microphone to the Opus encoder in 10 ms packets
 // (20 ms where the browser offers no choice).
 func (p *participant) captureAudio(track js.Value) {
+	ended := make(chan struct{})
+	onEnd := js.FuncOf(func(js.Value, []js.Value) any { close(ended); return nil })
+	defer onEnd.Release()
+	if st := helpers.audioCapture.Invoke(track, audioBitrate, maxAudioQueue, stallGap.Milliseconds(), onEnd); st.Truthy() {
+		// Encoded in a worker, sent at the page clock's ticks (tick).
+		p.mu.Lock()
+		p.capture, p.capLive = st, false
+		p.mu.Unlock()
+		clock.add(p)
+		<-ended
+		clock.remove(p)
+		p.mu.Lock()
+		p.capture = js.Undefined()
+		p.mu.Unlock()
+		return
+	}
 	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
 	output, outputFn := newEncodedStaging(4096).output(func(b []byte, us int64, _ bool) {
 		p.mu.Lock()
@@ -556,45 +583,110 @@ func stalled(last *time.Time, now time.Time) bool {
 
 // sendAudio sends each Opus packet in a datagram of its own.
 func (p *participant) sendAudio() {
-	size := protocol.MaxPacket
-	staging := js.Global().Get("Uint8Array").New(size)
-	var lastSent time.Time
+	var a audioSender
 	for e := range p.audioQ {
-		p.mu.Lock()
-		if !p.live {
-			p.mu.Unlock()
-			continue
-		}
-		if time.Since(e.at) > audioMaxAge {
-			// The page was too busy to send it in time: late sound is
-			// worse than a gap the receivers conceal.
-			p.st.AudioSkipped++
-			p.mu.Unlock()
-			continue
-		}
-		w := p.dgramW
-		if ds := w.Get("desiredSize"); ds.Type() == js.TypeNumber && ds.Float() <= -float64(maxAudioQueue) {
-			// The datagram queue is that far past its high-water mark:
-			// drop, as the encoder's queue does, before the packet takes
-			// a sequence number: the receivers see the sound jump
-			// ahead, not a loss they would wait for.
-			p.st.AudioSkipped++
-			p.mu.Unlock()
-			continue
-		}
-		pkt := p.out.Audio.Opus(e.data, e.us)
-		if stalled(&lastSent, time.Now()) {
-			p.st.SendStalls++
-		}
-		p.st.AudioPackets++
-		p.st.AudioBytes += int64(len(e.data))
+		a.send(p, e)
+	}
+}
+
+// audioSender puts Opus packets into datagrams through a staging array.
+type audioSender struct {
+	staging  js.Value
+	size     int
+	lastSent time.Time
+}
+
+// send sends e in a datagram of its own, unless the page is not live or
+// was too busy to send it in time.
+func (a *audioSender) send(p *participant, e encoded) {
+	if a.size == 0 {
+		a.size = protocol.MaxPacket
+		a.staging = js.Global().Get("Uint8Array").New(a.size)
+	}
+	p.mu.Lock()
+	if !p.live {
 		p.mu.Unlock()
-		if len(pkt) > size {
-			size = 2 * len(pkt)
-			staging = js.Global().Get("Uint8Array").New(size)
+		return
+	}
+	if time.Since(e.at) > audioMaxAge {
+		// The page was too busy to send it in time: late sound is
+		// worse than a gap the receivers conceal.
+		p.st.AudioSkipped++
+		p.mu.Unlock()
+		return
+	}
+	w := p.dgramW
+	if ds := w.Get("desiredSize"); ds.Type() == js.TypeNumber && ds.Float() <= -float64(maxAudioQueue) {
+		// The datagram queue is that far past its high-water mark:
+		// drop, as the encoder's queue does, before the packet takes
+		// a sequence number: the receivers see the sound jump
+		// ahead, not a loss they would wait for.
+		p.st.AudioSkipped++
+		p.mu.Unlock()
+		return
+	}
+	pkt := p.out.Audio.Opus(e.data, e.us)
+	if stalled(&a.lastSent, time.Now()) {
+		p.st.SendStalls++
+	}
+	p.st.AudioPackets++
+	p.st.AudioBytes += int64(len(e.data))
+	p.mu.Unlock()
+	if len(pkt) > a.size {
+		a.size = 2 * len(pkt)
+		a.staging = js.Global().Get("Uint8Array").New(a.size)
+	}
+	js.CopyBytesToJS(a.staging, pkt)
+	helpers.write.Invoke(w, a.staging, len(pkt))
+}
+
+// tick sends what the capture worker encoded since the last tick
+// (static/app.js quicastTakeEncoded), and tells it whether to encode.
+func (p *participant) tick(time.Time) {
+	p.mu.Lock()
+	st, live := p.capture, p.live
+	changed := live != p.capLive
+	p.capLive = live
+	if ch := 0; p.st.Channels == 0 && st.Truthy() {
+		if ch = st.Get("channels").Int(); ch > 0 {
+			p.st.Channels = ch
 		}
-		js.CopyBytesToJS(staging, pkt)
-		helpers.write.Invoke(w, staging, len(pkt))
+	}
+	p.mu.Unlock()
+	if !st.Truthy() {
+		return
+	}
+	if changed {
+		st.Set("live", live)
+	}
+	if p.capturedBuf == nil {
+		p.capturedBuf = make([]byte, 16<<10)
+		p.captured = js.Global().Get("Uint8Array").New(len(p.capturedBuf))
+	}
+	for {
+		n := helpers.takeEncoded.Invoke(st, p.captured).Int()
+		if n == 0 {
+			return
+		}
+		js.CopyBytesToGo(p.capturedBuf[:n], p.captured)
+		for b := p.capturedBuf[:n]; len(b) >= 18; {
+			us := int64(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+			atMS := math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
+			size := int(binary.LittleEndian.Uint16(b[16:]))
+			if len(b) < 18+size {
+				break
+			}
+			at := time.UnixMicro(int64(atMS * 1000))
+			data := bytes.Clone(b[18 : 18+size])
+			p.mu.Lock()
+			p.out.Audio.Captured(us, at)
+			p.mu.Unlock()
+			p.tickSender.send(p, encoded{data: data, us: us, at: at})
+			b = b[18+size:]
+		}
+		if n < len(p.capturedBuf)/2 {
+			return // all taken
+		}
 	}
 }
 
@@ -802,6 +894,10 @@ func (p *participant) statsObject() any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.st
+	if p.capture.Truthy() {
+		s.CaptureStalls += p.capture.Get("stalls").Int()
+		s.AudioSkipped += p.capture.Get("skipped").Int()
+	}
 	return map[string]any{
 		"state": p.state, "message": p.message, "stream": p.stream,
 		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,

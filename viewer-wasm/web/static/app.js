@@ -213,6 +213,57 @@ window.quicastEncodedOutput = (holder, encoded) => (chunk) => {
   encoded(n, chunk.timestamp, chunk.type === 'key' ? 1 : 0);
 };
 
+// quicastAudioCapture encodes a microphone track in a worker
+// (static/encoder.js) and returns its state for quicastTakeEncoded, or
+// null where the page cannot (no shared memory, MediaStreamTrackProcessor
+// or Worker): the program then uses quicastFeed. bitrate in bit/s; a chunk
+// is dropped when more than maxQueue wait in the encoder; gaps of over
+// stallMs count as stalls; onEnd() when the track ends. The state's live
+// (set it: sound is encoded only while true), stalls, skipped and
+// channels read and write the worker's shared counters.
+window.quicastAudioCapture = (track, bitrate, maxQueue, stallMs, onEnd) => {
+  if (!window.crossOriginIsolated || typeof SharedArrayBuffer !== 'function' || !window.Worker ||
+      typeof MediaStreamTrackProcessor !== 'function') return null;
+  const readable = new MediaStreamTrackProcessor({track}).readable;
+  const stats = new Int32Array(new SharedArrayBuffer(16));
+  const w = new Worker('/static/encoder.js');
+  const st = {
+    queue: [],
+    set live(on) { Atomics.store(stats, 0, on ? 1 : 0); },
+    get stalls() { return Atomics.load(stats, 1); },
+    get skipped() { return Atomics.load(stats, 2); },
+    get channels() { return Atomics.load(stats, 3); },
+    stop() { w.terminate(); },
+  };
+  w.onmessage = (e) => {
+    if (e.data.ended) { w.terminate(); onEnd(); return; }
+    st.queue.push(e.data);
+  };
+  w.postMessage({readable, stats: stats.buffer, bitrate, maxQueue, stallMs}, [readable]);
+  return st;
+};
+
+// quicastTakeEncoded moves the packets quicastAudioCapture's worker gave
+// since the last call into buf (a Uint8Array), little endian: per packet
+// its capture timestamp (float64, µs), when it was encoded (float64, ms
+// since the epoch), its length (uint16) and its bytes. Returns the bytes
+// written; packets that do not fit wait for the next call.
+window.quicastTakeEncoded = (st, buf) => {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let n = 0, i = 0;
+  for (; i < st.queue.length; i++) {
+    const p = st.queue[i], len = p.data.byteLength;
+    if (n + 18 + len > buf.byteLength) break;
+    dv.setFloat64(n, p.ts, true);
+    dv.setFloat64(n + 8, p.at, true);
+    dv.setUint16(n + 16, len, true);
+    buf.set(new Uint8Array(p.data), n + 18);
+    n += 18 + len;
+  }
+  st.queue.splice(0, i);
+  return n;
+};
+
 // quicastFeed reads a MediaStreamTrackProcessor's reader (VideoFrames or
 // AudioData) into an encoder until it ends. For each it asks
 // decide(queue, a, b): queue is the encoder's encodeQueueSize (−1 unless
