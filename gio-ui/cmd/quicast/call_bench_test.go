@@ -153,15 +153,17 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	start := time.Now()
 	// $QUICAST_PROFILE: the first browser's main thread is profiled over
 	// the first profileFor of the window.
-	var profiled *participant
-	if dir := os.Getenv("QUICAST_PROFILE"); dir != "" {
+	firstBrowser := func() *participant {
 		for _, p := range people {
 			if p.ctx != nil {
-				profiled = p
-				break
+				return p
 			}
 		}
-		if profiled != nil {
+		return nil
+	}
+	var profiled *participant
+	if dir := os.Getenv("QUICAST_PROFILE"); dir != "" {
+		if profiled = firstBrowser(); profiled != nil {
 			if err := browser.StartProfile(profiled.ctx); err != nil {
 				b.Fatalf("profile: %v", err)
 			}
@@ -172,13 +174,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	var trace *browser.Trace
 	var traced *participant
 	if dir := os.Getenv("QUICAST_TRACE"); dir != "" {
-		for _, p := range people {
-			if p.ctx != nil {
-				traced = p
-				break
-			}
-		}
-		if traced != nil {
+		if traced = firstBrowser(); traced != nil {
 			var err error
 			if trace, err = browser.StartTrace(traced.ctx); err != nil {
 				b.Fatalf("trace: %v", err)

@@ -53,8 +53,8 @@ func StopProfile(ctx context.Context, path string, n int) ([]string, error) {
 // topSelf sums the samples on top of each function (over every call
 // site) and returns the n largest shares of all samples.
 func topSelf(p *profiler.Profile, n int) []string {
-	self := map[string]int64{}
-	var total int64
+	self := map[string]float64{}
+	var total float64
 	for _, node := range p.Nodes {
 		f := node.CallFrame
 		name := f.FunctionName
@@ -64,9 +64,15 @@ func topSelf(p *profiler.Profile, n int) []string {
 		if i := strings.LastIndex(f.URL, "/"); i >= 0 && f.URL != "" {
 			name += " (" + f.URL[i+1:] + ")"
 		}
-		self[name] += node.HitCount
-		total += node.HitCount
+		self[name] += float64(node.HitCount)
+		total += float64(node.HitCount)
 	}
+	return topShares(self, total, n)
+}
+
+// topShares returns the n largest of self, each as "share% name", shares
+// of total.
+func topShares(self map[string]float64, total float64, n int) []string {
 	names := make([]string, 0, len(self))
 	for k := range self {
 		names = append(names, k)
@@ -74,7 +80,7 @@ func topSelf(p *profiler.Profile, n int) []string {
 	sort.Slice(names, func(i, j int) bool { return self[names[i]] > self[names[j]] })
 	var out []string
 	for _, k := range names[:min(n, len(names))] {
-		out = append(out, fmt.Sprintf("%5.1f%% %s", 100*float64(self[k])/float64(max(total, 1)), k))
+		out = append(out, fmt.Sprintf("%5.1f%% %s", 100*self[k]/max(total, 1), k))
 	}
 	return out
 }
@@ -241,14 +247,5 @@ func mainThreadSelf(raw []json.RawMessage, n int) []string {
 		self[name(e)] += e.Dur
 		stack = append(stack, e)
 	}
-	names := make([]string, 0, len(self))
-	for k := range self {
-		names = append(names, k)
-	}
-	sort.Slice(names, func(i, j int) bool { return self[names[i]] > self[names[j]] })
-	var out []string
-	for _, k := range names[:min(n, len(names))] {
-		out = append(out, fmt.Sprintf("%5.1f%% %s", 100*self[k]/max(last-first, 1), k))
-	}
-	return out
+	return topShares(self, last-first, n)
 }
