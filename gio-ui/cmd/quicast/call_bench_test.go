@@ -71,6 +71,7 @@ type participant struct {
 	peakRSS uint64
 	mouth   []float64                // browser: mouth-to-ear samples of everyone heard, ms
 	stats0  map[string]browser.Stats // browser: at the start of the measurement
+	pub0    map[string]any           // browser: its own sending's figures then
 }
 
 func (p *participant) usage() load.Usage {
@@ -145,6 +146,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 		} else {
 			browser.Eval[any](p.ctx, `window.quicastRoomResetStats()`)
 			p.stats0 = roomStats(p.ctx)
+			p.pub0, _ = browser.Eval[map[string]any](p.ctx, `window.quicastPublishStats()`)
 		}
 		p.cpu0 = p.usage()
 	}
@@ -269,6 +271,14 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 					o, s.VideoFramesShown, s.VideoFramesExpected, s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved,
 					per(s.AudioFramesDecoded-s0.AudioFramesDecoded), per(s.PacketsLost-s0.PacketsLost), per(s.PacketsLate-s0.PacketsLate), per(s.DatagramsDropped-s0.DatagramsDropped), per(s.AudioDecoderBehind-s0.AudioDecoderBehind), s.AudioDecodeQueue))
 			}
+			pub, _ := browser.Eval[map[string]any](p.ctx, `window.quicastPublishStats()`)
+			sent := func(k string) float64 {
+				a, _ := pub[k].(float64)
+				b, _ := p.pub0[k].(float64)
+				return (a - b) / elapsed.Seconds()
+			}
+			seen = append(seen, fmt.Sprintf("sends per s %.0f audio packets (%.0f dropped, %.0f of them for the encoder behind), %.1f video frames",
+				sent("audioPackets"), sent("audioSkipped"), sent("audioSkippedEncoder"), sent("videoFrames")))
 			allMouth = append(allMouth, p.mouth...)
 			seen = append(seen, fmt.Sprintf("mouth-to-ear p50 %.0f / p95 %.0f ms", load.Percentile(p.mouth, 50), load.Percentile(p.mouth, 95)))
 		}

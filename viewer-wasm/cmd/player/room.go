@@ -894,12 +894,15 @@ func (p *participant) statsObject() any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.st
+	encoderBehind := 0 // of AudioSkipped: the encoder was more than maxAudioQueue behind
 	if p.capture.Truthy() {
 		s.CaptureStalls += p.capture.Get("stalls").Int()
-		s.AudioSkipped += p.capture.Get("skipped").Int()
+		encoderBehind = p.capture.Get("skipped").Int()
+		s.AudioSkipped += encoderBehind
 	}
 	return map[string]any{
-		"state": p.state, "message": p.message, "stream": p.stream,
+		"audioSkippedEncoder": encoderBehind,
+		"state":               p.state, "message": p.message, "stream": p.stream,
 		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,
 		"audioSkipped": s.AudioSkipped, "captureStalls": s.CaptureStalls, "sendStalls": s.SendStalls,
 		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
