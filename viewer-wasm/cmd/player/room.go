@@ -647,10 +647,8 @@ func (p *participant) tick(time.Time) {
 	st, live := p.capture, p.live
 	changed := live != p.capLive
 	p.capLive = live
-	if ch := 0; p.st.Channels == 0 && st.Truthy() {
-		if ch = st.Get("channels").Int(); ch > 0 {
-			p.st.Channels = ch
-		}
+	if p.st.Channels == 0 && st.Truthy() {
+		p.st.Channels = st.Get("channels").Int() // 0 until the first chunk
 	}
 	p.mu.Unlock()
 	if !st.Truthy() {
