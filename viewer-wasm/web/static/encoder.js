@@ -1,10 +1,12 @@
 // quicast audio encoding worker: a participant's microphone into Opus off
 // the page's main thread. It reads the track's AudioData through a
 // MediaStreamTrackProcessor's readable handed over to it (Chromium then
-// delivers them here without the main thread) and encodes them with an
-// AudioEncoder (W3C WebCodecs), whose one-at-a-time round trips on a
-// saturated main thread (a four-person call on 2 cores) let through 4-13
-// of the 100 packets a second.
+// delivers them here without the main thread: they kept coming every
+// 10 ms while the page's main thread was blocked for 600 ms) and encodes
+// them with an AudioEncoder (W3C WebCodecs), whose one-packet-at-a-time
+// round trips then go through this worker's event loop, not the page's.
+// In a two-browser call on a saturated 2-core machine the microphone's
+// gaps of over 60 ms went from 5-8 per 20 s to none.
 //
 // In:  {readable, stats, bitrate, maxQueue, stallMs} once. stats is an
 //      Int32Array's SharedArrayBuffer: [0] live (the page sets 1 while it
