@@ -31,9 +31,9 @@ func TestViewerAudioDropsWhatWaitedTooLong(t *testing.T) {
 
 		v.audio(pkt(1), time.Now()) // taken at once, its datagram held up
 		synctest.Wait()
-		v.audio(pkt(2), time.Now())
-		v.audio(pkt(3), time.Now())
-		time.Sleep(maxAudioLag + time.Millisecond)
+		stale := time.Now().Add(-maxAudioLag - time.Millisecond) // fanned out that long ago
+		v.audio(pkt(2), stale)
+		v.audio(pkt(3), stale)
 		v.audio(pkt(4), time.Now())
 		v.audio(pkt(5), time.Now())
 		close(free)

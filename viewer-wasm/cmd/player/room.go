@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -675,7 +674,7 @@ func (p *participant) tick(time.Time) {
 				break
 			}
 			at := time.UnixMicro(int64(atMS * 1000))
-			data := bytes.Clone(b[18 : 18+size])
+			data := b[18 : 18+size] // used before the next take: send copies it into the packet
 			p.mu.Lock()
 			p.out.Audio.Captured(us, at)
 			p.mu.Unlock()
