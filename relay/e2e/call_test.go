@@ -49,6 +49,7 @@ type publishStats struct {
 	Viewers          int    `json:"viewers"`
 	Width            int    `json:"width"`
 	Height           int    `json:"height"`
+	Worker           bool   `json:"worker"` // published from static/publisher.js's worker
 }
 
 // sameColours checks, on a screenshot of a room page with one other
@@ -184,6 +185,9 @@ func TestBrowserCall(t *testing.T) {
 	}); err != nil {
 		screenshot(t, bob, "fail-answer")
 		t.Fatalf("bob answered but is not in the room: %v", err)
+	}
+	if s, _ := eval[publishStats](bob, `window.quicastPublishStats()`); !s.Worker {
+		t.Errorf("bob publishes from the page's main thread, not from a worker: %+v", s)
 	}
 	inviteStatus("bob answered")
 

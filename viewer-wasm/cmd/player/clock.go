@@ -9,8 +9,7 @@ import (
 	"time"
 )
 
-// pageClock ticks every player of the page (Player.tick), and the
-// participant's sending of its sound (participant.tick), from one ticker,
+// pageClock ticks every player of the page (Player.tick) from one ticker,
 // one after the other. In WebAssembly each timer that fires is a wake-up of
 // the Go runtime from JavaScript (a setTimeout, the scheduler, a goroutine
 // switch per loop): with a ticker per player the three players of a

@@ -80,7 +80,6 @@ const (
 // of others, stalling the page (app.js says by how much).
 var helpers struct {
 	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, write js.Value
-	audioCapture, takeEncoded                                                                          js.Value
 }
 
 func loadHelpers() {
@@ -94,8 +93,6 @@ func loadHelpers() {
 	helpers.encodedOutput = g.Get("quicastEncodedOutput")
 	helpers.feed = g.Get("quicastFeed")
 	helpers.write = g.Get("quicastWrite")
-	helpers.audioCapture = g.Get("quicastAudioCapture")
-	helpers.takeEncoded = g.Get("quicastTakeEncoded")
 }
 
 // collect runs the garbage collector every gcEvery. A player's heap is a
@@ -434,6 +431,10 @@ func (p *Player) resetStats() {
 func main() {
 	loadHelpers()
 	go collect()
+	if !js.Global().Get("document").Truthy() {
+		runPublisherWorker() // static/publisher.js
+		return
+	}
 	if strings.HasPrefix(js.Global().Get("location").Get("pathname").String(), "/room/") {
 		runRoom()
 		return

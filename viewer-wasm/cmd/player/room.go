@@ -3,102 +3,38 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall/js"
-	"time"
-
-	"github.com/quicast/quicast/protocol"
-	"github.com/quicast/quicast/viewer-wasm/player"
 )
 
-// The room page's participant: it takes the camera and microphone
-// (getUserMedia, with the browser's echo cancellation), encodes them with
-// WebCodecs (VideoEncoder VP8 and AudioEncoder Opus in real-time mode),
-// packetizes them into RTP (player.Outgoing) and publishes them into the
-// room over WebTransport (protocol README §4.2): a group stream per
-// keyframe, audio in datagrams, sender reports on the control stream. The
-// other participants are watched by players in this same program
-// (watchTile), one per tile.
+// The room page: the other participants are watched by players in this
+// program (watchTile), one per tile; the participant's own camera and
+// microphone (getUserMedia, with the browser's echo cancellation) are
+// published by a publisher (publish.go), in a worker of its own where the
+// browser allows (static/publisher.js), on the page otherwise.
 
-const (
-	keyframeInterval = 2 * time.Second        // a keyframe at least this often: a new watcher starts within it
-	maxEncodeQueue   = 2                      // frames waiting in the VideoEncoder before the camera's are skipped
-	maxAudioQueue    = 5                      // chunks (10 ms or so each) waiting in the AudioEncoder before the microphone's are dropped
-	audioMaxAge      = 150 * time.Millisecond // sound not sent by then after encoding is dropped
-	stallGap         = 60 * time.Millisecond  // between microphone chunks or audio packets: a stall (pubStats)
-	videoMaxAge      = 400 * time.Millisecond // a frame not sent by then ends its group
-	audioBitrate     = 32_000                 // bit/s, Opus voice
-	syncInterval     = time.Second            // sender reports
-	encodedQueue     = 64                     // encoded chunks waiting to be sent
-)
-
-// videoBitrate is the VP8 target for a picture of w×h at 30 fps, in bit/s:
-// 1 Mbit/s at 720p, scaled by the pixel count, at least 150 kbit/s.
-func videoBitrate(w, h int) int {
-	return max(150_000, int(int64(w)*int64(h)*1_000_000/(1280*720)))
-}
-
-type encoded struct {
-	data []byte
-	us   int64     // capture timestamp, µs
-	at   time.Time // out of the encoder
-	key  bool
-}
-
-// pubStats are what quicastPublishStats returns.
-type pubStats struct {
-	VideoFrames, Keyframes, Groups, FramesSkipped int
-	AudioSkipped                                  int // microphone chunks dropped: the encoder or the datagram queue was behind
-	// Gaps of over stallGap between two microphone chunks reaching the
-	// page, and between two audio packets it sent: the receivers' buffers
-	// run dry when the page (or the browser under it) stalls that long.
-	CaptureStalls, SendStalls               int
-	AudioPackets, KeyframeRequests, Viewers int
-	VideoBytes, AudioBytes                  int64
-	Width, Height, Channels                 int
-}
-
+// participant is the page's side of joining the room: the devices, the
+// status shown, and the publisher.
 type participant struct {
 	room   string
 	body   js.Value
 	status js.Value
 	self   js.Value
-	ignore js.Func
 
-	needKey atomic.Bool
-	videoQ  chan encoded
-	audioQ  chan encoded
-
-	mu      sync.Mutex
-	state   string
-	message string
-	stream  string
-	joined  bool // join clicked and not left since
-	media   js.Value
-	venc    js.Value
-	aenc    js.Value
-	capture js.Value // static/app.js quicastAudioCapture's state: the microphone encoded in a worker
-	capLive bool     // what capture was last told
-	out     player.Outgoing
-	gen     int // the session the packets are for; counts up
-	live    bool
-	ctrlW   js.Value
-	dgramW  js.Value
-	wt      js.Value
-	lastKey time.Time
-	st      pubStats
-
-	// Sending what the capture worker encoded, at each tick of the page
-	// clock (only it touches these).
-	captured    js.Value // a Uint8Array that quicastTakeEncoded fills
-	capturedBuf []byte
-	tickSender  audioSender
+	mu       sync.Mutex
+	state    string
+	message  string
+	stream   string
+	joined   bool // join clicked and not left since
+	join     int  // counts the joins: a publisher's events after its join ended are ignored
+	media    js.Value
+	pub      *publisher // publishing on the page
+	worker   js.Value   // or in static/publisher.js's worker
+	inWorker bool       // the last join's publisher is (was) in the worker
+	figures  js.Value   // the worker's latest {stats}
 }
 
 func runRoom() {
@@ -108,18 +44,15 @@ func runRoom() {
 		body:   doc.Get("body"),
 		status: doc.Call("getElementById", "call-status"),
 		self:   doc.Call("getElementById", "self"),
-		videoQ: make(chan encoded, encodedQueue),
-		audioQ: make(chan encoded, encodedQueue),
 		state:  "idle",
 	}
-	p.ignore = js.FuncOf(func(js.Value, []js.Value) any { return nil })
 	js.Global().Set("quicastJoin", js.FuncOf(func(js.Value, []js.Value) any {
 		p.mu.Lock()
 		busy := p.joined
 		p.joined = true
 		p.mu.Unlock()
 		if !busy {
-			go p.join()
+			go p.start()
 		}
 		return nil
 	}))
@@ -134,8 +67,6 @@ func runRoom() {
 	}))
 	js.Global().Set("quicastPublishStats", js.FuncOf(func(js.Value, []js.Value) any { return p.statsObject() }))
 	js.Global().Set("quicastWatch", js.FuncOf(func(_ js.Value, args []js.Value) any { return watchTile(args[0]) }))
-	go p.sendVideo()
-	go p.sendAudio()
 	select {}
 }
 
@@ -186,68 +117,89 @@ func (p *participant) setEnabled(getter string, on bool) {
 	}
 }
 
-// join takes the devices and publishes until the participant leaves or
-// something no retry can fix happens.
-func (p *participant) join() {
+// start takes the devices and has them published until the participant
+// leaves or something no retry can fix happens.
+func (p *participant) start() {
 	p.setState("joining", "Asking for the camera and microphone…")
 	media, err := getUserMedia()
-	if err != nil {
+	p.mu.Lock()
+	left := !p.joined
+	p.mu.Unlock()
+	switch {
+	case err != nil:
 		p.mu.Lock()
 		p.joined = false
 		p.mu.Unlock()
 		p.setState("error", err.Error())
 		return
+	case left:
+		stopTracks(media)
+		return
 	}
 	p.self.Set("srcObject", media)
+	readable := func(tracks js.Value) js.Value {
+		if tracks.Length() == 0 {
+			return js.Undefined()
+		}
+		return js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": tracks.Index(0)}).Get("readable")
+	}
+	video, audio := readable(media.Call("getVideoTracks")), readable(media.Call("getAudioTracks"))
 	p.mu.Lock()
 	p.media = media
+	p.join++
+	join := p.join
+	p.figures = js.Undefined()
 	p.mu.Unlock()
-	if v := media.Call("getVideoTracks"); v.Length() > 0 {
-		go p.captureVideo(v.Index(0))
-	}
-	if a := media.Call("getAudioTracks"); a.Length() > 0 {
-		go p.captureAudio(a.Index(0))
-	}
-	// The catalog names the picture size and the channels: wait (briefly)
-	// for the first of each to know them.
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
+	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		// Never released: a few bytes per join.
+		d := args[0]
+		if st := d.Get("stats"); st.Truthy() {
+			p.mu.Lock()
+			if join == p.join {
+				p.figures = st
+			}
+			p.mu.Unlock()
+		}
+		if st := d.Get("state"); st.Truthy() {
+			go p.event(join, pubEvent{State: st.String(), Message: d.Get("message").String(), Stream: d.Get("stream").String()})
+		}
+		return nil
+	})
+	if w := js.Global().Call("quicastPublisherWorker", p.room, video, audio, onMessage); w.Truthy() {
 		p.mu.Lock()
-		ready := (p.st.Width > 0 || media.Call("getVideoTracks").Length() == 0) &&
-			(p.st.Channels > 0 || media.Call("getAudioTracks").Length() == 0)
+		p.worker, p.inWorker = w, true
 		p.mu.Unlock()
-		if ready {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+		return
 	}
-	var b protocol.Backoff
-	attempt := 0
-	for {
-		connected, err := p.session()
-		p.mu.Lock()
-		joined := p.joined
-		p.mu.Unlock()
-		var f fatal
-		switch {
-		case !joined:
-			return // left
-		case errors.Is(err, errLogin):
-			js.Global().Get("location").Set("href", "/login?next="+queryEscape("/room/"+p.room))
-			return
-		case errors.As(err, &f):
-			p.leave(f.msg)
-			p.setState("error", f.msg)
-			return
-		}
-		if connected {
-			attempt = 0
-		}
-		attempt++
-		d := b.Delay(attempt, js.Global().Get("Math").Call("random").Float())
-		p.setState("reconnecting", "Reconnecting in "+strconv.Itoa(int(d.Round(time.Second)/time.Second))+
-			" s (attempt "+strconv.Itoa(attempt)+"): "+err.Error())
-		time.Sleep(d)
+	pub := newPublisher(p.room, video, audio, func(e pubEvent) { p.event(join, e) })
+	p.mu.Lock()
+	p.pub, p.inWorker = pub, false
+	p.mu.Unlock()
+	pub.run()
+}
+
+// event shows what the publisher of the join'th join says.
+func (p *participant) event(join int, e pubEvent) {
+	p.mu.Lock()
+	current := join == p.join && p.joined
+	if current && e.State == "live" {
+		p.stream = e.Stream
+	}
+	p.mu.Unlock()
+	if !current {
+		return
+	}
+	switch e.State {
+	case "login":
+		js.Global().Get("location").Set("href", "/login?next="+queryEscape("/room/"+p.room))
+	case "error":
+		p.leave(e.Message)
+		p.setState("error", e.Message)
+	case "live":
+		p.body.Get("dataset").Set("self", e.Stream)
+		p.setState(e.State, e.Message)
+	default:
+		p.setState(e.State, e.Message)
 	}
 }
 
@@ -305,605 +257,61 @@ func getUserMedia() (js.Value, error) {
 	return js.Value{}, errors.New("cannot open the camera and microphone: " + msg)
 }
 
-// captureVideo feeds the camera's frames to the VP8 encoder, configured
-// (again) whenever the picture size changes. A frame is skipped while the
-// encoder is behind.
-func (p *participant) captureVideo(track js.Value) {
-	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
-	output, outputFn := newEncodedStaging(256 << 10).output(func(b []byte, us int64, key bool) {
-		p.mu.Lock()
-		p.out.Video.Captured(us, time.Now())
-		p.mu.Unlock()
-		select {
-		case p.videoQ <- encoded{data: b, us: us, at: time.Now(), key: key}:
-		default:
-			p.needKey.Store(true) // the sender is behind: start over at a keyframe
-		}
-	})
-	defer outputFn.Release()
-	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		js.Global().Get("console").Call("warn", "quicast: video encoder:", args[0])
-		return nil
-	})
-	defer onError.Release()
-	enc := js.Global().Get("VideoEncoder").New(map[string]any{"output": output, "error": onError})
-	p.mu.Lock()
-	p.venc = enc
-	p.mu.Unlock()
-	defer func() {
-		if enc.Get("state").String() != "closed" {
-			enc.Call("close")
-		}
-	}()
-	w, h := 0, 0
-	feed(reader, enc, func(queue, fw, fh int) int {
-		now := time.Now()
-		if fw != w || fh != h {
-			w, h = fw, fh
-			if queue >= 0 {
-				enc.Call("reset")
-			}
-			enc.Call("configure", map[string]any{"codec": protocol.WebCodecsVP8, "width": w, "height": h,
-				"bitrate": videoBitrate(w, h), "framerate": 30, "latencyMode": "realtime"})
-			p.needKey.Store(true)
-			queue = 0
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.st.Width, p.st.Height = w, h
-		skip := !p.live || queue < 0 || queue > maxEncodeQueue
-		if skip {
-			if p.live {
-				p.st.FramesSkipped++
-			}
-			return 0
-		}
-		if p.needKey.Swap(false) || now.Sub(p.lastKey) >= keyframeInterval {
-			p.lastKey = now
-			return 2
-		}
-		return 1
-	})
-}
-
-// feed runs static/app.js quicastFeed: the track's frames into enc, each
-// as decide(encodeQueueSize or −1 while unconfigured, width or channels,
-// height or sample rate) says (0 drop, 1 encode, 2 as a keyframe), until
-// the track ends. decide runs in a JavaScript callback: it must not block.
-func feed(reader, enc js.Value, decide func(queue, a, b int) int) {
-	ended := make(chan struct{})
-	d := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		return decide(args[0].Int(), args[1].Int(), args[2].Int())
-	})
-	defer d.Release()
-	onEnd := js.FuncOf(func(js.Value, []js.Value) any { close(ended); return nil })
-	defer onEnd.Release()
-	helpers.feed.Invoke(reader, enc, d, onEnd)
-	<-ended
-}
-
-// encodedStaging is where static/app.js quicastEncodedOutput copies an
-// encoder's chunks for Go to take: holder.buf, replaced by a larger array
-// when a chunk does not fit.
-type encodedStaging struct {
-	holder, buf js.Value
-	size        int // bytes in buf
-}
-
-func newEncodedStaging(size int) *encodedStaging {
-	s := &encodedStaging{holder: js.Global().Get("Object").New(), buf: js.Global().Get("Uint8Array").New(size), size: size}
-	s.holder.Set("buf", s.buf)
-	return s
-}
-
-// output returns the encoder's output function; encoded gets each chunk's
-// bytes (its own copy), timestamp (µs) and whether it is a keyframe.
-func (s *encodedStaging) output(encoded func(b []byte, us int64, key bool)) (js.Value, js.Func) {
-	f := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		n := args[0].Int()
-		if n > s.size {
-			s.buf = s.holder.Get("buf")
-			s.size = s.buf.Length()
-		}
-		b := make([]byte, n)
-		js.CopyBytesToGo(b, s.buf)
-		encoded(b, int64(args[1].Float()), args[2].Int() == 1)
-		return nil
-	})
-	return helpers.encodedOutput.Invoke(s.holder, f), f
-}
-
-// captureAudio feeds the microphone to the Opus encoder in 10 ms packets
-// (20 ms where the browser offers no choice).
-func (p *participant) captureAudio(track js.Value) {
-	ended := make(chan struct{})
-	onEnd := js.FuncOf(func(js.Value, []js.Value) any { close(ended); return nil })
-	defer onEnd.Release()
-	if st := helpers.audioCapture.Invoke(track, audioBitrate, maxAudioQueue, stallGap.Milliseconds(), onEnd); st.Truthy() {
-		// Encoded in a worker, sent at the page clock's ticks (tick).
-		p.mu.Lock()
-		p.capture, p.capLive = st, false
-		p.mu.Unlock()
-		clock.add(p)
-		<-ended
-		clock.remove(p)
-		p.mu.Lock()
-		p.capture = js.Undefined()
-		p.mu.Unlock()
-		return
-	}
-	reader := js.Global().Get("MediaStreamTrackProcessor").New(map[string]any{"track": track}).Get("readable").Call("getReader")
-	output, outputFn := newEncodedStaging(4096).output(func(b []byte, us int64, _ bool) {
-		p.mu.Lock()
-		p.out.Audio.Captured(us, time.Now())
-		p.mu.Unlock()
-		select {
-		case p.audioQ <- encoded{data: b, us: us, at: time.Now()}:
-		default:
-		}
-	})
-	defer outputFn.Release()
-	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		js.Global().Get("console").Call("warn", "quicast: audio encoder:", args[0])
-		return nil
-	})
-	defer onError.Release()
-	enc := js.Global().Get("AudioEncoder").New(map[string]any{"output": output, "error": onError})
-	p.mu.Lock()
-	p.aenc = enc
-	p.mu.Unlock()
-	defer func() {
-		if enc.Get("state").String() != "closed" {
-			enc.Call("close")
-		}
-	}()
-	started := false
-	var lastChunk time.Time
-	feed(reader, enc, func(queue, ch, rate int) int {
-		if !started {
-			// The first sound says the format: the encoder is
-			// configured for it (after asking whether 10 ms packets
-			// can be had) while the next ones are dropped.
-			started = true
-			go func() {
-				cfg := map[string]any{"codec": "opus", "sampleRate": rate, "numberOfChannels": ch,
-					"bitrate": audioBitrate, "opus": map[string]any{"frameDuration": 10_000}}
-				if r, err := await(js.Global().Get("AudioEncoder").Call("isConfigSupported", cfg)); err != nil || !r.Get("supported").Bool() {
-					delete(cfg, "opus")
-				}
-				enc.Call("configure", cfg)
-				p.mu.Lock()
-				p.st.Channels = ch
-				p.mu.Unlock()
-			}()
-			return 0
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if stalled(&lastChunk, time.Now()) && p.live {
-			p.st.CaptureStalls++
-		}
-		switch {
-		case !p.live || queue < 0:
-			return 0
-		case queue > maxAudioQueue:
-			// Real time: a starved page drops sound rather than
-			// sending it later and later (the receivers conceal the
-			// gap).
-			p.st.AudioSkipped++
-			return 0
-		}
-		return 1
-	})
-}
-
-// sendVideo writes the encoded frames of the current session: a keyframe
-// opens a new group stream and ends the one before; frames that have no
-// group to go in (the session's first keyframe is not out yet, a write
-// failed) are dropped and a keyframe asked for.
-func (p *participant) sendVideo() {
-	aw := newAwaiter()
-	defer aw.release()
-	var group js.Value
-	gen := -1
-	var buf []byte
-	for e := range p.videoQ {
-		p.mu.Lock()
-		live, wt, cur := p.live, p.wt, p.gen
-		p.mu.Unlock()
-		if !live || cur != gen {
-			group, gen = js.Undefined(), cur
-			if !live {
-				continue
-			}
-		}
-		if !e.key && time.Since(e.at) > videoMaxAge {
-			// The page was too busy to send it in time: end the group
-			// here and start over at a fresh keyframe.
-			if group.Truthy() {
-				group.Call("close").Call("catch", p.ignore)
-			}
-			group = js.Undefined()
-			p.needKey.Store(true)
-			p.mu.Lock()
-			p.st.FramesSkipped++
-			p.mu.Unlock()
-			continue
-		}
-		if e.key {
-			if group.Truthy() {
-				group.Call("close").Call("catch", p.ignore)
-			}
-			group = js.Undefined()
-			st, err := await(wt.Call("createUnidirectionalStream"))
-			if err != nil {
-				p.needKey.Store(true)
-				continue
-			}
-			group = st.Call("getWriter")
-			p.mu.Lock()
-			ssrc := p.out.Video.SSRC
-			p.st.Groups++
-			p.st.Keyframes++
-			n := uint64(p.st.Groups)
-			p.mu.Unlock()
-			buf = protocol.AppendGroupHeader(buf[:0], protocol.GroupHeader{SSRC: ssrc, Group: n})
-		} else {
-			buf = buf[:0]
-		}
-		if !group.Truthy() {
-			p.needKey.Store(true)
-			continue
-		}
-		p.mu.Lock()
-		pkts := p.out.Video.VP8(e.data, e.us, protocol.MTU)
-		p.st.VideoFrames++
-		p.st.VideoBytes += int64(len(e.data))
-		p.mu.Unlock()
-		for _, pkt := range pkts {
-			buf = protocol.AppendPacket(buf, pkt)
-		}
-		u8 := js.Global().Get("Uint8Array").New(len(buf))
-		js.CopyBytesToJS(u8, buf)
-		if _, err := aw.await(group.Call("write", u8)); err != nil {
-			group = js.Undefined()
-			p.needKey.Store(true)
-		}
-	}
-}
-
-// stalled records now as the latest of a steady stream of events (*last)
-// and reports whether it came more than stallGap after the one before.
-func stalled(last *time.Time, now time.Time) bool {
-	gap := !last.IsZero() && now.Sub(*last) > stallGap
-	*last = now
-	return gap
-}
-
-// sendAudio sends each Opus packet in a datagram of its own.
-func (p *participant) sendAudio() {
-	var a audioSender
-	for e := range p.audioQ {
-		a.send(p, e)
-	}
-}
-
-// audioSender puts Opus packets into datagrams through a staging array.
-type audioSender struct {
-	staging  js.Value
-	size     int
-	lastSent time.Time
-}
-
-// send sends e in a datagram of its own, unless the page is not live or
-// was too busy to send it in time.
-func (a *audioSender) send(p *participant, e encoded) {
-	if a.size == 0 {
-		a.size = protocol.MaxPacket
-		a.staging = js.Global().Get("Uint8Array").New(a.size)
-	}
-	p.mu.Lock()
-	if !p.live {
-		p.mu.Unlock()
-		return
-	}
-	if time.Since(e.at) > audioMaxAge {
-		// The page was too busy to send it in time: late sound is
-		// worse than a gap the receivers conceal.
-		p.st.AudioSkipped++
-		p.mu.Unlock()
-		return
-	}
-	w := p.dgramW
-	if ds := w.Get("desiredSize"); ds.Type() == js.TypeNumber && ds.Float() <= -float64(maxAudioQueue) {
-		// The datagram queue is that far past its high-water mark:
-		// drop, as the encoder's queue does, before the packet takes
-		// a sequence number: the receivers see the sound jump
-		// ahead, not a loss they would wait for.
-		p.st.AudioSkipped++
-		p.mu.Unlock()
-		return
-	}
-	pkt := p.out.Audio.Opus(e.data, e.us)
-	if stalled(&a.lastSent, time.Now()) {
-		p.st.SendStalls++
-	}
-	p.st.AudioPackets++
-	p.st.AudioBytes += int64(len(e.data))
-	p.mu.Unlock()
-	if len(pkt) > a.size {
-		a.size = 2 * len(pkt)
-		a.staging = js.Global().Get("Uint8Array").New(a.size)
-	}
-	js.CopyBytesToJS(a.staging, pkt)
-	helpers.write.Invoke(w, a.staging, len(pkt))
-}
-
-// tick sends what the capture worker encoded since the last tick
-// (static/app.js quicastTakeEncoded), and tells it whether to encode.
-func (p *participant) tick(time.Time) {
-	p.mu.Lock()
-	st, live := p.capture, p.live
-	changed := live != p.capLive
-	p.capLive = live
-	if p.st.Channels == 0 && st.Truthy() {
-		p.st.Channels = st.Get("channels").Int() // 0 until the first chunk
-	}
-	p.mu.Unlock()
-	if !st.Truthy() {
-		return
-	}
-	if changed {
-		st.Set("live", live)
-	}
-	if p.capturedBuf == nil {
-		p.capturedBuf = make([]byte, 16<<10)
-		p.captured = js.Global().Get("Uint8Array").New(len(p.capturedBuf))
-	}
-	for {
-		n := helpers.takeEncoded.Invoke(st, p.captured).Int()
-		if n == 0 {
-			return
-		}
-		js.CopyBytesToGo(p.capturedBuf[:n], p.captured)
-		for b := p.capturedBuf[:n]; len(b) >= 18; {
-			us := int64(math.Float64frombits(binary.LittleEndian.Uint64(b)))
-			atMS := math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
-			size := int(binary.LittleEndian.Uint16(b[16:]))
-			if len(b) < 18+size {
-				break
-			}
-			at := time.UnixMicro(int64(atMS * 1000))
-			data := b[18 : 18+size] // used before the next take: send copies it into the packet
-			p.mu.Lock()
-			p.out.Audio.Captured(us, at)
-			p.mu.Unlock()
-			p.tickSender.send(p, encoded{data: data, us: us, at: at})
-			b = b[18+size:]
-		}
-		if n < len(p.capturedBuf)/2 {
-			return // all taken
-		}
-	}
-}
-
-// session joins the room (a fresh ticket), opens the publish session,
-// offers the tracks and publishes until the session closes. connected
-// reports whether it got as far as the catalog.
-func (p *participant) session() (connected bool, err error) {
-	resp, err := await(js.Global().Call("fetch", "/api/rooms/"+queryEscape(p.room)+"/join",
-		map[string]any{"method": "POST", "credentials": "same-origin", "cache": "no-store"}))
-	if err != nil {
-		return false, errors.New("the relay is unreachable")
-	}
-	switch st := resp.Get("status").Int(); st {
-	case 200:
-	case 401:
-		return false, errLogin
-	case 404:
-		return false, fatal{"there is no room named “" + p.room + "” on this relay"}
-	default:
-		return false, errors.New("the relay answered " + strconv.Itoa(st))
-	}
-	j, err := await(resp.Call("json"))
-	if err != nil {
-		return false, err
-	}
-	opts := map[string]any{}
-	if hs := j.Get("certHashes"); hs.Truthy() && hs.Length() > 0 {
-		arr := js.Global().Get("Array").New()
-		for i := 0; i < hs.Length(); i++ {
-			if u8 := js.Global().Call("quicastFromBase64", hs.Index(i)); u8.Truthy() {
-				arr.Call("push", map[string]any{"algorithm": "sha-256", "value": u8})
-			}
-		}
-		opts["serverCertificateHashes"] = arr
-	}
-	wt, err := newWebTransport(j.Get("url"), opts)
-	if err != nil {
-		return false, err
-	}
-	if _, err := await(wt.Get("ready")); err != nil {
-		return false, errors.New("the relay refused the session or is unreachable (" + err.Error() + ")")
-	}
-	defer wt.Call("close")
-	bidi, err := await(wt.Call("createBidirectionalStream"))
-	if err != nil {
-		return false, err
-	}
-	ctrlW := bidi.Get("writable").Call("getWriter")
-	p.mu.Lock()
-	media := p.media
-	var tracks []protocol.TrackInfo
-	if media.Call("getVideoTracks").Length() > 0 {
-		tracks = append(tracks, protocol.TrackInfo{Kind: "video", Codec: protocol.CodecVP8, Width: p.st.Width, Height: p.st.Height})
-	}
-	if media.Call("getAudioTracks").Length() > 0 {
-		tracks = append(tracks, protocol.TrackInfo{Kind: "audio", Codec: "opus", Channels: uint16(max(p.st.Channels, 1))})
-	}
-	p.mu.Unlock()
-	write := func(m *protocol.Message) error {
-		b, err := protocol.AppendMessage(nil, m)
-		if err != nil {
-			return err
-		}
-		u8 := js.Global().Get("Uint8Array").New(len(b))
-		js.CopyBytesToJS(u8, b)
-		_, err = await(ctrlW.Call("write", u8))
-		return err
-	}
-	if err := write(&protocol.Message{Type: protocol.MsgPublish, Client: "quicast-browser", Tracks: tracks}); err != nil {
-		return false, err
-	}
-	cr := protocol.NewControlReader(&jsReader{r: bidi.Get("readable").Call("getReader")})
-	m, err := cr.Read()
-	switch {
-	case err != nil:
-		return false, errors.New("the relay closed the session before it began")
-	case m.Type == protocol.MsgError:
-		return false, fatal{"the relay refused to publish: " + m.Reason}
-	case m.Type != protocol.MsgCatalog:
-		return false, errors.New("the relay sent " + m.Type + " before its catalog")
-	}
-	stream := j.Get("stream").String()
-	dw := wt.Get("datagrams")
-	// Sound the browser could not send within audioMaxAge is dropped
-	// rather than sent late (W3C WebTransport, outgoingMaxAge): a starved
-	// page or network process must not turn into seconds of delay.
-	dw.Set("outgoingMaxAge", audioMaxAge.Milliseconds())
-	var dgramW js.Value
-	if dw.Get("createWritable").Truthy() {
-		dgramW = dw.Call("createWritable").Call("getWriter")
-	} else {
-		dgramW = dw.Get("writable").Call("getWriter")
-	}
-	rnd := func() uint32 { return uint32(js.Global().Get("Math").Call("random").Float() * (1 << 32)) }
-	p.mu.Lock()
-	p.out = player.Outgoing{Video: p.out.Video, Audio: p.out.Audio} // keeps the capture clocks
-	for _, t := range m.Tracks {
-		tr := &p.out.Audio
-		if t.Kind == "video" {
-			tr = &p.out.Video
-		}
-		tr.SSRC, tr.PayloadType, tr.ClockRate, tr.Base = t.SSRC, t.PayloadType, t.ClockRate, rnd()
-		tr.SetSequence(uint16(rnd()))
-		tr.Packets, tr.Octets = 0, 0
-	}
-	p.wt, p.ctrlW, p.dgramW, p.live, p.stream = wt, ctrlW, dgramW, true, stream
-	p.gen++
-	p.mu.Unlock()
-	p.needKey.Store(true)
-	p.body.Get("dataset").Set("self", stream)
-	p.setState("live", "In the room as "+j.Get("user").String()+".")
-
-	var ended atomic.Value
-	done := make(chan struct{})
-	go func() {
-		for {
-			m, err := cr.Read()
-			if err != nil {
-				return
-			}
-			switch m.Type {
-			case protocol.MsgKeyframe:
-				p.needKey.Store(true)
-				p.mu.Lock()
-				p.st.KeyframeRequests++
-				p.mu.Unlock()
-			case protocol.MsgStats:
-				if m.Stats != nil {
-					p.mu.Lock()
-					p.st.Viewers = int(m.Stats.Viewers)
-					p.mu.Unlock()
-				}
-			case protocol.MsgEnded:
-				ended.Store(m.Reason)
-			}
-		}
-	}()
-	go func() {
-		t := time.NewTicker(syncInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			var reports []protocol.SyncReport
-			p.mu.Lock()
-			for _, tr := range []*player.OutTrack{&p.out.Video, &p.out.Audio} {
-				if r, ok := tr.Sync(); ok {
-					reports = append(reports, r)
-				}
-			}
-			p.mu.Unlock()
-			for _, r := range reports {
-				if write(&protocol.Message{Type: protocol.MsgSync, Sync: &r}) != nil {
-					return
-				}
-			}
-		}
-	}()
-	info, cerr := await(wt.Get("closed"))
-	close(done)
-	p.mu.Lock()
-	p.live = false
-	p.mu.Unlock()
-	reason, _ := ended.Load().(string)
-	switch {
-	case reason == protocol.EndTakenOver.String():
-		return true, fatal{"you joined this room from another tab or device: this one has stopped sending"}
-	case reason == protocol.EndRemoved.String() || reason == protocol.EndRevoked.String():
-		return true, fatal{"the room or your account was removed"}
-	case reason != "":
-		return true, errors.New(reason)
-	case cerr != nil:
-		return true, errors.New("the connection to the relay was lost")
-	case info.Truthy() && info.Get("reason").Truthy() && info.Get("reason").String() != "":
-		return true, errors.New(info.Get("reason").String())
-	}
-	return true, errors.New("the relay closed the session")
-}
-
 // leave ends the publishing and releases the camera and microphone.
 func (p *participant) leave(msg string) {
 	p.mu.Lock()
-	p.joined, p.live = false, false
-	wt, media := p.wt, p.media
-	p.media = js.Undefined()
+	p.joined = false
+	media, pub, w := p.media, p.pub, p.worker
+	p.media, p.pub, p.worker, p.stream = js.Undefined(), nil, js.Undefined(), ""
 	p.mu.Unlock()
-	if wt.Truthy() {
-		wt.Call("close")
+	if pub != nil {
+		pub.stop()
+		figures := js.ValueOf(pub.statsObject())
+		p.mu.Lock()
+		p.figures = figures
+		p.mu.Unlock()
 	}
-	if media.Truthy() {
-		tracks := media.Call("getTracks")
-		for i := 0; i < tracks.Length(); i++ {
-			tracks.Index(i).Call("stop")
-		}
+	if w.Truthy() {
+		// The worker closes its session and ends itself; it is
+		// terminated if it has not within a second.
+		w.Call("postMessage", map[string]any{"stop": true})
+		js.Global().Call("setTimeout", js.Global().Get("quicastTerminate"), 1000, w)
 	}
+	stopTracks(media)
 	p.self.Set("srcObject", js.Null())
 	p.body.Get("dataset").Set("self", "")
 	p.setState("left", msg)
 }
 
+func stopTracks(media js.Value) {
+	if !media.Truthy() {
+		return
+	}
+	tracks := media.Call("getTracks")
+	for i := 0; i < tracks.Length(); i++ {
+		tracks.Index(i).Call("stop")
+	}
+}
+
+// statsObject is quicastPublishStats's answer: the publisher's figures
+// (publisher.statsObject), the state shown, and whether the publishing
+// is in a worker (worker).
 func (p *participant) statsObject() any {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.st
-	encoderBehind := 0 // of AudioSkipped: the encoder was more than maxAudioQueue behind
-	if p.capture.Truthy() {
-		s.CaptureStalls += p.capture.Get("stalls").Int()
-		encoderBehind = p.capture.Get("skipped").Int()
-		s.AudioSkipped += encoderBehind
+	state, msg, stream, pub, figures, inWorker := p.state, p.message, p.stream, p.pub, p.figures, p.inWorker
+	p.mu.Unlock()
+	var o js.Value
+	switch {
+	case pub != nil:
+		o = js.ValueOf(pub.statsObject())
+	case figures.Truthy():
+		o = js.Global().Get("Object").Call("assign", js.Global().Get("Object").New(), figures)
+	default:
+		o = js.Global().Get("Object").New()
 	}
-	return map[string]any{
-		"audioSkippedEncoder": encoderBehind,
-		"state":               p.state, "message": p.message, "stream": p.stream,
-		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,
-		"audioSkipped": s.AudioSkipped, "captureStalls": s.CaptureStalls, "sendStalls": s.SendStalls,
-		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
-		"keyframeRequests": s.KeyframeRequests, "viewers": s.Viewers,
-		"width": s.Width, "height": s.Height, "channels": s.Channels,
-	}
+	o.Set("state", state)
+	o.Set("message", msg)
+	o.Set("stream", stream)
+	o.Set("worker", inWorker)
+	return o
 }

@@ -27,9 +27,6 @@
     status.textContent = 'This browser can watch but not join: it has no ' + missing.join(', ') +
       '. Use a current Chrome or Edge on a computer.';
   }
-  window.quicastFromBase64 = (s) => {
-    try { return Uint8Array.from(atob(s), c => c.charCodeAt(0)); } catch (e) { return null; }
-  };
 
   const go = new Go();
   const wasm = WebAssembly.instantiateStreaming(fetch('/static/main.wasm'), go.importObject);
@@ -66,7 +63,29 @@
     return {ctx: audio, node, level: window.quicastPeakLevel(analyser), playout: window.quicastPlayout(node)};
   };
 
-  const instance = (await wasm).instance;
+  const {module, instance} = await wasm;
+  // The participant's publishing runs this same program in a worker
+  // (static/publisher.js) where the browser can hand it the camera's and
+  // microphone's readables; the program asks quicastPublisherWorker for
+  // one and publishes on the page when the answer is null.
+  window.quicastPublisherWorker = (room, video, audio, onMessage) => {
+    if (typeof Worker !== 'function') return null;
+    const w = new Worker('/static/publisher.js');
+    try {
+      w.postMessage({module, room, video, audio}, [video, audio].filter(Boolean));
+    } catch (e) {
+      console.warn('quicast: publishing on the page:', e);
+      w.terminate();
+      return null;
+    }
+    w.onmessage = (e) => {
+      onMessage(e.data);
+      if (e.data.done) w.terminate();
+    };
+    w.onerror = (e) => onMessage({state: 'error', message: 'the publishing stopped: ' + (e.message || 'worker error')});
+    return w;
+  };
+  window.quicastTerminate = (w) => w.terminate();
   window.quicastMemory = instance.exports.mem; // static/app.js quicastReadRing writes into it
   go.run(instance);
   if (joinWanted) window.quicastJoin();

@@ -1,0 +1,51 @@
+// The helpers of a room participant's publishing (publish.go in the Go
+// program), on the page (room.html) and in the publishing worker
+// (static/publisher.js): what would otherwise be a dozen calls between
+// WebAssembly and JavaScript per frame or packet.
+
+// quicastFromBase64 decodes base64 into a Uint8Array, null if malformed.
+globalThis.quicastFromBase64 = (s) => {
+  try { return Uint8Array.from(atob(s), c => c.charCodeAt(0)); } catch (e) { return null; }
+};
+
+// quicastEncodedOutput returns an encoder's output function: each chunk is
+// copied into holder.buf (a Uint8Array, replaced by a larger one when a
+// chunk does not fit) and encoded(byteLength, timestamp µs, key) called,
+// which copies it on before returning.
+globalThis.quicastEncodedOutput = (holder, encoded) => (chunk) => {
+  const n = chunk.byteLength;
+  if (holder.buf.byteLength < n) holder.buf = new Uint8Array(2 * n);
+  chunk.copyTo(holder.buf);
+  encoded(n, chunk.timestamp, chunk.type === 'key' ? 1 : 0);
+};
+
+// quicastFeed reads a MediaStreamTrackProcessor's reader (VideoFrames or
+// AudioData) into an encoder until it ends. For each it asks
+// decide(queue, a, b): queue is the encoder's encodeQueueSize (−1 unless
+// configured), a×b the frame's displayWidth×displayHeight, or the sound's
+// numberOfChannels and sampleRate; the answer is 0 (drop), 1 (encode) or 2
+// (encode as a keyframe). onEnd() at the end.
+globalThis.quicastFeed = async (reader, enc, decide, onEnd) => {
+  try {
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      const video = value.displayWidth !== undefined;
+      const d = decide(enc.state === 'configured' ? enc.encodeQueueSize : -1,
+        video ? value.displayWidth : value.numberOfChannels, video ? value.displayHeight : value.sampleRate);
+      if (d > 0 && enc.state === 'configured') {
+        if (video) enc.encode(value, {keyFrame: d === 2}); else enc.encode(value);
+      }
+      value.close();
+    }
+  } catch (e) {
+    // the track ended or the encoder closed: same as done
+  }
+  onEnd();
+};
+
+// quicastWrite writes the first n bytes of buf (copied) to a stream's
+// writer, a failure ignored (the session's end says why).
+globalThis.quicastWrite = (writer, buf, n) => {
+  writer.write(buf.slice(0, n)).catch(() => {});
+};
