@@ -241,3 +241,89 @@ func TestBrowserCall(t *testing.T) {
 // two participants' encoding and decoding fit this 2-core machine next to
 // the relay.
 var callSize = "320x180"
+
+// TestBrowserCallSurvivesRelayRestart: two browsers in a call, the relay
+// restarts under them — first stopped (it tells everyone), then killed (no
+// goodbye). Each page, without a reload, says it reconnects, publishes
+// again from its worker by itself, and sees and hears the other again.
+func TestBrowserCallSurvivesRelayRestart(t *testing.T) {
+	r := startRelay(t)
+	r.addRoom(t, "team")
+	r.addUser(t, "alice", "alice's password")
+	r.addUser(t, "bob", "bob's password")
+	first := browser.New(t, browser.FakeMedia())
+	alice := joinRoom(t, first, r, "team", "alice", "alice's password")
+	bob := joinRoom(t, browser.Incognito(t, first), r, "team", "bob", "bob's password")
+	sides := []struct {
+		name string
+		ctx  context.Context
+	}{{"alice", alice}, {"bob", bob}}
+	seesAgain := func(what string) {
+		t.Helper()
+		for _, side := range sides {
+			// The other's tile may be new (the counters start over):
+			// 30 frames and a second of sound more than the least seen.
+			var base, last playerStats
+			first := true
+			err := waitFor(side.ctx, 60*time.Second, func() (bool, error) {
+				_, s, err := otherStats(side.ctx)
+				if err != nil {
+					return false, err
+				}
+				last = s
+				if first || s.VideoFramesRendered < base.VideoFramesRendered || s.AudioSamplesPlayed < base.AudioSamplesPlayed {
+					base, first = s, false
+				}
+				return s.State == "playing" && s.VideoFramesRendered >= base.VideoFramesRendered+30 &&
+					s.AudioSamplesPlayed >= base.AudioSamplesPlayed+48000, nil
+			})
+			if err != nil {
+				screenshot(t, side.ctx, "fail-restart-"+side.name)
+				t.Fatalf("%s does not see and hear the other %s: %v (%v)", side.name, what, last, err)
+			}
+		}
+	}
+	publishing := func(ctx context.Context, cond func(publishStats) bool) (publishStats, error) {
+		var last publishStats
+		err := waitFor(ctx, 60*time.Second, func() (bool, error) {
+			s, err := eval[publishStats](ctx, `window.quicastPublishStats()`)
+			last = s
+			return err == nil && cond(s), err
+		})
+		return last, err
+	}
+	seesAgain("before the relay restarts")
+
+	for _, how := range []string{"stopped", "killed"} {
+		before := map[string]publishStats{}
+		for _, side := range sides {
+			before[side.name], _ = eval[publishStats](side.ctx, `window.quicastPublishStats()`)
+		}
+		if how == "stopped" {
+			r.stop()
+		} else {
+			r.kill()
+		}
+		if how == "stopped" {
+			for _, side := range sides {
+				if s, err := publishing(side.ctx, func(s publishStats) bool { return s.State == "reconnecting" }); err != nil {
+					t.Errorf("%s's page does not say it reconnects while the relay is down: %+v (%v)", side.name, s, err)
+				}
+			}
+		}
+		back := r.restart(t)
+		for _, side := range sides {
+			b := before[side.name]
+			s, err := publishing(side.ctx, func(s publishStats) bool {
+				return s.State == "live" && s.Worker && s.AudioPackets > b.AudioPackets+100 && s.VideoFrames > b.VideoFrames+10
+			})
+			if err != nil {
+				screenshot(t, side.ctx, "fail-republish-"+side.name)
+				t.Fatalf("%s does not publish again after the relay was %s: %+v (%v)", side.name, how, s, err)
+			}
+			t.Logf("relay %s: %s publishes again %v after it was back: %s", how, side.name, time.Since(back).Round(10*time.Millisecond), s.Message)
+		}
+		seesAgain("after the relay was " + how + " and restarted")
+	}
+	screenshot(t, alice, "call-after-restarts")
+}

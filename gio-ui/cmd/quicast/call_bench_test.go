@@ -277,8 +277,8 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				b, _ := p.pub0[k].(float64)
 				return (a - b) / elapsed.Seconds()
 			}
-			seen = append(seen, fmt.Sprintf("sends per s %.0f audio packets (%.0f dropped, %.0f of them for the encoder behind), %.1f video frames",
-				sent("audioPackets"), sent("audioSkipped"), sent("audioSkippedEncoder"), sent("videoFrames")))
+			seen = append(seen, fmt.Sprintf("sends per s %.0f audio packets (%.0f dropped: %.0f for the encoder behind, %.0f too old to send, %.0f for the datagram queue full), %.1f video frames",
+				sent("audioPackets"), sent("audioSkipped"), sent("audioSkippedEncoder"), sent("audioSkippedLate"), sent("audioSkippedQueue"), sent("videoFrames")))
 			allMouth = append(allMouth, p.mouth...)
 			seen = append(seen, fmt.Sprintf("mouth-to-ear p50 %.0f / p95 %.0f ms", load.Percentile(p.mouth, 50), load.Percentile(p.mouth, 95)))
 		}

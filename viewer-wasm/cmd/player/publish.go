@@ -58,7 +58,10 @@ type encoded struct {
 type pubStats struct {
 	VideoFrames, Keyframes, Groups, FramesSkipped int
 	AudioSkipped                                  int // microphone chunks dropped: the encoder or the datagram queue was behind
-	EncoderBehind                                 int // of AudioSkipped: the encoder was more than maxAudioQueue behind
+	// Of AudioSkipped: the encoder was more than maxAudioQueue behind;
+	// the packet was older than audioMaxAge when its turn to be sent
+	// came; the datagram queue was full.
+	EncoderBehind, AudioLate, DatagramsBehind int
 	// Gaps of over stallGap between two microphone chunks reaching the
 	// page, and between two audio packets it sent: the receivers' buffers
 	// run dry when the page (or the browser under it) stalls that long.
@@ -324,6 +327,12 @@ func (p *publisher) captureAudio(readable js.Value) {
 		select {
 		case p.audioQ <- encoded{data: b, us: us, at: time.Now()}:
 		default:
+			// The sending is encodedQueue packets behind: by far
+			// too old to send.
+			p.mu.Lock()
+			p.st.AudioSkipped++
+			p.st.AudioLate++
+			p.mu.Unlock()
 		}
 	})
 	defer outputFn.Release()
@@ -490,9 +499,10 @@ func (a *audioSender) send(p *publisher, e encoded) {
 		return
 	}
 	if time.Since(e.at) > audioMaxAge {
-		// The page was too busy to send it in time: late sound is
-		// worse than a gap the receivers conceal.
+		// Too busy to send it in time: late sound is worse than a
+		// gap the receivers conceal.
 		p.st.AudioSkipped++
+		p.st.AudioLate++
 		p.mu.Unlock()
 		return
 	}
@@ -503,6 +513,7 @@ func (a *audioSender) send(p *publisher, e encoded) {
 		// a sequence number: the receivers see the sound jump
 		// ahead, not a loss they would wait for.
 		p.st.AudioSkipped++
+		p.st.DatagramsBehind++
 		p.mu.Unlock()
 		return
 	}
@@ -708,7 +719,8 @@ func (p *publisher) statsObject() map[string]any {
 	defer p.mu.Unlock()
 	s := p.st
 	return map[string]any{
-		"audioSkippedEncoder": s.EncoderBehind, "stream": p.stream,
+		"audioSkippedEncoder": s.EncoderBehind, "audioSkippedLate": s.AudioLate, "audioSkippedQueue": s.DatagramsBehind,
+		"stream": p.stream,
 		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,
 		"audioSkipped": s.AudioSkipped, "captureStalls": s.CaptureStalls, "sendStalls": s.SendStalls,
 		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
