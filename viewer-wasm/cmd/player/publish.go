@@ -720,7 +720,7 @@ func (p *publisher) statsObject() map[string]any {
 	s := p.st
 	return map[string]any{
 		"audioSkippedEncoder": s.EncoderBehind, "audioSkippedLate": s.AudioLate, "audioSkippedQueue": s.DatagramsBehind,
-		"stream": p.stream,
+		"stream":      p.stream,
 		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,
 		"audioSkipped": s.AudioSkipped, "captureStalls": s.CaptureStalls, "sendStalls": s.SendStalls,
 		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
