@@ -246,6 +246,7 @@ var callSize = "320x180"
 // restarts under them — first stopped (it tells everyone), then killed (no
 // goodbye). Each page, without a reload, says it reconnects, publishes
 // again from its worker by itself, and sees and hears the other again.
+// Then one leaves and joins again.
 func TestBrowserCallSurvivesRelayRestart(t *testing.T) {
 	r := startRelay(t)
 	r.addRoom(t, "team")
@@ -326,4 +327,21 @@ func TestBrowserCallSurvivesRelayRestart(t *testing.T) {
 		seesAgain("after the relay was " + how + " and restarted")
 	}
 	screenshot(t, alice, "call-after-restarts")
+
+	// Leaving ends the publishing worker; joining again starts another.
+	run(t, alice, 10*time.Second, chromedp.Click(chromedp.CSS("#leave")))
+	if s, err := publishing(alice, func(s publishStats) bool { return s.State == "left" }); err != nil {
+		t.Fatalf("alice has not left: %+v (%v)", s, err)
+	}
+	if err := waitFor(bob, 20*time.Second, func() (bool, error) {
+		n, err := eval[int](bob, `document.querySelectorAll('.tile[data-stream]').length`)
+		return err == nil && n == 0, err
+	}); err != nil {
+		t.Fatalf("alice left but bob's page still shows her: %v", err)
+	}
+	run(t, alice, 10*time.Second, chromedp.Click(chromedp.CSS("#join")))
+	if s, err := publishing(alice, func(s publishStats) bool { return s.State == "live" && s.Worker && s.AudioPackets > 100 }); err != nil {
+		t.Fatalf("alice does not publish after joining again: %+v (%v)", s, err)
+	}
+	seesAgain("after alice left and joined again")
 }
