@@ -65,9 +65,9 @@ func (l *loginLimits) evictLocked(now time.Time) {
 }
 
 // checkPassword runs the password check when a slot is free (h.hashing),
-// waiting at most loginWait; errBusy when none came free.
+// waiting at most h.loginWait; errBusy when none came free.
 func (h *Handler) checkPassword(r *http.Request, user, pass string) error {
-	t := time.NewTimer(loginWait)
+	t := time.NewTimer(h.loginWait)
 	defer t.Stop()
 	select {
 	case h.hashing <- struct{}{}:

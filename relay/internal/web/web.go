@@ -112,6 +112,7 @@ type Handler struct {
 	hashing    chan struct{}
 	hashingMax atomic.Int32 // the most checks seen running at once
 	hashingNow atomic.Int32
+	loginWait  time.Duration // loginWait; tests that are not about it wait longer
 
 	crossOrigin *http.CrossOriginProtection
 	warnLimit   *rate.Limiter // of "wrong publish key" warnings
@@ -135,6 +136,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger.With("component", "web"),
 		invites:     invites{byID: map[string]*invite{}, missed: map[string][]protocol.MissedCall{}, wake: map[string]chan struct{}{}},
 		hashing:     make(chan struct{}, runtime.GOMAXPROCS(0)),
+		loginWait:   loginWait,
 		crossOrigin: http.NewCrossOriginProtection(), warnLimit: rate.NewLimiter(rate.Every(10*time.Second), 5)}
 	// A request that changes state (log in, log out, publish) must come
 	// from the relay's own pages or from a program, never from a page on
