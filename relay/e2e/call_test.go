@@ -209,6 +209,9 @@ func TestBrowserCall(t *testing.T) {
 		if stream != "team."+side.other || last.VideoCodec != "vp8" || last.AudioCodec != "opus" {
 			t.Errorf("%s's page shows %q: %v", side.name, stream, last)
 		}
+		if !last.InWorker {
+			t.Errorf("%s's page plays %s on its main thread, not in the players worker", side.name, side.other)
+		}
 		// The fake microphone beeps: the other side's sound is heard, not
 		// silence, on the level meter of their tile.
 		if err := waitFor(side.ctx, 20*time.Second, func() (bool, error) {

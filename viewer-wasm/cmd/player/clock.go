@@ -75,7 +75,7 @@ func (c *pageClock) run() {
 }
 
 // heardAt returns the time of AudioContext ctx (s) whose sample leaves the
-// loudspeaker at now (static/app.js quicastHeardAt), 0 before the output
+// loudspeaker at now (static/player.js quicastHeardAt), 0 before the output
 // starts; asked once per context and instant.
 func (c *pageClock) heardAt(ctx js.Value, now time.Time) float64 {
 	c.mu.Lock()

@@ -74,10 +74,11 @@ const (
 	relayGone = 6 * time.Second
 )
 
-// helpers are static/app.js's functions for the per-packet paths, looked
-// up once: a js.Value made per packet (an object, a string) costs a
-// finalizer that Go's garbage collector runs in one batch with thousands
-// of others, stalling the page (app.js says by how much).
+// helpers are static/player.js's and static/publish.js's functions for
+// the per-packet paths, looked up once: a js.Value made per packet (an
+// object, a string) costs a finalizer that Go's garbage collector runs in
+// one batch with thousands of others, stalling the page (static/player.js
+// says by how much).
 var helpers struct {
 	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, write js.Value
 }
@@ -232,13 +233,13 @@ type Player struct {
 	staging  js.Value
 
 	vdec, adec js.Value
-	audioDec   js.Value // static/app.js quicastAudioDecoder's state: adec and the plan of its outputs
+	audioDec   js.Value // static/player.js quicastAudioDecoder's state: adec and the plan of its outputs
 	audioNode  js.Value
-	playout    js.Value // {play(audioData, conceal), reset(epoch)}: static/app.js quicastPlayout
+	playout    js.Value // {play(audioData, conceal), reset(epoch)}: static/player.js quicastPlayout
 	audioCtx   js.Value
 	videoPkts  chan groupPacket
 	catalogs   chan struct{} // a new broadcast: the video loop looks at the packets it held
-	ring       []byte        // the session's datagrams, written by static/app.js quicastReadRing
+	ring       []byte        // the session's datagrams, written by static/player.js quicastReadRing
 	funcs      []js.Func
 	ignore     js.Func
 	done       chan struct{} // closed by stop
@@ -333,7 +334,7 @@ type view struct {
 	status   js.Value // the state in words
 	stats    js.Value // the statistics overlay
 	viewers  js.Value // "N watching"
-	audio    js.Value // {ctx, node, playout}: an AudioWorkletNode running static/worklet.js and static/app.js quicastPlayout(node)
+	audio    js.Value // {ctx, node, playout}: an AudioWorkletNode running static/worklet.js and static/player.js quicastPlayout(node)
 	renderer js.Value // a render worker already holding the canvas
 	next     string   // the page to come back to after logging in
 }
@@ -432,7 +433,11 @@ func main() {
 	loadHelpers()
 	go collect()
 	if !js.Global().Get("document").Truthy() {
-		runPublisherWorker() // static/publisher.js
+		if js.Global().Get("quicastPublisherInit").Truthy() {
+			runPublisherWorker() // static/publisher.js
+		} else {
+			runPlayersWorker() // static/players.js
+		}
 		return
 	}
 	if strings.HasPrefix(js.Global().Get("location").Get("pathname").String(), "/room/") {
@@ -486,13 +491,21 @@ const maxDrawing = 2
 // ms without a GPU, and every one of them would delay the audio.
 func (p *Player) setupRenderer() {
 	p.drawing = map[int]drawn{}
-	if !p.canvas.Get("transferControlToOffscreen").Truthy() || !js.Global().Get("Worker").Truthy() {
+	g := js.Global()
+	// In the players worker the canvas is an OffscreenCanvas already,
+	// handed on to a render worker of its own all the same: drawing
+	// would hold the sound up there too.
+	offscreen := g.Get("OffscreenCanvas").Truthy() && p.canvas.InstanceOf(g.Get("OffscreenCanvas"))
+	if (!offscreen && !p.canvas.Get("transferControlToOffscreen").Truthy()) || !g.Get("Worker").Truthy() {
 		p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
 		return
 	}
 	if !p.renderer.Truthy() {
-		off := p.canvas.Call("transferControlToOffscreen")
-		p.renderer = js.Global().Get("Worker").New("/static/render.js")
+		off := p.canvas
+		if !offscreen {
+			off = p.canvas.Call("transferControlToOffscreen")
+		}
+		p.renderer = g.Get("Worker").New("/static/render.js")
 		p.renderer.Call("postMessage", map[string]any{"canvas": off}, []any{off})
 	}
 	perf := js.Global().Get("performance")
@@ -530,6 +543,16 @@ func (p *Player) frameShown(ts int64, times player.FrameTimes, shown, posted tim
 		p.skew.Flash(shown)
 	}
 	p.flashing = flash
+}
+
+// goToLogin sends the page to the login page, to come back to next; from a
+// worker, through the page (static/players.js quicastLogin).
+func goToLogin(next string) {
+	if f := js.Global().Get("quicastLogin"); f.Truthy() {
+		f.Invoke(next)
+		return
+	}
+	js.Global().Get("location").Set("href", "/login?next="+queryEscape(next))
 }
 
 // queryEscape escapes s for a URL query, as the browser does
@@ -660,7 +683,7 @@ func (p *Player) setupDecoders() {
 	p.setupAudioDecoder()
 }
 
-// setupAudioDecoder makes the AudioDecoder (static/app.js
+// setupAudioDecoder makes the AudioDecoder (static/player.js
 // quicastAudioDecoder: its outputs go to the playout as drainAudio planned
 // them; in a worker, static/decoder.js, where the playout's ring is in
 // shared memory), anew after an error closed it.
@@ -712,7 +735,7 @@ func (p *Player) run() {
 		case p.stopped():
 			return
 		case errors.Is(err, errLogin):
-			js.Global().Get("location").Set("href", "/login?next="+queryEscape(p.next))
+			goToLogin(p.next)
 			return
 		case errors.As(err, &f):
 			p.mu.Lock()
@@ -766,8 +789,8 @@ func (p *Player) session() (connected bool, err error) {
 	if hs := tk.Get("certHashes"); hs.Truthy() && hs.Length() > 0 {
 		arr := js.Global().Get("Array").New()
 		for i := 0; i < hs.Length(); i++ {
-			// Decoded by the browser (watch.js): encoding/base64 would
-			// only add to the WebAssembly.
+			// Decoded by the browser (static/player.js): encoding/base64
+			// would only add to the WebAssembly.
 			u8 := js.Global().Call("quicastFromBase64", hs.Index(i))
 			if !u8.Truthy() {
 				continue
@@ -1028,7 +1051,7 @@ func (p *Player) groupLoop(stream js.Value) {
 }
 
 // datagramLoop reads the session's datagrams until it ends, through
-// static/app.js quicastReadRing: into a buffer in this program's memory,
+// static/player.js quicastReadRing: into a buffer in this program's memory,
 // drained by drainAudio at every tick, with no call into Go per datagram
 // (each costs the runtime an event and js.Values to finalize).
 func (p *Player) datagramLoop(r js.Value) {

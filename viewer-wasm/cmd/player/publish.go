@@ -268,7 +268,7 @@ func (p *publisher) captureVideo(readable js.Value) {
 	})
 }
 
-// feed runs static/app.js quicastFeed: the track's frames into enc, each
+// feed runs static/publish.js quicastFeed: the track's frames into enc, each
 // as decide(encodeQueueSize or −1 while unconfigured, width or channels,
 // height or sample rate) says (0 drop, 1 encode, 2 as a keyframe), until
 // the track ends. decide runs in a JavaScript callback: it must not block.
@@ -284,7 +284,7 @@ func feed(reader, enc js.Value, decide func(queue, a, b int) int) {
 	<-ended
 }
 
-// encodedStaging is where static/app.js quicastEncodedOutput copies an
+// encodedStaging is where static/publish.js quicastEncodedOutput copies an
 // encoder's chunks for Go to take: holder.buf, replaced by a larger array
 // when a chunk does not fit.
 type encodedStaging struct {

@@ -3,11 +3,6 @@
 // (static/publisher.js): what would otherwise be a dozen calls between
 // WebAssembly and JavaScript per frame or packet.
 
-// quicastFromBase64 decodes base64 into a Uint8Array, null if malformed.
-globalThis.quicastFromBase64 = (s) => {
-  try { return Uint8Array.from(atob(s), c => c.charCodeAt(0)); } catch (e) { return null; }
-};
-
 // quicastEncodedOutput returns an encoder's output function: each chunk is
 // copied into holder.buf (a Uint8Array, replaced by a larger one when a
 // chunk does not fit) and encoded(byteLength, timestamp µs, key) called,

@@ -12,7 +12,7 @@
 //      pubEvent), {stats} every 250 ms, {done: true} at the end (the worker
 //      then closes itself), and {state: 'error', message} if the program
 //      stops unexpectedly.
-importScripts('/static/wasm_exec.js', '/static/publish.js');
+importScripts('/static/wasm_exec.js', '/static/player.js', '/static/publish.js');
 
 onmessage = async (e) => {
   const m = e.data;

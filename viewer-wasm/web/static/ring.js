@@ -1,6 +1,6 @@
 // quicastRingWriter writes a player's decoded sound into its playout ring:
 // a SharedArrayBuffer that the playout worklet (static/worklet.js) reads at
-// every render quantum. Used by the page (static/app.js quicastPlayout) or,
+// every render quantum. Used by the page (static/player.js quicastPlayout) or,
 // where it decodes off the main thread, by static/decoder.js; only one of
 // them writes a ring.
 //

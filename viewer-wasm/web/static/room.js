@@ -86,7 +86,53 @@
     return w;
   };
   window.quicastTerminate = (w) => w.terminate();
-  window.quicastMemory = instance.exports.mem; // static/app.js quicastReadRing writes into it
+
+  // The other participants' players run in a worker of their own
+  // (static/players.js) where the page has shared memory for their sound
+  // and can hand their canvases over; on the page otherwise.
+  let players = null, tileIDs = 0;
+  const playerStats = new Map(); // tile id → its player's latest figures
+  if (audio && window.crossOriginIsolated && typeof SharedArrayBuffer === 'function' && window.Worker &&
+      'transferControlToOffscreen' in HTMLCanvasElement.prototype) {
+    players = new Worker('/static/players.js');
+    const byID = new Map();
+    players.onmessage = (e) => {
+      const m = e.data;
+      if (m.log) { console.warn('quicast: players worker:', m.log); return; }
+      if (m.stats) { for (const id in m.stats) playerStats.set(+id, m.stats[id]); return; }
+      if (m.login) { location.href = '/login?next=' + encodeURIComponent(m.login); return; }
+      const t = m.id !== undefined && byID.get(m.id);
+      if (!t) return;
+      if (m.status !== undefined) t.status.textContent = m.status;
+      if (m.dataset) Object.assign(t.root.dataset, m.dataset);
+    };
+    players.onerror = (e) => console.warn('quicast: players worker:', e.message || e);
+    players.postMessage({module});
+    // The AudioContext's clock, for the players' lip-sync: its output
+    // timestamp, four times a second (the players extrapolate).
+    setInterval(() => {
+      const ts = audio.getOutputTimestamp();
+      players.postMessage({audio: {state: audio.state, outputLatency: audio.outputLatency || 0, baseLatency: audio.baseLatency || 0,
+        contextTime: ts.contextTime || 0, performanceTime: performance.timeOrigin + (ts.performanceTime || 0)}});
+    }, 250);
+    players.tiles = byID;
+  }
+  // watch plays o.stream on its tile, in the players worker or on the page;
+  // the answer is {stop(), stats(), resetStats()}.
+  const watch = (o) => {
+    if (!players || !o.audio || !o.audio.playout.shared) return window.quicastWatch(o);
+    const id = tileIDs++;
+    players.tiles.set(id, o);
+    const canvas = o.canvas.transferControlToOffscreen(), port = o.audio.node.port;
+    players.postMessage({watch: id, stream: o.stream, next: o.next, canvas, port, ring: o.audio.playout.ring, size: o.audio.playout.size},
+      [canvas, port]);
+    return {
+      stop() { players.postMessage({stop: id}); players.tiles.delete(id); playerStats.delete(id); o.audio.node.disconnect(); },
+      stats() { return Object.assign({state: 'connecting'}, playerStats.get(id), {inWorker: true}); },
+      resetStats() { players.postMessage({resetStats: id}); },
+    };
+  };
+  window.quicastMemory = instance.exports.mem; // static/player.js quicastReadRing writes into it
   go.run(instance);
   if (joinWanted) window.quicastJoin();
 
@@ -123,7 +169,7 @@
       tile.append(canvas, name, state);
       tiles.append(tile);
       const out = newOutput();
-      const player = window.quicastWatch({stream: p.stream, root: tile, canvas, status: state, audio: out});
+      const player = watch({stream: p.stream, root: tile, canvas, status: state, audio: out, next: location.pathname});
       shown.set(p.stream, {tile, player, out, missed: 0});
     }
     for (const [stream, t] of shown) {

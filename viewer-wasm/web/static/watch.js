@@ -27,11 +27,6 @@
     return;
   }
 
-  // For the player: base64 to bytes, null for anything else.
-  window.quicastFromBase64 = (s) => {
-    try { return Uint8Array.from(atob(s), c => c.charCodeAt(0)); } catch (e) { return null; }
-  };
-
   // The player downloads and compiles (preloaded by the page's head) while
   // the render worker and the audio output are set up.
   const marks = window.quicastMarks = {};
@@ -101,7 +96,7 @@
   marks.audioReady = performance.now();
   const res = await wasm;
   marks.wasmReady = performance.now();
-  window.quicastMemory = res.instance.exports.mem; // static/app.js quicastReadRing writes into it
+  window.quicastMemory = res.instance.exports.mem; // static/player.js quicastReadRing writes into it
   go.run(res.instance);
 })().catch(e => {
   document.body.dataset.state = 'error';

@@ -41,7 +41,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
     this.port.onmessage = (e) => {
       const m = e.data;
       if (m.ring) {
-        // static/app.js quicastPlayout: from now on the sound comes
+        // static/player.js quicastPlayout: from now on the sound comes
         // through shared memory, read at every quantum.
         const size = m.size;
         this.shared = {l: new Float32Array(m.ring, 16, size), r: new Float32Array(m.ring, 16 + 4 * size, size),
@@ -77,7 +77,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
 
   // pull takes what the player wrote into the shared ring since the last
   // quantum: ctrl[0] counts the samples written (mod 2^32), ctrl[1] is the
-  // epoch and ctrl[2] the count at which it began (static/app.js).
+  // epoch and ctrl[2] the count at which it began (static/player.js).
   pull() {
     const s = this.shared;
     const epoch = Atomics.load(s.ctrl, 1);
