@@ -29,16 +29,17 @@ import (
 // older than audioMaxAge by the time the main thread got to send them.
 
 const (
-	keyframeInterval = 2 * time.Second        // a keyframe at least this often: a new watcher starts within it
-	maxEncodeQueue   = 2                      // frames waiting in the VideoEncoder before the camera's are skipped
-	maxAudioQueue    = 5                      // chunks (10 ms or so each) waiting in the AudioEncoder before the microphone's are dropped
-	audioMaxAge      = 150 * time.Millisecond // sound not sent by then after encoding is dropped
-	stallGap         = 60 * time.Millisecond  // between microphone chunks or audio packets: a stall (pubStats)
-	videoMaxAge      = 400 * time.Millisecond // a frame not sent by then ends its group
-	audioBitrate     = 32_000                 // bit/s, Opus voice
-	syncInterval     = time.Second            // sender reports
-	encodedQueue     = 64                     // encoded chunks waiting to be sent
-	statsEvery       = 250 * time.Millisecond // the publishing worker's figures to the page
+	keyframeInterval  = 2 * time.Second        // a keyframe at least this often: a new watcher starts within it
+	maxEncodeQueue    = 2                      // frames waiting in the VideoEncoder before the camera's are skipped
+	maxAudioQueue     = 5                      // chunks (10 ms or so each) waiting in the AudioEncoder before the microphone's are dropped
+	audioMaxAge       = 150 * time.Millisecond // sound not sent by then after encoding is dropped
+	stallGap          = 60 * time.Millisecond  // between microphone chunks or audio packets: a stall (pubStats)
+	videoMaxAge       = 400 * time.Millisecond // a frame not sent by then ends its group
+	audioBitrate      = 32_000                 // bit/s, Opus voice
+	syncInterval      = time.Second            // sender reports
+	encodedQueue      = 64                     // encoded chunks waiting to be sent
+	statsEvery        = 250 * time.Millisecond // the publishing worker's figures to the page
+	datagramsInFlight = 16                     // audio datagrams the browser's network process may hold (160 ms)
 )
 
 // videoBitrate is the VP8 target for a picture of w×h at 30 fps, in bit/s:
@@ -615,6 +616,13 @@ func (p *publisher) session() (connected bool, err error) {
 	// rather than sent late (W3C WebTransport, outgoingMaxAge): a starved
 	// page or network process must not turn into seconds of delay.
 	dw.Set("outgoingMaxAge", audioMaxAge.Milliseconds())
+	// Up to datagramsInFlight handed to the network process before a
+	// write waits (W3C WebTransport, outgoingHighWaterMark): with
+	// Chromium's default a write waited for the one before it to be
+	// sent, and in a four-person call on a 2-core machine half the
+	// sound was dropped here for the queue behind them (51-53 of ~105
+	// packets a second; 1-3 with 16 in flight, none of them lost).
+	dw.Set("outgoingHighWaterMark", datagramsInFlight)
 	var dgramW js.Value
 	if dw.Get("createWritable").Truthy() {
 		dgramW = dw.Call("createWritable").Call("getWriter")
