@@ -617,11 +617,11 @@ func (p *publisher) session() (connected bool, err error) {
 	// page or network process must not turn into seconds of delay.
 	dw.Set("outgoingMaxAge", audioMaxAge.Milliseconds())
 	// Up to datagramsInFlight handed to the network process before a
-	// write waits (W3C WebTransport, outgoingHighWaterMark): with
-	// Chromium's default a write waited for the one before it to be
-	// sent, and in a four-person call on a 2-core machine half the
-	// sound was dropped here for the queue behind them (51-53 of ~105
-	// packets a second; 1-3 with 16 in flight, none of them lost).
+	// write waits (W3C WebTransport, outgoingHighWaterMark). With
+	// Chromium's default the writes waited behind the ones not sent yet,
+	// and in a four-person call on a 2-core machine half the sound was
+	// dropped here for that queue (51-53 of ~105 packets a second; 1-3
+	// with 16 in flight, and the receivers lost none of them).
 	dw.Set("outgoingHighWaterMark", datagramsInFlight)
 	var dgramW js.Value
 	if dw.Get("createWritable").Truthy() {
