@@ -124,6 +124,17 @@ func otherStats(ctx context.Context) (string, playerStats, error) {
 	return "", playerStats{}, nil
 }
 
+// teamRelay starts a relay with the room "team" and two users, alice and
+// bob, whose passwords are "alice's password" and "bob's password".
+func teamRelay(t testing.TB) *relay {
+	t.Helper()
+	r := startRelay(t)
+	r.addRoom(t, "team")
+	r.addUser(t, "alice", "alice's password")
+	r.addUser(t, "bob", "bob's password")
+	return r
+}
+
 // TestBrowserCall: two people in two browsers (Chromium's fake camera
 // and microphone) call each other through the relay, as phones do: alice
 // joins a room and calls bob by his name; bob's stream list rings with her
@@ -132,10 +143,7 @@ func otherStats(ctx context.Context) (string, playerStats, error) {
 // other side's beep, not silence; a participant who leaves is gone from
 // the other's page. A call bob declines tells alice so.
 func TestBrowserCall(t *testing.T) {
-	r := startRelay(t)
-	r.addRoom(t, "team")
-	r.addUser(t, "alice", "alice's password")
-	r.addUser(t, "bob", "bob's password")
+	r := teamRelay(t)
 	// One browser, two people: each in a browser context of their own.
 	first := browser.New(t, browser.FakeMedia())
 	alice := joinRoom(t, first, r, "team", "alice", "alice's password")
@@ -251,10 +259,7 @@ var callSize = "320x180"
 // again from its worker by itself, and sees and hears the other again.
 // Then one leaves and joins again.
 func TestBrowserCallSurvivesRelayRestart(t *testing.T) {
-	r := startRelay(t)
-	r.addRoom(t, "team")
-	r.addUser(t, "alice", "alice's password")
-	r.addUser(t, "bob", "bob's password")
+	r := teamRelay(t)
 	first := browser.New(t, browser.FakeMedia())
 	alice := joinRoom(t, first, r, "team", "alice", "alice's password")
 	bob := joinRoom(t, browser.Incognito(t, first), r, "team", "bob", "bob's password")

@@ -767,39 +767,11 @@ func (p *Player) session() (connected bool, err error) {
 	p.mu.Lock()
 	p.markLocked("ticket")
 	p.mu.Unlock()
-	resp, err := await(js.Global().Call("fetch", "/api/ticket?stream="+queryEscape(p.stream),
-		map[string]any{"credentials": "same-origin", "cache": "no-store"}))
-	if err != nil {
-		return false, errors.New("the relay is unreachable")
-	}
-	switch st := resp.Get("status").Int(); st {
-	case 200:
-	case 401:
-		return false, errLogin
-	case 404:
-		return false, fatal{"there is no stream named “" + p.stream + "”"}
-	default:
-		return false, errors.New("the relay answered " + strconv.Itoa(st))
-	}
-	tk, err := await(resp.Call("json"))
+	tk, err := askRelay("/api/ticket?stream="+queryEscape(p.stream), "GET", "there is no stream named “"+p.stream+"”")
 	if err != nil {
 		return false, err
 	}
-	opts := map[string]any{}
-	if hs := tk.Get("certHashes"); hs.Truthy() && hs.Length() > 0 {
-		arr := js.Global().Get("Array").New()
-		for i := 0; i < hs.Length(); i++ {
-			// Decoded by the browser (static/player.js): encoding/base64
-			// would only add to the WebAssembly.
-			u8 := js.Global().Call("quicastFromBase64", hs.Index(i))
-			if !u8.Truthy() {
-				continue
-			}
-			arr.Call("push", map[string]any{"algorithm": "sha-256", "value": u8})
-		}
-		opts["serverCertificateHashes"] = arr
-	}
-	wt, err := newWebTransport(tk.Get("url"), opts)
+	wt, err := newWebTransport(tk.Get("url"), transportOptions(tk))
 	if err != nil {
 		return false, err
 	}
@@ -839,29 +811,21 @@ func (p *Player) session() (connected bool, err error) {
 	go p.datagramLoop(wt.Get("datagrams").Get("readable").Call("getReader"))
 	done := make(chan struct{})
 	var silent atomic.Bool
-	go func() {
-		t := time.NewTicker(heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				p.mu.Lock()
-				last := p.lastCtrl
-				r := &protocol.StatsReport{FramesDecoded: uint64(p.s.VideoFramesDecoded),
-					FramesRendered: uint64(p.s.VideoFramesRendered), FramesDropped: uint64(p.s.VideoFramesDropped),
-					PlayoutDelayMS: p.s.PlayoutDelayMS}
-				p.mu.Unlock()
-				if now.Sub(last) > relayGone {
-					silent.Store(true)
-					wt.Call("close")
-					return
-				}
-				p.sendControl(&protocol.Message{Type: protocol.MsgStats, Stats: r})
-			}
+	go every(heartbeat, done, func(now time.Time) bool {
+		p.mu.Lock()
+		last := p.lastCtrl
+		r := &protocol.StatsReport{FramesDecoded: uint64(p.s.VideoFramesDecoded),
+			FramesRendered: uint64(p.s.VideoFramesRendered), FramesDropped: uint64(p.s.VideoFramesDropped),
+			PlayoutDelayMS: p.s.PlayoutDelayMS}
+		p.mu.Unlock()
+		if now.Sub(last) > relayGone {
+			silent.Store(true)
+			wt.Call("close")
+			return false
 		}
-	}()
+		p.sendControl(&protocol.Message{Type: protocol.MsgStats, Stats: r})
+		return true
+	})
 
 	info, err := await(wt.Get("closed"))
 	close(done)
@@ -877,6 +841,63 @@ func (p *Player) session() (connected bool, err error) {
 		return true, errors.New(info.Get("reason").String())
 	}
 	return true, errors.New("the relay closed the session")
+}
+
+// every calls f every d until done is closed or f returns false.
+func every(d time.Duration, done <-chan struct{}, f func(now time.Time) bool) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			if !f(now) {
+				return
+			}
+		}
+	}
+}
+
+// askRelay fetches path from the relay (method GET or POST, with the
+// login's cookie) and returns its JSON answer: errLogin on 401, a fatal
+// error saying notFound on 404, another error otherwise.
+func askRelay(path, method, notFound string) (js.Value, error) {
+	resp, err := await(js.Global().Call("fetch", path,
+		map[string]any{"method": method, "credentials": "same-origin", "cache": "no-store"}))
+	if err != nil {
+		return js.Value{}, errors.New("the relay is unreachable")
+	}
+	switch st := resp.Get("status").Int(); st {
+	case 200:
+	case 401:
+		return js.Value{}, errLogin
+	case 404:
+		return js.Value{}, fatal{notFound}
+	default:
+		return js.Value{}, errors.New("the relay answered " + strconv.Itoa(st))
+	}
+	return await(resp.Call("json"))
+}
+
+// transportOptions returns the WebTransport options for a session the
+// ticket tk opens: the relay's certificate hashes it names (W3C
+// WebTransport serverCertificateHashes, SHA-256), for a certificate no
+// authority the browser trusts signed.
+func transportOptions(tk js.Value) map[string]any {
+	opts := map[string]any{}
+	if hs := tk.Get("certHashes"); hs.Truthy() && hs.Length() > 0 {
+		arr := js.Global().Get("Array").New()
+		for i := 0; i < hs.Length(); i++ {
+			// Decoded by the browser (static/player.js): encoding/base64
+			// would only add to the WebAssembly.
+			if u8 := js.Global().Call("quicastFromBase64", hs.Index(i)); u8.Truthy() {
+				arr.Call("push", map[string]any{"algorithm": "sha-256", "value": u8})
+			}
+		}
+		opts["serverCertificateHashes"] = arr
+	}
+	return opts
 }
 
 // newWebTransport constructs a WebTransport, turning a thrown exception

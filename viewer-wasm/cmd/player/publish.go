@@ -193,18 +193,10 @@ func runPublisherWorker() {
 		p.stop()
 	}
 	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(statsEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				post(map[string]any{"stats": p.statsObject()})
-			}
-		}
-	}()
+	go every(statsEvery, done, func(time.Time) bool {
+		post(map[string]any{"stats": p.statsObject()})
+		return true
+	})
 	p.run()
 	close(done)
 	g.Set("quicastDone", true)
@@ -227,17 +219,8 @@ func (p *publisher) captureVideo(readable js.Value) {
 		}
 	})
 	defer outputFn.Release()
-	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		js.Global().Get("console").Call("warn", "quicast: video encoder:", args[0])
-		return nil
-	})
-	defer onError.Release()
-	enc := js.Global().Get("VideoEncoder").New(map[string]any{"output": output, "error": onError})
-	defer func() {
-		if enc.Get("state").String() != "closed" {
-			enc.Call("close")
-		}
-	}()
+	enc, done := newEncoder("VideoEncoder", output)
+	defer done()
 	w, h := 0, 0
 	feed(reader, enc, func(queue, fw, fh int) int {
 		now := time.Now()
@@ -267,6 +250,23 @@ func (p *publisher) captureVideo(readable js.Value) {
 		}
 		return 1
 	})
+}
+
+// newEncoder makes a WebCodecs encoder, kind "VideoEncoder" or
+// "AudioEncoder", whose chunks go to output; its errors are logged. done
+// closes it and lets its error callback go.
+func newEncoder(kind string, output js.Value) (enc js.Value, done func()) {
+	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		js.Global().Get("console").Call("warn", "quicast: "+kind+":", args[0])
+		return nil
+	})
+	enc = js.Global().Get(kind).New(map[string]any{"output": output, "error": onError})
+	return enc, func() {
+		if enc.Get("state").String() != "closed" {
+			enc.Call("close")
+		}
+		onError.Release()
+	}
 }
 
 // feed runs static/publish.js quicastFeed: the track's frames into enc, each
@@ -337,17 +337,8 @@ func (p *publisher) captureAudio(readable js.Value) {
 		}
 	})
 	defer outputFn.Release()
-	onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		js.Global().Get("console").Call("warn", "quicast: audio encoder:", args[0])
-		return nil
-	})
-	defer onError.Release()
-	enc := js.Global().Get("AudioEncoder").New(map[string]any{"output": output, "error": onError})
-	defer func() {
-		if enc.Get("state").String() != "closed" {
-			enc.Call("close")
-		}
-	}()
+	enc, done := newEncoder("AudioEncoder", output)
+	defer done()
 	started := false
 	var lastChunk time.Time
 	feed(reader, enc, func(queue, ch, rate int) int {
@@ -537,35 +528,11 @@ func (a *audioSender) send(p *publisher, e encoded) {
 // offers the tracks and publishes until the session closes. connected
 // reports whether it got as far as the catalog.
 func (p *publisher) session() (connected bool, err error) {
-	resp, err := await(js.Global().Call("fetch", "/api/rooms/"+queryEscape(p.room)+"/join",
-		map[string]any{"method": "POST", "credentials": "same-origin", "cache": "no-store"}))
-	if err != nil {
-		return false, errors.New("the relay is unreachable")
-	}
-	switch st := resp.Get("status").Int(); st {
-	case 200:
-	case 401:
-		return false, errLogin
-	case 404:
-		return false, fatal{"there is no room named “" + p.room + "” on this relay"}
-	default:
-		return false, errors.New("the relay answered " + strconv.Itoa(st))
-	}
-	j, err := await(resp.Call("json"))
+	j, err := askRelay("/api/rooms/"+queryEscape(p.room)+"/join", "POST", "there is no room named “"+p.room+"” on this relay")
 	if err != nil {
 		return false, err
 	}
-	opts := map[string]any{}
-	if hs := j.Get("certHashes"); hs.Truthy() && hs.Length() > 0 {
-		arr := js.Global().Get("Array").New()
-		for i := 0; i < hs.Length(); i++ {
-			if u8 := js.Global().Call("quicastFromBase64", hs.Index(i)); u8.Truthy() {
-				arr.Call("push", map[string]any{"algorithm": "sha-256", "value": u8})
-			}
-		}
-		opts["serverCertificateHashes"] = arr
-	}
-	wt, err := newWebTransport(j.Get("url"), opts)
+	wt, err := newWebTransport(j.Get("url"), transportOptions(j))
 	if err != nil {
 		return false, err
 	}
@@ -676,30 +643,22 @@ func (p *publisher) session() (connected bool, err error) {
 			}
 		}
 	}()
-	go func() {
-		t := time.NewTicker(syncInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			var reports []protocol.SyncReport
-			p.mu.Lock()
-			for _, tr := range []*player.OutTrack{&p.out.Video, &p.out.Audio} {
-				if r, ok := tr.Sync(); ok {
-					reports = append(reports, r)
-				}
-			}
-			p.mu.Unlock()
-			for _, r := range reports {
-				if write(&protocol.Message{Type: protocol.MsgSync, Sync: &r}) != nil {
-					return
-				}
+	go every(syncInterval, done, func(time.Time) bool {
+		var reports []protocol.SyncReport
+		p.mu.Lock()
+		for _, tr := range []*player.OutTrack{&p.out.Video, &p.out.Audio} {
+			if r, ok := tr.Sync(); ok {
+				reports = append(reports, r)
 			}
 		}
-	}()
+		p.mu.Unlock()
+		for _, r := range reports {
+			if write(&protocol.Message{Type: protocol.MsgSync, Sync: &r}) != nil {
+				return false
+			}
+		}
+		return true
+	})
 	info, cerr := await(wt.Get("closed"))
 	close(done)
 	p.mu.Lock()
