@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -94,7 +95,7 @@ func TestLANFollowingREADME(t *testing.T) {
 		t.Fatalf("the sender did not publish by the LAN address with -ca:\n%s", send.out.String())
 	}
 
-	ctx := browser.New(t, browser.TrustingCA(t, ca))
+	ctx := browser.New(t, browser.TrustingCA(t, ca), browser.FakeMedia())
 	run(t, ctx, 20*time.Second, chromedp.Navigate(lanURL))
 	if title, err := eval[string](ctx, `document.title`); err != nil || !strings.Contains(title, "log in") {
 		t.Fatalf("the login page at %s did not load with the imported CA: title %q, %v", lanURL, title, err)
@@ -116,4 +117,50 @@ func TestLANFollowingREADME(t *testing.T) {
 	if exited, err := pinned.wait(0); exited {
 		t.Fatalf("pinned sender exited: %v\n%s", err, pinned.out.String())
 	}
+
+	// bin/quicast-relay room add team; the browser joins the room by the
+	// LAN address and publishes from its worker.
+	if out, err := exec.Command(relayBin, "-data", data, "room", "add", "team").CombinedOutput(); err != nil {
+		t.Fatalf("room add: %v\n%s", err, out)
+	}
+	run(t, ctx, 20*time.Second, chromedp.Navigate(base+"/room/team?size="+callSize))
+	run(t, ctx, 20*time.Second, chromedp.Click(chromedp.CSS("#join")))
+	var pub publishStats
+	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
+		var err error
+		pub, err = eval[publishStats](ctx, `window.quicastPublishStats ? window.quicastPublishStats() : {state: "not loaded"}`)
+		return err == nil && pub.State == "live" && pub.Worker && pub.AudioPackets > 100 && pub.VideoFrames > 10, err
+	}); err != nil {
+		screenshot(t, ctx, "fail-room-lan")
+		t.Fatalf("the browser does not publish into a room by the LAN address: %+v (%v)", pub, err)
+	}
+	t.Logf("in room team by %s: %+v", base, pub)
+
+	// A second person joins from a browser context of their own: each
+	// sees and hears the other, played in the room page's players worker.
+	cmd = exec.Command(relayBin, "-data", data, "user", "add", "bob")
+	cmd.Stdin = strings.NewReader("bob's passw0rd\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("user add bob: %v\n%s", err, out)
+	}
+	bob := browser.Incognito(t, ctx)
+	browser.LogIn(t, bob, base, "bob", "bob's passw0rd")
+	run(t, bob, 20*time.Second, chromedp.Navigate(base+"/room/team?size="+callSize))
+	run(t, bob, 20*time.Second, chromedp.Click(chromedp.CSS("#join")))
+	for _, side := range []struct {
+		name string
+		ctx  context.Context
+	}{{"alice", ctx}, {"bob", bob}} {
+		var last playerStats
+		if err := waitFor(side.ctx, 60*time.Second, func() (bool, error) {
+			_, s, err := otherStats(side.ctx)
+			last = s
+			return err == nil && s.State == "playing" && s.InWorker && s.VideoFramesRendered >= 30 && s.AudioSamplesPlayed >= 48000, err
+		}); err != nil {
+			screenshot(t, side.ctx, "fail-room-lan-"+side.name)
+			t.Fatalf("%s does not see and hear the other by the LAN address: %v (%v)", side.name, last, err)
+		}
+		t.Logf("%s sees the other by %s: %v", side.name, base, last)
+	}
+	screenshot(t, ctx, "room-lan")
 }
