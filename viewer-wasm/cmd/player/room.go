@@ -208,7 +208,7 @@ func (p *participant) event(join int, e pubEvent) {
 	}
 	switch e.State {
 	case "login":
-		js.Global().Get("location").Set("href", "/login?next="+queryEscape("/room/"+p.room))
+		goToLogin("/room/" + p.room)
 	case "error":
 		p.leave(e.Message)
 		p.setState("error", e.Message)

@@ -91,17 +91,17 @@
   // (static/players.js) where the page has shared memory for their sound
   // and can hand their canvases over; on the page otherwise.
   let players = null, tileIDs = 0;
+  const playerTiles = new Map(); // tile id → its {root, status}
   const playerStats = new Map(); // tile id → its player's latest figures
   if (audio && window.crossOriginIsolated && typeof SharedArrayBuffer === 'function' && window.Worker &&
       'transferControlToOffscreen' in HTMLCanvasElement.prototype) {
     players = new Worker('/static/players.js');
-    const byID = new Map();
     players.onmessage = (e) => {
       const m = e.data;
       if (m.log) { console.warn('quicast: players worker:', m.log); return; }
       if (m.stats) { for (const id in m.stats) playerStats.set(+id, m.stats[id]); return; }
       if (m.login) { location.href = '/login?next=' + encodeURIComponent(m.login); return; }
-      const t = m.id !== undefined && byID.get(m.id);
+      const t = m.id !== undefined && playerTiles.get(m.id);
       if (!t) return;
       if (m.status !== undefined) t.status.textContent = m.status;
       if (m.dataset) Object.assign(t.root.dataset, m.dataset);
@@ -115,19 +115,18 @@
       players.postMessage({audio: {state: audio.state, outputLatency: audio.outputLatency || 0, baseLatency: audio.baseLatency || 0,
         contextTime: ts.contextTime || 0, performanceTime: performance.timeOrigin + (ts.performanceTime || 0)}});
     }, 250);
-    players.tiles = byID;
   }
   // watch plays o.stream on its tile, in the players worker or on the page;
   // the answer is {stop(), stats(), resetStats()}.
   const watch = (o) => {
     if (!players || !o.audio || !o.audio.playout.shared) return window.quicastWatch(o);
     const id = tileIDs++;
-    players.tiles.set(id, o);
+    playerTiles.set(id, o);
     const canvas = o.canvas.transferControlToOffscreen(), port = o.audio.node.port;
     players.postMessage({watch: id, stream: o.stream, next: o.next, canvas, port, ring: o.audio.playout.ring, size: o.audio.playout.size},
       [canvas, port]);
     return {
-      stop() { players.postMessage({stop: id}); players.tiles.delete(id); playerStats.delete(id); o.audio.node.disconnect(); },
+      stop() { players.postMessage({stop: id}); playerTiles.delete(id); playerStats.delete(id); o.audio.node.disconnect(); },
       stats() { return Object.assign({state: 'connecting'}, playerStats.get(id), {inWorker: true}); },
       resetStats() { players.postMessage({resetStats: id}); },
     };
