@@ -102,6 +102,11 @@ func screenshot(t testing.TB, ctx context.Context, name string) string {
 		t.Logf("screenshot %s: %v", name, err)
 		return ""
 	}
+	// Where the page is, for a failure's log: the picture does not say.
+	if where, err := chromedp.Run(c, chromedp.Evaluate[string](
+		`location.href + ' "' + document.title + '": ' + (document.body ? document.body.innerText : '').slice(0, 300)`)); err == nil {
+		t.Logf("screenshot %s: %s", name, where)
+	}
 	path := filepath.Join(*artifactsDir, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Logf("screenshot %s: %v", name, err)

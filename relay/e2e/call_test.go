@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"image/png"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/quicast/quicast/relay/e2e/browser"
@@ -263,10 +266,25 @@ func TestBrowserCallSurvivesRelayRestart(t *testing.T) {
 	first := browser.New(t, browser.FakeMedia())
 	alice := joinRoom(t, first, r, "team", "alice", "alice's password")
 	bob := joinRoom(t, browser.Incognito(t, first), r, "team", "bob", "bob's password")
-	sides := []struct {
-		name string
-		ctx  context.Context
-	}{{"alice", alice}, {"bob", bob}}
+	type side struct {
+		name, password string
+		ctx            context.Context
+	}
+	sides := []side{{"alice", "alice's password", alice}, {"bob", "bob's password", bob}}
+	// Chromium's network service has been seen to crash when the relay is
+	// killed under a call (its output says "Network service crashed"); the
+	// restarted service has lost the login cookie, so the page rightly goes
+	// to the login page. A person logs in again there and is taken back
+	// into the call; so does the test, then only.
+	relogin := func(sd side) bool {
+		path, err := eval[string](sd.ctx, `location.pathname`)
+		if err != nil || path != "/login" || !browser.NetworkServiceCrashed(sd.ctx) {
+			return false
+		}
+		t.Logf("%s's browser: its network service crashed and lost the login; logging in again", sd.name)
+		browser.LogInHere(t, sd.ctx, sd.name, sd.password)
+		return true
+	}
 	seesAgain := func(what string) {
 		t.Helper()
 		for _, side := range sides {
@@ -295,7 +313,7 @@ func TestBrowserCallSurvivesRelayRestart(t *testing.T) {
 	publishing := func(ctx context.Context, cond func(publishStats) bool) (publishStats, error) {
 		var last publishStats
 		err := waitFor(ctx, 60*time.Second, func() (bool, error) {
-			s, err := eval[publishStats](ctx, `window.quicastPublishStats()`)
+			s, err := eval[publishStats](ctx, `window.quicastPublishStats ? window.quicastPublishStats() : {state: "not loaded"}`)
 			last = s
 			return err == nil && cond(s), err
 		})
@@ -324,6 +342,9 @@ func TestBrowserCallSurvivesRelayRestart(t *testing.T) {
 		for _, side := range sides {
 			b := before[side.name]
 			s, err := publishing(side.ctx, func(s publishStats) bool {
+				if s.State == "not loaded" && relogin(side) {
+					b = publishStats{} // a new page
+				}
 				return s.State == "live" && s.Worker && s.AudioPackets > b.AudioPackets+100 && s.VideoFrames > b.VideoFrames+10
 			})
 			if err != nil {
@@ -352,4 +373,38 @@ func TestBrowserCallSurvivesRelayRestart(t *testing.T) {
 		t.Fatalf("alice does not publish after joining again: %+v (%v)", s, err)
 	}
 	seesAgain("after alice left and joined again")
+}
+
+// TestBrowserCallLoginLost: a participant's browser loses the login in the
+// middle of a call (its cookies cleared, as when Chromium's network service
+// restarts). The page goes to the login page and, logged in again, back
+// into the room and into the call: it publishes again by itself.
+func TestBrowserCallLoginLost(t *testing.T) {
+	r := teamRelay(t)
+	alice := joinRoom(t, browser.New(t, browser.FakeMedia()), r, "team", "alice", "alice's password")
+	run(t, alice, 10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{})
+		return err
+	}))
+	var path string
+	if err := waitFor(alice, 20*time.Second, func() (bool, error) {
+		p, err := eval[string](alice, `location.pathname + location.search`)
+		path = p
+		return err == nil && strings.HasPrefix(p, "/login"), err
+	}); err != nil {
+		t.Fatalf("the page without its login stays at %s: %v", path, err)
+	}
+	if want := "next=" + url.QueryEscape("/room/team?size="+callSize+"&join=1"); !strings.Contains(path, want) {
+		t.Errorf("login page %s: want it to lead back into the call (%s)", path, want)
+	}
+	browser.LogInHere(t, alice, "alice", "alice's password")
+	var last publishStats
+	if err := waitFor(alice, 30*time.Second, func() (bool, error) {
+		s, err := eval[publishStats](alice, `window.quicastPublishStats ? window.quicastPublishStats() : {state: "not loaded"}`)
+		last = s
+		return err == nil && s.State == "live" && s.AudioPackets > 0 && s.VideoFrames > 0, err
+	}); err != nil {
+		screenshot(t, alice, "fail-login-lost")
+		t.Fatalf("alice is not back in the call after logging in again: %+v (%v)", last, err)
+	}
 }

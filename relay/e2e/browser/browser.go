@@ -31,12 +31,29 @@ func Path(t testing.TB) string {
 type console struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// networkCrashed: the browser process said its network service crashed.
+	networkCrashed bool
 }
 
 func (c *console) printf(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fmt.Fprintf(&c.b, format, args...)
+}
+
+// Write keeps what the browser process prints (its own errors: a crashed
+// network service or renderer say so there), the last 64 KiB of it.
+func (c *console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.b.Write(p)
+	if bytes.Contains(p, []byte("Network service crashed")) {
+		c.networkCrashed = true
+	}
+	if n := c.b.Len(); n > 64<<10 {
+		c.b.Next(n - 64<<10)
+	}
+	return len(p), nil
 }
 
 func (c *console) String() string {
@@ -104,6 +121,8 @@ func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.WindowSize(1280, 800),
 	}
+	stderr := &console{}
+	opts = append(opts, chromedp.CombinedOutput(stderr))
 	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	out := &console{}
@@ -130,14 +149,43 @@ func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 		cancelA()
 		t.Fatalf("start chromium: %v", err)
 	}
+	b := chromedp.FromContext(ctx).Browser
+	outputs.Store(b, stderr)
 	t.Cleanup(func() {
+		outputs.Delete(b)
 		if t.Failed() || testing.Verbose() {
 			t.Logf("--- browser console:\n%s", out.String())
+		}
+		if t.Failed() {
+			t.Logf("--- browser process output (last 64 KiB):\n%s", stderr.String())
 		}
 		cancel()
 		cancelA()
 	})
 	return ctx
+}
+
+// outputs holds each running browser's process output (*console), by its
+// *chromedp.Browser.
+var outputs sync.Map
+
+// NetworkServiceCrashed reports whether the network service of ctx's
+// browser crashed and was restarted (its output says so). Chromium's
+// cookies live there: a restarted one has only what it had written to the
+// profile, none of an incognito context's, so its pages' logins are gone.
+func NetworkServiceCrashed(ctx context.Context) bool {
+	c := chromedp.FromContext(ctx)
+	if c == nil {
+		return false
+	}
+	out, ok := outputs.Load(c.Browser)
+	if !ok {
+		return false
+	}
+	con := out.(*console)
+	con.mu.Lock()
+	defer con.mu.Unlock()
+	return con.networkCrashed
 }
 
 // Incognito opens a tab of ctx's browser in a browser context of its own:
@@ -177,8 +225,21 @@ func Eval[T any](ctx context.Context, js string) (T, error) {
 // person would and submits it.
 func Login(t testing.TB, ctx context.Context, base, user, password string) {
 	t.Helper()
+	Run(t, ctx, 20*time.Second, chromedp.Navigate(base+"/login"))
+	fillLogin(t, ctx, user, password)
+}
+
+// LogInHere logs in on the login page the browser shows (one a page sent
+// it to, with where to go back to) and waits until the relay lets it past.
+func LogInHere(t testing.TB, ctx context.Context, user, password string) {
+	t.Helper()
+	fillLogin(t, ctx, user, password)
+	awayFromLogin(t, ctx, user)
+}
+
+func fillLogin(t testing.TB, ctx context.Context, user, password string) {
+	t.Helper()
 	Run(t, ctx, 20*time.Second, chromedp.Steps(
-		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), user),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
@@ -191,6 +252,11 @@ func Login(t testing.TB, ctx context.Context, base, user, password string) {
 func LogIn(t testing.TB, ctx context.Context, base, user, password string) {
 	t.Helper()
 	Login(t, ctx, base, user, password)
+	awayFromLogin(t, ctx, user)
+}
+
+func awayFromLogin(t testing.TB, ctx context.Context, user string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		path, err := Eval[string](ctx, "location.pathname + location.search")

@@ -209,10 +209,12 @@ func (h *Handler) user(r *http.Request) string {
 func (h *Handler) session(r *http.Request) (user, id string) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
+		h.log.Debug("no login", "method", r.Method, "path", r.URL.Path, "why", "no session cookie")
 		return "", ""
 	}
 	u, ok := h.cfg.Store.SessionUser(c.Value, h.cfg.Now())
 	if !ok {
+		h.log.Debug("no login", "method", r.Method, "path", r.URL.Path, "why", "unknown, expired or ended session")
 		return "", ""
 	}
 	return u, store.SessionID(c.Value)

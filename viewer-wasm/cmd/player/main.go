@@ -545,8 +545,10 @@ func (p *Player) frameShown(ts int64, times player.FrameTimes, shown, posted tim
 	p.flashing = flash
 }
 
-// goToLogin sends the page to the login page, to come back to next; from a
-// worker, through the page (static/players.js quicastLogin).
+// goToLogin sends the page to the login page, to come back to next; where
+// the page says otherwise (quicastLogin: from a worker, through the page,
+// static/players.js; the room page, back into the call, static/room.js),
+// its way.
 func goToLogin(next string) {
 	if f := js.Global().Get("quicastLogin"); f.Truthy() {
 		f.Invoke(next)
@@ -871,6 +873,8 @@ func askRelay(path, method, notFound string) (js.Value, error) {
 	switch st := resp.Get("status").Int(); st {
 	case 200:
 	case 401:
+		// Said on the console: the page then leaves for the login page.
+		js.Global().Get("console").Call("log", "quicast: "+method+" "+path+": the relay wants a login (401)")
 		return js.Value{}, errLogin
 	case 404:
 		return js.Value{}, fatal{notFound}

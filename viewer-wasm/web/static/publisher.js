@@ -10,9 +10,16 @@
 //      {stop: true} to leave.
 // Out: {state, message, stream} as the publishing goes (publish.go
 //      pubEvent), {stats} every 250 ms, {done: true} at the end (the worker
-//      then closes itself), and {state: 'error', message} if the program
-//      stops unexpectedly.
+//      then closes itself), {state: 'error', message} if the program
+//      stops unexpectedly, and {log} for what it says on the console.
 importScripts('/static/wasm_exec.js', '/static/player.js', '/static/publish.js');
+
+// What the program says on the console goes to the page's console too
+// (a worker's is apart from it).
+{
+  const log = console.log;
+  console.log = (...a) => { postMessage({log: a.join(' ')}); log(...a); };
+}
 
 onmessage = async (e) => {
   const m = e.data;

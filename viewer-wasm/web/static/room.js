@@ -36,6 +36,15 @@
   document.getElementById('join').addEventListener('click', () => {
     if (window.quicastJoin) window.quicastJoin(); else joinWanted = true;
   });
+  // The relay wants a login (it forgot this one, or the browser lost its
+  // cookie): to the login page, and back into the room after it — into the
+  // call too when this page was in it.
+  window.quicastLogin = () => {
+    const q = new URLSearchParams(location.search);
+    if (['joining', 'live', 'reconnecting'].includes(document.body.dataset.call)) q.set('join', '1');
+    const next = location.pathname + (q.size ? '?' + q : '');
+    location.href = '/login?next=' + encodeURIComponent(next);
+  };
 
   // The participants' sound: one context, a worklet node and a level
   // analyser per participant.
@@ -79,6 +88,7 @@
       return null;
     }
     w.onmessage = (e) => {
+      if (e.data.log) { console.warn('quicast: publishing worker:', e.data.log); return; }
       onMessage(e.data);
       if (e.data.done) w.terminate();
     };
@@ -100,7 +110,7 @@
       const m = e.data;
       if (m.log) { console.warn('quicast: players worker:', m.log); return; }
       if (m.stats) { for (const id in m.stats) playerStats.set(+id, m.stats[id]); return; }
-      if (m.login) { location.href = '/login?next=' + encodeURIComponent(m.login); return; }
+      if (m.login) { window.quicastLogin(); return; }
       const t = m.id !== undefined && playerTiles.get(m.id);
       if (!t) return;
       if (m.status !== undefined) t.status.textContent = m.status;
@@ -141,7 +151,7 @@
     let info;
     try {
       const r = await fetch('/api/rooms/' + encodeURIComponent(room), {cache: 'no-store'});
-      if (r.status === 401) { location.href = '/login?next=' + encodeURIComponent(location.pathname); return; }
+      if (r.status === 401) { window.quicastLogin(); return; }
       if (r.status === 404) { status.textContent = 'There is no room named “' + room + '” on this relay.'; return; }
       info = await r.json();
     } catch (e) {
