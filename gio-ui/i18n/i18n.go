@@ -176,6 +176,7 @@ const (
 	ErrInvite
 	ErrRinger
 	MissedCallRoom
+	CallSilent
 	numMsgs
 )
 
@@ -292,6 +293,7 @@ var texts = [2][numMsgs]string{
 		ErrInvite:          "Cannot call %s: %s",
 		ErrRinger:          "Cannot wait for calls: %s",
 		MissedCallRoom:     "Missed call from %s (room %s) at %s",
+		CallSilent:         "Nothing from %s for %d s: the network between you may be down. Waiting for it…",
 		Headphones:         "With a microphone the call cancels the loudspeaker's echo (speexdsp); headphones still sound best.",
 	},
 	Chinese: {
@@ -406,6 +408,7 @@ var texts = [2][numMsgs]string{
 		ErrInvite:          "无法呼叫 %s：%s",
 		ErrRinger:          "无法等待来电：%s",
 		MissedCallRoom:     "未接来电：%s（房间 %s，%s）",
+		CallSilent:         "%s 已有 %d 秒没有声音和画面传来：你们之间的网络可能断了。正在等待…",
 		Headphones:         "使用麦克风时通话会消除扬声器的回声（speexdsp）；耳机效果仍然最好。",
 	},
 }

@@ -93,7 +93,17 @@ type party struct {
 	rateBytes uint64
 	rateAt    time.Time
 	kbps      float64
+
+	// When their session last brought anything (its byte count grew).
+	heardBytes uint64
+	heardAt    time.Time
 }
+
+// silentAfter is how long a party's open session may bring nothing before
+// the window says so: their sound alone is 50-100 packets a second, so
+// this is the network between (a direct call has no relay to notice a
+// network gone; a relay's session notices only after its idle timeout).
+const silentAfter = 3 * time.Second
 
 // startCall starts the call in cfg.Room; changed is called when there is
 // something new to show.
@@ -169,7 +179,7 @@ func (c *call) report(ctx context.Context) {
 				"framesExpected", p.FramesExpected, "freezes", p.Freezes, "longestFreezeMs", p.LongestFreeze.Milliseconds(),
 				"pictureDelayMs", p.Delay.Milliseconds(), "soundBufferedMs", p.Buffered.Milliseconds(),
 				"soundDelayMs", p.SoundDelay.Milliseconds(), "underrunMs", p.Played.Underrun*1000/receive.SampleRate,
-				"audioLost", p.AudioLost, "kbps", int(p.Kbps))
+				"audioLost", p.AudioLost, "kbps", int(p.Kbps), "silentMs", p.Silent.Milliseconds())
 		}
 	}
 }
@@ -364,7 +374,7 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 	defer c.mix.Remove(rc.Playout())
 	c.mu.Lock()
 	p.rc, p.lost, p.lastErr = rc, 0, nil
-	p.rateAt = time.Time{}
+	p.rateAt, p.heardAt = time.Time{}, time.Time{}
 	p.unwrap, p.cont = player.Unwrapper{}, player.Continuity{} // a new session: new RTP timestamps
 	c.mu.Unlock()
 	c.changed()
@@ -505,9 +515,10 @@ type partyStatus struct {
 	// between frames shown over player.FreezeThreshold.
 	FramesShown, FramesExpected, Freezes int
 	LongestFreeze                        time.Duration
-	Level                                float64 // of their sound being played, dBFS
-	Kbps                                 float64 // what their stream brings, kbit/s
-	VideoErr                             error   // their picture cannot be shown (its codec)
+	Level                                float64       // of their sound being played, dBFS
+	Kbps                                 float64       // what their stream brings, kbit/s
+	Silent                               time.Duration // their open session has brought nothing for this long (≥ silentAfter); 0 otherwise
+	VideoErr                             error         // their picture cannot be shown (its codec)
 	AudioLost                            uint64
 	ReceiverStats                        receive.Stats
 	Played                               receive.PlayoutStats // their sound, as the speaker took it
@@ -560,6 +571,22 @@ func (p *party) status(now time.Time) partyStatus {
 		p.rateAt, p.rateBytes = now, s.ReceiverStats.Bytes
 	}
 	s.Kbps = p.kbps
+	s.Silent = p.silence(s.ReceiverStats.Bytes, now)
 	s.VideoErr = p.rc.VideoCodecProblem()
 	return s
+}
+
+// silence returns how long their session has brought nothing at now, given
+// its byte count — when that is silentAfter or more; 0 otherwise, and
+// before it brought anything (a session that has not begun is "waiting").
+// Under call.mu.
+func (p *party) silence(bytes uint64, now time.Time) time.Duration {
+	if bytes == 0 || p.heardAt.IsZero() || bytes != p.heardBytes {
+		p.heardBytes, p.heardAt = bytes, now
+		return 0
+	}
+	if d := now.Sub(p.heardAt); d >= silentAfter {
+		return d
+	}
+	return 0
 }

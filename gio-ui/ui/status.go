@@ -50,6 +50,9 @@ func (u *UI) layoutStatus(gtx C) D {
 		cs = u.call.status()
 		self = img
 		img, emptyMsg = cs.Picture, i18n.CallWaiting
+		// Drawn again within the second: its duration and a silence
+		// change with nothing coming in to redraw the window.
+		gtx.Execute(op.InvalidateCmd{At: gtx.Now.Add(time.Second)})
 	}
 	rows := []layout.FlexChild{
 		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img, emptyMsg, self, cs.Parties) }),
@@ -221,6 +224,8 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, s sender.Stats, l
 		state = u.lang.T(i18n.CallAlone, cs.Room)
 	case cs.Connected && cs.Frames == 0:
 		state = u.lang.T(i18n.CallWaiting)
+	case cs.Connected && len(cs.Parties) == 1 && cs.Silent > 0:
+		state, c = u.lang.T(i18n.CallSilent, cs.Them, int(cs.Silent/time.Second)), red
 	case cs.Connected:
 		state, c = u.lang.T(i18n.CallIn, strings.Join(cs.Others, ", "))+"  "+fmtElapsed(u.now().Sub(cs.Started)), green
 	}
@@ -285,6 +290,9 @@ func (u *UI) callRows(rows *[]layout.FlexChild, cs callStatus, s sender.Stats, l
 		}
 		if p.VideoErr != nil {
 			line("", p.VideoErr.Error(), red)
+		}
+		if p.Silent > 0 && len(cs.Parties) > 1 {
+			line("", u.lang.T(i18n.CallSilent, p.Them, int(p.Silent/time.Second)), red)
 		}
 		if !p.Connected || cs.Err != nil {
 			if p.Lost > 0 && len(cs.Parties) > 1 {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -42,7 +43,12 @@ func freePort(t testing.TB) int {
 	return 0
 }
 
-var codeInLog = regexp.MustCompile(`taking direct calls.* code=(\d{6})`)
+var (
+	codeInLog = regexp.MustCompile(`taking direct calls.* code=(\d{6})`)
+	// The window's call report (gio-ui/ui call.report) of a party.
+	silentInLog     = regexp.MustCompile(`call party".* user=alice connected=true .* silentMs=([3-9]\d{3}|\d{5,})`)
+	hearsAgainInLog = regexp.MustCompile(`call party".* user=alice connected=true .* audioLost=\d+ kbps=[1-9]\d* silentMs=0`)
+)
 
 // TestDirectCallTwoProcesses: two windows, two processes, each on its own
 // (virtual) screen, call each other directly by this machine's LAN address
@@ -115,6 +121,35 @@ func TestDirectCallTwoProcesses(t *testing.T) {
 		}
 		t.Logf("%s: %s", s.name, path)
 	}
+	// Alice's network goes: her process stopped, nothing comes from her
+	// (her TCP connection stays, as through a network that drops packets).
+	// Bob's window says so (its log reports the silence; the screen is
+	// photographed), and once she is back the call goes on by itself.
+	mark := len(bob.logs.String())
+	if err := syscall.Kill(alice.pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			syscall.Kill(alice.pid, syscall.SIGCONT)
+		}
+	}()
+	if !poll(45*time.Second, func() bool { return silentInLog.MatchString(bob.logs.String()[mark:]) }) {
+		t.Fatalf("bob's window does not report the silence while alice is gone:\n%s", bob.logs.String()[mark:])
+	}
+	grab(t, bobScreen, filepath.Join(dir, "quicast-direct-silent.png"))
+	t.Logf("bob, nothing from alice: %s", filepath.Join(dir, "quicast-direct-silent.png"))
+	syscall.Kill(alice.pid, syscall.SIGCONT)
+	stopped = false
+	mark = len(bob.logs.String())
+	if !poll(45*time.Second, func() bool { return hearsAgainInLog.MatchString(bob.logs.String()[mark:]) }) {
+		t.Fatalf("bob's window does not hear alice again after she is back:\n%s", bob.logs.String()[mark:])
+	}
+	if !poll(30*time.Second, func() bool { return barsRight(grab(t, bobScreen, bobShot)) >= 6 }) {
+		t.Fatalf("bob's window does not show alice's picture again (%s)", bobShot)
+	}
+
 	// Bob's window is back to Start call, blue, by itself.
 	alice.hangUpUntil(func() bool {
 		c := color.RGBAModel.Convert(grab(t, bobScreen, bobShot).At(18, 676)).(color.RGBA)
