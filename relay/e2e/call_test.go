@@ -53,6 +53,7 @@ type publishStats struct {
 	Width            int    `json:"width"`
 	Height           int    `json:"height"`
 	Worker           bool   `json:"worker"` // published from static/publisher.js's worker
+	CameraEnded      bool   `json:"cameraEnded"`
 }
 
 // sameColours checks, on a screenshot of a room page with one other
@@ -407,4 +408,37 @@ func TestBrowserCallLoginLost(t *testing.T) {
 		screenshot(t, alice, "fail-login-lost")
 		t.Fatalf("alice is not back in the call after logging in again: %+v (%v)", last, err)
 	}
+}
+
+// TestBrowserCallCameraGone: a participant's camera stops in the middle of
+// a call (its track ends). The page says so, and the publishing goes on
+// with the microphone: still live, sound still sent.
+func TestBrowserCallCameraGone(t *testing.T) {
+	r := teamRelay(t)
+	alice := joinRoom(t, browser.New(t, browser.FakeMedia()), r, "team", "alice", "alice's password")
+	if _, err := eval[any](alice, `document.getElementById('self').srcObject.getVideoTracks()[0].stop(), 1`); err != nil {
+		t.Fatal(err)
+	}
+	var before publishStats
+	var status string
+	if err := waitFor(alice, 20*time.Second, func() (bool, error) {
+		s, err := eval[publishStats](alice, `window.quicastPublishStats()`)
+		before = s
+		if err != nil {
+			return false, err
+		}
+		status, err = eval[string](alice, `document.getElementById('call-status').textContent`)
+		return err == nil && s.CameraEnded && strings.Contains(status, "Your camera stopped"), err
+	}); err != nil {
+		t.Fatalf("the page does not say the camera stopped: %q, %+v (%v)", status, before, err)
+	}
+	var after publishStats
+	if err := waitFor(alice, 20*time.Second, func() (bool, error) {
+		s, err := eval[publishStats](alice, `window.quicastPublishStats()`)
+		after = s
+		return err == nil && s.State == "live" && s.AudioPackets > before.AudioPackets+100, err
+	}); err != nil {
+		t.Fatalf("the sound does not go on without the camera: before %+v, after %+v (%v)", before, after, err)
+	}
+	screenshot(t, alice, "call-camera-gone")
 }

@@ -70,12 +70,16 @@ type pubStats struct {
 	AudioPackets, KeyframeRequests, Viewers int
 	VideoBytes, AudioBytes                  int64
 	Width, Height, Channels                 int
+	// The camera's or the microphone's track ended while publishing
+	// (unplugged, taken by another program, turned off in the system).
+	CameraEnded, MicrophoneEnded bool
 }
 
 // pubEvent is what the publisher tells the page: State is "live" (Stream
 // is then its stream in the room), "reconnecting", "login" (the relay
-// wants a login first) or "error" (nothing a retry can fix; Message says
-// what).
+// wants a login first), "error" (nothing a retry can fix; Message says
+// what) or "device" (a camera or microphone stopped, Message says which;
+// the publishing goes on with what is left).
 type pubEvent struct {
 	State, Message, Stream string
 }
@@ -119,10 +123,16 @@ func (p *publisher) run() {
 	go p.sendVideo()
 	go p.sendAudio()
 	if p.video.Truthy() {
-		go p.captureVideo(p.video)
+		go func() {
+			p.captureVideo(p.video)
+			p.deviceEnded(&p.st.CameraEnded, "Your camera stopped (unplugged, or taken by another program): the others no longer see you.")
+		}()
 	}
 	if p.audio.Truthy() {
-		go p.captureAudio(p.audio)
+		go func() {
+			p.captureAudio(p.audio)
+			p.deviceEnded(&p.st.MicrophoneEnded, "Your microphone stopped (unplugged, or taken by another program): the others no longer hear you.")
+		}()
 	}
 	// The catalog names the picture size and the channels: wait (briefly)
 	// for the first of each to know them.
@@ -162,6 +172,21 @@ func (p *publisher) run() {
 		p.report(pubEvent{State: "reconnecting", Message: "Reconnecting in " + strconv.Itoa(int(d.Round(time.Second)/time.Second)) +
 			" s (attempt " + strconv.Itoa(attempt) + "): " + err.Error()})
 		time.Sleep(d)
+	}
+}
+
+// deviceEnded records that a track's capture ended (flag, a pubStats
+// field) and tells the page, unless the publishing was stopped (leaving
+// ends the tracks too).
+func (p *publisher) deviceEnded(flag *bool, msg string) {
+	p.mu.Lock()
+	stopped := p.stopped
+	if !stopped {
+		*flag = true
+	}
+	p.mu.Unlock()
+	if !stopped {
+		p.report(pubEvent{State: "device", Message: msg})
 	}
 }
 
@@ -693,5 +718,6 @@ func (p *publisher) statsObject() map[string]any {
 		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
 		"keyframeRequests": s.KeyframeRequests, "viewers": s.Viewers,
 		"width": s.Width, "height": s.Height, "channels": s.Channels,
+		"cameraEnded": s.CameraEnded, "microphoneEnded": s.MicrophoneEnded,
 	}
 }

@@ -35,6 +35,7 @@ type participant struct {
 	worker   js.Value   // or in static/publisher.js's worker
 	inWorker bool       // the last join's publisher is (was) in the worker
 	figures  js.Value   // the worker's latest {stats}
+	notice   string     // a camera or microphone that stopped during this join
 }
 
 func runRoom() {
@@ -113,6 +114,9 @@ func watchTile(o js.Value) any {
 func (p *participant) setState(state, msg string) {
 	p.mu.Lock()
 	p.state, p.message = state, msg
+	if p.notice != "" && (state == "live" || state == "reconnecting") {
+		msg += " " + p.notice
+	}
 	p.mu.Unlock()
 	p.body.Get("dataset").Set("call", state)
 	p.status.Set("textContent", msg)
@@ -163,6 +167,7 @@ func (p *participant) start() {
 	video, audio := readable(media.Call("getVideoTracks")), readable(media.Call("getAudioTracks"))
 	p.mu.Lock()
 	p.media = media
+	p.notice = ""
 	p.join++
 	join := p.join
 	p.figures = js.Undefined()
@@ -212,6 +217,12 @@ func (p *participant) event(join int, e pubEvent) {
 	case "error":
 		p.leave(e.Message)
 		p.setState("error", e.Message)
+	case "device":
+		p.mu.Lock()
+		p.notice = strings.TrimSpace(p.notice + " " + e.Message)
+		state, msg := p.state, p.message
+		p.mu.Unlock()
+		p.setState(state, msg)
 	case "live":
 		p.body.Get("dataset").Set("self", e.Stream)
 		p.setState(e.State, e.Message)
