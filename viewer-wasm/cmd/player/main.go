@@ -39,7 +39,8 @@ const (
 	// packets, the most the playout target holds) is dropped instead (the
 	// playout conceals it): sound with gaps, on time. Fewer (10) dropped
 	// half the packets of a page that gets to run its loop only now and
-	// then, each time with a burst due.
+	// then, each time with a burst due. (A decoding worker, where there is
+	// one, drops the old sound in it instead: static/decoder.js.)
 	maxAudioDecodeQ = 30
 	maxEarly        = 2048 // video packets held for a catalog that has not come yet
 	audioMinDelay   = 10 * time.Millisecond
@@ -263,6 +264,7 @@ type Player struct {
 	vdecCodec      string // what vdec is configured for
 	vdecUsed       bool   // it was given a chunk since
 	adecConfigured bool
+	audioInWorker  bool // the AudioDecoder is static/decoder.js's, which drops its own backlog
 	ctrlWriter     js.Value
 	lastKeyReq     time.Time
 	lastCtrl       time.Time // when the relay last sent a control message
@@ -317,7 +319,7 @@ type stats struct {
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	PacketsLate                                      int // audio packets come after the jitter buffer gave them up
 	AudioDecodeQueue                                 int // packets in the AudioDecoder, not decoded yet (W3C WebCodecs decodeQueueSize)
-	AudioDecoderBehind                               int // packets dropped for the decoder being maxAudioDecodeQ behind
+	AudioDecoderBehind                               int // packets dropped for the decoder being maxAudioDecodeQ behind (the decoding worker's: the old ones in it)
 	AudioWorkerErrors                                int // errors of the AudioDecoder in the decoding worker (its sound concealed, a new decoder made)
 	DecodeErrors                                     int
 	BadDatagrams                                     int // audio datagrams that could not be parsed
@@ -701,6 +703,7 @@ func (p *Player) setupAudioDecoder() {
 		p.mu.Unlock()
 	}), p.audioDec)
 	p.adec = p.audioDec.Get("dec")
+	p.audioInWorker = p.audioDec.Get("worker").Truthy()
 }
 
 // configureVideo (re)configures the video decoder for codec, making a new
@@ -1239,12 +1242,18 @@ func (p *Player) tick(now time.Time) {
 		}
 		decoded := p.audioDec.Get("decoded").Int()
 		queued := p.adec.Get("decodeQueueSize").Int()
-		workerErrs := 0
+		workerErrs, behind := 0, -1
 		if e := p.audioDec.Get("errors"); e.Type() == js.TypeNumber {
 			workerErrs = e.Int() // static/decoder.js: errors it mended itself
 		}
+		if b := p.audioDec.Get("behind"); b.Type() == js.TypeNumber {
+			behind = b.Int() // static/decoder.js: what it gave up for being behind
+		}
 		p.mu.Lock()
 		p.s.AudioFramesDecoded, p.s.AudioDecodeQueue, p.s.AudioWorkerErrors = decoded, queued, workerErrs
+		if behind >= 0 {
+			p.s.AudioDecoderBehind = behind
+		}
 		p.audioOn = running
 		p.outLatency = outLat
 		p.s.OutputLatencyMS = float64(outLat) / 1e6
@@ -1342,7 +1351,7 @@ func (p *Player) drainAudio(now time.Time) {
 		if queued < 0 {
 			queued = p.adec.Get("decodeQueueSize").Int()
 		}
-		if queued >= maxAudioDecodeQ {
+		if queued >= maxAudioDecodeQ && !p.audioInWorker {
 			p.s.AudioDecoderBehind++ // concealed: the next packet's gap
 			continue
 		}

@@ -7,7 +7,8 @@
 // this worker's own, idle, event loop.
 //
 // In:  {ring, size, stats} once (the playout ring; stats an Int32Array's
-//      SharedArrayBuffer: outputs so far, packets in the decoder, errors);
+//      SharedArrayBuffer: outputs so far, packets in the decoder, errors,
+//      packets given up for the decoder being behind);
 //      {configure: config}; {decoderReset: true} (a new broadcast: what is
 //      in the decoder is dropped); {epoch} (the ring's new epoch);
 //      {packets: ArrayBuffer} records of float64 timestamp (µs), int32
@@ -18,13 +19,34 @@
 // says. A decoder error drops what was in it: its planned sound is filled
 // in (concealed) so that the ring keeps its place on the player's timeline,
 // and a new decoder is configured as the last one was.
+//
+// Behind: when packets come while more than maxBehind are still in the
+// decoder (this worker, or the browser's thread under the decoder, did not
+// run for that long: a saturated machine), what is in it is sound the
+// worklet would skip anyway, being older than its whole buffer: it is
+// dropped (reset, its time concealed) and the new packets decoded at once.
+// Dropping the new ones instead kept the decoder on stale sound while
+// fresh sound was thrown away.
 importScripts('/static/ring.js');
+
+const maxBehind = 30; // packets: 300 ms of 10 ms ones, the most the playout target holds
 
 let writer = null, stats = null, dec = null, config = null;
 const plan = []; // conceal, samples of each packet in the decoder
 let head = 0;
 
-const queued = () => { if (stats) Atomics.store(stats, 1, dec ? dec.decodeQueueSize : 0); };
+const inDecoder = () => (plan.length - head) / 2;
+const queued = () => { if (stats) Atomics.store(stats, 1, dec ? inDecoder() : 0); };
+
+// lose drops what is in the decoder, its planned sound concealed; n of it
+// counted as given up for the decoder behind.
+const lose = (behind) => {
+  let lost = 0;
+  for (let i = head; i < plan.length; i += 2) if (plan[i] >= 0) lost += plan[i] + plan[i + 1];
+  if (behind && stats) Atomics.add(stats, 3, inDecoder());
+  plan.length = 0; head = 0;
+  if (writer && lost > 0) writer.fill(lost);
+};
 
 const make = () => {
   dec = new AudioDecoder({
@@ -39,10 +61,7 @@ const make = () => {
     },
     error: () => {
       if (stats) Atomics.add(stats, 2, 1);
-      let lost = 0;
-      for (let i = head; i < plan.length; i += 2) if (plan[i] >= 0) lost += plan[i] + plan[i + 1];
-      plan.length = 0; head = 0;
-      if (writer && lost > 0) writer.fill(lost);
+      lose(false);
       make();
     },
   });
@@ -75,6 +94,11 @@ onmessage = (e) => {
   }
   if (m.packets) {
     const dv = new DataView(m.packets), bytes = new Uint8Array(m.packets);
+    if (dec && dec.state === 'configured' && inDecoder() >= maxBehind) {
+      dec.reset(); // its outputs not delivered yet are dropped
+      lose(true);
+      dec.configure(config);
+    }
     for (let o = 0; o + 18 <= dv.byteLength;) {
       const timestamp = dv.getFloat64(o, true), c = dv.getInt32(o + 8, true), s = dv.getInt32(o + 12, true);
       const n = dv.getUint16(o + 16, true);

@@ -129,7 +129,7 @@ self.quicastAudioDecoder = (playout, onError, a) => {
 // worker's to mend (it conceals what was lost): onError is not called.
 self.quicastAudioWorker = (playout) => {
   const w = new Worker('/static/decoder.js');
-  const stats = new Int32Array(new SharedArrayBuffer(12)); // outputs, in the decoder, errors
+  const stats = new Int32Array(new SharedArrayBuffer(16)); // outputs, in the decoder, errors, given up behind
   w.postMessage({ring: playout.ring, size: playout.size, stats: stats.buffer});
   let batch = new Uint8Array(8192), dv = new DataView(batch.buffer), len = 0, due = false;
   const flush = () => {
@@ -145,6 +145,7 @@ self.quicastAudioWorker = (playout) => {
     worker: w,
     get decoded() { return Atomics.load(stats, 0); },
     get errors() { return Atomics.load(stats, 2); },
+    get behind() { return Atomics.load(stats, 3); },
     dec: {
       get state() { return state; },
       get decodeQueueSize() { return Atomics.load(stats, 1); },
