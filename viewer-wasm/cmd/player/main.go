@@ -1242,16 +1242,13 @@ func (p *Player) tick(now time.Time) {
 		}
 		decoded := p.audioDec.Get("decoded").Int()
 		queued := p.adec.Get("decodeQueueSize").Int()
-		workerErrs, behind := 0, -1
-		if e := p.audioDec.Get("errors"); e.Type() == js.TypeNumber {
-			workerErrs = e.Int() // static/decoder.js: errors it mended itself
-		}
-		if b := p.audioDec.Get("behind"); b.Type() == js.TypeNumber {
-			behind = b.Int() // static/decoder.js: what it gave up for being behind
+		workerErrs, behind := 0, 0
+		if p.audioInWorker { // static/decoder.js: errors it mended, packets it gave up being behind
+			workerErrs, behind = p.audioDec.Get("errors").Int(), p.audioDec.Get("behind").Int()
 		}
 		p.mu.Lock()
 		p.s.AudioFramesDecoded, p.s.AudioDecodeQueue, p.s.AudioWorkerErrors = decoded, queued, workerErrs
-		if behind >= 0 {
+		if p.audioInWorker {
 			p.s.AudioDecoderBehind = behind
 		}
 		p.audioOn = running
@@ -1348,14 +1345,16 @@ func (p *Player) drainAudio(now time.Time) {
 			p.adecConfigured = true
 		}
 		ext := p.bc.AudioUnwrap.Unwrap(ts)
-		if queued < 0 {
-			queued = p.adec.Get("decodeQueueSize").Int()
+		if !p.audioInWorker { // a decoding worker drops its own backlog
+			if queued < 0 {
+				queued = p.adec.Get("decodeQueueSize").Int()
+			}
+			if queued >= maxAudioDecodeQ {
+				p.s.AudioDecoderBehind++ // concealed: the next packet's gap
+				continue
+			}
+			queued++
 		}
-		if queued >= maxAudioDecodeQ && !p.audioInWorker {
-			p.s.AudioDecoderBehind++ // concealed: the next packet's gap
-			continue
-		}
-		queued++
 		// What becomes of its output, decided now: no call back into
 		// Go per decoded packet. While the browser does not play audio
 		// (autoplay rules) it is counted and let go, so that nothing

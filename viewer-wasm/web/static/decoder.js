@@ -38,8 +38,8 @@ let head = 0;
 const inDecoder = () => (plan.length - head) / 2;
 const queued = () => { if (stats) Atomics.store(stats, 1, dec ? inDecoder() : 0); };
 
-// lose drops what is in the decoder, its planned sound concealed; n of it
-// counted as given up for the decoder behind.
+// lose drops what is in the decoder, its planned sound concealed; when
+// behind, counted as given up for the decoder being behind.
 const lose = (behind) => {
   let lost = 0;
   for (let i = head; i < plan.length; i += 2) if (plan[i] >= 0) lost += plan[i] + plan[i + 1];

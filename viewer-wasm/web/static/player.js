@@ -3,6 +3,14 @@
 
 // quicastFromBase64 decodes base64 into a Uint8Array, null if malformed
 // (the relay's certificate hashes).
+// quicastForwardConsole, in a worker running the program: what it says on
+// the console (a panic's, say) goes to the page's console too, as {log},
+// where tests and people reading it without a worker's see it.
+self.quicastForwardConsole = () => {
+  const log = console.log;
+  console.log = (...a) => { postMessage({log: a.join(' ')}); log(...a); };
+};
+
 self.quicastFromBase64 = (s) => {
   try { return Uint8Array.from(atob(s), c => c.charCodeAt(0)); } catch (e) { return null; }
 };

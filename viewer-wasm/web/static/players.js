@@ -82,10 +82,7 @@ onmessage = async (e) => {
     return;
   }
   if (m.module) {
-    // The program's output (a panic's, say) goes to the page's console
-    // too, where tests and people reading it without a worker's see it.
-    const log = console.log;
-    console.log = (...a) => { postMessage({log: a.join(' ')}); log(...a); };
+    self.quicastForwardConsole();
     const go = new Go();
     const instance = await WebAssembly.instantiate(m.module, go.importObject);
     self.quicastMemory = instance.exports.mem; // static/player.js quicastReadRing writes into it

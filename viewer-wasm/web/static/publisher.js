@@ -13,13 +13,7 @@
 //      then closes itself), {state: 'error', message} if the program
 //      stops unexpectedly, and {log} for what it says on the console.
 importScripts('/static/wasm_exec.js', '/static/player.js', '/static/publish.js');
-
-// What the program says on the console goes to the page's console too
-// (a worker's is apart from it).
-{
-  const log = console.log;
-  console.log = (...a) => { postMessage({log: a.join(' ')}); log(...a); };
-}
+self.quicastForwardConsole();
 
 onmessage = async (e) => {
   const m = e.data;
