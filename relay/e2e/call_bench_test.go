@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -138,11 +139,14 @@ func BenchmarkBrowserCall(b *testing.B) {
 			pub, _ := eval[publishStats](ctxs[who], `window.quicastPublishStats()`)
 			p0, h0 := pub0[who], heard0[who]
 			per := func(n int) float64 { return float64(n) / elapsed.Seconds() }
-			b.Logf("%s sent per s: %.0f audio packets, %.0f microphone chunks dropped, %.1f video frames (%.1f skipped); stalls of over 60 ms in the window: %d of the microphone, %d of audio sent; of the other's sound per s: %.0f frames decoded, %.0f ms played, %.0f ms starved, %.0f ms concealed",
+			b.Logf("%s sent per s: %.0f audio packets, %.0f microphone chunks dropped, %.1f video frames (%.1f skipped); gaps over 50/100 ms in the window (longest since joining): %s of the microphone, %s out of the encoder, %s of audio sent; of the other's sound per s: %.0f frames decoded, %.0f ms played, %.0f ms starved, %.0f ms concealed",
 				who, per(pub.AudioPackets-p0.AudioPackets), per(pub.AudioSkipped-p0.AudioSkipped), per(pub.VideoFrames-p0.VideoFrames), per(pub.FramesSkipped-p0.FramesSkipped),
-				pub.CaptureStalls-p0.CaptureStalls, pub.SendStalls-p0.SendStalls,
+				stallsIn(pub.CaptureStalls, p0.CaptureStalls), stallsIn(pub.EncodeStalls, p0.EncodeStalls), stallsIn(pub.SendStalls, p0.SendStalls),
 				per(s.AudioFramesDecoded-h0.AudioFramesDecoded), per(s.AudioSamplesPlayed-h0.AudioSamplesPlayed)/48,
 				per(s.AudioSamplesStarved-h0.AudioSamplesStarved)/48, per(s.AudioSamplesConcealed-h0.AudioSamplesConcealed)/48)
+			st, st0 := s.Stalls, h0.Stalls
+			b.Logf("%s: gaps on the way of the other's sound (over 50 ms / over 100 ms / longest ms): audio datagrams in %v, player ticks %v, packets to the decoder %v; decoding worker: packets in %d/%d, sound out %d/%d",
+				who, st.Arrival, st.Tick, st.Hand, st.DecoderIn[0]-st0.DecoderIn[0], st.DecoderIn[1]-st0.DecoderIn[1], st.DecoderOut[0]-st0.DecoderOut[0], st.DecoderOut[1]-st0.DecoderOut[1])
 			u := browser.Usage(dirs[who])
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu
@@ -163,4 +167,10 @@ func BenchmarkBrowserCall(b *testing.B) {
 		b.ReportMetric(cpuSum/float64(len(people)), "browser-cpu-%")
 		b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
 	}
+}
+
+// stallsIn says the gaps counted between two readings of a publisher's
+// stalls ([over 50 ms, over 100 ms, longest ms]).
+func stallsIn(now, before [3]float64) string {
+	return fmt.Sprintf("%.0f/%.0f (%.0f ms)", now[0]-before[0], now[1]-before[1], now[2])
 }

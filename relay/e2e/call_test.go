@@ -38,22 +38,25 @@ func (r *relay) addRoom(t testing.TB, name string) {
 
 // publishStats are the room page's own figures, window.quicastPublishStats().
 type publishStats struct {
-	State            string `json:"state"`
-	Message          string `json:"message"`
-	Stream           string `json:"stream"`
-	VideoFrames      int    `json:"videoFrames"`
-	Keyframes        int    `json:"keyframes"`
-	AudioPackets     int    `json:"audioPackets"`
-	AudioSkipped     int    `json:"audioSkipped"`
-	CaptureStalls    int    `json:"captureStalls"` // gaps of over 60 ms between microphone chunks
-	SendStalls       int    `json:"sendStalls"`    // and between audio packets sent
-	FramesSkipped    int    `json:"framesSkipped"`
-	KeyframeRequests int    `json:"keyframeRequests"`
-	Viewers          int    `json:"viewers"`
-	Width            int    `json:"width"`
-	Height           int    `json:"height"`
-	Worker           bool   `json:"worker"` // published from static/publisher.js's worker
-	CameraEnded      bool   `json:"cameraEnded"`
+	State        string `json:"state"`
+	Message      string `json:"message"`
+	Stream       string `json:"stream"`
+	VideoFrames  int    `json:"videoFrames"`
+	Keyframes    int    `json:"keyframes"`
+	AudioPackets int    `json:"audioPackets"`
+	AudioSkipped int    `json:"audioSkipped"`
+	// Gaps [over 50 ms, over 100 ms, longest ms] between microphone
+	// chunks, Opus packets out of the encoder, audio packets sent.
+	CaptureStalls    [3]float64 `json:"captureStalls"`
+	EncodeStalls     [3]float64 `json:"encodeStalls"`
+	SendStalls       [3]float64 `json:"sendStalls"`
+	FramesSkipped    int        `json:"framesSkipped"`
+	KeyframeRequests int        `json:"keyframeRequests"`
+	Viewers          int        `json:"viewers"`
+	Width            int        `json:"width"`
+	Height           int        `json:"height"`
+	Worker           bool       `json:"worker"` // published from static/publisher.js's worker
+	CameraEnded      bool       `json:"cameraEnded"`
 }
 
 // sameColours checks, on a screenshot of a room page with one other

@@ -27,7 +27,7 @@ const decoderBacklog = `(async () => {
   if (chunks.length < 50) return {chunks: chunks.length};
   const size = 1 << 18;
   const ring = new SharedArrayBuffer(16 + 8 * size);
-  const stats = new Int32Array(new SharedArrayBuffer(16));
+  const stats = new Int32Array(new SharedArrayBuffer(32));
   const w = new Worker('/static/decoder.js');
   w.postMessage({ring, size, stats: stats.buffer});
   w.postMessage({configure: {codec: 'opus', sampleRate: 48000, numberOfChannels: 1}});

@@ -326,6 +326,15 @@ type Stats struct {
 	DatagramsDropped      int     `json:"datagramsDropped"`      // audio datagrams with no room left in the player's buffer between two reads
 	KeyframeRequests      int     `json:"keyframeRequests"`
 	DecodeErrors          int     `json:"decodeErrors"`
+	// Gaps on the sound's way to the playout ring: [over 50 ms, over
+	// 100 ms, longest ms] between audio datagrams reaching the player,
+	// its ticks, packets handed to the decoder (since the stats were
+	// reset); [over 50 ms, over 100 ms] between packets into the decoding
+	// worker and sound out of it (since it started).
+	Stalls struct {
+		Arrival, Tick, Hand   [3]float64
+		DecoderIn, DecoderOut [2]int
+	} `json:"stalls"`
 }
 
 func (s Stats) String() string {

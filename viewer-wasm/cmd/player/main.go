@@ -325,6 +325,13 @@ type stats struct {
 	BadDatagrams                                     int // audio datagrams that could not be parsed
 	BadAudioPackets                                  int // RTP packets of the audio track that are no Opus packet (RFC 6716 §3.4)
 	DatagramsDropped                                 int // audio datagrams with no room left between two drains
+
+	// Gaps on the sound's way to the playout ring (player.Stalls, since
+	// resetStats): between audio datagrams reaching the players' thread,
+	// between its ticks, between packets handed to the decoder; the
+	// decoding worker's own (packets in, sound out) as it counts them.
+	ArrivalStalls, TickStalls, HandStalls player.Stalls
+	DecoderInStalls, DecoderOutStalls     [2]int // over 50 ms, over 100 ms
 }
 
 // view is what a player draws on and reports to: the watch page, or a
@@ -428,6 +435,9 @@ func (p *Player) resetStats() {
 	p.cont.Reset()
 	p.lat.Reset()
 	p.skew.Reset()
+	p.s.ArrivalStalls.Reset()
+	p.s.TickStalls.Reset()
+	p.s.HandStalls.Reset()
 	p.mu.Unlock()
 }
 
@@ -1112,6 +1122,7 @@ func (p *Player) drainRing() {
 			if err != nil || h.SSRC != ssrc || ssrc == 0 {
 				return // another broadcast's, or not RTP
 			}
+			p.s.ArrivalStalls.Mark(at)
 			p.jitter.Push(h.SequenceNumber, h.Timestamp, at, payload)
 		}); err != nil {
 			p.s.BadDatagrams++
@@ -1243,13 +1254,18 @@ func (p *Player) tick(now time.Time) {
 		decoded := p.audioDec.Get("decoded").Int()
 		queued := p.adec.Get("decodeQueueSize").Int()
 		workerErrs, behind := 0, 0
-		if p.audioInWorker { // static/decoder.js: errors it mended, packets it gave up being behind
+		var in, out [2]int
+		if p.audioInWorker { // static/decoder.js: errors it mended, packets it gave up being behind, its gaps
 			workerErrs, behind = p.audioDec.Get("errors").Int(), p.audioDec.Get("behind").Int()
+			st := p.audioDec.Get("stalls")
+			in = [2]int{st.Index(0).Int(), st.Index(1).Int()}
+			out = [2]int{st.Index(2).Int(), st.Index(3).Int()}
 		}
 		p.mu.Lock()
 		p.s.AudioFramesDecoded, p.s.AudioDecodeQueue, p.s.AudioWorkerErrors = decoded, queued, workerErrs
 		if p.audioInWorker {
 			p.s.AudioDecoderBehind = behind
+			p.s.DecoderInStalls, p.s.DecoderOutStalls = in, out
 		}
 		p.audioOn = running
 		p.outLatency = outLat
@@ -1321,6 +1337,7 @@ func (p *Player) show(now time.Time) {
 func (p *Player) drainAudio(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.s.TickStalls.Mark(now)
 	p.drainRing()
 	queued := -1 // packets in the AudioDecoder: asked once, then counted
 	for {
@@ -1366,6 +1383,7 @@ func (p *Player) drainAudio(now time.Time) {
 		} else {
 			p.s.AudioSamplesMuted += n
 		}
+		p.s.HandStalls.Mark(now)
 		js.CopyBytesToJS(p.staging, payload)
 		helpers.decodeAudio.Invoke(p.audioDec, float64(ext)*125/6, p.staging, len(payload), conceal, n) // 48 kHz → µs
 	}
@@ -1490,7 +1508,9 @@ func (p *Player) statsObject() any {
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "audioWorkerErrors": s.AudioWorkerErrors, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests,
-		"latencyMs":        ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
+		"stalls": map[string]any{"arrival": stallsObject(s.ArrivalStalls), "tick": stallsObject(s.TickStalls), "hand": stallsObject(s.HandStalls),
+			"decoderIn": []any{s.DecoderInStalls[0], s.DecoderInStalls[1]}, "decoderOut": []any{s.DecoderOutStalls[0], s.DecoderOutStalls[1]}},
+		"latencyMs": ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
 		"latencyNetworkMs": ms(s.Latency.Network), "latencyDecodeMs": ms(s.Latency.Decode),
 		"latencyPlayoutMs": ms(s.Latency.Playout), "timeToFirstFrameMs": p.firstFrameMS,
 		"startup": p.startupObject(), "audioShared": p.playout.Truthy() && p.playout.Get("shared").Truthy(),
@@ -1498,6 +1518,10 @@ func (p *Player) statsObject() any {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// stallsObject is a player.Stalls for the page: [over 50 ms, over 100 ms,
+// longest ms].
+func stallsObject(s player.Stalls) []any { return []any{s.Over50, s.Over100, ms(s.Longest)} }
 
 // mark records when a start-up step first happened (performance.now(): ms
 // since the page's navigation), for the time-to-first-frame breakdown.

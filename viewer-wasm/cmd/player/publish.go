@@ -33,7 +33,6 @@ const (
 	maxEncodeQueue    = 2                      // frames waiting in the VideoEncoder before the camera's are skipped
 	maxAudioQueue     = 5                      // chunks (10 ms or so each) waiting in the AudioEncoder before the microphone's are dropped
 	audioMaxAge       = 150 * time.Millisecond // sound not sent by then after encoding is dropped
-	stallGap          = 60 * time.Millisecond  // between microphone chunks or audio packets: a stall (pubStats)
 	videoMaxAge       = 400 * time.Millisecond // a frame not sent by then ends its group
 	audioBitrate      = 32_000                 // bit/s, Opus voice
 	syncInterval      = time.Second            // sender reports
@@ -63,10 +62,11 @@ type pubStats struct {
 	// the packet was older than audioMaxAge when its turn to be sent
 	// came; the datagram queue was full.
 	EncoderBehind, AudioLate, DatagramsBehind int
-	// Gaps of over stallGap between two microphone chunks reaching the
-	// page, and between two audio packets it sent: the receivers' buffers
-	// run dry when the page (or the browser under it) stalls that long.
-	CaptureStalls, SendStalls               int
+	// Gaps between two microphone chunks reaching the page, two Opus
+	// packets out of the encoder, and two audio packets it sent (while
+	// live): the receivers' buffers run dry when the page (or the browser
+	// under it) stalls that long.
+	CaptureStalls, EncodeStalls, SendStalls player.Stalls
 	AudioPackets, KeyframeRequests, Viewers int
 	VideoBytes, AudioBytes                  int64
 	Width, Height, Channels                 int
@@ -349,6 +349,9 @@ func (p *publisher) captureAudio(readable js.Value) {
 	output, outputFn := newEncodedStaging(4096).output(func(b []byte, us int64, _ bool) {
 		p.mu.Lock()
 		p.out.Audio.Captured(us, time.Now())
+		if p.live {
+			p.st.EncodeStalls.Mark(time.Now())
+		}
 		p.mu.Unlock()
 		select {
 		case p.audioQ <- encoded{data: b, us: us, at: time.Now()}:
@@ -365,7 +368,6 @@ func (p *publisher) captureAudio(readable js.Value) {
 	enc, done := newEncoder("AudioEncoder", output)
 	defer done()
 	started := false
-	var lastChunk time.Time
 	feed(reader, enc, func(queue, ch, rate int) int {
 		if !started {
 			// The first sound says the format: the encoder is
@@ -387,8 +389,8 @@ func (p *publisher) captureAudio(readable js.Value) {
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if stalled(&lastChunk, time.Now()) && p.live {
-			p.st.CaptureStalls++
+		if p.live {
+			p.st.CaptureStalls.Mark(time.Now())
 		}
 		switch {
 		case !p.live || queue < 0:
@@ -480,14 +482,6 @@ func (p *publisher) sendVideo() {
 	}
 }
 
-// stalled records now as the latest of a steady stream of events (*last)
-// and reports whether it came more than stallGap after the one before.
-func stalled(last *time.Time, now time.Time) bool {
-	gap := !last.IsZero() && now.Sub(*last) > stallGap
-	*last = now
-	return gap
-}
-
 // sendAudio sends each Opus packet in a datagram of its own.
 func (p *publisher) sendAudio() {
 	var a audioSender
@@ -498,9 +492,8 @@ func (p *publisher) sendAudio() {
 
 // audioSender puts Opus packets into datagrams through a staging array.
 type audioSender struct {
-	staging  js.Value
-	size     int
-	lastSent time.Time
+	staging js.Value
+	size    int
 }
 
 // send sends e in a datagram of its own, unless the page is not live or
@@ -535,9 +528,7 @@ func (a *audioSender) send(p *publisher, e encoded) {
 		return
 	}
 	pkt := p.out.Audio.Opus(e.data, e.us)
-	if stalled(&a.lastSent, time.Now()) {
-		p.st.SendStalls++
-	}
+	p.st.SendStalls.Mark(time.Now())
 	p.st.AudioPackets++
 	p.st.AudioBytes += int64(len(e.data))
 	p.mu.Unlock()
@@ -714,7 +705,7 @@ func (p *publisher) statsObject() map[string]any {
 		"audioSkippedEncoder": s.EncoderBehind, "audioSkippedLate": s.AudioLate, "audioSkippedQueue": s.DatagramsBehind,
 		"stream":      p.stream,
 		"videoFrames": s.VideoFrames, "keyframes": s.Keyframes, "groups": s.Groups, "framesSkipped": s.FramesSkipped,
-		"audioSkipped": s.AudioSkipped, "captureStalls": s.CaptureStalls, "sendStalls": s.SendStalls,
+		"audioSkipped": s.AudioSkipped, "captureStalls": stallsObject(s.CaptureStalls), "encodeStalls": stallsObject(s.EncodeStalls), "sendStalls": stallsObject(s.SendStalls),
 		"videoBytes": s.VideoBytes, "audioPackets": s.AudioPackets, "audioBytes": s.AudioBytes,
 		"keyframeRequests": s.KeyframeRequests, "viewers": s.Viewers,
 		"width": s.Width, "height": s.Height, "channels": s.Channels,

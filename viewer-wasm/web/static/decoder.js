@@ -8,7 +8,9 @@
 //
 // In:  {ring, size, stats} once (the playout ring; stats an Int32Array's
 //      SharedArrayBuffer: outputs so far, packets in the decoder, errors,
-//      packets given up for the decoder being behind);
+//      packets given up for the decoder being behind, then the gaps between
+//      packet messages coming in over 50 ms and over 100 ms, and the same
+//      between outputs);
 //      {configure: config}; {decoderReset: true} (a new broadcast: what is
 //      in the decoder is dropped); {epoch} (the ring's new epoch);
 //      {packets: ArrayBuffer} records of float64 timestamp (µs), int32
@@ -35,6 +37,18 @@ let writer = null, stats = null, dec = null, config = null;
 const plan = []; // conceal, samples of each packet in the decoder
 let head = 0;
 
+// gap counts the gap since the last event in stats[i] (over 50 ms) and
+// stats[i + 1] (over 100 ms).
+const last = [0, 0];
+const gap = (k, i) => {
+  const now = performance.now(), d = now - last[k];
+  if (last[k] && stats && stats.length >= 8) {
+    if (d > 50) Atomics.add(stats, i, 1);
+    if (d > 100) Atomics.add(stats, i + 1, 1);
+  }
+  last[k] = now;
+};
+
 const inDecoder = () => (plan.length - head) / 2;
 const queued = () => { if (stats) Atomics.store(stats, 1, dec ? inDecoder() : 0); };
 
@@ -52,6 +66,7 @@ const make = () => {
   dec = new AudioDecoder({
     output: (data) => {
       if (stats) Atomics.add(stats, 0, 1);
+      gap(1, 6);
       const c = head < plan.length ? plan[head] : -1;
       const s = head < plan.length ? plan[head + 1] : 0;
       head += 2;
@@ -93,6 +108,7 @@ onmessage = (e) => {
     return;
   }
   if (m.packets) {
+    gap(0, 4);
     const dv = new DataView(m.packets), bytes = new Uint8Array(m.packets);
     if (dec && dec.state === 'configured' && inDecoder() >= maxBehind) {
       dec.reset(); // its outputs not delivered yet are dropped

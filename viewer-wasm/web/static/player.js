@@ -137,7 +137,9 @@ self.quicastAudioDecoder = (playout, onError, a) => {
 // worker's to mend (it conceals what was lost): onError is not called.
 self.quicastAudioWorker = (playout) => {
   const w = new Worker('/static/decoder.js');
-  const stats = new Int32Array(new SharedArrayBuffer(16)); // outputs, in the decoder, errors, given up behind
+  // outputs, in the decoder, errors, given up behind; gaps between packets
+  // in (over 50 ms, over 100 ms) and between sound out (the same)
+  const stats = new Int32Array(new SharedArrayBuffer(32));
   w.postMessage({ring: playout.ring, size: playout.size, stats: stats.buffer});
   let batch = new Uint8Array(8192), dv = new DataView(batch.buffer), len = 0, due = false;
   const flush = () => {
@@ -154,6 +156,7 @@ self.quicastAudioWorker = (playout) => {
     get decoded() { return Atomics.load(stats, 0); },
     get errors() { return Atomics.load(stats, 2); },
     get behind() { return Atomics.load(stats, 3); },
+    get stalls() { return [4, 5, 6, 7].map(i => Atomics.load(stats, i)); },
     dec: {
       get state() { return state; },
       get decodeQueueSize() { return Atomics.load(stats, 1); },
