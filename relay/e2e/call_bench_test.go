@@ -29,7 +29,13 @@ import (
 // and its camera draws a clock, so the test source's flash-and-beep skew
 // is not available here: the skew is the clocks'. With $QUICAST_PROFILE set
 // to a directory, alice's main thread is profiled over the window
-// (alice.cpuprofile there) and its busiest functions logged.
+// (alice.cpuprofile there) and its busiest functions logged; with
+// $QUICAST_TRACE, a Chrome trace of alice's browser is taken over the
+// window instead (alice.trace.json) and the JavaScript and WebAssembly of
+// each of its threads (main thread and workers) summed per function. Each
+// side also logs the gaps on the way of the sound (sender, relay, player,
+// decoding worker) and what the same arrivals would have starved at fixed
+// playout targets.
 func BenchmarkBrowserCall(b *testing.B) {
 	size := callSize
 	if s := os.Getenv("QUICAST_CALL_SIZE"); s != "" {
@@ -100,6 +106,13 @@ func BenchmarkBrowserCall(b *testing.B) {
 				b.Fatalf("profile: %v", err)
 			}
 		}
+		var trace *browser.Trace
+		if dir := os.Getenv("QUICAST_TRACE"); dir != "" {
+			var err error
+			if trace, err = browser.StartTrace(ctxs["alice"]); err != nil {
+				b.Fatalf("trace: %v", err)
+			}
+		}
 		start := time.Now()
 		mouth := map[string][]float64{}
 		skew := map[string][]float64{}
@@ -115,6 +128,13 @@ func BenchmarkBrowserCall(b *testing.B) {
 		}
 		tick.Stop()
 		elapsed := time.Since(start)
+		if trace != nil {
+			path := filepath.Join(os.Getenv("QUICAST_TRACE"), "alice.trace.json")
+			if _, err := trace.Stop(path, 10); err != nil {
+				b.Fatalf("trace: %v", err)
+			}
+			b.Logf("alice's browser, %s: JavaScript and WebAssembly per thread:\n%s", path, strings.Join(trace.Samples(12), "\n"))
+		}
 		for _, who := range people {
 			lt, _ := eval[[]float64](ctxs[who], `window.quicastLongTasks`)
 			gaps, _ := eval[[]float64](ctxs[who], `window.quicastGaps`)
@@ -147,6 +167,13 @@ func BenchmarkBrowserCall(b *testing.B) {
 			st, st0 := s.Stalls, h0.Stalls
 			b.Logf("%s: gaps on the way of the other's sound (over 50 ms / over 100 ms / longest ms): audio datagrams in %v, player ticks %v, packets to the decoder %v; decoding worker: packets in %d/%d, sound out %d/%d",
 				who, st.Arrival, st.Tick, st.Hand, st.DecoderIn[0]-st0.DecoderIn[0], st.DecoderIn[1]-st0.DecoderIn[1], st.DecoderOut[0]-st0.DecoderOut[0], st.DecoderOut[1]-st0.DecoderOut[1])
+			var fixed []string
+			for i, v := range s.FixedTargets {
+				if i < len(h0.FixedTargets) {
+					fixed = append(fixed, fmt.Sprintf("%d ms: %.1f ms/s starved, %d underruns", v[0], per(v[1]-h0.FixedTargets[i][1])/48, v[2]-h0.FixedTargets[i][2]))
+				}
+			}
+			b.Logf("%s: the same arrivals played at fixed targets: %s", who, strings.Join(fixed, "; "))
 			u := browser.Usage(dirs[who])
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu

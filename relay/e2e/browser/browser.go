@@ -335,6 +335,10 @@ type Stats struct {
 		Arrival, Tick, Hand   [3]float64
 		DecoderIn, DecoderOut [2]int
 	} `json:"stalls"`
+	// The playout's arrivals played at fixed targets instead:
+	// [target ms, samples starved, underruns] for each (since the page
+	// opened).
+	FixedTargets [][3]int `json:"fixedTargets"`
 }
 
 func (s Stats) String() string {

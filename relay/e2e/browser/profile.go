@@ -96,7 +96,11 @@ type Trace struct {
 // traceCategories are what the trace records: every task of every thread
 // with where it was posted from, V8 and Blink's main-thread work, media,
 // WebAudio, compositing and the GPU process.
-const traceCategories = "toplevel,devtools.timeline,disabled-by-default-devtools.timeline,v8,v8.execute,blink,media,webaudio,cc,gpu,viz,renderer.scheduler,disabled-by-default-v8.gc,mojom,ipc,net"
+const traceCategories = "toplevel,devtools.timeline,disabled-by-default-devtools.timeline,v8,v8.execute,blink,media,webaudio,cc,gpu,viz,renderer.scheduler,disabled-by-default-v8.gc,mojom,ipc,net,disabled-by-default-v8.cpu_profiler"
+
+// The trace's V8 samples (disabled-by-default-v8.cpu_profiler) are taken
+// on every thread that runs JavaScript or WebAssembly: the page's main
+// thread and its workers alike. Trace.Samples sums them per thread.
 
 // StartTrace starts recording a Chrome trace (every process of the
 // browser) on the page of ctx.
@@ -248,4 +252,104 @@ func mainThreadSelf(raw []json.RawMessage, n int) []string {
 		stack = append(stack, e)
 	}
 	return topShares(self, last-first, n)
+}
+
+// Samples returns, per thread that ran JavaScript or WebAssembly in the
+// stopped trace (busiest first), its name, the time of its samples that
+// were not idle, and its n functions with the most time of their own,
+// each as "share% name" (shares of that thread's non-idle time).
+func (t *Trace) Samples(n int) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	type key struct {
+		pid int
+		id  string
+	}
+	type prof struct {
+		tid   int
+		names map[int]string // node id → function (file)
+		self  map[string]float64
+		busy  float64 // µs
+	}
+	threads := map[[2]int]string{}
+	profs := map[key]*prof{}
+	get := func(k key) *prof {
+		if profs[k] == nil {
+			profs[k] = &prof{names: map[int]string{}, self: map[string]float64{}}
+		}
+		return profs[k]
+	}
+	for _, r := range t.events {
+		var e struct {
+			Name string `json:"name"`
+			Ph   string `json:"ph"`
+			Pid  int    `json:"pid"`
+			Tid  int    `json:"tid"`
+			ID   string `json:"id"`
+			Args struct {
+				Name string `json:"name"`
+				Data struct {
+					CPUProfile struct {
+						Nodes []struct {
+							ID        int `json:"id"`
+							CallFrame struct {
+								FunctionName string `json:"functionName"`
+								URL          string `json:"url"`
+							} `json:"callFrame"`
+						} `json:"nodes"`
+						Samples []int `json:"samples"`
+					} `json:"cpuProfile"`
+					TimeDeltas []float64 `json:"timeDeltas"`
+				} `json:"data"`
+			} `json:"args"`
+		}
+		if json.Unmarshal(r, &e) != nil {
+			continue
+		}
+		switch {
+		case e.Ph == "M" && e.Name == "thread_name":
+			threads[[2]int{e.Pid, e.Tid}] = e.Args.Name
+		case e.Name == "Profile":
+			get(key{e.Pid, e.ID}).tid = e.Tid
+		case e.Name == "ProfileChunk":
+			p := get(key{e.Pid, e.ID})
+			for _, nd := range e.Args.Data.CPUProfile.Nodes {
+				name := nd.CallFrame.FunctionName
+				if name == "" {
+					name = "(anonymous)"
+				}
+				if i := strings.LastIndex(nd.CallFrame.URL, "/"); i >= 0 {
+					name += " (" + nd.CallFrame.URL[i+1:] + ")"
+				}
+				p.names[nd.ID] = name
+			}
+			for i, id := range e.Args.Data.CPUProfile.Samples {
+				if i >= len(e.Args.Data.TimeDeltas) {
+					break
+				}
+				d := e.Args.Data.TimeDeltas[i]
+				name := p.names[id]
+				p.self[name] += d
+				if name != "(idle)" {
+					p.busy += d
+				}
+			}
+		}
+	}
+	var all []key
+	for k := range profs {
+		all = append(all, k)
+	}
+	sort.Slice(all, func(i, j int) bool { return profs[all[i]].busy > profs[all[j]].busy })
+	var out []string
+	for _, k := range all {
+		p := profs[k]
+		if p.busy == 0 {
+			continue
+		}
+		delete(p.self, "(idle)")
+		out = append(out, fmt.Sprintf("pid %d %s (tid %d): %.0f ms not idle: %s", k.pid, threads[[2]int{k.pid, p.tid}], p.tid, p.busy/1000,
+			strings.Join(topShares(p.self, p.busy, n), "; ")))
+	}
+	return out
 }

@@ -16,8 +16,9 @@
 // Each broadcast is an epoch: {reset: epoch} empties the buffer. Reports
 // carry the epoch and the read position within it (samples taken from the
 // buffer, played, skipped or stretched over — fractional), which the player
-// maps back to RTP time, and `played`, every sample output since the page
-// opened.
+// maps back to RTP time, `played`, every sample output since the page
+// opened, and `fixed`: [target ms, samples starved, underruns] of the same
+// arrivals played at fixed targets (what a lower target would have cost).
 class QuicastPlayout extends AudioWorkletProcessor {
   constructor() {
     super();
@@ -35,6 +36,12 @@ class QuicastPlayout extends AudioWorkletProcessor {
     this.concealed = 0;   // lost packets' time filled in
     this.playing = false; // this epoch has started playing
 
+    // The same arrivals played at fixed targets (ms): the silence each
+    // would have played after running dry, and its underruns (reported as
+    // `fixed`). What the network and the threads on the way cost in
+    // latency, whatever the controller does.
+    this.fixed = [20, 30, 40, 50, 60, 80, 100, 120, 150].map(ms => ({target: ms * 48, avail: 0, started: false, playing: false, starved: 0, underruns: 0}));
+    this.fixedWrite = 0;
     this.lastReport = 0;
     this.quietRun = 0; // samples since one above 0.2, for the beep detector
     this.shared = null; // {l, r, ctrl, mask, taken}: the player's ring in shared memory
@@ -57,6 +64,8 @@ class QuicastPlayout extends AudioWorkletProcessor {
   }
 
   reset(epoch) {
+    for (const v of this.fixed) { v.avail = 0; v.started = false; v.playing = false; }
+    this.fixedWrite = 0;
     this.read = this.write = 0; this.started = false; this.playing = false; this.epoch = epoch;
   }
 
@@ -125,10 +134,26 @@ class QuicastPlayout extends AudioWorkletProcessor {
     return true;
   }
 
+  // playFixed plays a quantum of n samples at each fixed target: as
+  // process does, it starts at the target and keeps no more than target +
+  // slack (the excess skipped at once, as silence is).
+  playFixed(n) {
+    const w = this.write - this.fixedWrite;
+    this.fixedWrite = this.write;
+    for (const v of this.fixed) {
+      v.avail += w;
+      if (!v.started && v.avail >= v.target) { v.avail = v.target; v.started = true; v.playing = true; }
+      if (!v.started) { if (v.playing) v.starved += n; continue; }
+      if (v.avail < n + 1) { v.started = false; v.underruns++; v.starved += n; continue; }
+      v.avail = Math.min(v.avail - n, v.target + this.slack);
+    }
+  }
+
   process(inputs, outputs) {
     if (this.shared) this.pull();
     const out = outputs[0];
     const n = out[0].length;
+    this.playFixed(n);
     let avail = this.write - this.read;
     if (!this.started && avail >= this.target) {
       // Start at the target: what came before is older than it needs to be.
@@ -176,7 +201,7 @@ class QuicastPlayout extends AudioWorkletProcessor {
       // time currentTime + n / sampleRate.
       this.port.postMessage({epoch: this.epoch, pos: this.read, at: currentTime + n / sampleRate, played: this.played, underruns: this.underruns,
         starved: this.starved, dropped: this.dropped, trimmed: Math.round(this.trimmed + this.stretched), buffered: this.write - this.read,
-        target: this.target});
+        target: this.target, fixed: this.fixed.map(v => [v.target / 48, v.starved, v.underruns])});
     }
     return true;
   }
