@@ -90,6 +90,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 			_, heard0[who], _ = otherStats(ctxs[who])
 		}
 		relay0, _ := load.ProcessUsage(r.proc.cmd.Process.Pid)
+		gaps0 := r.metrics(b, "audio_gaps_total")
 		for _, who := range people {
 			// The main thread's long tasks (W3C Long Tasks: over 50 ms),
 			// each a stall of everything the page does.
@@ -150,6 +151,13 @@ func BenchmarkBrowserCall(b *testing.B) {
 			b.Logf("alice's main thread, %s (own samples): %s", path, strings.Join(top, "; "))
 		}
 		relay1, _ := load.ProcessUsage(r.proc.cmd.Process.Pid)
+		gaps := r.metrics(b, "audio_gaps_total")
+		gap := func(leg, over string) float64 {
+			k := `{leg="` + leg + `",over="` + over + `"}`
+			return gaps[k] - gaps0[k]
+		}
+		b.Logf("the relay's gaps in the audio over 50/100 ms, both streams: %.0f/%.0f between packets from the publishers, %.0f/%.0f between datagrams to the viewers",
+			gap("in", "50ms"), gap("in", "100ms"), gap("out", "50ms"), gap("out", "100ms"))
 		var all, allSkew []float64
 		var g2g50, g2g95, target, cpuSum float64
 		for _, who := range people {

@@ -3,13 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -72,15 +69,7 @@ func TestFFmpegPublishes(t *testing.T) {
 // publishRequest performs the publish handshake as a sender would.
 func (r *relay) publishRequest(t testing.TB, req protocol.PublishRequest) protocol.PublishResponse {
 	t.Helper()
-	ca, err := os.ReadFile(r.caFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		t.Fatalf("no certificate in %s", r.caFile())
-	}
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	c := r.client(t)
 	body, _ := json.Marshal(req)
 	hr, _ := http.NewRequest(http.MethodPost, r.base()+protocol.PathPublish, bytes.NewReader(body))
 	hr.Header.Set("Authorization", "Bearer "+r.key)

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,6 +249,49 @@ func (r *relay) base() string {
 }
 
 func (r *relay) caFile() string { return filepath.Join(r.data, "certs", "ca.pem") }
+
+// client returns an HTTPS client that trusts the relay's CA.
+func (r *relay) client(t testing.TB) *http.Client {
+	t.Helper()
+	ca, err := os.ReadFile(r.caFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("no certificate in %s", r.caFile())
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// metrics returns the relay's Prometheus counters named name (without
+// the quicast_ prefix), by their labels as written ({leg="in",over="50ms"}),
+// read from /metrics as this machine may.
+func (r *relay) metrics(t testing.TB, name string) map[string]float64 {
+	t.Helper()
+	resp, err := r.client(t).Get(r.base() + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics: %s %v", resp.Status, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, "quicast_"+name)
+		if !ok || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		labels, value, _ := strings.Cut(rest, " ")
+		v, err := strconv.ParseFloat(value, 64)
+		if err == nil {
+			out[labels] = v
+		}
+	}
+	return out
+}
 
 func startRelay(t testing.TB, flags ...string) *relay {
 	t.Helper()

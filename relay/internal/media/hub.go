@@ -97,6 +97,13 @@ type Stats struct {
 	// for), packets that came back, packets given up on, and packets that
 	// came twice or after they were given up.
 	NACKsSent, PacketsRepaired, PacketsUnrepaired, PacketsDuplicate uint64
+	// Gaps in the audio (audioGap): between a stream's packets coming
+	// from its publisher, and between the audio datagrams sent to a
+	// viewer; over 50 ms and over 100 ms. A listener's playout buffer
+	// runs dry at such a gap unless it holds more than the gap; the two
+	// legs say whether the gap was the publisher's (and its network's) or
+	// the relay's.
+	AudioGapsIn50, AudioGapsIn100, AudioGapsOut50, AudioGapsOut100 uint64
 }
 
 type counters struct {
@@ -106,6 +113,7 @@ type counters struct {
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
 	groupsLate, packetsOut, bytesOut, audioBundles              atomic.Uint64
 	audioDropped, audioLate                                     atomic.Uint64
+	audioGapsIn, audioGapsOut                                   gapCounters
 	conflicts, takeovers                                        atomic.Uint64
 	viewers                                                     atomic.Int64
 	repair                                                      repairCounters
@@ -192,6 +200,8 @@ func (h *Hub) Stats() Stats {
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
 		GroupsLate: c.groupsLate.Load(), PacketsOut: c.packetsOut.Load(), AudioBundles: c.audioBundles.Load(), BytesOut: c.bytesOut.Load(),
 		AudioDropped: c.audioDropped.Load(), AudioLate: c.audioLate.Load(),
+		AudioGapsIn50: c.audioGapsIn.over50.Load(), AudioGapsIn100: c.audioGapsIn.over100.Load(),
+		AudioGapsOut50: c.audioGapsOut.over50.Load(), AudioGapsOut100: c.audioGapsOut.over100.Load(),
 		PLIsSent: c.plisSent.Load(), NACKsSent: c.repair.nacked.Load(), PacketsRepaired: c.repair.repaired.Load(),
 		PacketsUnrepaired: c.repair.gaveUp.Load(), PacketsDuplicate: c.repair.duplicates.Load() + c.repair.late.Load(),
 	}

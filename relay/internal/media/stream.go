@@ -40,6 +40,8 @@ type stream struct {
 	pendingSSRC uint32
 	pendingKey  bool
 	lastFrame   int // bytes of the last frame: the next one's first guess
+
+	lastAudio time.Time // when the last audio packet came (audioGap)
 }
 
 func newStream(h *Hub, name string) *stream {
@@ -204,6 +206,7 @@ func (s *stream) audio(pkt []byte) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.h.c.audioGapsIn.add(&s.lastAudio, now)
 	for v := range s.viewers {
 		v.audio(pkt, now)
 	}

@@ -66,6 +66,7 @@ type viewer struct {
 
 	groupsDropped, packetsDropped, audioDropped atomic.Uint64
 	audioLate                                   atomic.Uint64 // packets dropped for waiting more than maxAudioLag
+	lastAudio                                   time.Time     // the last audio datagram sent (audioLoop's)
 	groupsLate                                  atomic.Uint64 // groups reset for falling more than maxVideoLag behind
 }
 
@@ -473,6 +474,7 @@ const maxBundle = 1000
 // sendAudio sends one audio datagram of n packets; false when the session
 // ended.
 func (v *viewer) sendAudio(ctx context.Context, d []byte, n int) bool {
+	v.h.c.audioGapsOut.add(&v.lastAudio, time.Now())
 	if err := v.send(d); err != nil {
 		return ctx.Err() == nil
 	}
