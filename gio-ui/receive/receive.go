@@ -59,7 +59,7 @@ type Stats struct {
 	KeyframeRequests        uint64
 	AudioPackets            uint64
 	Bytes                   uint64 // RTP received, video and audio
-	AudioLost               uint64 // 10 ms packets concealed (never came, or came too late)
+	AudioLost               uint64 // packets concealed (never came, or came too late)
 	AudioDecodeErrors       uint64
 	BadDatagrams, BadGroups uint64
 }
@@ -275,6 +275,7 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 		stereo   = make([]int16, 6*frame10ms*Channels) // up to a 60 ms packet
 		next     uint16
 		haveNext bool
+		lastLen  = frame10ms // samples a channel of the last packet decoded: a lost one's concealment
 	)
 	var capture time.Time  // of the packet being written; zero for concealment
 	write := func(n int) { // n samples a channel in pcm
@@ -339,12 +340,14 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 				break
 			}
 			if haveNext && seq != next {
-				// Packets given up on: their time filled with concealment.
+				// Packets given up on: their time filled with concealment,
+				// each as long as the last one decoded (quicast-send's are
+				// 10 ms, a browser's 20 ms).
 				capture = time.Time{}
 				for range min(int(seq-next), 10) {
 					r.audioLost.Add(1)
-					if err := dec.DecodePLC(pcm[:frame10ms*int(trk.Channels)]); err == nil {
-						write(frame10ms)
+					if err := dec.DecodePLC(pcm[:lastLen*int(trk.Channels)]); err == nil {
+						write(lastLen)
 					}
 				}
 			}
@@ -359,6 +362,9 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 			if err != nil {
 				r.audioDecodeErrs.Add(1)
 				continue
+			}
+			if n >= frame10ms/4 && n <= 6*frame10ms { // 2.5-60 ms: an Opus packet's length
+				lastLen = n
 			}
 			write(n)
 		}

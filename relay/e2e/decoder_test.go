@@ -59,8 +59,8 @@ const decoderBacklog = `(async () => {
 })()`
 
 // TestDecoderWorkerDropsItsBacklog: a decoding worker handed new packets
-// while 30 or more are still in its decoder (it, or the browser under it,
-// did not run for 300 ms) drops those old ones — counted, their time
+// while 300 ms or more of sound is still in its decoder (it, or the
+// browser under it, did not run for that long) drops those old ones — counted, their time
 // concealed so that the ring keeps its place on the timeline — and decodes
 // the new ones: all 500 ms are in the ring, the last 10 packets decoded.
 func TestDecoderWorkerDropsItsBacklog(t *testing.T) {

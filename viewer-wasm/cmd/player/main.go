@@ -44,7 +44,7 @@ const (
 	maxAudioDecodeQ = 30
 	maxEarly        = 2048 // video packets held for a catalog that has not come yet
 	audioMinDelay   = 10 * time.Millisecond
-	audioPacket     = 10 * time.Millisecond // the sender's Opus frames
+	audioPacket     = 10 * time.Millisecond // the sender's Opus frames until its first packet says (quicast-send 10 ms, browsers 20 ms)
 	audioMaxDelay   = 200 * time.Millisecond
 	// What giving up on a lost packet takes to reach the loudspeaker:
 	// up to two ticks of this loop and the AudioDecoder. Measured in a
@@ -280,6 +280,7 @@ type Player struct {
 	firstFrameMS   float64            // performance.now() at the first frame shown: ms since navigation
 	marks          map[string]float64 // first time each start-up step happened, ms since navigation
 	targetSent     time.Duration
+	packetDur      time.Duration // of the sender's last Opus packet
 	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
 
 	ticks struct { // when tick last did its slower work; only tick touches them
@@ -363,8 +364,10 @@ func newPlayer(stream string, v view) *Player {
 		viewers: v.viewers,
 		staging: js.Global().Get("Uint8Array").New(protocol.MaxPacket * 256),
 		jitter:  protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay),
-		// The playout buffer holds at least two 10 ms Opus packets.
+		// The playout buffer holds at least two of the sender's Opus
+		// packets (drainAudio follows their length).
 		target:    player.PlayoutTarget{Min: 2 * audioPacket},
+		packetDur: audioPacket,
 		videoPkts: make(chan groupPacket, 2048),
 		catalogs:  make(chan struct{}, 1),
 		arrived:   map[int64]time.Time{},
@@ -1026,7 +1029,7 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	}
 	p.pending = p.pending[:0]
 	p.jitter = protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay)
-	p.jitter.SetWait(gapWait(p.target.Min))
+	p.jitter.SetWait(gapWait(p.target.Min, p.packetDur))
 	p.audioPos, p.audioPosAt, p.audioPosCtx = 0, time.Time{}, 0
 	p.s.VideoCodec, p.s.AudioCodec = "", ""
 	if bc.Video != nil {
@@ -1235,10 +1238,10 @@ func (p *Player) video(gp groupPacket) {
 }
 
 // gapWait returns how long the jitter buffer may hold a gap open for a
-// playout target: the target less the lost packet and gapMargin, at least
-// audioMinDelay.
-func gapWait(target time.Duration) time.Duration {
-	return max(target-audioPacket-gapMargin, audioMinDelay)
+// playout target: the target less the lost packet (packet long) and
+// gapMargin, at least audioMinDelay.
+func gapWait(target, packet time.Duration) time.Duration {
+	return max(target-packet-gapMargin, audioMinDelay)
 }
 
 // tick drives audio out of the jitter buffer, shows the video frame the
@@ -1288,7 +1291,7 @@ func (p *Player) tick(now time.Time) {
 		// lasts: time for the relay to get it resent. Less the
 		// packet itself and gapMargin, or the buffer runs dry
 		// before the packets behind the gap reach it.
-		p.jitter.SetWait(gapWait(target))
+		p.jitter.SetWait(gapWait(target, p.packetDur))
 		send := (target - p.targetSent).Abs() >= 2*time.Millisecond
 		if send {
 			p.targetSent = target
@@ -1359,6 +1362,10 @@ func (p *Player) drainAudio(now time.Time) {
 		if err != nil {
 			p.s.BadAudioPackets++ // lost: the next packet's gap conceals it
 			continue
+		}
+		if d := time.Duration(n) * time.Second / 48000; d != p.packetDur && d > 0 {
+			p.packetDur = d // the sender's packet length: the least the playout holds is two
+			p.target.Min = 2 * d
 		}
 		if !p.adecConfigured {
 			if p.adec.Get("state").String() == "closed" {

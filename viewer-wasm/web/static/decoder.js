@@ -22,8 +22,8 @@
 // in (concealed) so that the ring keeps its place on the player's timeline,
 // and a new decoder is configured as the last one was.
 //
-// Behind: when packets come while more than maxBehind are still in the
-// decoder (this worker, or the browser's thread under the decoder, did not
+// Behind: when packets come while more than maxBehind of sound is still in
+// the decoder (this worker, or the browser's thread under the decoder, did not
 // run for that long: a saturated machine), what is in it is sound the
 // worklet would skip anyway, being older than its whole buffer: it is
 // dropped (reset, its time concealed) and the new packets decoded at once.
@@ -31,7 +31,7 @@
 // fresh sound was thrown away.
 importScripts('/static/ring.js');
 
-const maxBehind = 30; // packets: 300 ms of 10 ms ones, the most the playout target holds
+const maxBehind = 14400; // samples (48 kHz) in the decoder: 300 ms, the most the playout target holds
 
 let writer = null, stats = null, dec = null, config = null;
 const plan = []; // conceal, samples of each packet in the decoder
@@ -50,6 +50,12 @@ const gap = (k, i) => {
 };
 
 const inDecoder = () => (plan.length - head) / 2;
+// behind returns the sound in the decoder, in samples.
+const behind = () => {
+  let n = 0;
+  for (let i = head; i < plan.length; i += 2) n += Math.max(plan[i], 0) + plan[i + 1];
+  return n;
+};
 const queued = () => { if (stats) Atomics.store(stats, 1, dec ? inDecoder() : 0); };
 
 // lose drops what is in the decoder, its planned sound concealed; when
@@ -110,7 +116,7 @@ onmessage = (e) => {
   if (m.packets) {
     gap(0, 4);
     const dv = new DataView(m.packets), bytes = new Uint8Array(m.packets);
-    if (dec && dec.state === 'configured' && inDecoder() >= maxBehind) {
+    if (dec && dec.state === 'configured' && behind() >= maxBehind) {
       dec.reset(); // its outputs not delivered yet are dropped
       lose(true);
       dec.configure(config);
