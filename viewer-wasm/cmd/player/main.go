@@ -81,7 +81,7 @@ const (
 // one batch with thousands of others, stalling the page (static/player.js
 // says by how much).
 var helpers struct {
-	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, write js.Value
+	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, feedAudio, write js.Value
 }
 
 func loadHelpers() {
@@ -94,6 +94,7 @@ func loadHelpers() {
 	helpers.heardAt = g.Get("quicastHeardAt")
 	helpers.encodedOutput = g.Get("quicastEncodedOutput")
 	helpers.feed = g.Get("quicastFeed")
+	helpers.feedAudio = g.Get("quicastFeedAudio")
 	helpers.write = g.Get("quicastWrite")
 }
 

@@ -73,8 +73,8 @@ type pubStats struct {
 	// came; the datagram queue was full.
 	EncoderBehind, AudioLate, DatagramsBehind int
 	// Gaps between two microphone chunks reaching the page, two Opus
-	// packets out of the encoder, and two audio packets it sent (while
-	// live): the receivers' buffers run dry when the page (or the browser
+	// packets out of the encoder (while live), and two audio packets it
+	// sent: the receivers' buffers run dry when the page (or the browser
 	// under it) stalls that long.
 	CaptureStalls, EncodeStalls, SendStalls player.Stalls
 	AudioPackets, KeyframeRequests, Viewers int
@@ -116,6 +116,8 @@ type publisher struct {
 	wt      js.Value
 	lastKey time.Time
 	st      pubStats
+	// static/publish.js quicastFeedAudio's counts: {behind, stalls}.
+	audioGate js.Value
 }
 
 func newPublisher(room string, video, audio js.Value, report func(pubEvent)) *publisher {
@@ -376,44 +378,37 @@ func (p *publisher) captureAudio(readable js.Value) {
 	defer outputFn.Release()
 	enc, done := newEncoder("AudioEncoder", output)
 	defer done()
-	started := false
-	feed(reader, enc, func(queue, ch, rate int) int {
-		if !started {
-			// The first sound says the format: the encoder is
-			// configured for it (after asking whether opusFrame
-			// packets can be had) while the next ones are dropped.
-			started = true
-			go func() {
-				cfg := map[string]any{"codec": "opus", "sampleRate": rate, "numberOfChannels": ch,
-					"bitrate": audioBitrate, "opus": map[string]any{"frameDuration": opusFrame.Microseconds()}}
-				if r, err := await(js.Global().Get("AudioEncoder").Call("isConfigSupported", cfg)); err != nil || !r.Get("supported").Bool() {
-					delete(cfg, "opus")
-				}
-				enc.Call("configure", cfg)
-				p.mu.Lock()
-				p.st.Channels = ch
-				p.mu.Unlock()
-			}()
-			return 0
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.live {
-			p.st.CaptureStalls.Mark(time.Now())
-		}
-		switch {
-		case !p.live || queue < 0:
-			return 0
-		case queue > maxAudioQueue:
-			// Real time: a starved publisher drops sound rather
-			// than sending it later and later (the receivers
-			// conceal the gap).
-			p.st.AudioSkipped++
-			p.st.EncoderBehind++
-			return 0
-		}
-		return 1
+	// static/publish.js quicastFeedAudio feeds the encoder without waking
+	// the program per microphone chunk; what it drops and the gaps it
+	// sees are in gate, read with the figures (statsObject).
+	gate := js.Global().Get("Object").New()
+	gate.Set("maxQueue", maxAudioQueue)
+	gate.Set("behind", 0)
+	gate.Set("stalls", []any{0, 0, 0})
+	p.mu.Lock()
+	p.audioGate = gate
+	p.mu.Unlock()
+	first := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch, rate := args[0].Int(), args[1].Int()
+		go func() {
+			cfg := map[string]any{"codec": "opus", "sampleRate": rate, "numberOfChannels": ch,
+				"bitrate": audioBitrate, "opus": map[string]any{"frameDuration": opusFrame.Microseconds()}}
+			if r, err := await(js.Global().Get("AudioEncoder").Call("isConfigSupported", cfg)); err != nil || !r.Get("supported").Bool() {
+				delete(cfg, "opus")
+			}
+			enc.Call("configure", cfg)
+			p.mu.Lock()
+			p.st.Channels = ch
+			p.mu.Unlock()
+		}()
+		return nil
 	})
+	defer first.Release()
+	ended := make(chan struct{})
+	onEnd := js.FuncOf(func(js.Value, []js.Value) any { close(ended); return nil })
+	defer onEnd.Release()
+	helpers.feedAudio.Invoke(reader, enc, gate, first, onEnd)
+	<-ended
 }
 
 // sendVideo writes the encoded frames of the current session: a keyframe
@@ -710,6 +705,14 @@ func (p *publisher) statsObject() map[string]any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.st
+	if g := p.audioGate; g.Truthy() { // static/publish.js quicastFeedAudio's
+		behind := g.Get("behind").Int()
+		s.EncoderBehind += behind
+		s.AudioSkipped += behind
+		st := g.Get("stalls")
+		s.CaptureStalls = player.Stalls{Over50: st.Index(0).Int(), Over100: st.Index(1).Int(),
+			Longest: time.Duration(st.Index(2).Float() * float64(time.Millisecond))}
+	}
 	return map[string]any{
 		"audioSkippedEncoder": s.EncoderBehind, "audioSkippedLate": s.AudioLate, "audioSkippedQueue": s.DatagramsBehind,
 		"stream":      p.stream,

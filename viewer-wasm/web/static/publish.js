@@ -39,6 +39,44 @@ globalThis.quicastFeed = async (reader, enc, decide, onEnd) => {
   onEnd();
 };
 
+// quicastFeedAudio reads a microphone's MediaStreamTrackProcessor reader
+// (AudioData, ~10 ms each) into an Opus encoder until it ends, without a
+// call into the program per chunk (the program wakes once per encoded
+// packet instead). The first chunk says the format: first(numberOfChannels,
+// sampleRate) is called, which configures the encoder, and the chunks until
+// then are dropped. A chunk that comes while more than gate.maxQueue wait
+// in the encoder is dropped too (real time: a starved page sends gaps the
+// receivers conceal, not later and later sound), counted in gate.behind.
+// gate.stalls counts the gaps between chunks: [over 50 ms, over 100 ms,
+// longest ms]. onEnd() at the end.
+globalThis.quicastFeedAudio = async (reader, enc, gate, first, onEnd) => {
+  let last = 0, started = false;
+  try {
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      const now = performance.now();
+      if (last) {
+        const gap = now - last;
+        if (gap > 50) gate.stalls[0]++;
+        if (gap > 100) gate.stalls[1]++;
+        if (gap > gate.stalls[2]) gate.stalls[2] = gap;
+      }
+      last = now;
+      if (!started) {
+        started = true;
+        first(value.numberOfChannels, value.sampleRate);
+      } else if (enc.state === 'configured') {
+        if (enc.encodeQueueSize > gate.maxQueue) gate.behind++; else enc.encode(value);
+      }
+      value.close();
+    }
+  } catch (e) {
+    // the track ended or the encoder closed: same as done
+  }
+  onEnd();
+};
+
 // quicastWrite writes the first n bytes of buf (copied) to a stream's
 // writer, a failure ignored (the session's end says why).
 globalThis.quicastWrite = (writer, buf, n) => {
