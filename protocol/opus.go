@@ -39,3 +39,55 @@ func OpusSamples(p []byte) (int, error) {
 	}
 	return frames * frame, nil
 }
+
+// MaxOpusMerge is the most sound OpusMerge puts in one packet, in samples
+// at 48 kHz: 60 ms, half of what a packet may hold (RFC 6716 §3.4 R5).
+const MaxOpusMerge = 2880
+
+// OpusMerge appends to dst one Opus packet carrying the frames of pkts in
+// their order: a code 3 packet, variable bitrate (RFC 6716 §3.2.5), which
+// a decoder decodes to exactly what it gives for the packets one by one.
+// Each of pkts must be a code 0 packet (one frame; a DTX packet of the TOC
+// byte alone is an empty frame), all of one configuration and channel
+// count, MaxOpusMerge samples at most in all. ok is false, dst unchanged,
+// when they are not; one packet is appended as it is.
+//
+// A player hands a decoder what came in one burst as one chunk: each chunk
+// is a round trip through the decoder's thread, which a starved browser
+// cannot make a hundred times a second (W3C WebCodecs AudioDecoder).
+func OpusMerge(dst []byte, pkts ...[]byte) ([]byte, bool) {
+	if len(pkts) == 0 {
+		return dst, false
+	}
+	toc := pkts[0]
+	if len(toc) == 0 || toc[0]&3 != 0 {
+		return dst, false
+	}
+	if len(pkts) == 1 {
+		return append(dst, pkts[0]...), true
+	}
+	if len(pkts)*opusFrame48k[toc[0]>>3] > MaxOpusMerge {
+		return dst, false
+	}
+	for _, p := range pkts {
+		if len(p) == 0 || p[0] != toc[0] || len(p)-1 > 1275 {
+			return dst, false
+		}
+	}
+	// TOC (code 3), frame count byte (VBR, no padding), the lengths of all
+	// frames but the last (one byte below 252, else two), the frames.
+	dst = append(dst, toc[0]|3, 0x80|byte(len(pkts)))
+	for _, p := range pkts[:len(pkts)-1] {
+		n := len(p) - 1
+		if n < 252 {
+			dst = append(dst, byte(n))
+		} else {
+			first := 252 + n&3
+			dst = append(dst, byte(first), byte((n-first)>>2))
+		}
+	}
+	for _, p := range pkts {
+		dst = append(dst, p[1:]...)
+	}
+	return dst, true
+}

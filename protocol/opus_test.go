@@ -39,3 +39,46 @@ func TestOpusSamples(t *testing.T) {
 		}
 	}
 }
+
+func TestOpusMerge(t *testing.T) {
+	toc := byte(30 << 3) // CELT FB 10 ms, code 0
+	frame := func(n int, b byte) []byte {
+		p := []byte{toc}
+		for range n {
+			p = append(p, b)
+		}
+		return p
+	}
+	a, b, dtx := frame(10, 0xa1), frame(300, 0xb2), frame(0, 0)
+	got, ok := OpusMerge([]byte{0xee}, a, b, dtx)
+	if !ok {
+		t.Fatal("three 10 ms frames of one configuration not merged")
+	}
+	// dst kept; TOC code 3; VBR, 3 frames; lengths 10 and 300 (252 + 4×12); frames.
+	want := append([]byte{0xee, toc | 3, 0x83, 10, 252, 12}, a[1:]...)
+	want = append(want, b[1:]...)
+	if string(got) != string(want) {
+		t.Fatalf("merged\n%x\nwant\n%x", got, want)
+	}
+	if n, err := OpusSamples(got[1:]); err != nil || n != 1440 {
+		t.Fatalf("merged packet: %d samples (%v), want 1440", n, err)
+	}
+	if got, ok := OpusMerge(nil, a); !ok || string(got) != string(a) {
+		t.Fatalf("one packet: %x %v, want it as it is", got, ok)
+	}
+	for _, c := range []struct {
+		name string
+		pkts [][]byte
+	}{
+		{"none", nil},
+		{"configurations differ", [][]byte{a, {29 << 3, 1}}},
+		{"stereo and mono", [][]byte{a, {toc | 4, 1}}},
+		{"a code 1 packet", [][]byte{a, {toc | 1, 1, 2}}},
+		{"an empty packet", [][]byte{a, {}}},
+		{"70 ms", [][]byte{a, a, a, a, a, a, a}},
+	} {
+		if got, ok := OpusMerge([]byte{1}, c.pkts...); ok || len(got) != 1 {
+			t.Errorf("%s: merged (%x)", c.name, got)
+		}
+	}
+}

@@ -2,10 +2,16 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"gopkg.in/hraban/opus.v2"
+
+	"github.com/quicast/quicast/protocol"
 )
 
 // decoderBacklog runs in a relay page (cross-origin isolated, for the
@@ -90,4 +96,84 @@ func TestDecoderWorkerDropsItsBacklog(t *testing.T) {
 	case res.Outputs+res.Behind != 50 || res.Errors != 0:
 		t.Errorf("%d decoded and %d given up (%d errors), want 50 in all", res.Outputs, res.Behind, res.Errors)
 	}
+}
+
+// TestBrowserDecodesMergedOpus: Chromium's AudioDecoder (W3C WebCodecs)
+// decodes a packet of protocol.OpusMerge to the very samples it gives for
+// its packets one by one: six 10 ms packets of libopus, merged four and
+// two.
+func TestBrowserDecodesMergedOpus(t *testing.T) {
+	const rate, frame = 48000, 480
+	enc, err := opus.NewEncoder(rate, 1, opus.AppVoIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts []string
+	var raw [][]byte
+	for i := range 6 {
+		pcm := make([]int16, frame)
+		for j := range pcm {
+			pcm[j] = int16(8000 * math.Sin(2*math.Pi*440*float64(i*frame+j)/rate))
+		}
+		buf := make([]byte, 1500)
+		n, err := enc.Encode(pcm, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, buf[:n])
+		pkts = append(pkts, base64.StdEncoding.EncodeToString(buf[:n]))
+	}
+	var merged []string
+	for _, part := range [][][]byte{raw[:4], raw[4:]} {
+		m, ok := protocol.OpusMerge(nil, part...)
+		if !ok {
+			t.Fatalf("libopus's packets (TOC %#x) not merged", part[0][0])
+		}
+		merged = append(merged, base64.StdEncoding.EncodeToString(m))
+	}
+	r := startRelay(t)
+	ctx := newBrowser(t)
+	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/login"))
+	js := `(async (lists) => {
+  const decode = async (list) => {
+    const out = [];
+    const dec = new AudioDecoder({output: (d) => {
+      const a = new Float32Array(d.numberOfFrames); d.copyTo(a, {planeIndex: 0, format: 'f32-planar'}); d.close(); out.push(...a);
+    }, error: (e) => { out.error = String(e); }});
+    dec.configure({codec: 'opus', sampleRate: 48000, numberOfChannels: 1});
+    list.forEach((b, i) => dec.decode(new EncodedAudioChunk({type: 'key', timestamp: i * 10000,
+      data: Uint8Array.from(atob(b), c => c.charCodeAt(0))})));
+    await dec.flush();
+    return out.error ? {error: out.error} : {samples: out};
+  };
+  const one = await decode(lists[0]), merged = await decode(lists[1]);
+  if (one.error || merged.error) return {error: one.error || merged.error};
+  let differ = 0;
+  for (let i = 0; i < Math.max(one.samples.length, merged.samples.length); i++) if (one.samples[i] !== merged.samples[i]) differ++;
+  return {one: one.samples.length, merged: merged.samples.length, differ};
+})(` + mustJSON(t, [][]string{pkts, merged}) + `)`
+	type result struct {
+		Error       string
+		One, Merged int
+		Differ      int
+	}
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := chromedp.Run(c, chromedp.Evaluate[result](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.Error != "" || res.One != 6*frame || res.Merged != res.One || res.Differ != 0 {
+		t.Fatalf("decoded %d samples one by one, %d merged, %d differ (error %q); want 2880 each, none differing", res.One, res.Merged, res.Differ, res.Error)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

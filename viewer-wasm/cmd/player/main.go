@@ -282,6 +282,7 @@ type Player struct {
 	marks          map[string]float64 // first time each start-up step happened, ms since navigation
 	targetSent     time.Duration
 	packetDur      time.Duration // of the sender's last Opus packet
+	merged         []byte        // drainAudio's chunk of merged packets, kept for the next
 	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
 
 	ticks struct { // when tick last did its slower work; only tick touches them
@@ -321,6 +322,7 @@ type stats struct {
 	GroupsReceived, PacketsLost, KeyframeRequests    int
 	PacketsLate                                      int // audio packets come after the jitter buffer gave them up
 	AudioDecodeQueue                                 int // packets in the AudioDecoder, not decoded yet (W3C WebCodecs decodeQueueSize)
+	AudioChunksMerged                                int // packets handed to the decoder merged into the one before (protocol.OpusMerge)
 	AudioDecoderBehind                               int // packets dropped for the decoder being maxAudioDecodeQ behind (the decoding worker's: the old ones in it)
 	AudioWorkerErrors                                int // errors of the AudioDecoder in the decoding worker (its sound concealed, a new decoder made)
 	DecodeErrors                                     int
@@ -1354,6 +1356,29 @@ func (p *Player) drainAudio(now time.Time) {
 	p.s.TickStalls.Mark(now)
 	p.drainRing()
 	queued := -1 // packets in the AudioDecoder: asked once, then counted
+	// Packets that come out together and follow each other on the
+	// timeline go to the decoder as one chunk (protocol.OpusMerge): one
+	// round trip through the decoder's thread instead of several, which
+	// a starved page cannot make a hundred times a second.
+	var group [][]byte
+	var gExt int64
+	var gN, gConceal int
+	flush := func() {
+		if len(group) == 0 {
+			return
+		}
+		chunk, ok := protocol.OpusMerge(p.merged[:0], group...)
+		if !ok { // not reached: only packets that merge are grouped
+			chunk = group[0]
+		}
+		p.merged = chunk[:0]
+		p.s.HandStalls.Mark(now)
+		js.CopyBytesToJS(p.staging, chunk)
+		helpers.decodeAudio.Invoke(p.audioDec, float64(gExt)*125/6, p.staging, len(chunk), gConceal, gN) // 48 kHz → µs
+		p.s.AudioChunksMerged += len(group) - 1
+		group = group[:0]
+	}
+	defer flush()
 	for {
 		_, ts, payload, ok := p.jitter.Pop(now)
 		if !ok {
@@ -1401,9 +1426,15 @@ func (p *Player) drainAudio(now time.Time) {
 		} else {
 			p.s.AudioSamplesMuted += n
 		}
-		p.s.HandStalls.Mark(now)
-		js.CopyBytesToJS(p.staging, payload)
-		helpers.decodeAudio.Invoke(p.audioDec, float64(ext)*125/6, p.staging, len(payload), conceal, n) // 48 kHz → µs
+		if len(group) > 0 && conceal == 0 && gConceal >= 0 && gN+n <= protocol.MaxOpusMerge &&
+			payload[0] == group[0][0] && payload[0]&3 == 0 && len(payload) <= 1276 {
+			group = append(group, payload)
+			gN += n
+			continue
+		}
+		flush()
+		group = append(group, payload)
+		gExt, gN, gConceal = ext, n, conceal
 	}
 	p.s.PacketsLost, p.s.PacketsLate = int(p.jitter.Lost), int(p.jitter.Late)
 }
@@ -1524,7 +1555,7 @@ func (p *Player) statsObject() any {
 		"audioSamplesTrimmed": s.AudioSamplesTrimmed, "targetDelayMs": s.TargetDelayMS, "videoLateMs": ms(p.late.P95()), "drawMs": ms(p.drawCost), "outputLatencyMs": s.OutputLatencyMS,
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "targetMarginMs": ms(margin), "targetSyncMs": ms(sync),
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
-		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "audioWorkerErrors": s.AudioWorkerErrors, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
+		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "audioChunksMerged": s.AudioChunksMerged, "audioWorkerErrors": s.AudioWorkerErrors, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests, "fixedTargets": fixedObject(s.FixedTargets),
 		"stalls": map[string]any{"arrival": stallsObject(s.ArrivalStalls), "tick": stallsObject(s.TickStalls), "hand": stallsObject(s.HandStalls),
 			"decoderIn": []any{s.DecoderInStalls[0], s.DecoderInStalls[1]}, "decoderOut": []any{s.DecoderOutStalls[0], s.DecoderOutStalls[1]}},
