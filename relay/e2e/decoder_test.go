@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"math"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"gopkg.in/hraban/opus.v2"
 
 	"github.com/quicast/quicast/protocol"
 )
@@ -100,41 +98,64 @@ func TestDecoderWorkerDropsItsBacklog(t *testing.T) {
 
 // TestBrowserDecodesMergedOpus: Chromium's AudioDecoder (W3C WebCodecs)
 // decodes a packet of protocol.OpusMerge to the very samples it gives for
-// its packets one by one: six 10 ms packets of libopus, merged four and
-// two.
+// its packets one by one: six 10 ms packets of its own AudioEncoder, each
+// run of one configuration merged.
 func TestBrowserDecodesMergedOpus(t *testing.T) {
-	const rate, frame = 48000, 480
-	enc, err := opus.NewEncoder(rate, 1, opus.AppVoIP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkts []string
-	var raw [][]byte
-	for i := range 6 {
-		pcm := make([]int16, frame)
-		for j := range pcm {
-			pcm[j] = int16(8000 * math.Sin(2*math.Pi*440*float64(i*frame+j)/rate))
-		}
-		buf := make([]byte, 1500)
-		n, err := enc.Encode(pcm, buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw = append(raw, buf[:n])
-		pkts = append(pkts, base64.StdEncoding.EncodeToString(buf[:n]))
-	}
-	var merged []string
-	for _, part := range [][][]byte{raw[:4], raw[4:]} {
-		m, ok := protocol.OpusMerge(nil, part...)
-		if !ok {
-			t.Fatalf("libopus's packets (TOC %#x) not merged", part[0][0])
-		}
-		merged = append(merged, base64.StdEncoding.EncodeToString(m))
-	}
 	r := startRelay(t)
 	ctx := newBrowser(t)
 	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/login"))
-	js := `(async (lists) => {
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	encoded, err := chromedp.Run(c, chromedp.Evaluate[[]string](`(async () => {
+  const out = [];
+  const enc = new AudioEncoder({output: (c) => { const b = new Uint8Array(c.byteLength); c.copyTo(b); out.push(btoa(String.fromCharCode(...b))); },
+    error: (e) => { throw e; }});
+  enc.configure({codec: 'opus', sampleRate: 48000, numberOfChannels: 1, bitrate: 32000, opus: {frameDuration: 10000}});
+  const pcm = new Float32Array(480 * 6);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = 0.3 * Math.sin(2 * Math.PI * 440 * i / 48000);
+  enc.encode(new AudioData({format: 'f32-planar', sampleRate: 48000, numberOfFrames: pcm.length, numberOfChannels: 1, timestamp: 0, data: pcm}));
+  await enc.flush();
+  return out;
+})()`, chromedp.EvalAwaitPromise))
+	if err != nil || len(encoded) < 6 {
+		t.Fatalf("the page's AudioEncoder made %d packets of 6 (%v)", len(encoded), err)
+	}
+	var raw [][]byte
+	for _, e := range encoded[:6] {
+		b, err := base64.StdEncoding.DecodeString(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, b)
+	}
+	// As a player does: runs of packets of one configuration merged.
+	var merged []string
+	var tocs []byte
+	most := 0
+	for i := 0; i < len(raw); {
+		j := i + 1
+		for j < len(raw) && raw[j][0] == raw[i][0] {
+			j++
+		}
+		m, ok := protocol.OpusMerge(nil, raw[i:j]...)
+		if !ok {
+			t.Fatalf("the browser's packets %d-%d (TOC %#x) not merged", i, j-1, raw[i][0])
+		}
+		merged = append(merged, base64.StdEncoding.EncodeToString(m))
+		tocs = append(tocs, raw[i][0])
+		most = max(most, j-i)
+		i = j
+	}
+	t.Logf("6 packets of the browser's AudioEncoder, TOC bytes %x: merged into %d", tocs, len(merged))
+	if most < 2 {
+		t.Fatalf("no two packets of one configuration in a row (TOC bytes %x): nothing merged to decode", tocs)
+	}
+	type result struct {
+		Error       string
+		One, Merged int
+		Differ      int
+	}
+	res, err := chromedp.Run(c, chromedp.Evaluate[result](`(async (lists) => {
   const decode = async (list) => {
     const out = [];
     const dec = new AudioDecoder({output: (d) => {
@@ -151,20 +172,12 @@ func TestBrowserDecodesMergedOpus(t *testing.T) {
   let differ = 0;
   for (let i = 0; i < Math.max(one.samples.length, merged.samples.length); i++) if (one.samples[i] !== merged.samples[i]) differ++;
   return {one: one.samples.length, merged: merged.samples.length, differ};
-})(` + mustJSON(t, [][]string{pkts, merged}) + `)`
-	type result struct {
-		Error       string
-		One, Merged int
-		Differ      int
-	}
-	c, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	res, err := chromedp.Run(c, chromedp.Evaluate[result](js, chromedp.EvalAwaitPromise))
+})(`+mustJSON(t, [][]string{encoded[:6], merged})+`)`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", res)
-	if res.Error != "" || res.One != 6*frame || res.Merged != res.One || res.Differ != 0 {
+	if res.Error != "" || res.One != 2880 || res.Merged != res.One || res.Differ != 0 {
 		t.Fatalf("decoded %d samples one by one, %d merged, %d differ (error %q); want 2880 each, none differing", res.One, res.Merged, res.Differ, res.Error)
 	}
 }
