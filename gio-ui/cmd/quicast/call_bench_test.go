@@ -267,8 +267,10 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				}
 				s0 := p.stats0["team."+o]
 				per := func(n int) float64 { return float64(n) / elapsed.Seconds() }
-				seen = append(seen, fmt.Sprintf("%s %d/%d frames, %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it)",
-					o, s.VideoFramesShown, s.VideoFramesExpected, s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved,
+				seen = append(seen, fmt.Sprintf("%s %d/%d frames (per s: %.1f decoded, %.1f late for their sound, %.1f lost, %.1f keyframe requests), %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it)",
+					o, s.VideoFramesShown, s.VideoFramesExpected,
+					per(s.VideoFramesDecoded-s0.VideoFramesDecoded), per(s.VideoFramesDropped-s0.VideoFramesDropped), per(s.VideoFramesLost-s0.VideoFramesLost), per(s.KeyframeRequests-s0.KeyframeRequests),
+					s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved,
 					per(s.AudioFramesDecoded-s0.AudioFramesDecoded), per(s.PacketsLost-s0.PacketsLost), per(s.PacketsLate-s0.PacketsLate), per(s.DatagramsDropped-s0.DatagramsDropped), per(s.AudioDecoderBehind-s0.AudioDecoderBehind), s.AudioDecodeQueue))
 			}
 			pub, _ := browser.Eval[map[string]any](p.ctx, `window.quicastPublishStats()`)
