@@ -19,6 +19,7 @@ import (
 	"github.com/pion/mediadevices/pkg/prop"
 	"github.com/pion/mediadevices/pkg/wave"
 
+	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/sender/internal/vp8enc"
 )
 
@@ -32,8 +33,9 @@ type rawSource interface {
 }
 
 // encodedTrack reads a raw source through a mediadevices encoder. The
-// encoder pulls one raw frame (or one 20 ms chunk) per encoded frame, in
-// the calling goroutine, so the source's last media time is the frame's.
+// encoder pulls one raw frame per encoded frame, in the calling goroutine,
+// so the source's last media time is the frame's; sound it pulls chunk by
+// chunk until a packet is full, whose time is its first chunk's (times).
 type encodedTrack struct {
 	kind  Kind
 	codec Codec
@@ -41,6 +43,7 @@ type encodedTrack struct {
 	enc   codec.ReadCloser
 	kf    codec.KeyFrameController
 	w, h  int
+	times *chunkTimes // audio
 
 	closeOnce sync.Once
 }
@@ -96,6 +99,8 @@ func newEncodedTrack(src rawSource, kind Kind, o Options) (Track, error) {
 			break
 		}
 		r = tapAudio(r, o)
+		t.times = &chunkTimes{}
+		r = t.times.wrap(r, src)
 		var params opus.Params
 		if params, err = opus.NewParams(); err != nil {
 			break
@@ -154,6 +159,13 @@ func (t *encodedTrack) ReadFrame(ctx context.Context) (Frame, error) {
 		f := Frame{Data: append([]byte(nil), data...), MediaTime: t.src.mediaTime()}
 		if release != nil {
 			release()
+		}
+		if t.times != nil && len(f.Data) > 0 {
+			if n, err := protocol.OpusSamples(f.Data); err == nil {
+				if at, ok := t.times.packet(time.Duration(n) * time.Second / audioRate); ok {
+					f.MediaTime = at
+				}
+			}
 		}
 		if len(f.Data) == 0 {
 			continue // the encoder dropped the frame (rate control)
@@ -309,4 +321,58 @@ func PeakDBFS(chunk wave.Audio) float64 {
 		}
 	}
 	return 20 * math.Log10(peak)
+}
+
+// chunkTimes keeps the media time of each raw chunk the audio encoder
+// pulls, so that each packet is stamped with the time of its first sample
+// (Frame.MediaTime) whatever the source's chunks: a microphone delivering
+// 20 ms periods gives two 10 ms packets per chunk, which its one stamp
+// would give the same RTP timestamp; 5 ms periods, two chunks per packet,
+// the later one's.
+type chunkTimes struct {
+	mu     sync.Mutex
+	chunks []chunkTime   // pulled, not wholly in a packet yet
+	used   time.Duration // of chunks[0], in packets already
+}
+
+type chunkTime struct{ at, dur time.Duration }
+
+// wrap records each chunk r returns, with src's media time for it.
+func (c *chunkTimes) wrap(r audio.Reader, src rawSource) audio.Reader {
+	return audio.ReaderFunc(func() (wave.Audio, func(), error) {
+		chunk, release, err := r.Read()
+		if err == nil && chunk != nil {
+			info := chunk.ChunkInfo()
+			if info.SamplingRate > 0 {
+				c.mu.Lock()
+				c.chunks = append(c.chunks, chunkTime{src.mediaTime(), time.Duration(info.Len) * time.Second / time.Duration(info.SamplingRate)})
+				c.mu.Unlock()
+			}
+		}
+		return chunk, release, err
+	})
+}
+
+// packet returns the media time of the next packet's first sample and
+// counts its d of sound as used; false before any chunk.
+func (c *chunkTimes) packet(d time.Duration) (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.chunks) == 0 {
+		return 0, false
+	}
+	at := c.chunks[0].at + c.used
+	for d > 0 && len(c.chunks) > 0 {
+		left := c.chunks[0].dur - c.used
+		if d < left {
+			c.used += d
+			break
+		}
+		d -= left
+		c.chunks, c.used = c.chunks[1:], 0
+	}
+	if len(c.chunks) == 0 {
+		c.chunks = nil // the backing array goes too
+	}
+	return at, true
 }

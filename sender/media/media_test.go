@@ -159,6 +159,36 @@ func TestEncodeTestSource(t *testing.T) {
 	}
 }
 
+// TestChunkTimes: packets are stamped with their first sample's time,
+// whether a chunk holds several packets or a packet several chunks.
+func TestChunkTimes(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, c := range []struct {
+		name           string
+		chunk, packet  int // ms
+		chunks, pkts   int
+		firstChunkTime int // ms
+	}{
+		{"20 ms chunks, 10 ms packets", 20, 10, 3, 6, 100},
+		{"5 ms chunks, 10 ms packets", 5, 10, 8, 4, 100},
+		{"10 ms each", 10, 10, 4, 4, 0},
+	} {
+		var ct chunkTimes
+		for i := range c.chunks {
+			ct.chunks = append(ct.chunks, chunkTime{ms(c.firstChunkTime + i*c.chunk), ms(c.chunk)})
+		}
+		for i := range c.pkts {
+			at, ok := ct.packet(ms(c.packet))
+			if want := ms(c.firstChunkTime + i*c.packet); !ok || at != want {
+				t.Errorf("%s: packet %d at %v (%v), want %v", c.name, i, at, ok, want)
+			}
+		}
+		if _, ok := ct.packet(ms(c.packet)); ok || len(ct.chunks) != 0 {
+			t.Errorf("%s: %d chunks left after all packets", c.name, len(ct.chunks))
+		}
+	}
+}
+
 func writeY4M(t testing.TB, path string, w, h, frames int) {
 	var b bytes.Buffer
 	b.WriteString("YUV4MPEG2 W" + itoa(w) + " H" + itoa(h) + " F25:1 Ip A1:1 C420jpeg\n")
