@@ -44,6 +44,14 @@ func OpusSamples(p []byte) (int, error) {
 // at 48 kHz: 60 ms, half of what a packet may hold (RFC 6716 §3.4 R5).
 const MaxOpusMerge = 2880
 
+// OpusMergeable reports whether Opus packet p may follow first in one
+// OpusMerge packet: both code 0 packets (one frame) of one configuration
+// and channel count, p's frame within the 1275 bytes a frame may have
+// (RFC 6716 §3.2.1). The total length is OpusMerge's to check.
+func OpusMergeable(first, p []byte) bool {
+	return len(first) > 0 && len(p) > 0 && first[0]&3 == 0 && p[0] == first[0] && len(p)-1 <= 1275
+}
+
 // OpusMerge appends to dst one Opus packet carrying the frames of pkts in
 // their order: a code 3 packet, variable bitrate (RFC 6716 §3.2.5), which
 // a decoder decodes to exactly what it gives for the packets one by one.
@@ -70,7 +78,7 @@ func OpusMerge(dst []byte, pkts ...[]byte) ([]byte, bool) {
 		return dst, false
 	}
 	for _, p := range pkts {
-		if len(p) == 0 || p[0] != toc[0] || len(p)-1 > 1275 {
+		if !OpusMergeable(toc, p) {
 			return dst, false
 		}
 	}

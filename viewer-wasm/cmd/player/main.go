@@ -283,6 +283,7 @@ type Player struct {
 	targetSent     time.Duration
 	packetDur      time.Duration // of the sender's last Opus packet
 	merged         []byte        // drainAudio's chunk of merged packets, kept for the next
+	fixed          js.Value      // the worklet's last `fixed` report: its arrivals played at fixed targets
 	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
 
 	ticks struct { // when tick last did its slower work; only tick touches them
@@ -336,9 +337,6 @@ type stats struct {
 	// decoding worker's own (packets in, sound out) as it counts them.
 	ArrivalStalls, TickStalls, HandStalls player.Stalls
 	DecoderInStalls, DecoderOutStalls     [2]int // over 50 ms, over 100 ms
-	// The worklet's arrivals played at fixed targets: [ms, samples
-	// starved, underruns] each (static/worklet.js).
-	FixedTargets [][3]int
 }
 
 // view is what a player draws on and reports to: the watch page, or a
@@ -657,11 +655,7 @@ func (p *Player) setupAudio(a js.Value) {
 		p.s.AudioSamplesTrimmed = d.Get("trimmed").Int()
 		p.s.PlayoutDelayMS = d.Get("buffered").Float() / 48
 		if fx := d.Get("fixed"); fx.Truthy() {
-			p.s.FixedTargets = p.s.FixedTargets[:0]
-			for i := range fx.Length() {
-				v := fx.Index(i)
-				p.s.FixedTargets = append(p.s.FixedTargets, [3]int{v.Index(0).Int(), v.Index(1).Int(), v.Index(2).Int()})
-			}
+			p.fixed = fx // read when the figures are (statsObject), not at every report
 		}
 		if d.Get("epoch").Int() == p.epoch {
 			p.audioPos, p.audioPosAt, p.audioPosCtx = int64(d.Get("pos").Float()), now, d.Get("at").Float()
@@ -1367,10 +1361,7 @@ func (p *Player) drainAudio(now time.Time) {
 		if len(group) == 0 {
 			return
 		}
-		chunk, ok := protocol.OpusMerge(p.merged[:0], group...)
-		if !ok { // not reached: only packets that merge are grouped
-			chunk = group[0]
-		}
+		chunk, _ := protocol.OpusMerge(p.merged[:0], group...) // grouped only if they merge
 		p.merged = chunk[:0]
 		p.s.HandStalls.Mark(now)
 		js.CopyBytesToJS(p.staging, chunk)
@@ -1427,7 +1418,7 @@ func (p *Player) drainAudio(now time.Time) {
 			p.s.AudioSamplesMuted += n
 		}
 		if len(group) > 0 && conceal == 0 && gConceal >= 0 && gN+n <= protocol.MaxOpusMerge &&
-			payload[0] == group[0][0] && payload[0]&3 == 0 && len(payload) <= 1276 {
+			protocol.OpusMergeable(group[0], payload) {
 			group = append(group, payload)
 			gN += n
 			continue
@@ -1556,7 +1547,7 @@ func (p *Player) statsObject() any {
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "targetMarginMs": ms(margin), "targetSyncMs": ms(sync),
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "audioChunksMerged": s.AudioChunksMerged, "audioWorkerErrors": s.AudioWorkerErrors, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
-		"keyframeRequests": s.KeyframeRequests, "fixedTargets": fixedObject(s.FixedTargets),
+		"keyframeRequests": s.KeyframeRequests, "fixedTargets": p.fixed,
 		"stalls": map[string]any{"arrival": stallsObject(s.ArrivalStalls), "tick": stallsObject(s.TickStalls), "hand": stallsObject(s.HandStalls),
 			"decoderIn": []any{s.DecoderInStalls[0], s.DecoderInStalls[1]}, "decoderOut": []any{s.DecoderOutStalls[0], s.DecoderOutStalls[1]}},
 		"latencyMs": ms(s.Latency.Last), "latencyP50Ms": ms(s.Latency.P50), "latencyP95Ms": ms(s.Latency.P95),
@@ -1567,16 +1558,6 @@ func (p *Player) statsObject() any {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
-
-// fixedObject is Stats.FixedTargets for the page: [ms, samples starved,
-// underruns] per target.
-func fixedObject(fx [][3]int) []any {
-	var a []any
-	for _, v := range fx {
-		a = append(a, []any{v[0], v[1], v[2]})
-	}
-	return a
-}
 
 // stallsObject is a player.Stalls for the page: [over 50 ms, over 100 ms,
 // longest ms].
