@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quicast/quicast/relay/relaytest"
 )
 
 var (
@@ -269,28 +271,7 @@ func (r *relay) client(t testing.TB) *http.Client {
 // read from /metrics as this machine may.
 func (r *relay) metrics(t testing.TB, name string) map[string]float64 {
 	t.Helper()
-	resp, err := r.client(t).Get(r.base() + "/metrics")
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("metrics: %s %v", resp.Status, err)
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		rest, ok := strings.CutPrefix(line, "quicast_"+name)
-		if !ok || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
-			continue
-		}
-		labels, value, _ := strings.Cut(rest, " ")
-		v, err := strconv.ParseFloat(value, 64)
-		if err == nil {
-			out[labels] = v
-		}
-	}
-	return out
+	return relaytest.ScrapeMetrics(t, r.client(t), r.base(), name)
 }
 
 func startRelay(t testing.TB, flags ...string) *relay {

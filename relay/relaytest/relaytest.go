@@ -7,11 +7,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,28 +124,9 @@ func (r *Relay) Rekey(t testing.TB, name string) string {
 // viewer (the user is made on first use).
 func (r *Relay) Live(t testing.TB, stream string) bool {
 	t.Helper()
-	if r.viewer == nil {
-		r.AddUser(t, "relaytest", "relaytest-password")
-		jar, _ := cookiejar.New(nil)
-		pool := x509.NewCertPool()
-		b, err := os.ReadFile(r.CAFile())
-		if err != nil {
-			t.Fatal(err)
-		}
-		pool.AppendCertsFromPEM(b)
-		c := &http.Client{Jar: jar, Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-		resp, err := c.Post(r.URL+"/api/login", "application/json", strings.NewReader(`{"username":"relaytest","password":"relaytest-password"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("relaytest login: %s", resp.Status)
-		}
-		r.viewer = c
-	}
+	c := r.client(t)
 	if room, _, err := protocol.SplitRoomStream(stream); err == nil {
-		resp, err := r.viewer.Get(r.URL + protocol.PathRooms + room)
+		resp, err := c.Get(r.URL + protocol.PathRooms + room)
 		if err != nil {
 			return false
 		}
@@ -154,7 +137,7 @@ func (r *Relay) Live(t testing.TB, stream string) bool {
 		}
 		return slices.ContainsFunc(info.Participants, func(p protocol.Participant) bool { return p.Stream == stream })
 	}
-	resp, err := r.viewer.Get(r.URL + "/api/streams")
+	resp, err := c.Get(r.URL + "/api/streams")
 	if err != nil {
 		return false
 	}
@@ -172,4 +155,67 @@ func (r *Relay) Live(t testing.TB, stream string) bool {
 		}
 	}
 	return false
+}
+
+// client returns an HTTPS client that trusts the relay's CA, logged in as
+// a viewer "relaytest" (the user is made on first use).
+func (r *Relay) client(t testing.TB) *http.Client {
+	t.Helper()
+	if r.viewer != nil {
+		return r.viewer
+	}
+	r.AddUser(t, "relaytest", "relaytest-password")
+	jar, _ := cookiejar.New(nil)
+	pool := x509.NewCertPool()
+	b, err := os.ReadFile(r.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(b)
+	c := &http.Client{Jar: jar, Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Post(r.URL+"/api/login", "application/json", strings.NewReader(`{"username":"relaytest","password":"relaytest-password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("relaytest login: %s", resp.Status)
+	}
+	r.viewer = c
+	return c
+}
+
+// Metrics returns the samples of the relay's Prometheus metric
+// quicast_NAME (its /metrics page) by their labels as written there
+// (`{leg="in",over="50ms"}`, or "" for a metric without labels).
+func (r *Relay) Metrics(t testing.TB, name string) map[string]float64 {
+	t.Helper()
+	return ScrapeMetrics(t, r.client(t), r.URL, name)
+}
+
+// ScrapeMetrics reads the metric quicast_NAME from the /metrics page of
+// the relay at base (https://HOST:PORT) with c, as Relay.Metrics does.
+func ScrapeMetrics(t testing.TB, c *http.Client, base, name string) map[string]float64 {
+	t.Helper()
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics: %s %v", resp.Status, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, "quicast_"+name)
+		if !ok || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		labels, value, _ := strings.Cut(rest, " ")
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[labels] = v
+		}
+	}
+	return out
 }

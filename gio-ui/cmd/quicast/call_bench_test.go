@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,6 +153,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 		p.cpu0 = p.usage()
 	}
 	relay0, _ := load.ProcessUsage(os.Getpid())
+	drops0 := relayDrops(b, r)
 	b.Logf("%d windows and %d browsers see and hear each other; measuring for %v", windows, browsers, d)
 	start := time.Now()
 	// $QUICAST_PROFILE: the first browser's main thread is profiled over
@@ -267,9 +270,10 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				}
 				s0 := p.stats0["team."+o]
 				per := func(n int) float64 { return float64(n) / elapsed.Seconds() }
-				seen = append(seen, fmt.Sprintf("%s %d/%d frames (per s: %.1f decoded, %.1f late for their sound, %.1f lost, %.1f keyframe requests), %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it)",
+				seen = append(seen, fmt.Sprintf("%s %d/%d frames (per s: %.1f complete, %.1f waited for a keyframe, %.1f for the decoder full, %.1f decoded, %.1f late for their sound, %.1f lost, %.1f groups lost, %.1f keyframe requests), %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it)",
 					o, s.VideoFramesShown, s.VideoFramesExpected,
-					per(s.VideoFramesDecoded-s0.VideoFramesDecoded), per(s.VideoFramesDropped-s0.VideoFramesDropped), per(s.VideoFramesLost-s0.VideoFramesLost), per(s.KeyframeRequests-s0.KeyframeRequests),
+					per(s.VideoFramesAssembled-s0.VideoFramesAssembled), per(s.VideoFramesAwaitKey-s0.VideoFramesAwaitKey), per(s.VideoDecoderFull-s0.VideoDecoderFull),
+					per(s.VideoFramesDecoded-s0.VideoFramesDecoded), per(s.VideoFramesDropped-s0.VideoFramesDropped), per(s.VideoFramesLost-s0.VideoFramesLost), per(s.VideoGroupsLost-s0.VideoGroupsLost), per(s.KeyframeRequests-s0.KeyframeRequests),
 					s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved,
 					per(s.AudioFramesDecoded-s0.AudioFramesDecoded), per(s.PacketsLost-s0.PacketsLost), per(s.PacketsLate-s0.PacketsLate), per(s.DatagramsDropped-s0.DatagramsDropped), per(s.AudioDecoderBehind-s0.AudioDecoderBehind), s.AudioDecodeQueue))
 			}
@@ -286,6 +290,12 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 		}
 		b.Logf("%s (%s): %.0f %% of a core, peak %.0f MB; sees %s", p.name, kind, cpu, float64(p.peakRSS)/1e6, strings.Join(seen, "; "))
 	}
+	drops := relayDrops(b, r)
+	var ds []string
+	for _, k := range slices.Sorted(maps.Keys(drops)) {
+		ds = append(ds, fmt.Sprintf("%s %.1f", k, (drops[k]-drops0[k])/elapsed.Seconds()))
+	}
+	b.Logf("relay drops per s: %s", strings.Join(ds, ", "))
 	b.ReportMetric(desktopCPU, "window-cpu-%")
 	b.ReportMetric(browserCPU, "browser-cpu-%")
 	b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
@@ -295,6 +305,18 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	b.ReportMetric(load.Percentile(allMouth, 95), "browser-mouth-to-ear-p95-ms")
 	b.ReportMetric(load.Percentile(sound, 50), "window-sound-delay-p50-ms")
 	b.ReportMetric(load.Percentile(sound, 95), "window-sound-delay-p95-ms")
+}
+
+// relayDrops is what the relay has dropped so far of what it sends
+// viewers: video groups and audio packets, by reason.
+func relayDrops(b *testing.B, r *relaytest.Relay) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range []struct{ name, what string }{{"viewer_groups_dropped_total", "groups"}, {"viewer_audio_dropped_total", "audio packets"}} {
+		for labels, v := range r.Metrics(b, m.name) {
+			out[m.what+" "+strings.Trim(strings.TrimPrefix(labels, "{reason="), `"}`)] = v
+		}
+	}
+	return out
 }
 
 // roomStats is what a browser's room page plays of each participant, by

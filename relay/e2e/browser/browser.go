@@ -315,6 +315,10 @@ type Stats struct {
 	LongestFreezeMS       float64 `json:"longestFreezeMs"`
 	Freezes               int     `json:"freezes"` // gaps over 200 ms between frames shown
 	VideoFramesLost       int     `json:"videoFramesLost"`
+	VideoFramesAssembled  int     `json:"videoFramesAssembled"`
+	VideoFramesAwaitKey   int     `json:"videoFramesAwaitingKey"`
+	VideoDecoderFull      int     `json:"videoDecoderFull"`
+	VideoGroupsLost       int     `json:"videoGroupsLost"`
 	AudioSamplesStarved   int     `json:"audioSamplesStarved"`   // silence after running dry
 	AudioSamplesConcealed int     `json:"audioSamplesConcealed"` // lost packets' time filled in
 	AudioShared           bool    `json:"audioShared"`           // sound handed to the worklet through shared memory

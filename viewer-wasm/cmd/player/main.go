@@ -316,6 +316,10 @@ type stats struct {
 	AudioSamplesStarved                              int // silence played after running dry
 	AudioSamplesConcealed                            int // lost packets' time, filled by the worklet
 	VideoFramesLost                                  int // complete frames not decoded: packets lost in or before them
+	VideoFramesAssembled                             int // complete frames out of reassembly
+	VideoFramesAwaitingKey                           int // complete frames not decoded: the gate waits for a keyframe
+	VideoDecoderFull                                 int // frames not decoded: the VideoDecoder's queue over maxDecodeQ
+	VideoGroupsLost                                  int // groups never received (player.VideoGate.LostGroups)
 	TargetDelayMS, OutputLatencyMS                   float64
 	Latency                                          player.Latency
 	BitrateKbps, PlayoutDelayMS, JitterMS            float64
@@ -1199,7 +1203,15 @@ func (p *Player) video(gp groupPacket) {
 		go p.requestKeyframe()
 		return
 	}
-	if err != nil || !ok || !bc.Gate.Frame(f.Keyframe) {
+	if ok {
+		p.s.VideoFramesAssembled++
+	}
+	gated := ok && err == nil && !bc.Gate.Frame(f.Keyframe)
+	if gated {
+		p.s.VideoFramesAwaitingKey++
+	}
+	p.s.VideoGroupsLost = int(bc.Gate.LostGroups)
+	if err != nil || !ok || gated {
 		p.mu.Unlock()
 		return
 	}
@@ -1222,7 +1234,7 @@ func (p *Player) video(gp groupPacket) {
 	if q := p.vdec.Get("decodeQueueSize").Int(); q > maxDecodeQ && !f.Keyframe {
 		p.mu.Lock()
 		bc.Gate.NeedKeyframe()
-		p.s.VideoFramesDropped++
+		p.s.VideoDecoderFull++
 		p.mu.Unlock()
 		go p.requestKeyframe()
 		return
@@ -1538,8 +1550,10 @@ func (p *Player) statsObject() any {
 		"videoCodec": s.VideoCodec, "audioCodec": s.AudioCodec,
 		"width": s.Width, "height": s.Height,
 		"videoFramesDecoded": s.VideoFramesDecoded, "videoFramesRendered": s.VideoFramesRendered,
-		"videoFramesDropped": s.VideoFramesDropped, "videoFramesLost": s.VideoFramesLost, "audioFramesDecoded": s.AudioFramesDecoded,
-		"videoFramesShown": p.cont.Shown, "videoFramesExpected": p.cont.Expected(),
+		"videoFramesDropped": s.VideoFramesDropped, "videoFramesLost": s.VideoFramesLost,
+		"videoFramesAssembled": s.VideoFramesAssembled, "videoFramesAwaitingKey": s.VideoFramesAwaitingKey, "videoDecoderFull": s.VideoDecoderFull, "videoGroupsLost": s.VideoGroupsLost,
+		"audioFramesDecoded": s.AudioFramesDecoded,
+		"videoFramesShown":   p.cont.Shown, "videoFramesExpected": p.cont.Expected(),
 		"longestFreezeMs": ms(p.cont.LongestFreeze), "freezes": p.cont.Freezes, "audioSamplesStarved": s.AudioSamplesStarved, "audioSamplesConcealed": s.AudioSamplesConcealed,
 		"audioSamplesPlayed": s.AudioSamplesPlayed, "audioUnderruns": s.AudioUnderruns,
 		"audioSamplesDropped": s.AudioDropped, "audioSamplesMuted": s.AudioSamplesMuted,
