@@ -156,3 +156,29 @@ func TestWatchPageWithoutWebTransport(t *testing.T) {
 	}
 	screenshot(t, ctx, "watch-no-webtransport")
 }
+
+// TestWatchWithoutOffscreenCanvas: where a canvas cannot be handed to a
+// worker, the player decodes and draws on the page's own thread, and
+// plays all the same.
+func TestWatchWithoutOffscreenCanvas(t *testing.T) {
+	r := startRelay(t)
+	r.publish(t, r.stream, r.key, "-video", "test", "-audio", "test")
+	ctx := newBrowser(t)
+	run(t, ctx, 20*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: `delete HTMLCanvasElement.prototype.transferControlToOffscreen;`})
+		return err
+	}))
+	browser.LogIn(t, ctx, r.base(), r.user, r.password)
+	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/watch/"+r.stream))
+	s := waitStats(t, ctx, 60*time.Second, "playing with ≥ 60 frames rendered and ≥ 1 s of audio", func(s playerStats) bool {
+		return s.State == "playing" && s.VideoFramesRendered >= 60 && s.AudioSamplesPlayed >= 48000
+	})
+	if s.VideoDecoder != "here" {
+		t.Errorf("video decoded %q, want on the player's thread", s.VideoDecoder)
+	}
+	if s.DecodeErrors != 0 || s.VideoFramesDecoded < s.VideoFramesRendered {
+		t.Errorf("decode errors %d, decoded %d, rendered %d", s.DecodeErrors, s.VideoFramesDecoded, s.VideoFramesRendered)
+	}
+	wantPicture(t, ctx, 16, "watch-without-offscreen-canvas")
+}

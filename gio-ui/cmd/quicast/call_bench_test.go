@@ -196,6 +196,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				b.Fatalf("trace: %v", err)
 			}
 			b.Logf("%s's main thread, %s (own time):\n%s", traced.name, path, strings.Join(top, "\n"))
+			b.Logf("%s's JavaScript and WebAssembly, every thread (V8 samples, own time):\n%s", traced.name, strings.Join(trace.Samples(40), "\n"))
 			trace = nil
 		}
 		if profiled != nil && time.Since(start) >= min(profileFor, d) {
@@ -270,12 +271,17 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				}
 				s0 := p.stats0["team."+o]
 				per := func(n int) float64 { return float64(n) / elapsed.Seconds() }
-				seen = append(seen, fmt.Sprintf("%s %d/%d frames (per s: %.1f complete, %.1f waited for a keyframe, %.1f for the decoder full, %.1f decoded, %.1f late for their sound, %.1f lost, %.1f groups lost, %.1f keyframe requests), %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it)",
+				seen = append(seen, fmt.Sprintf("%s %d/%d frames (per s: %.1f complete, %.1f waited for a keyframe, %.1f for the decoder full, %.1f decoded, %.1f late for their sound, %.1f lost, %.1f groups lost, %.1f keyframe requests; decoder queue up to %d, gaps in/out over 100 ms %.0f/%.0f, longest %.0f/%.0f ms; players' ticks: gaps over 100 ms %.0f, longest %.0f ms; audio arrivals: %.0f, %.0f ms), %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it)",
 					o, s.VideoFramesShown, s.VideoFramesExpected,
 					per(s.VideoFramesAssembled-s0.VideoFramesAssembled), per(s.VideoFramesAwaitKey-s0.VideoFramesAwaitKey), per(s.VideoDecoderFull-s0.VideoDecoderFull),
 					per(s.VideoFramesDecoded-s0.VideoFramesDecoded), per(s.VideoFramesDropped-s0.VideoFramesDropped), per(s.VideoFramesLost-s0.VideoFramesLost), per(s.VideoGroupsLost-s0.VideoGroupsLost), per(s.KeyframeRequests-s0.KeyframeRequests),
+					s.VideoDecodeQueueMax, s.Stalls.VideoIn[1], s.Stalls.VideoOut[1], s.Stalls.VideoIn[2], s.Stalls.VideoOut[2], s.Stalls.Tick[1], s.Stalls.Tick[2], s.Stalls.Arrival[1], s.Stalls.Arrival[2],
 					s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved,
 					per(s.AudioFramesDecoded-s0.AudioFramesDecoded), per(s.PacketsLost-s0.PacketsLost), per(s.PacketsLate-s0.PacketsLate), per(s.DatagramsDropped-s0.DatagramsDropped), per(s.AudioDecoderBehind-s0.AudioDecoderBehind), s.AudioDecodeQueue))
+			}
+			for _, s := range all {
+				seen = append(seen, fmt.Sprintf("players' Go runtime %v", s.GoRuntime))
+				break
 			}
 			pub, _ := browser.Eval[map[string]any](p.ctx, `window.quicastPublishStats()`)
 			sent := func(k string) float64 {
@@ -295,7 +301,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	for _, k := range slices.Sorted(maps.Keys(drops)) {
 		ds = append(ds, fmt.Sprintf("%s %.1f", k, (drops[k]-drops0[k])/elapsed.Seconds()))
 	}
-	b.Logf("relay drops per s: %s", strings.Join(ds, ", "))
+	b.Logf("relay, per s: %s", strings.Join(ds, ", "))
 	b.ReportMetric(desktopCPU, "window-cpu-%")
 	b.ReportMetric(browserCPU, "browser-cpu-%")
 	b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
@@ -308,12 +314,13 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 }
 
 // relayDrops is what the relay has dropped so far of what it sends
-// viewers: video groups and audio packets, by reason.
+// viewers (video groups and audio packets, by reason) and the gaps in the
+// sound it received and sent (quicast_audio_gaps_total).
 func relayDrops(b *testing.B, r *relaytest.Relay) map[string]float64 {
 	out := map[string]float64{}
-	for _, m := range []struct{ name, what string }{{"viewer_groups_dropped_total", "groups"}, {"viewer_audio_dropped_total", "audio packets"}} {
+	for _, m := range []struct{ name, what string }{{"viewer_groups_dropped_total", "groups dropped"}, {"viewer_audio_dropped_total", "audio packets dropped"}, {"audio_gaps_total", "audio gaps"}} {
 		for labels, v := range r.Metrics(b, m.name) {
-			out[m.what+" "+strings.Trim(strings.TrimPrefix(labels, "{reason="), `"}`)] = v
+			out[m.what+" "+strings.NewReplacer("{", "", "}", "", `"`, "").Replace(labels)] = v
 		}
 	}
 	return out

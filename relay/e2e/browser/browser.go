@@ -323,6 +323,7 @@ type Stats struct {
 	AudioSamplesConcealed int     `json:"audioSamplesConcealed"` // lost packets' time filled in
 	AudioShared           bool    `json:"audioShared"`           // sound handed to the worklet through shared memory
 	InWorker              bool    `json:"inWorker"`              // a room page's player running in static/players.js's worker
+	VideoDecoder          string  `json:"videoDecoder"`          // where the video is decoded: "worker" (static/render.js) or "here" (the player's thread)
 	PacketsLost           int     `json:"packetsLost"`           // audio, given up by the jitter buffer
 	PacketsLate           int     `json:"packetsLate"`           // audio, come after the jitter buffer gave them up
 	AudioDecodeQueue      int     `json:"audioDecodeQueue"`      // audio packets in the AudioDecoder, not decoded yet
@@ -334,11 +335,16 @@ type Stats struct {
 	// 100 ms, longest ms] between audio datagrams reaching the player,
 	// its ticks, packets handed to the decoder (since the stats were
 	// reset); [over 50 ms, over 100 ms] between packets into the decoding
-	// worker and sound out of it (since it started).
+	// worker and sound out of it (since it started); [over 50 ms, over
+	// 100 ms, longest ms] between video frames handed to the
+	// VideoDecoder and between its outputs.
 	Stalls struct {
 		Arrival, Tick, Hand   [3]float64
 		DecoderIn, DecoderOut [2]int
+		VideoIn, VideoOut     [3]float64
 	} `json:"stalls"`
+	VideoDecodeQueueMax int            `json:"videoDecodeQueueMax"`
+	GoRuntime           map[string]any `json:"goRuntime"` // the player's thread's Go runtime: gcs, pauseMs, heapBytes, gcFraction // the most frames in the VideoDecoder's queue (since reset)
 	// The playout's arrivals played at fixed targets instead:
 	// [target ms, samples starved, underruns] for each (since the page
 	// opened).
