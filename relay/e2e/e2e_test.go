@@ -66,8 +66,8 @@ func TestWatchTestSource(t *testing.T) {
 	if s.BitrateKbps <= 50 {
 		t.Errorf("bitrate = %.0f kbit/s, want a real video stream", s.BitrateKbps)
 	}
-	if s.VideoDecoder != "worker" {
-		t.Errorf("video decoded %q, want in the render worker", s.VideoDecoder)
+	if s.Drawing != "worker" {
+		t.Errorf("frames drawn %q, want in the render worker", s.Drawing)
 	}
 	if !s.AudioShared {
 		t.Error("the page is not cross-origin isolated: its sound goes to the worklet a message per packet, not through shared memory")

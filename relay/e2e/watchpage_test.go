@@ -158,8 +158,8 @@ func TestWatchPageWithoutWebTransport(t *testing.T) {
 }
 
 // TestWatchWithoutOffscreenCanvas: where a canvas cannot be handed to a
-// worker, the player decodes and draws on the page's own thread, and
-// plays all the same.
+// worker, the player draws on the page's own thread, and plays all the
+// same.
 func TestWatchWithoutOffscreenCanvas(t *testing.T) {
 	r := startRelay(t)
 	r.publish(t, r.stream, r.key, "-video", "test", "-audio", "test")
@@ -174,8 +174,8 @@ func TestWatchWithoutOffscreenCanvas(t *testing.T) {
 	s := waitStats(t, ctx, 60*time.Second, "playing with ≥ 60 frames rendered and ≥ 1 s of audio", func(s playerStats) bool {
 		return s.State == "playing" && s.VideoFramesRendered >= 60 && s.AudioSamplesPlayed >= 48000
 	})
-	if s.VideoDecoder != "here" {
-		t.Errorf("video decoded %q, want on the player's thread", s.VideoDecoder)
+	if s.Drawing != "here" {
+		t.Errorf("frames drawn %q, want on the player's thread", s.Drawing)
 	}
 	if s.DecodeErrors != 0 || s.VideoFramesDecoded < s.VideoFramesRendered {
 		t.Errorf("decode errors %d, decoded %d, rendered %d", s.DecodeErrors, s.VideoFramesDecoded, s.VideoFramesRendered)

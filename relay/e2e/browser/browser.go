@@ -323,7 +323,7 @@ type Stats struct {
 	AudioSamplesConcealed int     `json:"audioSamplesConcealed"` // lost packets' time filled in
 	AudioShared           bool    `json:"audioShared"`           // sound handed to the worklet through shared memory
 	InWorker              bool    `json:"inWorker"`              // a room page's player running in static/players.js's worker
-	VideoDecoder          string  `json:"videoDecoder"`          // where the video is decoded: "worker" (static/render.js) or "here" (the player's thread)
+	Drawing               string  `json:"drawing"`               // where the frames are drawn: "worker" (static/render.js) or "here" (the player's thread)
 	PacketsLost           int     `json:"packetsLost"`           // audio, given up by the jitter buffer
 	PacketsLate           int     `json:"packetsLate"`           // audio, come after the jitter buffer gave them up
 	AudioDecodeQueue      int     `json:"audioDecodeQueue"`      // audio packets in the AudioDecoder, not decoded yet

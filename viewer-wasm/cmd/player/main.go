@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"io"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -261,9 +262,7 @@ type Player struct {
 	pending        []pendingFrame
 	jitter         *protocol.JitterBuffer
 	vdecConfigured bool
-	vdecCodec      string // what the video decoder is configured for
-	vdecState      string // the render worker's decoder's state, as told it (W3C WebCodecs CodecState)
-	vgen           int    // the render worker's decoder's generation: one per configure or reset
+	vdecCodec      string // what vdec is configured for
 	vdecUsed       bool   // it was given a chunk since
 	adecConfigured bool
 	audioInWorker  bool // the AudioDecoder is static/decoder.js's, which drops its own backlog
@@ -291,6 +290,13 @@ type Player struct {
 		lastRate, lastOverlay, lastShow time.Time
 		lastBytes                       int64
 	}
+}
+
+type pendingFrame struct {
+	frame js.Value
+	ts    int64     // RTP timestamp, unwrapped (90 kHz)
+	wall  time.Time // the sender's wall clock at capture
+	times player.FrameTimes
 }
 
 type groupPacket struct {
@@ -381,8 +387,7 @@ func newPlayer(stream string, v view) *Player {
 	p.ignore = p.fn(func([]js.Value) {})
 	p.setupRenderer()
 	p.setupAudio(v.audio)
-	p.setupVideoDecoder()
-	p.setupAudioDecoder()
+	p.setupDecoders()
 	// Warm the video decoder up while the session opens: VP8 is what
 	// quicast sends; another codec in the catalog reconfigures it.
 	p.configureVideo("vp8")
@@ -404,8 +409,8 @@ func (p *Player) stop() {
 		clock.remove(p)
 		p.mu.Lock()
 		wt := p.wt
-		if !p.renderer.Truthy() { // the worker goes with its frames
-			p.closeFrames(p.pending)
+		for _, f := range p.pending {
+			f.frame.Call("close")
 		}
 		p.pending = nil
 		p.mu.Unlock()
@@ -497,6 +502,77 @@ func main() {
 	js.Global().Set("quicastResetStats", js.FuncOf(func(js.Value, []js.Value) any { p.resetStats(); return nil }))
 	p.start()
 	select {}
+}
+
+// drawn is a frame handed to the render worker.
+type drawn struct {
+	ts     int64
+	times  player.FrameTimes
+	posted time.Time
+}
+
+// maxDrawing bounds the frames handed to the render worker and not drawn
+// yet: when it falls behind, the player picks among newer frames instead of
+// queueing old ones.
+const maxDrawing = 2
+
+// setupRenderer moves drawing off the main thread when the browser can
+// (OffscreenCanvas in a worker): drawImage of a 720p frame costs tens of
+// ms without a GPU, and every one of them would delay the audio.
+func (p *Player) setupRenderer() {
+	p.drawing = map[int]drawn{}
+	g := js.Global()
+	// In the players worker the canvas is an OffscreenCanvas already,
+	// handed on to a render worker of its own all the same: drawing
+	// would hold the sound up there too.
+	offscreen := g.Get("OffscreenCanvas").Truthy() && p.canvas.InstanceOf(g.Get("OffscreenCanvas"))
+	if (!offscreen && !p.canvas.Get("transferControlToOffscreen").Truthy()) || !g.Get("Worker").Truthy() {
+		p.ctx2d = p.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
+		return
+	}
+	if !p.renderer.Truthy() {
+		off := p.canvas
+		if !offscreen {
+			off = p.canvas.Call("transferControlToOffscreen")
+		}
+		p.renderer = g.Get("Worker").New("/static/render.js")
+		p.renderer.Call("postMessage", map[string]any{"canvas": off}, []any{off})
+	}
+	perf := js.Global().Get("performance")
+	p.renderer.Set("onmessage", p.fn(func(args []js.Value) {
+		d := args[0].Get("data")
+		now := time.Now()
+		// The worker's clock is absolute (timeOrigin + now); ours is
+		// time.Now. Their difference, measured now, maps one to the other.
+		mainAbs := perf.Get("timeOrigin").Float() + perf.Call("now").Float()
+		shown := now.Add(time.Duration((d.Get("shown").Float() - mainAbs) * float64(time.Millisecond)))
+		id := d.Get("id").Int()
+		flash := d.Get("flash").Bool()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		f, ok := p.drawing[id]
+		if !ok {
+			return
+		}
+		delete(p.drawing, id)
+		p.frameShown(f.ts, f.times, shown, f.posted, flash)
+	}))
+}
+
+// frameShown records a frame on the screen at shown: latency, continuity,
+// and the test source's flash for the A/V skew. Called with p.mu held.
+func (p *Player) frameShown(ts int64, times player.FrameTimes, shown, posted time.Time, flash bool) {
+	times.Shown = shown
+	p.drawCost += (shown.Sub(posted) - p.drawCost) / 8
+	p.lat.Add(times)
+	p.cont.Frame(ts, shown)
+	if p.firstFrameMS == 0 {
+		p.firstFrameMS = js.Global().Get("performance").Call("now").Float()
+	}
+	if flash && !p.flashing {
+		p.skew.Flash(shown)
+	}
+	p.flashing = flash
 }
 
 // goToLogin sends the page to the login page, to come back to next; where
@@ -598,6 +674,51 @@ func (p *Player) setupAudio(a js.Value) {
 	}))
 }
 
+func (p *Player) setupDecoders() {
+	p.vdec = js.Global().Get("VideoDecoder").New(map[string]any{
+		"output": p.fn(func(args []js.Value) {
+			f := args[0]
+			tsUS := int64(f.Get("timestamp").Float()) // the chunk's, in µs (W3C WebCodecs)
+			extTS := int64(math.Round(float64(tsUS) * 9 / 100))
+			p.mu.Lock()
+			p.s.VideoFramesDecoded++
+			p.s.VideoOutStalls.Mark(time.Now())
+			p.markLocked("firstDecoded")
+			p.s.Width, p.s.Height = f.Get("displayWidth").Int(), f.Get("displayHeight").Int()
+			wall := time.Time{}
+			if p.bc != nil && p.bc.VideoClock.Synced() {
+				wall = p.bc.VideoClock.WallTime(uint32(extTS))
+			}
+			if len(p.pending) >= maxPending {
+				p.pending[0].frame.Call("close")
+				p.pending = p.pending[1:]
+				p.s.VideoFramesDropped++
+			}
+			decoded := time.Now()
+			if heard := p.audioHeard(decoded); !heard.IsZero() && !wall.IsZero() {
+				// > 0: the audio is past this frame already, or will be
+				// by the time it is drawn.
+				p.late.Add(heard.Sub(wall) + p.drawCost)
+			}
+			times := player.FrameTimes{Capture: wall, Arrived: p.arrived[tsUS], Decoded: decoded}
+			delete(p.arrived, tsUS)
+			p.pending = append(p.pending, pendingFrame{frame: f, ts: extTS, wall: wall, times: times})
+			p.mu.Unlock()
+		}),
+		"error": p.fn(func(args []js.Value) {
+			p.mu.Lock()
+			p.s.DecodeErrors++
+			if p.bc != nil {
+				p.bc.Gate.NeedKeyframe()
+			}
+			p.vdecConfigured = false
+			p.mu.Unlock()
+			go p.requestKeyframe()
+		}),
+	})
+	p.setupAudioDecoder()
+}
+
 // setupAudioDecoder makes the AudioDecoder (static/player.js
 // quicastAudioDecoder: its outputs go to the playout as drainAudio planned
 // them; in a worker, static/decoder.js, where the playout's ring is in
@@ -615,6 +736,26 @@ func (p *Player) setupAudioDecoder() {
 	}), p.audioDec)
 	p.adec = p.audioDec.Get("dec")
 	p.audioInWorker = p.audioDec.Get("worker").Truthy()
+}
+
+// configureVideo (re)configures the video decoder for codec, making a new
+// one when an error closed it.
+func (p *Player) configureVideo(codec string) {
+	if p.vdec.Get("state").String() == "closed" {
+		p.setupDecoders()
+	}
+	cfg := map[string]any{"codec": codec, "optimizeForLatency": true}
+	if codec == protocol.WebCodecsVP8 {
+		// VP8 is BT.601 by definition (RFC 6386 §9.2, color_space 0), as
+		// every quicast source gives it; without saying so Chromium tags
+		// the frames BT.709 and the canvas draws a camera's picture with
+		// the wrong colours (its green 0,135,0 as 0,77,0).
+		cfg["colorSpace"] = map[string]any{"primaries": "smpte170m", "transfer": "smpte170m", "matrix": "smpte170m", "fullRange": false}
+	}
+	p.vdec.Call("configure", cfg)
+	p.mu.Lock()
+	p.vdecConfigured, p.vdecCodec, p.vdecUsed = true, codec, false
+	p.mu.Unlock()
 }
 
 // run keeps a session open: after a loss it tries again with backoff
@@ -892,7 +1033,9 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	p.bc = bc
 	p.epoch++
 	epoch := p.epoch
-	p.closeFrames(p.pending)
+	for _, f := range p.pending {
+		f.frame.Call("close")
+	}
 	p.pending = p.pending[:0]
 	p.jitter = protocol.NewJitterBuffer(protocol.ClockRateOpus, audioMinDelay, audioMaxDelay)
 	p.jitter.SetWait(gapWait(p.target.Min, p.packetDur))
@@ -912,11 +1055,10 @@ func (p *Player) newBroadcast(tracks []protocol.TrackInfo, now time.Time) {
 	// A decoder configured for this codec that never decoded anything
 	// (warmed up at start) is kept: creating one costs Chromium a few
 	// hundred ms before its first frame.
-	warm := !p.vdecUsed && bc.Video != nil && p.vdecCodec == bc.Video.Codec
+	keep := !p.vdecUsed && bc.Video != nil && p.vdecCodec == bc.Video.Codec && p.vdec.Get("state").String() == "configured"
 	p.mu.Unlock()
-	keep := warm && p.videoDecoderState() == "configured"
-	if !keep {
-		p.resetVideoDecoder()
+	if !keep && p.vdec.Get("state").String() != "closed" {
+		p.vdec.Call("reset")
 	}
 	if p.adec.Get("state").String() != "closed" {
 		p.adec.Call("reset")
@@ -1012,6 +1154,109 @@ func (p *Player) drainRing() {
 	if err != nil {
 		p.s.BadDatagrams++
 	}
+}
+
+// videoLoop reassembles frames of the current broadcast and feeds the
+// VideoDecoder, from a keyframe on and again from the next one after any
+// loss.
+func (p *Player) videoLoop() {
+	// Packets of an SSRC no catalog has named yet: the relay sends a new
+	// viewer the catalog on the control stream and the group cache on a
+	// stream of its own, and the two may arrive in either order. Held
+	// until the next catalog, at most maxEarly.
+	var early []groupPacket
+	for {
+		select {
+		case gp := <-p.videoPkts:
+			p.mu.Lock()
+			known := p.bc != nil && gp.ssrc == p.bc.VideoSSRC()
+			p.mu.Unlock()
+			if !known {
+				if len(early) < maxEarly {
+					early = append(early, gp)
+				}
+				continue
+			}
+			p.video(gp)
+		case <-p.done:
+			return
+		case <-p.catalogs:
+			for _, gp := range early {
+				p.video(gp)
+			}
+			early = early[:0]
+		}
+	}
+}
+
+// video takes one packet of a group: reassembly, the group and keyframe
+// gate, the decoder.
+func (p *Player) video(gp groupPacket) {
+	p.mu.Lock()
+	bc := p.bc
+	if bc == nil || gp.ssrc != bc.VideoSSRC() || !bc.Gate.Packet(gp.group, gp.start) {
+		p.mu.Unlock()
+		return // another broadcast's, or the rest of a group we left
+	}
+	if gp.start {
+		bc.Assembler.Reset()
+	}
+	f, ok, err := bc.Assembler.Push(gp.pkt)
+	if errors.Is(err, protocol.ErrVideoLoss) {
+		// Packets the relay could not get back: nothing decodes until
+		// the next keyframe.
+		bc.Gate.NeedKeyframe()
+		p.s.VideoFramesLost++
+		p.mu.Unlock()
+		go p.requestKeyframe()
+		return
+	}
+	if ok {
+		p.s.VideoFramesAssembled++
+	}
+	gated := ok && err == nil && !bc.Gate.Frame(f.Keyframe)
+	if gated {
+		p.s.VideoFramesAwaitingKey++
+	}
+	p.s.VideoGroupsLost = int(bc.Gate.LostGroups)
+	if err != nil || !ok || gated {
+		p.mu.Unlock()
+		return
+	}
+	if len(f.Data) > p.staging.Length() {
+		p.staging = js.Global().Get("Uint8Array").New(2 * len(f.Data))
+	}
+	configured := p.vdecConfigured
+	p.vdecUsed = true
+	ext := bc.VideoUnwrap.Unwrap(f.Timestamp)
+	codec := bc.Video.Codec
+	tsUS := int64(math.Round(float64(ext) * 100 / 9)) // 90 kHz → µs, the key the decoder gives back
+	if len(p.arrived) > 256 {                         // frames the decoder never gave back
+		clear(p.arrived)
+	}
+	p.arrived[tsUS] = time.Now()
+	p.mu.Unlock()
+	if !configured {
+		p.configureVideo(codec) // after a decode error
+	}
+	q := p.vdec.Get("decodeQueueSize").Int()
+	p.mu.Lock()
+	p.s.VideoDecodeQMax = max(p.s.VideoDecodeQMax, q)
+	p.s.VideoInStalls.Mark(time.Now())
+	p.mu.Unlock()
+	if q > maxDecodeQ && !f.Keyframe {
+		p.mu.Lock()
+		bc.Gate.NeedKeyframe()
+		p.s.VideoDecoderFull++
+		p.mu.Unlock()
+		go p.requestKeyframe()
+		return
+	}
+	js.CopyBytesToJS(p.staging, f.Data)
+	helpers.decodeVideo.Invoke(p.vdec, f.Keyframe, tsUS, p.staging, len(f.Data))
+	p.mu.Lock()
+	p.markLocked("firstDecode")
+	p.mu.Unlock()
 }
 
 // gapWait returns how long the jitter buffer may hold a gap open for a
@@ -1240,6 +1485,64 @@ func (p *Player) audioHeard(now time.Time) time.Time {
 	return bc.AudioClock.WallTime(uint32(ts))
 }
 
+func (p *Player) render(now time.Time) {
+	p.mu.Lock()
+	audioNow := p.audioHeard(now)
+	for id, d := range p.drawing {
+		if now.Sub(d.posted) > time.Second {
+			delete(p.drawing, id) // never answered: do not wait for it forever
+		}
+	}
+	if p.renderer.Truthy() && len(p.drawing) >= maxDrawing {
+		p.mu.Unlock()
+		return // the worker is still drawing: choose when it is done
+	}
+	q := make([]player.Pending, len(p.pending))
+	for i, f := range p.pending {
+		q[i] = player.Pending{Wall: f.wall}
+	}
+	// Chosen ahead by what drawing takes and half a tick of this loop, so
+	// that it is on the canvas when its sound is heard.
+	idx, drop := player.Pick(q, audioNow, p.drawCost+tick/2, catchUp, 3*time.Second)
+	if idx < 0 {
+		p.mu.Unlock()
+		return
+	}
+	for _, f := range p.pending[:drop] {
+		f.frame.Call("close")
+	}
+	show := p.pending[idx]
+	p.pending = append(p.pending[:0], p.pending[idx+1:]...)
+	p.s.VideoFramesDropped += drop
+	p.s.VideoFramesRendered++
+	p.m.Media(now)
+	if !audioNow.IsZero() && !show.wall.IsZero() {
+		p.s.AVSkewClockMS = float64(audioNow.Sub(show.wall)) / 1e6
+	}
+	if p.renderer.Truthy() {
+		p.drawID++
+		p.drawing[p.drawID] = drawn{ts: show.ts, times: show.times, posted: now}
+		id := p.drawID
+		p.mu.Unlock()
+		p.renderer.Call("postMessage", map[string]any{"frame": show.frame, "id": id}, []any{show.frame})
+		return
+	}
+	w, h := p.s.Width, p.s.Height
+	p.mu.Unlock()
+	if p.canvas.Get("width").Int() != w || p.canvas.Get("height").Int() != h {
+		p.canvas.Set("width", w)
+		p.canvas.Set("height", h)
+	}
+	p.ctx2d.Call("drawImage", show.frame, 0, 0, w, h)
+	show.frame.Call("close")
+	// The test source's flash: the picture all white (bars never are).
+	px := p.ctx2d.Call("getImageData", w/2, h/10, 1, 1).Get("data")
+	flash := px.Index(0).Int() > 225 && px.Index(1).Int() > 225 && px.Index(2).Int() > 225
+	p.mu.Lock()
+	p.frameShown(show.ts, show.times, time.Now(), now, flash)
+	p.mu.Unlock()
+}
+
 func (p *Player) statsObject() any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -1272,7 +1575,7 @@ func (p *Player) statsObject() any {
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "audioChunksMerged": s.AudioChunksMerged, "audioWorkerErrors": s.AudioWorkerErrors, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests, "fixedTargets": p.fixed,
-		"goRuntime": goRuntime(), "videoDecoder": map[bool]string{true: "worker", false: "here"}[p.renderer.Truthy()],
+		"goRuntime": goRuntime(), "drawing": map[bool]string{true: "worker", false: "here"}[p.renderer.Truthy()],
 		"stalls": map[string]any{"arrival": stallsObject(s.ArrivalStalls), "tick": stallsObject(s.TickStalls), "hand": stallsObject(s.HandStalls),
 			"videoIn": stallsObject(s.VideoInStalls), "videoOut": stallsObject(s.VideoOutStalls),
 			"decoderIn": []any{s.DecoderInStalls[0], s.DecoderInStalls[1]}, "decoderOut": []any{s.DecoderOutStalls[0], s.DecoderOutStalls[1]}},
