@@ -85,8 +85,10 @@ func BenchmarkBrowserCall(b *testing.B) {
 		cpu0 := map[string]load.Usage{}
 		pub0 := map[string]publishStats{}
 		heard0 := map[string]playerStats{}
+		out0 := map[string]audioOutput{}
 		for _, who := range people {
 			cpu0[who] = browser.Usage(dirs[who])
+			out0[who], _ = eval[audioOutput](ctxs[who], `window.quicastAudioOutput()`)
 			pub0[who], _ = eval[publishStats](ctxs[who], `window.quicastPublishStats()`)
 			_, heard0[who], _ = otherStats(ctxs[who])
 		}
@@ -162,6 +164,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 		var all, allSkew []float64
 		var pathBuffer float64 // ms of playout buffer the path's arrivals need (fixed targets), the worse side
 		var g2g50, g2g95, target, cpuSum float64
+		var outUnderrun float64 // ms per s the browser's output itself ran dry, the worse side
 		for _, who := range people {
 			_, s, _ := otherStats(ctxs[who])
 			// Per second of the window: what this side sent, and of the
@@ -193,6 +196,11 @@ func BenchmarkBrowserCall(b *testing.B) {
 			}
 			pathBuffer = max(pathBuffer, need)
 			b.Logf("%s: the same arrivals played at fixed targets: %s", who, strings.Join(fixed, "; "))
+			o, _ := eval[audioOutput](ctxs[who], `window.quicastAudioOutput()`)
+			underrun := (o.UnderrunDuration - out0[who].UnderrunDuration) * 1000 / elapsed.Seconds()
+			outUnderrun = max(outUnderrun, underrun)
+			b.Logf("%s's sound output: latency %.1f ms (base) + %.1f ms (output); the browser's own underruns %.0f, %.1f ms per s",
+				who, o.BaseLatency*1000, o.OutputLatency*1000, o.UnderrunEvents-out0[who].UnderrunEvents, underrun)
 			u := browser.Usage(dirs[who])
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu
@@ -210,6 +218,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 		b.ReportMetric(g2g95, "latency-p95-ms")
 		b.ReportMetric(load.Percentile(allSkew, 95), "av-skew-clock-p95-ms")
 		b.ReportMetric(target, "audio-target-ms")
+		b.ReportMetric(outUnderrun, "output-underrun-ms/s")
 		// What the path itself needs, whatever the controller does: the
 		// least fixed playout target at which its arrivals starved 1 % of
 		// the time or less (static/worklet.js fixed targets).
@@ -223,4 +232,14 @@ func BenchmarkBrowserCall(b *testing.B) {
 // stalls ([over 50 ms, over 100 ms, longest ms]).
 func stallsIn(now, before [3]float64) string {
 	return fmt.Sprintf("%.0f/%.0f (%.0f ms)", now[0]-before[0], now[1]-before[1], now[2])
+}
+
+// audioOutput is a room page's sound output (static/room.js
+// quicastAudioOutput), in seconds; the underruns are the browser's own
+// (W3C Web Audio AudioPlaybackStats), zero where it does not count them.
+type audioOutput struct {
+	BaseLatency      float64 `json:"baseLatency"`
+	OutputLatency    float64 `json:"outputLatency"`
+	UnderrunDuration float64 `json:"underrunDuration"`
+	UnderrunEvents   float64 `json:"underrunEvents"`
 }

@@ -211,6 +211,17 @@
     return out;
   };
   window.quicastRoomResetStats = () => { for (const t of shown.values()) t.player.resetStats(); };
+  // The sound output's latencies and, where the browser counts them, its
+  // own underruns (W3C Web Audio AudioPlaybackStats), all in seconds.
+  window.quicastAudioOutput = () => {
+    if (!audio) return null;
+    const o = {baseLatency: audio.baseLatency, outputLatency: audio.outputLatency};
+    const ps = audio.playbackStats;
+    if (ps) {
+      for (const k of ['underrunDuration', 'underrunEvents', 'totalDuration', 'averageLatency', 'minimumLatency', 'maximumLatency']) o[k] = ps[k];
+    }
+    return o;
+  };
 
   const mute = document.getElementById('mute');
   const camera = document.getElementById('camera');
