@@ -63,6 +63,12 @@ func TestWatchTestSource(t *testing.T) {
 	if s.VideoFramesDecoded < s.VideoFramesRendered {
 		t.Errorf("rendered %d frames but decoded only %d", s.VideoFramesRendered, s.VideoFramesDecoded)
 	}
+	if s.VideoFramesAssembled < s.VideoFramesDecoded {
+		t.Errorf("decoded %d frames but only %d came out of reassembly", s.VideoFramesDecoded, s.VideoFramesAssembled)
+	}
+	if h, _ := s.GoRuntime["heapBytes"].(float64); h <= 0 {
+		t.Errorf("the player's Go runtime figures are missing: %v", s.GoRuntime)
+	}
 	if s.BitrateKbps <= 50 {
 		t.Errorf("bitrate = %.0f kbit/s, want a real video stream", s.BitrateKbps)
 	}
