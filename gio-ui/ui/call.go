@@ -395,7 +395,9 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 			c.mu.Lock()
 			p.picture, p.frame = t, f
 			p.frames++
-			p.cont.Frame(p.unwrap.Unwrap(f.RTPTime), time.Now())
+			ts := p.unwrap.Unwrap(f.RTPTime)
+			p.cont.Received(ts) // the frames decoded: all this side gets to see
+			p.cont.Frame(ts, time.Now())
 			c.mu.Unlock()
 			c.changed()
 		}

@@ -1,6 +1,9 @@
 package player
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // FreezeThreshold is the gap between two shown frames counted as a freeze
 // (a viewer notices a picture that stands still this long at 30 fps).
@@ -12,14 +15,29 @@ const FreezeThreshold = 200 * time.Millisecond
 // shown, divided by the frame interval), and the freezes (gaps between
 // frames shown, wall time). It starts over at Reset (a new broadcast, or
 // the start of a measurement).
+//
+// The frame interval is the median step between consecutive frames
+// received (Received), where they are told: a camera's timestamps jitter
+// (a browser's frames 50 ms apart come 10 ms apart now and then), and the
+// smallest step — what is left without them, over the frames shown —
+// counted such a stream's frames five times over.
 type Continuity struct {
 	first, last   int64 // RTP timestamps (90 kHz, unwrapped) of the first and last frame shown
-	interval      int64 // the smallest positive step between frames seen: the frame interval
+	interval      int64 // the smallest positive step between frames shown
 	lastShown     time.Time
 	Shown         int
 	LongestFreeze time.Duration
 	Freezes       int // gaps over FreezeThreshold
+
+	lastRecv int64                // RTP timestamp of the last frame received
+	received bool                 // lastRecv is one
+	steps    [intervalSteps]int64 // the last steps between frames received, a ring
+	nSteps   int                  // steps recorded in all
 }
+
+// intervalSteps is how many steps between frames received the interval is
+// the median of.
+const intervalSteps = 31
 
 // Reset starts a new measurement.
 func (c *Continuity) Reset() { *c = Continuity{} }
@@ -46,11 +64,36 @@ func (c *Continuity) Frame(ts int64, now time.Time) {
 	c.Shown++
 }
 
+// Received records a frame received with unwrapped RTP timestamp ts (90
+// kHz), shown or not: in the order received, every frame the player got.
+func (c *Continuity) Received(ts int64) {
+	if d := ts - c.lastRecv; c.received && d > 0 {
+		c.steps[c.nSteps%intervalSteps] = d
+		c.nSteps++
+	}
+	c.lastRecv, c.received = ts, true
+}
+
+// Interval returns the frame interval in RTP ticks: the median of the
+// last steps between frames received once there are eight, else the
+// smallest step between frames shown; 0 while unknown.
+func (c *Continuity) Interval() int64 {
+	n := min(c.nSteps, intervalSteps)
+	if n < 8 {
+		return c.interval
+	}
+	s := c.steps
+	w := s[:n]
+	slices.Sort(w)
+	return w[n/2]
+}
+
 // Expected returns how many frames the sender captured between the first
 // and the last frame shown, both included (0 before two frames).
 func (c *Continuity) Expected() int {
-	if c.interval == 0 {
+	iv := c.Interval()
+	if iv == 0 || c.Shown < 2 {
 		return c.Shown
 	}
-	return int((c.last-c.first+c.interval/2)/c.interval) + 1
+	return int((c.last-c.first+iv/2)/iv) + 1
 }

@@ -31,3 +31,44 @@ func TestContinuity(t *testing.T) {
 		t.Errorf("after Reset: %+v", c)
 	}
 }
+
+// TestContinuityJitteryCamera: a browser camera's frames, 50 ms apart but
+// now and then 10 ms apart (and the next one 90), only every third one
+// shown. The frames captured are counted from the steps between frames
+// received, not from the smallest step.
+func TestContinuityJitteryCamera(t *testing.T) {
+	var c Continuity
+	t0 := time.Unix(100, 0)
+	ts := int64(5000)
+	n := 0
+	for i := range 200 {
+		step := int64(4500) // 50 ms at 90 kHz
+		switch i % 20 {
+		case 7:
+			step = 900 // 10 ms
+		case 8:
+			step = 8100 // 90 ms: back on the beat
+		}
+		ts += step
+		c.Received(ts)
+		if i%3 == 0 {
+			c.Frame(ts, t0.Add(time.Duration(i)*50*time.Millisecond))
+		}
+		n++
+	}
+	// From the first shown (i=0) to the last (i=198): 199 frames.
+	if got := c.Expected(); got < 195 || got > 203 {
+		t.Errorf("expected %d frames, want 199 (interval %d ticks)", got, c.Interval())
+	}
+	if c.Interval() != 4500 {
+		t.Errorf("interval %d ticks, want 4500", c.Interval())
+	}
+	// Without frames received, the smallest step between frames shown.
+	var d Continuity
+	for i := range 10 {
+		d.Frame(int64(3000*i), t0.Add(time.Duration(i)*33*time.Millisecond))
+	}
+	if d.Interval() != 3000 || d.Expected() != 10 {
+		t.Errorf("interval %d, expected %d; want 3000, 10", d.Interval(), d.Expected())
+	}
+}

@@ -1211,8 +1211,11 @@ func (p *Player) video(gp groupPacket) {
 		go p.requestKeyframe()
 		return
 	}
-	if ok {
+	var ext int64
+	if ok && err == nil {
 		p.s.VideoFramesAssembled++
+		ext = bc.VideoUnwrap.Unwrap(f.Timestamp)
+		p.cont.Received(ext)
 	}
 	gated := ok && err == nil && !bc.Gate.Frame(f.Keyframe)
 	if gated {
@@ -1228,7 +1231,6 @@ func (p *Player) video(gp groupPacket) {
 	}
 	configured := p.vdecConfigured
 	p.vdecUsed = true
-	ext := bc.VideoUnwrap.Unwrap(f.Timestamp)
 	codec := bc.Video.Codec
 	tsUS := int64(math.Round(float64(ext) * 100 / 9)) // 90 kHz → µs, the key the decoder gives back
 	if len(p.arrived) > 256 {                         // frames the decoder never gave back
