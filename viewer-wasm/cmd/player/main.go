@@ -1663,6 +1663,8 @@ func (p *Player) overlayText() string {
 // second.
 func goRuntime() map[string]any {
 	rt := &goRuntimeStats
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
 	if now := time.Now(); now.Sub(rt.at) >= time.Second {
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
@@ -1673,6 +1675,7 @@ func goRuntime() map[string]any {
 }
 
 var goRuntimeStats struct {
+	mu sync.Mutex
 	at time.Time
 	v  map[string]any
 }
