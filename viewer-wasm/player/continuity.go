@@ -82,9 +82,8 @@ func (c *Continuity) Interval() int64 {
 	if n < 8 {
 		return c.interval
 	}
-	s := c.steps
-	w := s[:n]
-	slices.Sort(w)
+	w := c.steps // a copy, sorted: the ring keeps its order
+	slices.Sort(w[:n])
 	return w[n/2]
 }
 

@@ -279,7 +279,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 					s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved,
 					per(s.AudioFramesDecoded-s0.AudioFramesDecoded), per(s.PacketsLost-s0.PacketsLost), per(s.PacketsLate-s0.PacketsLate), per(s.DatagramsDropped-s0.DatagramsDropped), per(s.AudioDecoderBehind-s0.AudioDecoderBehind), s.AudioDecodeQueue))
 			}
-			for _, s := range all {
+			for _, s := range all { // one Go runtime runs every player of the page: any one says
 				seen = append(seen, fmt.Sprintf("players' Go runtime %v", s.GoRuntime))
 				break
 			}

@@ -1211,18 +1211,16 @@ func (p *Player) video(gp groupPacket) {
 		go p.requestKeyframe()
 		return
 	}
-	var ext int64
-	if ok && err == nil {
-		p.s.VideoFramesAssembled++
-		ext = bc.VideoUnwrap.Unwrap(f.Timestamp)
-		p.cont.Received(ext)
-	}
-	gated := ok && err == nil && !bc.Gate.Frame(f.Keyframe)
-	if gated {
-		p.s.VideoFramesAwaitingKey++
-	}
 	p.s.VideoGroupsLost = int(bc.Gate.LostGroups)
-	if err != nil || !ok || gated {
+	if err != nil || !ok {
+		p.mu.Unlock()
+		return
+	}
+	p.s.VideoFramesAssembled++
+	ext := bc.VideoUnwrap.Unwrap(f.Timestamp)
+	p.cont.Received(ext)
+	if !bc.Gate.Frame(f.Keyframe) {
+		p.s.VideoFramesAwaitingKey++
 		p.mu.Unlock()
 		return
 	}
@@ -1242,15 +1240,16 @@ func (p *Player) video(gp groupPacket) {
 		p.configureVideo(codec) // after a decode error
 	}
 	q := p.vdec.Get("decodeQueueSize").Int()
+	full := q > maxDecodeQ && !f.Keyframe
 	p.mu.Lock()
 	p.s.VideoDecodeQMax = max(p.s.VideoDecodeQMax, q)
 	p.s.VideoInStalls.Mark(time.Now())
-	p.mu.Unlock()
-	if q > maxDecodeQ && !f.Keyframe {
-		p.mu.Lock()
+	if full {
 		bc.Gate.NeedKeyframe()
 		p.s.VideoDecoderFull++
-		p.mu.Unlock()
+	}
+	p.mu.Unlock()
+	if full {
 		go p.requestKeyframe()
 		return
 	}
@@ -1549,6 +1548,10 @@ func (p *Player) statsObject() any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s, st := p.s, p.m.Status()
+	drawing := "here" // where the frames are drawn: the render worker, or this thread
+	if p.renderer.Truthy() {
+		drawing = "worker"
+	}
 	skewLast, skewP95, skewPairs := p.skew.Skew()
 	margin, sync := p.target.Margin()
 	// Mouth to ear: the sender's wall clock of the sample leaving the
@@ -1577,7 +1580,7 @@ func (p *Player) statsObject() any {
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "audioChunksMerged": s.AudioChunksMerged, "audioWorkerErrors": s.AudioWorkerErrors, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
 		"keyframeRequests": s.KeyframeRequests, "fixedTargets": p.fixed,
-		"goRuntime": goRuntime(), "drawing": map[bool]string{true: "worker", false: "here"}[p.renderer.Truthy()],
+		"goRuntime": goRuntime(), "drawing": drawing,
 		"stalls": map[string]any{"arrival": stallsObject(s.ArrivalStalls), "tick": stallsObject(s.TickStalls), "hand": stallsObject(s.HandStalls),
 			"videoIn": stallsObject(s.VideoInStalls), "videoOut": stallsObject(s.VideoOutStalls),
 			"decoderIn": []any{s.DecoderInStalls[0], s.DecoderInStalls[1]}, "decoderOut": []any{s.DecoderOutStalls[0], s.DecoderOutStalls[1]}},
