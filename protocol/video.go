@@ -10,6 +10,9 @@ type VideoFrame struct {
 	Data      []byte
 	Timestamp uint32 // RTP, 90 kHz
 	Keyframe  bool
+	// NonReference: no other frame is predicted from this one (VP8's N
+	// bit, RFC 7741 §4.2); a receiver behind may leave it undecoded.
+	NonReference bool
 }
 
 // MaxVideoFrame bounds a reassembled frame, in bytes (a 4K keyframe at high

@@ -514,7 +514,7 @@ func (t *track) run() {
 		if t.kind == media.KindVideo && t.src.Codec().Name == "H264" {
 			payloads = append(payloads, t.h264.Payload(uint16(maxPayload), f.Data)...)
 		} else if t.kind == media.KindVideo {
-			payloads = append(payloads, t.vp8.Packetize(f.Data, maxPayload)...)
+			payloads = append(payloads, t.vp8.PacketizeFrame(f.Data, maxPayload, f.NonReference)...)
 		} else if len(f.Data) <= maxPayload {
 			payloads = append(payloads, f.Data)
 		}

@@ -35,6 +35,15 @@ type Packetizer struct {
 // (descriptor included), all of nearly the same size. It returns nil when
 // maxPayload leaves no room for data or frame is empty.
 func (p *Packetizer) Packetize(frame []byte, maxPayload int) [][]byte {
+	return p.PacketizeFrame(frame, maxPayload, false)
+}
+
+// PacketizeFrame is Packetize for a frame that may be a non-reference
+// frame: one no other frame is predicted from (libvpx's droppable frame,
+// a WebCodecs L1T2 encoder's temporal layer 1). Its payloads carry the N
+// bit (RFC 7741 §4.2), and a receiver that falls behind may leave it
+// undecoded without waiting for a keyframe.
+func (p *Packetizer) PacketizeFrame(frame []byte, maxPayload int, nonReference bool) [][]byte {
 	room := maxPayload - DescriptorSize
 	if room <= 0 || len(frame) == 0 {
 		return nil
@@ -49,6 +58,9 @@ func (p *Packetizer) Packetize(frame []byte, maxPayload int) [][]byte {
 		pl := buf[: DescriptorSize+k : DescriptorSize+k]
 		buf = buf[DescriptorSize+k:]
 		pl[0] = 0x80 // X
+		if nonReference {
+			pl[0] |= 0x20 // N
+		}
 		if i == 0 {
 			pl[0] |= 0x10 // S, partition 0
 		}
@@ -83,6 +95,11 @@ func KeyframeStart(payload []byte) bool {
 	}
 	return len(payload) > n && payload[n]&0x01 == 0
 }
+
+// NonReference reports whether payload, the payload of an RTP packet
+// carrying VP8, has the N bit of its descriptor set (RFC 7741 §4.2): its
+// frame is not a reference for any other.
+func NonReference(payload []byte) bool { return len(payload) > 0 && payload[0]&0x20 != 0 }
 
 // DescriptorLen returns the length in bytes of the VP8 payload
 // descriptor (RFC 7741 §4.2) at the start of payload, and false when payload
@@ -137,6 +154,7 @@ type Assembler struct {
 	cur    []byte
 	ts     uint32
 	active bool
+	nonRef bool // the frame's first packet had the N bit
 }
 
 // MaxFrameBytes bounds a reassembled frame; a larger one is dropped as
@@ -177,6 +195,7 @@ func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
 				a.Unfinished()
 			}
 			a.cur, a.Broken = a.cur[:0], false
+			a.nonRef = NonReference(payload)
 		}
 		a.active, a.ts = true, hdr.Timestamp
 	}
@@ -192,5 +211,5 @@ func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
 	}
 	a.active = false
 	key := len(a.cur) > 0 && a.cur[0]&0x01 == 0
-	return a.End(Frame{Data: a.cur, Timestamp: a.ts, Keyframe: key})
+	return a.End(Frame{Data: a.cur, Timestamp: a.ts, Keyframe: key, NonReference: a.nonRef && !key})
 }

@@ -249,3 +249,48 @@ func TestAssemblerBoundsFrames(t *testing.T) {
 		t.Fatalf("the next keyframe: %+v %v %v", f, ok, err)
 	}
 }
+
+// A non-reference frame's payloads all carry the N bit, and the
+// reassembled frame says so; a reference frame's carry none, and a
+// keyframe is never taken for a non-reference frame.
+func TestNonReference(t *testing.T) {
+	var p Packetizer
+	var a Assembler
+	frames := []struct {
+		data   []byte
+		nonRef bool
+		want   bool
+	}{
+		{[]byte{0x50, 1, 2, 3, 4, 5, 6}, false, false}, // keyframe (P bit 0)
+		{[]byte{0x51, 1, 2, 3, 4, 5, 6}, true, true},
+		{[]byte{0x51, 7, 8, 9, 10, 11}, false, false},
+		{[]byte{0x50, 7, 8, 9, 10, 11}, true, false}, // a keyframe marked N: still a keyframe
+	}
+	seq := uint16(10)
+	for i, fr := range frames {
+		pls := p.PacketizeFrame(fr.data, DescriptorSize+3, fr.nonRef)
+		if len(pls) < 2 {
+			t.Fatalf("frame %d: %d payloads, want several", i, len(pls))
+		}
+		for j, pl := range pls {
+			if NonReference(pl) != fr.nonRef {
+				t.Errorf("frame %d payload %d: N bit %v, want %v", i, j, NonReference(pl), fr.nonRef)
+			}
+		}
+		var got Frame
+		var ok bool
+		for _, pkt := range packets(pls, seq, uint32(3000*(i+1))) {
+			f, done, err := a.Push(pkt)
+			if err != nil {
+				t.Fatalf("frame %d: %v", i, err)
+			}
+			if done {
+				got, ok = f, true
+			}
+		}
+		seq += uint16(len(pls))
+		if !ok || !bytes.Equal(got.Data, fr.data) || got.NonReference != fr.want {
+			t.Errorf("frame %d: reassembled %x non-reference %v (ok %v), want %x non-reference %v", i, got.Data, got.NonReference, ok, fr.data, fr.want)
+		}
+	}
+}

@@ -227,6 +227,11 @@ func TestBrowserCall(t *testing.T) {
 		if !last.InWorker {
 			t.Errorf("%s's page plays %s on its main thread, not in the players worker", side.name, side.other)
 		}
+		// The browser's encoder makes two temporal layers (L1T2): the
+		// upper layer's frames come with VP8's N bit.
+		if last.VideoFramesNonRef < last.VideoFramesAssembled/3 {
+			t.Errorf("%s: %d of %d frames from %s came with the N bit: want about every other one", side.name, last.VideoFramesNonRef, last.VideoFramesAssembled, side.other)
+		}
 		// The fake microphone beeps: the other side's sound is heard, not
 		// silence, on the level meter of their tile.
 		if err := waitFor(side.ctx, 20*time.Second, func() (bool, error) {

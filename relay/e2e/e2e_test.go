@@ -63,6 +63,11 @@ func TestWatchTestSource(t *testing.T) {
 	if s.VideoFramesDecoded < s.VideoFramesRendered {
 		t.Errorf("rendered %d frames but decoded only %d", s.VideoFramesRendered, s.VideoFramesDecoded)
 	}
+	// The sender makes every other frame a non-reference frame and says
+	// so (RFC 7741 N bit).
+	if s.VideoFramesNonRef < s.VideoFramesAssembled/3 {
+		t.Errorf("%d of %d frames came with the N bit: want about every other one", s.VideoFramesNonRef, s.VideoFramesAssembled)
+	}
 	if s.VideoFramesAssembled < s.VideoFramesDecoded {
 		t.Errorf("decoded %d frames but only %d came out of reassembly", s.VideoFramesDecoded, s.VideoFramesAssembled)
 	}

@@ -173,6 +173,9 @@ func (t *encodedTrack) ReadFrame(ctx context.Context) (Frame, error) {
 		switch t.codec {
 		case codecVP8:
 			f.Keyframe = f.Data[0]&0x01 == 0 // RFC 6386 §9.1: frame type bit 0 = key frame
+			if e, ok := t.enc.(*vp8enc.Encoder); ok {
+				f.NonReference = e.NonReference()
+			}
 		case codecH264:
 			f.Keyframe = hasIDR(f.Data)
 		}

@@ -54,6 +54,10 @@ type Frame struct {
 	// broadcast's Clock.
 	MediaTime time.Duration
 	Keyframe  bool
+	// NonReference: no later frame is predicted from this one (VP8's
+	// every other frame, vp8enc.Config.Layers); it is sent with the N bit
+	// (RFC 7741 §4.2) for receivers that fall behind to leave out.
+	NonReference bool
 }
 
 // CloseTracks closes every track that is not nil.

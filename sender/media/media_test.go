@@ -101,6 +101,7 @@ func TestEncodeTestSource(t *testing.T) {
 	var keys []int
 	var keyTimes []time.Duration
 	last := time.Duration(-1)
+	nonRef, prevNonRef := 0, false
 	for i := 0; i < 40; i++ {
 		f, err := v.ReadFrame(ctx)
 		if err != nil {
@@ -123,12 +124,22 @@ func TestEncodeTestSource(t *testing.T) {
 			keys = append(keys, i)
 			keyTimes = append(keyTimes, f.MediaTime)
 		}
+		if f.NonReference {
+			nonRef++
+			if f.Keyframe || prevNonRef {
+				t.Errorf("frame %d: non-reference, and a keyframe (%v) or after another (%v)", i, f.Keyframe, prevNonRef)
+			}
+		}
+		prevNonRef = f.NonReference
 		if i == 20 {
 			v.RequestKeyFrame()
 		}
 	}
 	if len(keys) == 0 || keys[0] != 0 {
 		t.Fatalf("keyframes at %v: the first frame must be one", keys)
+	}
+	if nonRef < 40/2-len(keys) {
+		t.Errorf("%d of 40 frames non-reference: want every other frame after a keyframe", nonRef)
 	}
 	if len(keys) < 3 {
 		t.Errorf("keyframes at %v: want one at least every 15 frames (0.5 s)", keys)

@@ -88,9 +88,10 @@ func (t *OutTrack) offset() (time.Duration, bool) {
 }
 
 // VP8 packetizes one encoded VP8 frame of capture time us into RTP packets
-// of at most mtu bytes, the last with the marker bit.
-func (t *OutTrack) VP8(frame []byte, us int64, mtu int) [][]byte {
-	payloads := t.vp8.Packetize(frame, mtu-12)
+// of at most mtu bytes, the last with the marker bit; nonRef marks a frame
+// no other is predicted from (RFC 7741 N bit).
+func (t *OutTrack) VP8(frame []byte, us int64, mtu int, nonRef bool) [][]byte {
+	payloads := t.vp8.PacketizeFrame(frame, mtu-12, nonRef)
 	out := make([][]byte, len(payloads))
 	ts := t.rtpTime(us)
 	for i, pl := range payloads {

@@ -22,7 +22,7 @@ func TestOutgoingVP8(t *testing.T) {
 	seq := uint16(65534)
 	for i, f := range [][]byte{key, delta} {
 		us := int64(1_000_000 + i*33_333)
-		pkts := tr.VP8(f, us, protocol.MTU)
+		pkts := tr.VP8(f, us, protocol.MTU, false)
 		if i == 0 && len(pkts) != 3 {
 			t.Fatalf("a %d-byte keyframe in %d packets, want 3 of ≤ %d bytes", len(f), len(pkts), protocol.MTU)
 		}

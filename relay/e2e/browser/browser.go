@@ -318,6 +318,8 @@ type Stats struct {
 	VideoFramesAssembled  int     `json:"videoFramesAssembled"`
 	VideoFramesAwaitKey   int     `json:"videoFramesAwaitingKey"`
 	VideoDecoderFull      int     `json:"videoDecoderFull"`
+	VideoFramesThinned    int     `json:"videoFramesThinned"`      // non-reference frames left out, the decoder behind
+	VideoFramesNonRef     int     `json:"videoFramesNonReference"` // complete frames with VP8's N bit
 	VideoGroupsLost       int     `json:"videoGroupsLost"`
 	AudioSamplesStarved   int     `json:"audioSamplesStarved"`   // silence after running dry
 	AudioSamplesConcealed int     `json:"audioSamplesConcealed"` // lost packets' time filled in

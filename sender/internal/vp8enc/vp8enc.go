@@ -57,6 +57,14 @@ static const vpx_codec_cx_pkt_t *next_frame(vpx_codec_ctx_t *ctx, vpx_codec_iter
 static void *pkt_buf(const vpx_codec_cx_pkt_t *p) { return p->data.frame.buf; }
 static size_t pkt_size(const vpx_codec_cx_pkt_t *p) { return p->data.frame.sz; }
 static int pkt_key(const vpx_codec_cx_pkt_t *p) { return (p->data.frame.flags & VPX_FRAME_IS_KEY) != 0; }
+static int pkt_droppable(const vpx_codec_cx_pkt_t *p) { return (p->data.frame.flags & VPX_FRAME_IS_DROPPABLE) != 0; }
+
+// Encode flags of a non-reference frame: it updates none of the three
+// reference buffers nor the entropy contexts, so the frames after it decode
+// the same without it.
+static vpx_enc_frame_flags_t non_reference_flags(void) {
+	return VP8_EFLAG_NO_UPD_LAST | VP8_EFLAG_NO_UPD_GF | VP8_EFLAG_NO_UPD_ARF | VP8_EFLAG_NO_UPD_ENTROPY;
+}
 */
 import "C"
 
@@ -93,6 +101,14 @@ type Config struct {
 	// frame's bits (VP8E_SET_MAX_INTRA_BITRATE_PCT), so it leaves in a
 	// burst the network takes; default 300.
 	MaxKeyframePct int
+	// Layers is the number of temporal layers: 2 (the default) makes
+	// every other frame a non-reference frame (libvpx's droppable frame,
+	// RFC 7741's N bit), which a receiver that falls behind decodes
+	// without — half the frame rate instead of a wait for the next
+	// keyframe — for a little of the picture's quality at the bitrate
+	// (each reference frame is predicted from two frames back); 1 makes
+	// every frame a reference.
+	Layers int
 }
 
 // Errors.
@@ -120,6 +136,8 @@ type Encoder struct {
 	last     C.vpx_codec_pts_t
 	out      []byte
 	keyframe bool
+	nonRef   bool // the last frame out is a non-reference frame
+	sinceKey int  // frames since the last keyframe
 	conv     *image.YCbCr // frames converted to 4:2:0, reused
 }
 
@@ -150,6 +168,9 @@ func New(r video.Reader, cfg Config) (*Encoder, error) {
 	}
 	if cfg.MaxKeyframePct <= 0 {
 		cfg.MaxKeyframePct = 300
+	}
+	if cfg.Layers <= 0 || cfg.Layers > 2 {
+		cfg.Layers = 2
 	}
 	e := &Encoder{r: r, cfg: cfg, bitrate: cfg.Bitrate, applied: cfg.Bitrate}
 	e.ccfg = (*C.vpx_codec_enc_cfg_t)(C.calloc(1, C.sizeof_vpx_codec_enc_cfg_t))
@@ -273,6 +294,8 @@ func (e *Encoder) encode(img image.Image, t time.Time) ([]byte, bool, error) {
 	var flags C.vpx_enc_frame_flags_t
 	if e.forceKey {
 		flags |= C.VPX_EFLAG_FORCE_KF
+	} else if e.cfg.Layers == 2 && e.sinceKey%2 == 1 {
+		flags |= C.non_reference_flags()
 	}
 	yo, co := y.YOffset(b.Min.X, b.Min.Y), y.COffset(b.Min.X, b.Min.Y)
 	rc := C.encode_planes(e.ctx, C.int(b.Dx()), C.int(b.Dy()),
@@ -285,13 +308,29 @@ func (e *Encoder) encode(img image.Image, t time.Time) ([]byte, bool, error) {
 	}
 	e.forceKey = false
 	e.last = pts
-	e.out, e.keyframe = e.out[:0], false
+	e.out, e.keyframe, e.nonRef = e.out[:0], false, false
 	var iter C.vpx_codec_iter_t
 	for p := C.next_frame(e.ctx, &iter); p != nil; p = C.next_frame(e.ctx, &iter) {
 		e.out = append(e.out, unsafe.Slice((*byte)(C.pkt_buf(p)), int(C.pkt_size(p)))...)
 		e.keyframe = e.keyframe || C.pkt_key(p) != 0
+		e.nonRef = C.pkt_droppable(p) != 0
+	}
+	switch {
+	case e.keyframe:
+		e.sinceKey = 1
+	case len(e.out) > 0:
+		e.sinceKey++
 	}
 	return e.out, e.keyframe, nil
+}
+
+// NonReference reports whether the last frame encoded is a non-reference
+// frame (libvpx's VPX_FRAME_IS_DROPPABLE): no later frame is predicted
+// from it (Config.Layers).
+func (e *Encoder) NonReference() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.nonRef && !e.keyframe
 }
 
 // ForceKeyFrame makes the next frame a keyframe (on a PLI).

@@ -1,6 +1,7 @@
 package vp8enc_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -258,4 +259,117 @@ func BenchmarkEncode(b *testing.B) {
 		defer enc.Close()
 		encodeLoop(b, enc)
 	})
+}
+
+// decodeAll decodes VP8 frames with libvpx's decoder and returns each
+// picture's luma plane.
+func decodeAll(t *testing.T, encoded [][]byte, w, h int) [][]byte {
+	t.Helper()
+	pr, pw := io.Pipe()
+	dec, err := vpx.NewDecoder(pr, prop.Media{Video: prop.Video{Width: w, Height: h}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	go func() {
+		for _, f := range encoded {
+			pw.Write(f)
+		}
+		pw.Close()
+	}()
+	var out [][]byte
+	for {
+		img, release, err := dec.Read()
+		if err != nil {
+			break
+		}
+		y, ok := img.(*image.YCbCr)
+		if !ok {
+			t.Fatalf("decoded a %T", img)
+		}
+		luma := make([]byte, 0, w*h)
+		for r := range h {
+			luma = append(luma, y.Y[r*y.YStride:r*y.YStride+w]...)
+		}
+		out = append(out, luma)
+		release()
+	}
+	return out
+}
+
+// Every other frame is a non-reference frame: left out, the frames after
+// it decode to the very same pictures; a reference frame left out
+// changes them.
+func TestNonReferenceFrames(t *testing.T) {
+	const w, h = 320, 240
+	fs := frames(w, h, 40, 30)
+	e, err := vp8enc.New(loop(fs), vp8enc.Config{Width: w, Height: h, Bitrate: 500_000, KeyInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var all [][]byte
+	var nonRef []bool
+	start := time.Unix(1_800_000_000, 0)
+	for i := range len(fs) {
+		data, key, err := e.Encode(fs[i], start.Add(time.Duration(i)*time.Second/30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) == 0 {
+			continue
+		}
+		if key && e.NonReference() {
+			t.Errorf("frame %d: a keyframe said to be non-reference", i)
+		}
+		all = append(all, data)
+		nonRef = append(nonRef, e.NonReference())
+	}
+	n := 0
+	for i, nr := range nonRef {
+		if nr {
+			n++
+			if i > 0 && nonRef[i-1] {
+				t.Errorf("frames %d and %d both non-reference", i-1, i)
+			}
+		}
+	}
+	if n < len(all)/2-1 {
+		t.Fatalf("%d of %d frames non-reference, want every other one", n, len(all))
+	}
+	full := decodeAll(t, all, w, h)
+	if len(full) != len(all) {
+		t.Fatalf("decoded %d of %d frames", len(full), len(all))
+	}
+	// Only the reference frames, and the pictures they decode to.
+	var kept [][]byte
+	var want [][]byte
+	for i, f := range all {
+		if !nonRef[i] {
+			kept, want = append(kept, f), append(want, full[i])
+		}
+	}
+	got := decodeAll(t, kept, w, h)
+	if len(got) != len(kept) {
+		t.Fatalf("decoded %d of the %d reference frames", len(got), len(kept))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("reference frame %d decodes differently without the non-reference frames", i)
+		}
+	}
+	// The check can tell: leaving out one reference frame (the third)
+	// changes the picture of the one after it.
+	var broken [][]byte
+	for i, f := range all {
+		if !nonRef[i] && i != 2 {
+			broken = append(broken, f)
+		}
+	}
+	if nonRef[2] {
+		t.Fatal("frame 2 is non-reference")
+	}
+	if b := decodeAll(t, broken, w, h); len(b) < 2 || bytes.Equal(b[1], full[4]) {
+		t.Error("a reference frame left out changed nothing: the comparison cannot fail")
+	}
 }

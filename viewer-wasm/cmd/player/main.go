@@ -30,6 +30,11 @@ const (
 	catchUp    = 16 * time.Millisecond
 	maxPending = 30 // decoded video frames waiting for their time
 	maxDecodeQ = 16 // frames queued in the VideoDecoder before we skip to a keyframe
+	// Frames queued in the VideoDecoder from which a non-reference frame
+	// (VP8's N bit: the sender's every other frame) is left out: a player
+	// behind shows half the frames rather than overflow the queue and
+	// wait for a keyframe.
+	thinDecodeQ = 2
 	// Chromium's AudioDecoder decodes one packet at a time, each a round
 	// trip through the thread that owns it. On a saturated page's main
 	// thread (a four-person call on 2 cores) it decoded 11-17 of the 100
@@ -319,6 +324,8 @@ type stats struct {
 	VideoFramesAssembled                             int // complete frames out of reassembly
 	VideoFramesAwaitingKey                           int // complete frames not decoded: the gate waits for a keyframe
 	VideoDecoderFull                                 int // frames not decoded: the VideoDecoder's queue over maxDecodeQ
+	VideoFramesNonReference                          int // complete frames with VP8's N bit: no other frame is predicted from them
+	VideoFramesThinned                               int // non-reference frames not decoded: the VideoDecoder's queue at thinDecodeQ
 	VideoGroupsLost                                  int // groups never received (player.VideoGate.LostGroups)
 	TargetDelayMS, OutputLatencyMS                   float64
 	Latency                                          player.Latency
@@ -564,6 +571,12 @@ func (p *Player) setupRenderer() {
 func (p *Player) frameShown(ts int64, times player.FrameTimes, shown, posted time.Time, flash bool) {
 	times.Shown = shown
 	p.drawCost += (shown.Sub(posted) - p.drawCost) / 8
+	// The skew as the clocks see it when the frame is on the canvas, not
+	// when it was chosen: chosen drawCost and half a tick ahead, an
+	// on-time frame read 10-15 ms early there.
+	if heard := p.audioHeard(shown); !heard.IsZero() && !times.Capture.IsZero() {
+		p.s.AVSkewClockMS = float64(heard.Sub(times.Capture)) / 1e6
+	}
 	p.lat.Add(times)
 	p.cont.Frame(ts, shown)
 	if p.firstFrameMS == 0 {
@@ -1217,6 +1230,9 @@ func (p *Player) video(gp groupPacket) {
 		return
 	}
 	p.s.VideoFramesAssembled++
+	if f.NonReference {
+		p.s.VideoFramesNonReference++
+	}
 	ext := bc.VideoUnwrap.Unwrap(f.Timestamp)
 	p.cont.Received(ext)
 	if !bc.Gate.Frame(f.Keyframe) {
@@ -1240,17 +1256,24 @@ func (p *Player) video(gp groupPacket) {
 		p.configureVideo(codec) // after a decode error
 	}
 	q := p.vdec.Get("decodeQueueSize").Int()
-	full := q > maxDecodeQ && !f.Keyframe
+	thin := f.NonReference && q >= thinDecodeQ
+	full := q > maxDecodeQ && !f.Keyframe && !thin
 	p.mu.Lock()
 	p.s.VideoDecodeQMax = max(p.s.VideoDecodeQMax, q)
-	p.s.VideoInStalls.Mark(time.Now())
-	if full {
+	switch {
+	case thin:
+		p.s.VideoFramesThinned++
+	case full:
 		bc.Gate.NeedKeyframe()
 		p.s.VideoDecoderFull++
+	default:
+		p.s.VideoInStalls.Mark(time.Now())
 	}
 	p.mu.Unlock()
 	if full {
 		go p.requestKeyframe()
+	}
+	if thin || full {
 		return
 	}
 	js.CopyBytesToJS(p.staging, f.Data)
@@ -1517,9 +1540,6 @@ func (p *Player) render(now time.Time) {
 	p.s.VideoFramesDropped += drop
 	p.s.VideoFramesRendered++
 	p.m.Media(now)
-	if !audioNow.IsZero() && !show.wall.IsZero() {
-		p.s.AVSkewClockMS = float64(audioNow.Sub(show.wall)) / 1e6
-	}
 	if p.renderer.Truthy() {
 		p.drawID++
 		p.drawing[p.drawID] = drawn{ts: show.ts, times: show.times, posted: now}
@@ -1569,7 +1589,7 @@ func (p *Player) statsObject() any {
 		"width": s.Width, "height": s.Height,
 		"videoFramesDecoded": s.VideoFramesDecoded, "videoFramesRendered": s.VideoFramesRendered,
 		"videoFramesDropped": s.VideoFramesDropped, "videoFramesLost": s.VideoFramesLost,
-		"videoFramesAssembled": s.VideoFramesAssembled, "videoFramesAwaitingKey": s.VideoFramesAwaitingKey, "videoDecoderFull": s.VideoDecoderFull, "videoGroupsLost": s.VideoGroupsLost, "videoDecodeQueueMax": s.VideoDecodeQMax,
+		"videoFramesAssembled": s.VideoFramesAssembled, "videoFramesAwaitingKey": s.VideoFramesAwaitingKey, "videoDecoderFull": s.VideoDecoderFull, "videoFramesThinned": s.VideoFramesThinned, "videoFramesNonReference": s.VideoFramesNonReference, "videoGroupsLost": s.VideoGroupsLost, "videoDecodeQueueMax": s.VideoDecodeQMax,
 		"audioFramesDecoded": s.AudioFramesDecoded,
 		"videoFramesShown":   p.cont.Shown, "videoFramesExpected": p.cont.Expected(),
 		"longestFreezeMs": ms(p.cont.LongestFreeze), "freezes": p.cont.Freezes, "audioSamplesStarved": s.AudioSamplesStarved, "audioSamplesConcealed": s.AudioSamplesConcealed,

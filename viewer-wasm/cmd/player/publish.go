@@ -62,6 +62,9 @@ type encoded struct {
 	us   int64     // capture timestamp, µs
 	at   time.Time // out of the encoder
 	key  bool
+	// nonRef: a video frame no other is predicted from (temporal layer 1
+	// of L1T2), sent with VP8's N bit for receivers behind to leave out.
+	nonRef bool
 }
 
 // pubStats are what quicastPublishStats returns.
@@ -245,12 +248,12 @@ func runPublisherWorker() {
 // size changes. A frame is skipped while the encoder is behind.
 func (p *publisher) captureVideo(readable js.Value) {
 	reader := readable.Call("getReader")
-	output, outputFn := newEncodedStaging(256 << 10).output(func(b []byte, us int64, key bool) {
+	output, outputFn := newEncodedStaging(256 << 10).output(func(b []byte, us int64, key, nonRef bool) {
 		p.mu.Lock()
 		p.out.Video.Captured(us, time.Now())
 		p.mu.Unlock()
 		select {
-		case p.videoQ <- encoded{data: b, us: us, at: time.Now(), key: key}:
+		case p.videoQ <- encoded{data: b, us: us, at: time.Now(), key: key, nonRef: nonRef}:
 		default:
 			p.needKey.Store(true) // the sender is behind: start over at a keyframe
 		}
@@ -258,6 +261,7 @@ func (p *publisher) captureVideo(readable js.Value) {
 	defer outputFn.Release()
 	enc, done := newEncoder("VideoEncoder", output)
 	defer done()
+	layers := temporalLayers()
 	w, h := 0, 0
 	feed(reader, enc, func(queue, fw, fh int) int {
 		now := time.Now()
@@ -266,8 +270,12 @@ func (p *publisher) captureVideo(readable js.Value) {
 			if queue >= 0 {
 				enc.Call("reset")
 			}
-			enc.Call("configure", map[string]any{"codec": protocol.WebCodecsVP8, "width": w, "height": h,
-				"bitrate": videoBitrate(w, h), "framerate": 30, "latencyMode": "realtime"})
+			cfg := map[string]any{"codec": protocol.WebCodecsVP8, "width": w, "height": h,
+				"bitrate": videoBitrate(w, h), "framerate": 30, "latencyMode": "realtime"}
+			if layers {
+				cfg["scalabilityMode"] = "L1T2"
+			}
+			enc.Call("configure", cfg)
 			p.needKey.Store(true)
 			queue = 0
 		}
@@ -287,6 +295,17 @@ func (p *publisher) captureVideo(readable js.Value) {
 		}
 		return 1
 	})
+}
+
+// temporalLayers reports whether the browser's VP8 encoder makes two
+// temporal layers (W3C WebCodecs scalabilityMode "L1T2", W3C WebRTC-SVC):
+// every other frame one no other is predicted from, which the others'
+// players leave out when they fall behind instead of waiting for a
+// keyframe.
+func temporalLayers() bool {
+	r, err := await(js.Global().Get("VideoEncoder").Call("isConfigSupported", map[string]any{"codec": protocol.WebCodecsVP8,
+		"width": 640, "height": 480, "bitrate": videoBitrate(640, 480), "framerate": 30, "latencyMode": "realtime", "scalabilityMode": "L1T2"}))
+	return err == nil && r.Get("supported").Truthy()
 }
 
 // newEncoder makes a WebCodecs encoder, kind "VideoEncoder" or
@@ -337,8 +356,9 @@ func newEncodedStaging(size int) *encodedStaging {
 }
 
 // output returns the encoder's output function; encoded gets each chunk's
-// bytes (its own copy), timestamp (µs) and whether it is a keyframe.
-func (s *encodedStaging) output(encoded func(b []byte, us int64, key bool)) (js.Value, js.Func) {
+// bytes (its own copy), timestamp (µs), whether it is a keyframe and
+// whether a non-reference frame (an L1T2 encoder's temporal layer 1).
+func (s *encodedStaging) output(encoded func(b []byte, us int64, key, nonRef bool)) (js.Value, js.Func) {
 	f := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		n := args[0].Int()
 		if n > s.size {
@@ -347,7 +367,8 @@ func (s *encodedStaging) output(encoded func(b []byte, us int64, key bool)) (js.
 		}
 		b := make([]byte, n)
 		js.CopyBytesToGo(b, s.buf)
-		encoded(b, int64(args[1].Float()), args[2].Int() == 1)
+		kind := args[2].Int()
+		encoded(b, int64(args[1].Float()), kind == 1, kind == 2)
 		return nil
 	})
 	return helpers.encodedOutput.Invoke(s.holder, f), f
@@ -357,7 +378,7 @@ func (s *encodedStaging) output(encoded func(b []byte, us int64, key bool)) (js.
 // readable) to the Opus encoder in 20 ms packets (opusFrame).
 func (p *publisher) captureAudio(readable js.Value) {
 	reader := readable.Call("getReader")
-	output, outputFn := newEncodedStaging(4096).output(func(b []byte, us int64, _ bool) {
+	output, outputFn := newEncodedStaging(4096).output(func(b []byte, us int64, _, _ bool) {
 		p.mu.Lock()
 		p.out.Audio.Captured(us, time.Now())
 		if p.live {
@@ -470,7 +491,7 @@ func (p *publisher) sendVideo() {
 			continue
 		}
 		p.mu.Lock()
-		pkts := p.out.Video.VP8(e.data, e.us, protocol.MTU)
+		pkts := p.out.Video.VP8(e.data, e.us, protocol.MTU, e.nonRef)
 		p.st.VideoFrames++
 		p.st.VideoBytes += int64(len(e.data))
 		p.mu.Unlock()

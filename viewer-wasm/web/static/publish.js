@@ -5,13 +5,16 @@
 
 // quicastEncodedOutput returns an encoder's output function: each chunk is
 // copied into holder.buf (a Uint8Array, replaced by a larger one when a
-// chunk does not fit) and encoded(byteLength, timestamp µs, key) called,
-// which copies it on before returning.
-globalThis.quicastEncodedOutput = (holder, encoded) => (chunk) => {
+// chunk does not fit) and encoded(byteLength, timestamp µs, kind) called,
+// which copies it on before returning. kind: 1 a keyframe, 2 a frame of a
+// temporal layer above the base (W3C WebCodecs SvcOutputMetadata), which
+// in L1T2 no other frame is predicted from, 0 any other.
+globalThis.quicastEncodedOutput = (holder, encoded) => (chunk, metadata) => {
   const n = chunk.byteLength;
   if (holder.buf.byteLength < n) holder.buf = new Uint8Array(2 * n);
   chunk.copyTo(holder.buf);
-  encoded(n, chunk.timestamp, chunk.type === 'key' ? 1 : 0);
+  const layer = metadata && metadata.svc ? metadata.svc.temporalLayerId : 0;
+  encoded(n, chunk.timestamp, chunk.type === 'key' ? 1 : layer > 0 ? 2 : 0);
 };
 
 // quicastFeed reads a MediaStreamTrackProcessor's reader (VideoFrames or
