@@ -4,7 +4,8 @@
 // uses. It builds for js/wasm.
 //
 // Every packet quicast sends carries the 4-byte descriptor with a 15-bit
-// picture ID (X=1, I=1, M=1), so a receiver can tell a lost frame; the
+// picture ID (X=1, I=1, M=1), so a receiver can tell a lost frame, and
+// the N bit on a non-reference frame (PacketizeFrame); the
 // parser and the reassembler accept every descriptor RFC 7741 allows. The
 // package links neither fmt nor pion/rtp: the viewer's WebAssembly carries
 // it.
