@@ -204,9 +204,10 @@ func BenchmarkBrowserCall(b *testing.B) {
 			u := browser.Usage(dirs[who])
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu
-			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms (capture → arrival %.0f, decode %.0f, wait %.0f), skew p95 %.0f ms, audio target %.0f ms (jitter %.1f, underrun margin %.0f, video sync %.0f), playout %.0f ms, starved %d samples; browser %.0f %% of a core, %.0f MB",
+			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms (capture → arrival %.0f, decode %.0f, wait %.0f), skew p95 %.0f ms, audio target %.0f ms (jitter %.1f, underrun margin %.0f, video sync %.0f), playout %.0f ms, starved %d samples; frames shown %d of %d, %d non-reference left out, %d freezes; browser %.0f %% of a core, %.0f MB",
 				who, load.Percentile(mouth[who], 50), load.Percentile(mouth[who], 95), s.LatencyP50MS, s.LatencyP95MS, s.LatencyNetworkMS, s.LatencyDecodeMS, s.LatencyPlayoutMS,
-				load.Percentile(skew[who], 95), s.TargetDelayMS, s.JitterMS, s.TargetMarginMS, s.TargetSyncMS, s.PlayoutDelayMS, s.AudioSamplesStarved, cpu, float64(u.RSS)/1e6)
+				load.Percentile(skew[who], 95), s.TargetDelayMS, s.JitterMS, s.TargetMarginMS, s.TargetSyncMS, s.PlayoutDelayMS, s.AudioSamplesStarved,
+				s.VideoFramesShown, s.VideoFramesExpected, s.VideoFramesThinned, s.Freezes, cpu, float64(u.RSS)/1e6)
 			all = append(all, mouth[who]...)
 			allSkew = append(allSkew, skew[who]...)
 			g2g50, g2g95 = max(g2g50, s.LatencyP50MS), max(g2g95, s.LatencyP95MS)

@@ -572,8 +572,8 @@ func (p *Player) frameShown(ts int64, times player.FrameTimes, shown, posted tim
 	times.Shown = shown
 	p.drawCost += (shown.Sub(posted) - p.drawCost) / 8
 	// The skew as the clocks see it when the frame is on the canvas, not
-	// when it was chosen: chosen drawCost and half a tick ahead, an
-	// on-time frame read 10-15 ms early there.
+	// when it was chosen (ahead of its time by what drawing takes), which
+	// left out how long the drawing really took.
 	if heard := p.audioHeard(shown); !heard.IsZero() && !times.Capture.IsZero() {
 		p.s.AVSkewClockMS = float64(heard.Sub(times.Capture)) / 1e6
 	}
