@@ -49,6 +49,12 @@ type FrameLoss struct {
 	Broken bool
 	// FramesBroken counts frames dropped for loss.
 	FramesBroken uint64
+
+	// Temporal layers (EndLayer): the TL0PICIDX of the last base-layer
+	// frame delivered, and whether every base-layer frame since the last
+	// keyframe was.
+	base  uint8
+	chain bool
 }
 
 // Reset forgets the sequence number and the frame in progress (a new
@@ -87,5 +93,40 @@ func (l *FrameLoss) End(f VideoFrame) (VideoFrame, bool, error) {
 		return VideoFrame{}, false, ErrVideoLoss
 	}
 	l.lost = false
+	return f, true, nil
+}
+
+// EndLayer is End for a frame that says where it stands in two temporal
+// layers (RFC 7741 §4.2: TL0PICIDX tl0 and TID tid, as quicast's VP8
+// packets do): a frame of the upper layer (tid > 0) is a reference for no
+// other, so losing one harms nothing — it is dropped with no error, not
+// ErrVideoLoss — and after a loss the next frames decode as long as every
+// base-layer frame since the keyframe came: an upper-layer frame of the
+// last base frame delivered (tl0 equal), a base frame right after it (tl0
+// one more). Otherwise, as End: ErrVideoLoss until a keyframe.
+func (l *FrameLoss) EndLayer(f VideoFrame, tl0, tid uint8) (VideoFrame, bool, error) {
+	broken := l.Broken || len(f.Data) == 0
+	l.Broken = false
+	switch {
+	case broken:
+		l.FramesBroken++
+		l.lost = true
+		if tid > 0 {
+			return VideoFrame{}, false, nil
+		}
+		l.chain = false
+		return VideoFrame{}, false, ErrVideoLoss
+	case f.Keyframe:
+		l.chain, l.base, l.lost = true, tl0, false
+		return f, true, nil
+	case l.lost && !(l.chain && (tid > 0 && tl0 == l.base || tid == 0 && tl0 == l.base+1)):
+		l.FramesBroken++
+		l.chain = false
+		return VideoFrame{}, false, ErrVideoLoss
+	}
+	l.lost = false
+	if tid == 0 {
+		l.base = tl0
+	}
 	return f, true, nil
 }

@@ -118,6 +118,7 @@ type publisher struct {
 	vseq, aseq uint16
 	frame      uint32
 	sent       [][]byte // every SRTP packet, for replays
+	vp8        rtpvp8.Packetizer
 }
 
 func (r *testRelay) publish(t *testing.T, profile string) *publisher {
@@ -187,6 +188,24 @@ func (p *publisher) videoFrameSize(key bool, n, size int) {
 		}
 		p.send(rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: p.vseq, Timestamp: p.frame * 3000,
 			SSRC: p.pr.VideoSSRC, Marker: i == n-1}, append(body, make([]byte, size)...))
+		p.vseq++
+	}
+}
+
+// videoLayered sends a frame of n packets of size bytes with quicast's
+// descriptor: picture ID, TL0PICIDX and TID, the N bit on a non-reference
+// frame (protocol/rtpvp8).
+func (p *publisher) videoLayered(key, nonRef bool, n, size int) {
+	frame := make([]byte, n*size)
+	frame[0] = 0x51
+	if key {
+		frame[0] = 0x50
+	}
+	pls := p.vp8.PacketizeFrame(frame, rtpvp8.DescriptorSize+size, nonRef)
+	p.frame++
+	for i, pl := range pls {
+		p.send(rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: p.vseq, Timestamp: p.frame * 3000,
+			SSRC: p.pr.VideoSSRC, Marker: i == len(pls)-1}, pl)
 		p.vseq++
 	}
 }
@@ -642,6 +661,99 @@ func TestSlowViewer(t *testing.T) {
 	cancel()
 	if err := waitUntil(10*time.Second, func() bool { return r.hub.Stats().ViewersNow == 0 && viewerGoroutines() == 0 }); err != nil {
 		t.Errorf("after the viewers left: %d viewers, %d goroutines still serving them: %v", r.hub.Stats().ViewersNow, viewerGoroutines(), err)
+	}
+}
+
+// TestSlowViewerThinned: a viewer whose link carries 700 kbit/s of a ~1.1
+// Mbit/s stream whose every other frame is a non-reference frame gets the
+// reference frames of every group, whole and in time — the relay leaves
+// the others out for it (viewer_frames_thinned_total) — and its
+// reassembler takes the groups without a loss; the other viewer gets every
+// frame.
+func TestSlowViewerThinned(t *testing.T) {
+	r := startRelay(t)
+	p := r.publish(t, "")
+	proxy, err := netem.Listen(udpAddr(t, r.addr), netem.Impairment{}, netem.Impairment{Rate: 700_000, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	fast, err := r.dial(t, r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := r.dialAddr(t, proxy.Addr().String(), r.ticket(t, "demo", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast.collect(ctx)
+	slow.collect(ctx)
+	fast.waitMsg(t, protocol.MsgCatalog)
+	slow.waitMsg(t, protocol.MsgCatalog)
+
+	const frames, perFrame, groups = 30, 4, 5
+	p.frame = 0
+	tick := time.NewTicker(time.Second / frames)
+	for i := range groups * frames {
+		<-tick.C
+		p.videoLayered(i%frames == 0, i%2 == 1, perFrame, 1100)
+		p.audio()
+	}
+	tick.Stop()
+	p.videoLayered(true, false, 1, 100) // ends the last group
+
+	firstGroup := fast.group(t, 0).Group
+	for id := firstGroup + 1; id < firstGroup+groups; id++ {
+		if g := fast.group(t, id); len(g.pkts) != frames*perFrame {
+			t.Errorf("fast viewer: group %d has %d packets, want %d", id, len(g.pkts), frames*perFrame)
+		}
+	}
+	// The slow viewer: groups that end whole, thinned; every reference
+	// frame in them, each with all its packets, and the reassembler finds
+	// no loss in them.
+	thinned := 0
+	timeout := time.After(20 * time.Second)
+	for done := false; !done; {
+		select {
+		case g := <-slow.groups:
+			if g.Group >= firstGroup+groups-1 {
+				done = true
+			}
+			if g.err != io.EOF || len(g.pkts) == frames*perFrame {
+				continue
+			}
+			thinned++
+			perTS := map[uint32]int{}
+			var asm rtpvp8.Assembler
+			for _, pk := range g.pkts {
+				perTS[pk.Timestamp]++
+				b, _ := pk.Marshal()
+				if _, _, err := asm.Push(b); err != nil {
+					t.Errorf("slow viewer: group %d: %v", g.Group, err)
+				}
+			}
+			base := 0
+			for ts, n := range perTS {
+				if n != perFrame {
+					t.Errorf("slow viewer: group %d: frame %d has %d packets", g.Group, ts/3000, n)
+				}
+				if (ts/3000-1)%2 == 0 {
+					base++
+				}
+			}
+			if base != frames/2 {
+				t.Errorf("slow viewer: group %d has %d of its %d reference frames", g.Group, base, frames/2)
+			}
+		case <-timeout:
+			t.Fatal("slow viewer: the groups did not end")
+		}
+	}
+	s := r.hub.Stats()
+	t.Logf("slow viewer: %d groups thinned; relay %+v", thinned, s)
+	if thinned == 0 || s.FramesThinned == 0 {
+		t.Errorf("no group came thinned (%d), %d frames thinned", thinned, s.FramesThinned)
 	}
 }
 

@@ -3,9 +3,10 @@
 // to find the keyframes that open groups, and the reassembler the player
 // uses. It builds for js/wasm.
 //
-// Every packet quicast sends carries the 4-byte descriptor with a 15-bit
+// Every packet quicast sends carries the 6-byte descriptor with a 15-bit
 // picture ID (X=1, I=1, M=1), so a receiver can tell a lost frame, and
-// the N bit on a non-reference frame (PacketizeFrame); the
+// the frame's temporal layer (L=1, T=1: TL0PICIDX and TID; the N bit on a
+// non-reference frame, PacketizeFrame); the
 // parser and the reassembler accept every descriptor RFC 7741 allows. The
 // package links neither fmt nor pion/rtp: the viewer's WebAssembly carries
 // it.
@@ -18,7 +19,7 @@ import (
 )
 
 // DescriptorSize is the payload descriptor the Packetizer writes.
-const DescriptorSize = 4
+const DescriptorSize = 6
 
 // Packetizer splits VP8 frames into RTP payloads. The zero value starts at
 // picture ID 0.
@@ -30,6 +31,7 @@ const DescriptorSize = 4
 // better.
 type Packetizer struct {
 	pictureID uint16
+	tl0       uint8 // TL0PICIDX: counts the reference (base-layer) frames
 }
 
 // Packetize splits frame into payloads of at most maxPayload bytes
@@ -41,13 +43,23 @@ func (p *Packetizer) Packetize(frame []byte, maxPayload int) [][]byte {
 
 // PacketizeFrame is Packetize for a frame that may be a non-reference
 // frame: one no other frame is predicted from (libvpx's droppable frame,
-// a WebCodecs L1T2 encoder's temporal layer 1). Its payloads carry the N
-// bit (RFC 7741 §4.2), and a receiver that falls behind may leave it
-// undecoded without waiting for a keyframe.
+// a WebCodecs L1T2 encoder's temporal layer 1). The frames make two
+// temporal layers (RFC 7741 §4.2): reference frames the base (TID 0, each
+// a TL0PICIDX one more than the last), non-reference frames the upper
+// one (TID 1, Y set, the N bit, the TL0PICIDX of the base frame they are
+// predicted from). A receiver that falls behind may leave an upper-layer
+// frame undecoded, and one lost on the way costs no keyframe
+// (protocol.FrameLoss.EndLayer).
 func (p *Packetizer) PacketizeFrame(frame []byte, maxPayload int, nonReference bool) [][]byte {
 	room := maxPayload - DescriptorSize
 	if room <= 0 || len(frame) == 0 {
 		return nil
+	}
+	var tid byte // TID, Y, KEYIDX
+	if nonReference {
+		tid = 1<<6 | 1<<5
+	} else {
+		p.tl0++
 	}
 	n := (len(frame) + room - 1) / room
 	size := (len(frame) + n - 1) / n
@@ -65,9 +77,11 @@ func (p *Packetizer) PacketizeFrame(frame []byte, maxPayload int, nonReference b
 		if i == 0 {
 			pl[0] |= 0x10 // S, partition 0
 		}
-		pl[1] = 0x80                // I
+		pl[1] = 0x80 | 0x40 | 0x20  // I, L, T
 		pl[2] = 0x80 | byte(pid>>8) // M: 15-bit picture ID
 		pl[3] = byte(pid)
+		pl[4] = p.tl0
+		pl[5] = tid
 		copy(pl[DescriptorSize:], frame[:k])
 		out = append(out, pl)
 		frame = frame[k:]
@@ -106,19 +120,33 @@ func NonReference(payload []byte) bool { return len(payload) > 0 && payload[0]&0
 // descriptor (RFC 7741 §4.2) at the start of payload, and false when payload
 // is too short to hold it.
 func DescriptorLen(payload []byte) (int, bool) {
+	d, ok := parseDescriptor(payload)
+	return d.len, ok
+}
+
+// descriptor is what the reassembler reads of a payload descriptor.
+type descriptor struct {
+	len    int
+	layers bool  // TL0PICIDX and TID present (L and T)
+	tl0    uint8 // TL0PICIDX
+	tid    uint8 // TID
+}
+
+func parseDescriptor(payload []byte) (descriptor, bool) {
 	if len(payload) < 1 {
-		return 0, false
+		return descriptor{}, false
 	}
+	var d descriptor
 	i := 1
 	if payload[0]&0x80 != 0 {
 		if len(payload) < 2 {
-			return 0, false
+			return descriptor{}, false
 		}
 		x := payload[1]
 		i++
 		if x&0x80 != 0 {
 			if len(payload) <= i {
-				return 0, false
+				return descriptor{}, false
 			}
 			if payload[i]&0x80 != 0 {
 				i++
@@ -126,16 +154,24 @@ func DescriptorLen(payload []byte) (int, bool) {
 			i++
 		}
 		if x&0x40 != 0 {
+			if len(payload) > i {
+				d.tl0 = payload[i]
+			}
 			i++
 		}
 		if x&0x30 != 0 {
+			if len(payload) > i {
+				d.tid = payload[i] >> 6
+			}
 			i++
 		}
+		d.layers = x&0x40 != 0 && x&0x20 != 0
 	}
 	if i > len(payload) {
-		return 0, false
+		return descriptor{}, false
 	}
-	return i, true
+	d.len = i
+	return d, true
 }
 
 // Frame is one reassembled VP8 frame.
@@ -155,7 +191,8 @@ type Assembler struct {
 	cur    []byte
 	ts     uint32
 	active bool
-	nonRef bool // the frame's first packet had the N bit
+	nonRef bool       // the frame's first packet had the N bit
+	layer  descriptor // the temporal layer its packets say it is in
 }
 
 // MaxFrameBytes bounds a reassembled frame; a larger one is dropped as
@@ -175,16 +212,19 @@ func (a *Assembler) Reset() {
 // Push adds one RTP packet. It returns a complete frame when pkt ends one;
 // the frame's Data is only valid until the next call. A frame that lost
 // packets, and every delta frame after it until a keyframe, is dropped
-// with ErrLoss.
+// with ErrLoss — unless the packets say their temporal layers: then only
+// the loss of a base-layer frame is (protocol.FrameLoss.EndLayer), and an
+// upper-layer frame lost is dropped with no error.
 func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
 	hdr, payload, err := protocol.ParseRTP(pkt)
 	if err != nil {
 		return Frame{}, false, protocol.Wrap("rtpvp8: RTP header", err)
 	}
-	d, ok := DescriptorLen(payload)
+	desc, ok := parseDescriptor(payload)
 	if !ok {
 		return Frame{}, false, errShortPayload
 	}
+	d := desc.len
 	a.Packet(hdr.SequenceNumber, a.active)
 	start := payload[0]&0x10 != 0 && payload[0]&0x07 == 0
 	if start || !a.active || hdr.Timestamp != a.ts {
@@ -199,6 +239,7 @@ func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
 			a.nonRef = NonReference(payload)
 		}
 		a.active, a.ts = true, hdr.Timestamp
+		a.layer = desc // every packet of ours carries it: a frame whose start was lost still says its layer
 	}
 	if len(a.cur)+len(payload)-d > MaxFrameBytes {
 		a.Broken = true
@@ -212,5 +253,9 @@ func (a *Assembler) Push(pkt []byte) (Frame, bool, error) {
 	}
 	a.active = false
 	key := len(a.cur) > 0 && a.cur[0]&0x01 == 0
-	return a.End(Frame{Data: a.cur, Timestamp: a.ts, Keyframe: key, NonReference: a.nonRef && !key})
+	f := Frame{Data: a.cur, Timestamp: a.ts, Keyframe: key, NonReference: a.nonRef && !key}
+	if a.layer.layers {
+		return a.EndLayer(f, a.layer.tl0, a.layer.tid)
+	}
+	return a.End(f)
 }

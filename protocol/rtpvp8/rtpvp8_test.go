@@ -21,18 +21,20 @@ var cases = []struct {
 	keyframe   bool
 	payloads   [][]byte
 }{
+	// Ours: X; I, L, T; M and the 15-bit picture ID; TL0PICIDX (a
+	// reference frame's one more than the last); TID 0.
 	{name: "keyframe, one packet", own: true, keyframe: true, maxPayload: 100,
 		frame:    []byte{0x50, 1, 2, 3},
-		payloads: [][]byte{{0x90, 0x80, 0x80, 0x00, 0x50, 1, 2, 3}}},
+		payloads: [][]byte{{0x90, 0xe0, 0x80, 0x00, 0x01, 0x00, 0x50, 1, 2, 3}}},
 	{name: "delta frame, one packet", own: true, maxPayload: 100,
 		frame:    []byte{0x51, 9},
-		payloads: [][]byte{{0x90, 0x80, 0x80, 0x00, 0x51, 9}}},
-	{name: "keyframe in three packets of nearly the same size", own: true, keyframe: true, maxPayload: 8,
+		payloads: [][]byte{{0x90, 0xe0, 0x80, 0x00, 0x01, 0x00, 0x51, 9}}},
+	{name: "keyframe in three packets of nearly the same size", own: true, keyframe: true, maxPayload: 10,
 		frame: []byte{0x50, 1, 2, 3, 4, 5, 6, 7, 8},
 		payloads: [][]byte{
-			{0x90, 0x80, 0x80, 0x00, 0x50, 1, 2},
-			{0x80, 0x80, 0x80, 0x00, 3, 4, 5},
-			{0x80, 0x80, 0x80, 0x00, 6, 7, 8}}},
+			{0x90, 0xe0, 0x80, 0x00, 0x01, 0x00, 0x50, 1, 2},
+			{0x80, 0xe0, 0x80, 0x00, 0x01, 0x00, 3, 4, 5},
+			{0x80, 0xe0, 0x80, 0x00, 0x01, 0x00, 6, 7, 8}}},
 	{name: "no room for data", own: true, maxPayload: DescriptorSize,
 		frame: []byte{0x50, 1}},
 	{name: "another sender: no extension", keyframe: true,
@@ -293,4 +295,62 @@ func TestNonReference(t *testing.T) {
 			t.Errorf("frame %d: reassembled %x non-reference %v (ok %v), want %x non-reference %v", i, got.Data, got.NonReference, ok, fr.data, fr.want)
 		}
 	}
+}
+
+// Frames of the upper temporal layer lost on the way cost nothing: the
+// frames after them are delivered, no ErrLoss. A base-layer frame lost
+// stops every delta frame until the next keyframe.
+func TestLossOfUpperLayer(t *testing.T) {
+	type frame struct {
+		nonRef bool
+		key    bool
+	}
+	// K N R N R N R N K N R
+	seq := []frame{{key: true}, {nonRef: true}, {}, {nonRef: true}, {}, {nonRef: true}, {}, {nonRef: true}, {key: true}, {nonRef: true}, {}}
+	type outcome struct {
+		delivered bool
+		loss      bool
+	}
+	run := func(drop func(i, pkt int) bool) []outcome {
+		var p Packetizer
+		var a Assembler
+		out := make([]outcome, len(seq))
+		sn := uint16(1)
+		for i, f := range seq {
+			data := []byte{0x51, byte(i), 2, 3, 4, 5, 6, 7}
+			if f.key {
+				data[0] = 0x50
+			}
+			pls := p.PacketizeFrame(data, DescriptorSize+3, f.nonRef)
+			for j, pkt := range packets(pls, sn, uint32(3000*(i+1))) {
+				if drop(i, j) {
+					continue
+				}
+				got, ok, err := a.Push(pkt)
+				if ok && got.Data[1] == byte(i) {
+					out[i].delivered = true
+				}
+				if err != nil {
+					out[i].loss = true
+				}
+			}
+			sn += uint16(len(pls))
+		}
+		return out
+	}
+	check := func(name string, out []outcome, want func(i int) bool, lossAt func(i int) bool) {
+		t.Helper()
+		for i, o := range out {
+			if o.delivered != want(i) || o.loss != lossAt(i) {
+				t.Errorf("%s: frame %d (%+v): delivered %v, ErrLoss %v; want %v, %v", name, i, seq[i], o.delivered, o.loss, want(i), lossAt(i))
+			}
+		}
+	}
+	no := func(int) bool { return false }
+	// Frame 3 (upper layer) lost whole, frame 5 cut in the middle.
+	out := run(func(i, pkt int) bool { return i == 3 || i == 5 && pkt == 1 })
+	check("upper-layer frames lost", out, func(i int) bool { return i != 3 && i != 5 }, no)
+	// Frame 4 (base layer) lost whole: 5, 6 and 7 wait for the keyframe.
+	out = run(func(i, pkt int) bool { return i == 4 })
+	check("a base-layer frame lost", out, func(i int) bool { return i < 4 || i >= 8 }, func(i int) bool { return i >= 5 && i <= 7 })
 }

@@ -55,7 +55,7 @@ type Result struct {
 	Mbps          float64 // Bytes over Window, in Mbit/s
 	GroupsWhole   uint64  // video groups received to their end
 	GroupsCut     uint64  // video groups the relay reset (a slow viewer's)
-	SeqGaps       uint64  // RTP packets missing inside groups and between audio datagrams
+	SeqGaps       uint64  // RTP packets missing inside groups and between audio datagrams (a viewer behind also misses the non-reference frames the relay thins out)
 	Bundles       uint64  // audio datagrams that carried several packets (a busy relay catching up)
 	BadDatagrams  uint64  // audio datagrams that could not be parsed
 	DelayP50      time.Duration

@@ -89,6 +89,7 @@ type Stats struct {
 	ViewersNow                                                      int64
 	GroupsDropped, PacketsDropped                                   uint64 // for slow viewers: their queue overflowed
 	GroupsLate                                                      uint64 // groups reset: a viewer fell more than maxVideoLag behind
+	FramesThinned                                                   uint64 // non-reference frames not sent to a viewer more than thinLag behind
 	PacketsOut, BytesOut                                            uint64 // RTP written to viewers
 	AudioBundles                                                    uint64 // audio datagrams that carried several packets
 	AudioDropped, AudioLate                                         uint64 // audio packets not sent to a viewer: its queue was full; they waited more than maxAudioLag
@@ -112,6 +113,7 @@ type counters struct {
 	dropFlood, floodCutoffs                                     atomic.Uint64
 	relatches, groupsDropped, packetsDropped, plisSent          atomic.Uint64
 	groupsLate, packetsOut, bytesOut, audioBundles              atomic.Uint64
+	framesThinned                                               atomic.Uint64
 	audioDropped, audioLate                                     atomic.Uint64
 	audioGapsIn, audioGapsOut                                   gapCounters
 	conflicts, takeovers                                        atomic.Uint64
@@ -198,7 +200,7 @@ func (h *Hub) Stats() Stats {
 		DropAuth: c.dropAuth.Load(), DropNotRTP: c.dropNotRTP.Load(), DropFlood: c.dropFlood.Load(), FloodCutoffs: c.floodCutoffs.Load(), Relatches: c.relatches.Load(),
 		PublishConflicts: c.conflicts.Load(), Takeovers: c.takeovers.Load(),
 		ViewersNow: c.viewers.Load(), GroupsDropped: c.groupsDropped.Load(), PacketsDropped: c.packetsDropped.Load(),
-		GroupsLate: c.groupsLate.Load(), PacketsOut: c.packetsOut.Load(), AudioBundles: c.audioBundles.Load(), BytesOut: c.bytesOut.Load(),
+		GroupsLate: c.groupsLate.Load(), FramesThinned: c.framesThinned.Load(), PacketsOut: c.packetsOut.Load(), AudioBundles: c.audioBundles.Load(), BytesOut: c.bytesOut.Load(),
 		AudioDropped: c.audioDropped.Load(), AudioLate: c.audioLate.Load(),
 		AudioGapsIn50: c.audioGapsIn.over50.Load(), AudioGapsIn100: c.audioGapsIn.over100.Load(),
 		AudioGapsOut50: c.audioGapsOut.over50.Load(), AudioGapsOut100: c.audioGapsOut.over100.Load(),
@@ -320,7 +322,7 @@ func (h *Hub) publisherOf(ssrcs ...uint32) *publisher {
 func (h *Hub) fanOut(p *publisher, ssrc uint32, rel []release) {
 	for _, r := range rel {
 		if ssrc == p.videoSSRC {
-			p.stream.video(r.pkt, r.hdrLen, p.keyframeStart)
+			p.stream.video(r.pkt, r.hdrLen, p.keyframeStart, p.nonReference)
 		} else {
 			p.stream.audio(r.pkt)
 		}
@@ -503,9 +505,9 @@ func (h *Hub) register(name, keyID string, req protocol.PublishRequest, p *publi
 		p.videoSSRC = h.freeSSRCLocked()
 		h.bySSRC[p.videoSSRC] = route
 		p.stats[p.videoSSRC] = &protocol.ReceiverStats{Jitter: protocol.Jitter{ClockRate: protocol.ClockRateVideo}}
-		p.keyframeStart = rtpvp8.KeyframeStart
+		p.keyframeStart, p.nonReference = rtpvp8.KeyframeStart, rtpvp8.NonReference
 		if videoPT == protocol.PayloadTypeH264 {
-			p.keyframeStart = rtph264.KeyframeStart
+			p.keyframeStart, p.nonReference = rtph264.KeyframeStart, nil
 		}
 		tracks = append(tracks, protocol.TrackInfo{Kind: "video", Codec: videoCodec, PayloadType: videoPT,
 			SSRC: p.videoSSRC, ClockRate: protocol.ClockRateVideo, Width: req.Video.Width, Height: req.Video.Height})
@@ -752,9 +754,9 @@ func (h *Hub) housekeeping() {
 				h.log.Info("loss repair", "nacked", st.NACKsSent, "repaired", st.PacketsRepaired,
 					"unrepaired", st.PacketsUnrepaired, "duplicates", st.PacketsDuplicate)
 			}
-			if st.GroupsDropped != last.GroupsDropped || st.GroupsLate != last.GroupsLate ||
+			if st.GroupsDropped != last.GroupsDropped || st.GroupsLate != last.GroupsLate || st.FramesThinned != last.FramesThinned ||
 				st.AudioDropped != last.AudioDropped || st.AudioLate != last.AudioLate {
-				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped, "groupsLate", st.GroupsLate,
+				h.log.Warn("slow viewers", "groupsDropped", st.GroupsDropped, "packetsDropped", st.PacketsDropped, "groupsLate", st.GroupsLate, "framesThinned", st.FramesThinned,
 					"audioDropped", st.AudioDropped, "audioLate", st.AudioLate)
 			}
 			last, lastSummary = st, now

@@ -35,6 +35,9 @@ type publisher struct {
 	// keyframeStart tells the first packet of a keyframe of the video
 	// codec (rtpvp8 or rtph264), by its payload.
 	keyframeStart func(payload []byte) bool
+	// nonReference tells a packet of a frame no other frame is predicted
+	// from (rtpvp8.NonReference: VP8's N bit); nil for a codec without.
+	nonReference func(payload []byte) bool
 	// wt is the session of a participant publishing over WebTransport
 	// (no SRTP contexts nor repairers then); nil for an SRTP sender.
 	wt *wtLink

@@ -39,7 +39,10 @@ type stream struct {
 	pendingTS   uint32
 	pendingSSRC uint32
 	pendingKey  bool
-	lastFrame   int // bytes of the last frame: the next one's first guess
+	// pendingNonRef: the frame's first packet says no other frame is
+	// predicted from it.
+	pendingNonRef bool
+	lastFrame     int // bytes of the last frame: the next one's first guess
 
 	lastAudio time.Time // when the last audio packet came (audioGap)
 }
@@ -107,6 +110,7 @@ func (s *stream) resetGOPLocked() {
 type frame struct {
 	group   uint64
 	start   bool      // a keyframe: data begins with the group header
+	nonRef  bool      // no other frame is predicted from it: a viewer behind may go without (groupWriter.write)
 	at      time.Time // when it was fanned out
 	packets int
 	data    []byte
@@ -119,8 +123,10 @@ type frame struct {
 // was lost). A sender sends a frame's packets back to back and a decoder
 // needs the whole frame, so waiting for it costs a viewer nothing, and it
 // lets every viewer take the frame in one write instead of one per packet.
-// A keyframe opens a new group for the cache and every viewer.
-func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) {
+// A keyframe opens a new group for the cache and every viewer;
+// nonReference (nil: none) tells the packets of a frame no other is
+// predicted from.
+func (s *stream) video(pkt []byte, hdrLen int, keyframeStart, nonReference func([]byte) bool) {
 	ts := binary.BigEndian.Uint32(pkt[4:8])
 	marker := pkt[1]&0x80 != 0
 	key := hdrLen < len(pkt) && keyframeStart(pkt[hdrLen:])
@@ -141,6 +147,7 @@ func (s *stream) video(pkt []byte, hdrLen int, keyframeStart func([]byte) bool) 
 	}
 	if s.pendingN == 0 {
 		s.pendingTS, s.pendingSSRC, s.pendingKey = ts, ssrcOf(pkt), false
+		s.pendingNonRef = nonReference != nil && hdrLen < len(pkt) && nonReference(pkt[hdrLen:])
 		// The frame's own buffer, with room in front for a group header:
 		// it becomes the frame's data without another copy.
 		s.pending = make([]byte, maxGroupHeader, maxGroupHeader+max(s.lastFrame, 4<<10))
@@ -164,7 +171,7 @@ func (s *stream) flushFrameLocked() bool {
 	if key && s.gopValid && len(s.gop) > 0 && s.pendingTS == s.groupTS {
 		key = false // the same keyframe, further on
 	}
-	f := &frame{start: key, at: time.Now(), packets: s.pendingN, data: s.pending[maxGroupHeader:]}
+	f := &frame{start: key, nonRef: s.pendingNonRef && !key, at: time.Now(), packets: s.pendingN, data: s.pending[maxGroupHeader:]}
 	if key {
 		s.groupTS = s.pendingTS
 		s.group = s.groups

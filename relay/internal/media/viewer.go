@@ -29,6 +29,14 @@ const (
 	// and the viewer resumes at the next keyframe. Audio, sent apart as
 	// datagrams, goes on meanwhile.
 	maxVideoLag = 500 * time.Millisecond
+	// thinLag: a viewer whose frames wait longer than this (its
+	// connection takes less than the stream's bitrate) is sent no
+	// non-reference frame (VP8's every other frame, RFC 7741 N bit) until
+	// it catches up: half the frame rate rather than its groups reset at
+	// maxVideoLag. The RTP sequence numbers it sees then skip; its
+	// reassembler knows from the frames' temporal layers that nothing it
+	// needs was lost (protocol.FrameLoss.EndLayer).
+	thinLag = maxVideoLag / 4
 	// maxAudioLag bounds how long an audio packet may wait in a viewer's
 	// queue (its connection not taking datagrams: congestion, a starved
 	// browser). Later than that it is dropped: no playout holds it (a
@@ -68,6 +76,7 @@ type viewer struct {
 	audioLate                                   atomic.Uint64 // packets dropped for waiting more than maxAudioLag
 	lastAudio                                   time.Time     // the last audio datagram sent (audioLoop's)
 	groupsLate                                  atomic.Uint64 // groups reset for falling more than maxVideoLag behind
+	framesThinned                               atomic.Uint64 // non-reference frames not sent: they waited more than thinLag
 }
 
 // video queues one video frame; it reports false when the queue overflowed
@@ -189,7 +198,7 @@ func (h *Hub) ServeViewer(w http.ResponseWriter, r *http.Request, name, user str
 	<-ctx.Done()
 	_ = sess.CloseWithError(0, "")
 	wg.Wait()
-	h.log.Info("viewer left", "stream", name, "user", user, "groupsDropped", v.groupsDropped.Load(), "groupsLate", v.groupsLate.Load(), "audioDropped", v.audioDropped.Load(), "audioLate", v.audioLate.Load())
+	h.log.Info("viewer left", "stream", name, "user", user, "groupsDropped", v.groupsDropped.Load(), "groupsLate", v.groupsLate.Load(), "framesThinned", v.framesThinned.Load(), "audioDropped", v.audioDropped.Load(), "audioLate", v.audioLate.Load())
 }
 
 // readLoop handles the viewer's control messages until the stream ends.
@@ -333,6 +342,11 @@ func (w *groupWriter) write(batch []*frame, at time.Time) bool {
 				w.fallBehind()
 			}
 			continue // stale: waiting for a keyframe queued in time
+		}
+		if f.nonRef && now.Sub(queued) > thinLag {
+			w.v.framesThinned.Add(1)
+			w.v.h.c.framesThinned.Add(1)
+			continue
 		}
 		if f.start {
 			w.flush()

@@ -231,7 +231,7 @@ func (h *Hub) wtPacket(p *publisher, pkt []byte) {
 	p.recv(hdr.SSRC, hdr.SequenceNumber, hdr.Timestamp, now)
 	own := append([]byte(nil), pkt...) // shared read-only by the GOP cache and the viewers
 	if hdr.SSRC == p.videoSSRC {
-		p.stream.video(own, n, p.keyframeStart)
+		p.stream.video(own, n, p.keyframeStart, p.nonReference)
 	} else {
 		p.stream.audio(own)
 	}
