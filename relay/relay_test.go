@@ -577,33 +577,41 @@ func TestTicketRefusedBeforeSession(t *testing.T) {
 	}
 }
 
-// TestSlowViewer: a viewer whose link carries 300 kbit/s of a ~1 Mbit/s
-// stream falls behind; the relay resets its stale groups (it never gets
-// more than maxVideoLag behind), the other viewer gets every group in full,
-// and once the link recovers the slow viewer gets whole groups again, live.
-// When the viewers leave, every goroutine the relay started for them ends.
-func TestSlowViewer(t *testing.T) {
-	r := startRelay(t)
-	p := r.publish(t, "")
-	proxy, err := netem.Listen(udpAddr(t, r.addr), netem.Impairment{}, netem.Impairment{Rate: 300_000, Seed: 1})
+// fastAndSlow starts a relay and a publisher of "demo", and two viewers
+// that have its catalog: fast, on loopback, and slow, through a proxy whose
+// relay → viewer leg carries rate bit/s (SetDown changes it). cancel stops
+// the viewers' reading; the proxy closes with the test.
+func fastAndSlow(t *testing.T, rate int64) (r *testRelay, p *publisher, proxy *netem.Proxy, fast, slow *viewer, cancel context.CancelFunc) {
+	t.Helper()
+	r = startRelay(t)
+	p = r.publish(t, "")
+	proxy, err := netem.Listen(udpAddr(t, r.addr), netem.Impairment{}, netem.Impairment{Rate: rate, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer proxy.Close()
+	t.Cleanup(func() { proxy.Close() })
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	fast, err := r.dial(t, r.ticket(t, "demo", time.Minute))
-	if err != nil {
+	t.Cleanup(cancel)
+	if fast, err = r.dial(t, r.ticket(t, "demo", time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	slow, err := r.dialAddr(t, proxy.Addr().String(), r.ticket(t, "demo", time.Minute))
-	if err != nil {
+	if slow, err = r.dialAddr(t, proxy.Addr().String(), r.ticket(t, "demo", time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	fast.collect(ctx)
 	slow.collect(ctx)
 	fast.waitMsg(t, protocol.MsgCatalog)
 	slow.waitMsg(t, protocol.MsgCatalog)
+	return r, p, proxy, fast, slow, cancel
+}
+
+// TestSlowViewer: a viewer whose link carries 300 kbit/s of a ~1 Mbit/s
+// stream falls behind; the relay resets its stale groups (it never gets
+// more than maxVideoLag behind), the other viewer gets every group in full,
+// and once the link recovers the slow viewer gets whole groups again, live.
+// When the viewers leave, every goroutine the relay started for them ends.
+func TestSlowViewer(t *testing.T) {
+	r, p, proxy, fast, slow, cancel := fastAndSlow(t, 300_000)
 
 	// One group a second, 30 frames of 4 × 1.1 kB: 1.1 Mbit/s, paced as a
 	// camera is (the sender's clock, not a synchronisation).
@@ -671,27 +679,7 @@ func TestSlowViewer(t *testing.T) {
 // reassembler takes the groups without a loss; the other viewer gets every
 // frame.
 func TestSlowViewerThinned(t *testing.T) {
-	r := startRelay(t)
-	p := r.publish(t, "")
-	proxy, err := netem.Listen(udpAddr(t, r.addr), netem.Impairment{}, netem.Impairment{Rate: 700_000, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	fast, err := r.dial(t, r.ticket(t, "demo", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow, err := r.dialAddr(t, proxy.Addr().String(), r.ticket(t, "demo", time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fast.collect(ctx)
-	slow.collect(ctx)
-	fast.waitMsg(t, protocol.MsgCatalog)
-	slow.waitMsg(t, protocol.MsgCatalog)
+	r, p, _, fast, slow, _ := fastAndSlow(t, 700_000)
 
 	const frames, perFrame, groups = 30, 4, 5
 	p.frame = 0

@@ -136,8 +136,8 @@ type Encoder struct {
 	last     C.vpx_codec_pts_t
 	out      []byte
 	keyframe bool
-	nonRef   bool // the last frame out is a non-reference frame
-	sinceKey int  // frames since the last keyframe
+	nonRef   bool         // the last frame out is a non-reference frame
+	sinceKey int          // frames since the last keyframe
 	conv     *image.YCbCr // frames converted to 4:2:0, reused
 }
 

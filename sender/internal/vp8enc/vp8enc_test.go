@@ -41,8 +41,9 @@ func loop(fs []image.Image) video.Reader {
 }
 
 // decode decodes VP8 frames with libvpx's decoder (through mediadevices)
-// and returns the pictures' sizes.
-func decode(t *testing.T, encoded [][]byte, w, h int) int {
+// and returns each picture's luma plane; a picture of another size than
+// w×h is an error (and nil).
+func decode(t *testing.T, encoded [][]byte, w, h int) [][]byte {
 	t.Helper()
 	pr, pw := io.Pipe()
 	dec, err := vpx.NewDecoder(pr, prop.Media{Video: prop.Video{Width: w, Height: h}})
@@ -56,19 +57,29 @@ func decode(t *testing.T, encoded [][]byte, w, h int) int {
 		}
 		pw.Close()
 	}()
-	n := 0
+	var out [][]byte
 	for {
 		img, release, err := dec.Read()
 		if err != nil {
 			break
 		}
-		if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
-			t.Errorf("decoded frame %d: %v, want %d×%d", n, b, w, h)
+		var luma []byte
+		y, ok := img.(*image.YCbCr)
+		switch b := img.Bounds(); {
+		case b.Dx() != w || b.Dy() != h:
+			t.Errorf("decoded frame %d: %v, want %d×%d", len(out), b, w, h)
+		case !ok:
+			t.Errorf("decoded frame %d: a %T", len(out), img)
+		default:
+			luma = make([]byte, 0, w*h)
+			for r := range h {
+				luma = append(luma, y.Y[r*y.YStride:r*y.YStride+w]...)
+			}
 		}
+		out = append(out, luma)
 		release()
-		n++
 	}
-	return n
+	return out
 }
 
 func TestEncode(t *testing.T) {
@@ -111,7 +122,7 @@ func TestEncode(t *testing.T) {
 	if !forced {
 		t.Errorf("no keyframe at the forced frame 45: %v", keys)
 	}
-	if n := decode(t, out, w, h); n != len(out) {
+	if n := len(decode(t, out, w, h)); n != len(out) {
 		t.Errorf("libvpx decoded %d of %d frames", n, len(out))
 	}
 	// Through mediadevices' interface, as the sender uses it.
@@ -261,42 +272,6 @@ func BenchmarkEncode(b *testing.B) {
 	})
 }
 
-// decodeAll decodes VP8 frames with libvpx's decoder and returns each
-// picture's luma plane.
-func decodeAll(t *testing.T, encoded [][]byte, w, h int) [][]byte {
-	t.Helper()
-	pr, pw := io.Pipe()
-	dec, err := vpx.NewDecoder(pr, prop.Media{Video: prop.Video{Width: w, Height: h}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	go func() {
-		for _, f := range encoded {
-			pw.Write(f)
-		}
-		pw.Close()
-	}()
-	var out [][]byte
-	for {
-		img, release, err := dec.Read()
-		if err != nil {
-			break
-		}
-		y, ok := img.(*image.YCbCr)
-		if !ok {
-			t.Fatalf("decoded a %T", img)
-		}
-		luma := make([]byte, 0, w*h)
-		for r := range h {
-			luma = append(luma, y.Y[r*y.YStride:r*y.YStride+w]...)
-		}
-		out = append(out, luma)
-		release()
-	}
-	return out
-}
-
 // Every other frame is a non-reference frame: left out, the frames after
 // it decode to the very same pictures; a reference frame left out
 // changes them.
@@ -337,7 +312,7 @@ func TestNonReferenceFrames(t *testing.T) {
 	if n < len(all)/2-1 {
 		t.Fatalf("%d of %d frames non-reference, want every other one", n, len(all))
 	}
-	full := decodeAll(t, all, w, h)
+	full := decode(t, all, w, h)
 	if len(full) != len(all) {
 		t.Fatalf("decoded %d of %d frames", len(full), len(all))
 	}
@@ -349,7 +324,7 @@ func TestNonReferenceFrames(t *testing.T) {
 			kept, want = append(kept, f), append(want, full[i])
 		}
 	}
-	got := decodeAll(t, kept, w, h)
+	got := decode(t, kept, w, h)
 	if len(got) != len(kept) {
 		t.Fatalf("decoded %d of the %d reference frames", len(got), len(kept))
 	}
@@ -369,7 +344,7 @@ func TestNonReferenceFrames(t *testing.T) {
 	if nonRef[2] {
 		t.Fatal("frame 2 is non-reference")
 	}
-	if b := decodeAll(t, broken, w, h); len(b) < 2 || bytes.Equal(b[1], full[4]) {
+	if b := decode(t, broken, w, h); len(b) < 2 || bytes.Equal(b[1], full[4]) {
 		t.Error("a reference frame left out changed nothing: the comparison cannot fail")
 	}
 }
