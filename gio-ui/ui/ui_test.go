@@ -909,8 +909,8 @@ func TestCallOfThree(t *testing.T) {
 	for _, p := range cs.Parties {
 		t.Logf("%s: %d frames (%d of %d captured shown, %d freezes), picture %v behind their camera, %+v",
 			p.Them, p.Frames, p.FramesShown, p.FramesExpected, p.Freezes, p.Delay, p.Played)
-		if p.FramesShown != p.Frames || p.FramesExpected < p.FramesShown {
-			t.Errorf("%s: %d frames shown, %d counted, %d expected", p.Them, p.FramesShown, p.Frames, p.FramesExpected)
+		if p.FramesShown != p.Frames {
+			t.Errorf("%s: %d frames shown, %d counted", p.Them, p.FramesShown, p.Frames)
 		}
 	}
 	if n := u.call.mix.Inputs(); n != 2 {

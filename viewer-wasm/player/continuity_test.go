@@ -72,3 +72,21 @@ func TestContinuityJitteryCamera(t *testing.T) {
 		t.Errorf("interval %d, expected %d; want 3000, 10", d.Interval(), d.Expected())
 	}
 }
+
+// TestContinuityLateCaptureLoop: a capture loop at 15 fps that runs late
+// and catches up (steps of 78, 78 and 44 ms: the median above the real
+// 66.7 ms), every frame received and shown. The frames captured are every
+// frame, not fewer than those shown.
+func TestContinuityLateCaptureLoop(t *testing.T) {
+	var c Continuity
+	t0 := time.Unix(100, 0)
+	ts := int64(0)
+	for i := range 31 { // 30 steps: ten rounds of three
+		ts += []int64{7000, 7000, 4000}[i%3] // 90 kHz: mean 6000, median 7000
+		c.Received(ts)
+		c.Frame(ts, t0.Add(time.Duration(ts)*time.Second/90000))
+	}
+	if c.Interval() != 6000 || c.Expected() != 31 {
+		t.Errorf("interval %d ticks, %d expected; want 6000, 31", c.Interval(), c.Expected())
+	}
+}
