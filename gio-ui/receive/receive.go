@@ -13,6 +13,7 @@ package receive
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -55,6 +56,7 @@ type Stats struct {
 	FramesDecoded           uint64
 	FramesLost              uint64 // complete frames not decoded: packets lost in or before them
 	FramesDropped           uint64 // decoded but not taken from Frames in time (the newest wins)
+	FramesThinned           uint64 // non-reference frames not decoded: the decoder was over thinBehind behind the packets come
 	DecodeErrors            uint64
 	KeyframeRequests        uint64
 	AudioPackets            uint64
@@ -100,7 +102,11 @@ type Receiver struct {
 	toSync  chan Frame       // the decoder → the lip-sync
 
 	groups, groupsCut, decoded, lost, dropped, decodeErrs, keyReqs, audio, badDgrams, badGroups atomic.Uint64
-	audioLost, audioDecodeErrs, bytes, otherCodec                                               atomic.Uint64
+	audioLost, audioDecodeErrs, bytes, otherCodec, thinned                                      atomic.Uint64
+	// newest is the RTP timestamp (90 kHz) of the newest video packet come
+	// (after haveNewest): how far behind it the decoding is.
+	newest     atomic.Uint32
+	haveNewest atomic.Bool
 }
 
 type groupPacket struct {
@@ -178,7 +184,7 @@ func (r *Receiver) Close() {
 // Stats returns a snapshot of the counters.
 func (r *Receiver) Stats() Stats {
 	return Stats{Groups: r.groups.Load(), GroupsCut: r.groupsCut.Load(), FramesDecoded: r.decoded.Load(),
-		FramesLost: r.lost.Load(), FramesDropped: r.dropped.Load(), DecodeErrors: r.decodeErrs.Load(),
+		FramesLost: r.lost.Load(), FramesDropped: r.dropped.Load(), FramesThinned: r.thinned.Load(), DecodeErrors: r.decodeErrs.Load(),
 		KeyframeRequests: r.keyReqs.Load(), AudioPackets: r.audio.Load(), Bytes: r.bytes.Load(), AudioLost: r.audioLost.Load(),
 		AudioDecodeErrors: r.audioDecodeErrs.Load(), BadDatagrams: r.badDgrams.Load(),
 		BadGroups: r.badGroups.Load()}
@@ -251,6 +257,9 @@ func (r *Receiver) readGroup(ctx context.Context, s io.Reader) {
 				r.groupsCut.Add(1)
 			}
 			return
+		}
+		if len(pkt) >= 8 {
+			r.came(binary.BigEndian.Uint32(pkt[4:8]))
 		}
 		select {
 		case r.packets <- groupPacket{group: id, start: start, pkt: pkt}:
@@ -431,6 +440,16 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 			if err != nil || !ok {
 				continue
 			}
+			if f.NonReference && dec != nil && r.behind(f.Timestamp) {
+				// Left out, no other frame refers to it: the decoder
+				// catches up at half the frame rate instead of showing
+				// every frame late.
+				r.thinned.Add(1)
+				continue
+			}
+			if stall != nil {
+				stall()
+			}
 			if dec == nil {
 				if !f.Keyframe {
 					continue
@@ -480,6 +499,40 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 
 // maxEarly bounds the packets held for a catalog that has not come yet.
 const maxEarly = 1024
+
+// thinBehind is how far (media time) the decoding may fall behind the
+// newest video packet come before non-reference frames are left out:
+// three frame intervals at 30 fps, more than a keyframe's packets span.
+const thinBehind = 100 * time.Millisecond
+
+// stall, when set (tests), is called before each frame is decoded.
+var stall func()
+
+// came records the RTP timestamp ts of a video packet come, the newest
+// unless older (RFC 3550 timestamps wrap: compared as a signed
+// difference). Groups are read concurrently.
+func (r *Receiver) came(ts uint32) {
+	for {
+		old := r.newest.Load()
+		if r.haveNewest.Load() && int32(ts-old) <= 0 {
+			return
+		}
+		if r.newest.CompareAndSwap(old, ts) {
+			r.haveNewest.Store(true)
+			return
+		}
+	}
+}
+
+// behind reports whether the frame of RTP timestamp ts is over thinBehind
+// older than the newest video packet come.
+func (r *Receiver) behind(ts uint32) bool {
+	if !r.haveNewest.Load() {
+		return false
+	}
+	d := int64(int32(r.newest.Load() - ts))
+	return d > int64(thinBehind/time.Millisecond)*protocol.ClockRateVideo/1000
+}
 
 // maxHold bounds how long a decoded frame waits for its sound.
 const maxHold = time.Second

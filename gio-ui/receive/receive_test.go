@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,5 +175,77 @@ func TestReceiveOtherCodec(t *testing.T) {
 	}
 	if s := rc.Stats(); s.FramesDecoded != 0 || s.DecodeErrors != 0 {
 		t.Errorf("an H.264 picture went to the VP8 decoder: %+v", s)
+	}
+}
+
+// A receiver whose decoding falls behind (held here while a second and
+// more of video comes) leaves the non-reference frames out until it has
+// caught up: some thinned, every one it decodes whole (no decode error,
+// no loss, no keyframe asked for), the test card still on them, and it
+// decodes every frame again once caught up.
+func TestReceiverThinsWhenBehind(t *testing.T) {
+	r := relaytest.Start(t)
+	key := r.AddStream(t, "demo")
+	r.AddUser(t, "viewer", "watch it live")
+	calltest.Publish(t, r, "demo", key, 320, 240, 15)
+
+	hold := make(chan struct{})
+	var held atomic.Bool
+	stall = func() {
+		if held.Load() {
+			<-hold
+		}
+	}
+	t.Cleanup(func() { stall = nil })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	rc := receiver(t, ctx, r, "demo")
+	// waitFor takes the frames as a window would until ok.
+	waitFor := func(what string, ok func(Stats) bool) Frame {
+		t.Helper()
+		for {
+			select {
+			case f := <-rc.Frames():
+				if ok(rc.Stats()) {
+					return f
+				}
+			case <-ctx.Done():
+				t.Fatalf("%s: receiver %+v", what, rc.Stats())
+			}
+		}
+	}
+	// (The group the relay caches, sent on joining, may be thinned as it
+	// comes in a burst.)
+	waitFor("10 frames decoded, caught up", func(s Stats) bool { return s.FramesDecoded >= 10 && len(rc.packets) < 4 })
+	before := rc.Stats()
+	held.Store(true)
+	// Held (at most one frame goes on past it) until over a second of
+	// video has come behind.
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for len(rc.packets) < 30 {
+		select {
+		case <-rc.Frames():
+		case <-poll.C:
+		case <-ctx.Done():
+			t.Fatalf("no packets came while held: %+v", rc.Stats())
+		}
+	}
+	held.Store(false)
+	close(hold)
+	waitFor("frames left out, and caught up", func(s Stats) bool { return s.FramesThinned > before.FramesThinned && len(rc.packets) < 4 })
+	caught := rc.Stats()
+	f := waitFor("15 frames decoded after catching up", func(s Stats) bool { return s.FramesDecoded >= caught.FramesDecoded+15 })
+	s := rc.Stats()
+	t.Logf("%+v", s)
+	if s.DecodeErrors != 0 || s.FramesLost != 0 || s.KeyframeRequests != 0 {
+		t.Errorf("thinning cost a frame: %+v", s)
+	}
+	if s.FramesThinned-caught.FramesThinned >= 5 {
+		t.Errorf("%d more frames left out after catching up", s.FramesThinned-caught.FramesThinned)
+	}
+	if bars(f) < 6 {
+		t.Errorf("the test card's colour bars: %d", bars(f))
 	}
 }

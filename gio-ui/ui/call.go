@@ -179,7 +179,8 @@ func (c *call) report(ctx context.Context) {
 				"framesExpected", p.FramesExpected, "freezes", p.Freezes, "longestFreezeMs", p.LongestFreeze.Milliseconds(),
 				"pictureDelayMs", p.Delay.Milliseconds(), "soundBufferedMs", p.Buffered.Milliseconds(),
 				"soundDelayMs", p.SoundDelay.Milliseconds(), "underrunMs", p.Played.Underrun*1000/receive.SampleRate,
-				"audioLost", p.AudioLost, "kbps", int(p.Kbps), "silentMs", p.Silent.Milliseconds())
+				"audioLost", p.AudioLost, "kbps", int(p.Kbps), "silentMs", p.Silent.Milliseconds(),
+				"framesDecoded", p.ReceiverStats.FramesDecoded, "framesThinned", p.ReceiverStats.FramesThinned)
 		}
 	}
 }

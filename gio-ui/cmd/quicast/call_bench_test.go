@@ -256,8 +256,9 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				if n["connected"] != "true" || shown <= 0 {
 					b.Errorf("%s stopped seeing %s: %v", p.name, o, n)
 				}
-				seen = append(seen, fmt.Sprintf("%s %d/%d frames, %d freezes, longest %d ms (since joining), sound %s ms behind, %s ms starved",
-					o, shown, expected, f, lf, n["soundDelayMs"], n["underrunMs"]))
+				decoded, thinned := atoi(n["framesDecoded"])-atoi(t["framesDecoded"]), atoi(n["framesThinned"])-atoi(t["framesThinned"])
+				seen = append(seen, fmt.Sprintf("%s %d/%d frames (%d decoded, %d non-reference left out), %d freezes, longest %d ms (since joining), sound %s ms behind, %s ms starved",
+					o, shown, expected, decoded, thinned, f, lf, n["soundDelayMs"], n["underrunMs"]))
 			}
 		} else {
 			browserCPU += cpu / float64(browsers)
@@ -271,13 +272,14 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				}
 				s0 := p.stats0["team."+o]
 				per := func(n int) float64 { return float64(n) / elapsed.Seconds() }
-				seen = append(seen, fmt.Sprintf("%s %d/%d frames (per s: %.1f complete, %.1f waited for a keyframe, %.1f for the decoder full, %.1f non-reference left out, %.1f decoded, %.1f late for their sound, %.1f lost, %.1f groups lost, %.1f keyframe requests; decoder queue up to %d, gaps in/out over 100 ms %.0f/%.0f, longest %.0f/%.0f ms; players' ticks: gaps over 100 ms %.0f, longest %.0f ms; audio arrivals: %.0f, %.0f ms), %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it)",
+				seen = append(seen, fmt.Sprintf("%s %d/%d frames (per s: %.1f complete, %.1f waited for a keyframe, %.1f for the decoder full, %.1f non-reference left out, %.1f decoded, %.1f late for their sound, %.1f lost, %.1f groups lost, %.1f keyframe requests; decoder queue up to %d, gaps in/out over 100 ms %.0f/%.0f, longest %.0f/%.0f ms; players' ticks: gaps over 100 ms %.0f, longest %.0f ms; audio arrivals: %.0f, %.0f ms), %d freezes, longest %.0f ms, %d samples starved; audio packets per s: %.0f decoded, %.0f lost, %.0f late, %.0f dropped unread, %.0f dropped for the decoder behind (%d in it); sound target %.0f ms, buffered %.0f ms, output latency %.0f ms; picture capture → arrival %.0f ms",
 					o, s.VideoFramesShown, s.VideoFramesExpected,
 					per(s.VideoFramesAssembled-s0.VideoFramesAssembled), per(s.VideoFramesAwaitKey-s0.VideoFramesAwaitKey), per(s.VideoDecoderFull-s0.VideoDecoderFull), per(s.VideoFramesThinned-s0.VideoFramesThinned),
 					per(s.VideoFramesDecoded-s0.VideoFramesDecoded), per(s.VideoFramesDropped-s0.VideoFramesDropped), per(s.VideoFramesLost-s0.VideoFramesLost), per(s.VideoGroupsLost-s0.VideoGroupsLost), per(s.KeyframeRequests-s0.KeyframeRequests),
 					s.VideoDecodeQueueMax, s.Stalls.VideoIn[1], s.Stalls.VideoOut[1], s.Stalls.VideoIn[2], s.Stalls.VideoOut[2], s.Stalls.Tick[1], s.Stalls.Tick[2], s.Stalls.Arrival[1], s.Stalls.Arrival[2],
 					s.Freezes, s.LongestFreezeMS, s.AudioSamplesStarved,
-					per(s.AudioFramesDecoded-s0.AudioFramesDecoded), per(s.PacketsLost-s0.PacketsLost), per(s.PacketsLate-s0.PacketsLate), per(s.DatagramsDropped-s0.DatagramsDropped), per(s.AudioDecoderBehind-s0.AudioDecoderBehind), s.AudioDecodeQueue))
+					per(s.AudioFramesDecoded-s0.AudioFramesDecoded), per(s.PacketsLost-s0.PacketsLost), per(s.PacketsLate-s0.PacketsLate), per(s.DatagramsDropped-s0.DatagramsDropped), per(s.AudioDecoderBehind-s0.AudioDecoderBehind), s.AudioDecodeQueue,
+					s.TargetDelayMS, s.PlayoutDelayMS, s.OutputLatencyMS, s.LatencyNetworkMS))
 			}
 			for _, s := range all { // one Go runtime runs every player of the page: any one says
 				seen = append(seen, fmt.Sprintf("players' Go runtime %v", s.GoRuntime))
