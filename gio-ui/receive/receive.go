@@ -508,13 +508,21 @@ const thinBehind = 100 * time.Millisecond
 // stall, when set (tests), is called before each frame is decoded.
 var stall func()
 
-// came records the RTP timestamp ts of a video packet come, the newest
-// unless older (RFC 3550 timestamps wrap: compared as a signed
-// difference). Groups are read concurrently.
+// newTimeline is a jump of the video's RTP timestamps that is not lateness
+// but another timeline: a new broadcast (a restarted sender), which starts
+// at a random timestamp (RFC 3550 §5.1).
+const newTimeline = 10 * time.Second
+
+// ticks returns d in 90 kHz RTP ticks.
+func ticks(d time.Duration) int64 { return int64(d/time.Millisecond) * protocol.ClockRateVideo / 1000 }
+
+// came records the RTP timestamp ts of a video packet come: the newest
+// unless older, or the first of a new timeline (RTP timestamps wrap:
+// compared as a signed difference). Groups are read concurrently.
 func (r *Receiver) came(ts uint32) {
 	for {
 		old := r.newest.Load()
-		if r.haveNewest.Load() && int32(ts-old) <= 0 {
+		if d := int64(int32(ts - old)); r.haveNewest.Load() && d <= 0 && d > -ticks(newTimeline) {
 			return
 		}
 		if r.newest.CompareAndSwap(old, ts) {
@@ -525,13 +533,13 @@ func (r *Receiver) came(ts uint32) {
 }
 
 // behind reports whether the frame of RTP timestamp ts is over thinBehind
-// older than the newest video packet come.
+// older than the newest video packet come (and on its timeline).
 func (r *Receiver) behind(ts uint32) bool {
 	if !r.haveNewest.Load() {
 		return false
 	}
 	d := int64(int32(r.newest.Load() - ts))
-	return d > int64(thinBehind/time.Millisecond)*protocol.ClockRateVideo/1000
+	return d > ticks(thinBehind) && d < ticks(newTimeline)
 }
 
 // maxHold bounds how long a decoded frame waits for its sound.

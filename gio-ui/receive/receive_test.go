@@ -249,3 +249,35 @@ func TestReceiverThinsWhenBehind(t *testing.T) {
 		t.Errorf("the test card's colour bars: %d", bars(f))
 	}
 }
+
+// The decoding is behind by the RTP timestamps of the video come, on one
+// timeline: across their wrap, and not against a new broadcast's (a
+// restarted sender starts at a random timestamp).
+func TestBehind(t *testing.T) {
+	var r Receiver
+	if r.behind(0) {
+		t.Error("behind before any packet")
+	}
+	const ms = 90 // ticks
+	for _, c := range []struct {
+		came   []uint32
+		frame  uint32
+		behind bool
+	}{
+		{[]uint32{1000 * ms}, 950 * ms, false},
+		{[]uint32{1000 * ms}, 850 * ms, true},
+		{[]uint32{1000 * ms, 700 * ms}, 850 * ms, true},    // an older group's packet: the newest stays
+		{[]uint32{50 * ms}, math.MaxUint32 - 100*ms, true}, // across the wrap
+		{[]uint32{50 * ms}, math.MaxUint32 - 20*ms, false},
+		{[]uint32{2_000_000_000}, 1000 * ms, false},          // another timeline
+		{[]uint32{2_000_000_000, 1000 * ms}, 800 * ms, true}, // its packets come: the newest is theirs
+	} {
+		var r Receiver
+		for _, ts := range c.came {
+			r.came(ts)
+		}
+		if got := r.behind(c.frame); got != c.behind {
+			t.Errorf("came %v, frame %d: behind %v, want %v", c.came, c.frame, got, c.behind)
+		}
+	}
+}
