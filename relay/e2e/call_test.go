@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -245,6 +246,18 @@ func TestBrowserCall(t *testing.T) {
 	if n, _ := eval[int](alice, `document.querySelectorAll('.tile[data-stream]').length`); n != 1 {
 		t.Errorf("alice's page shows %d participants, want bob only", n)
 	}
+	// In the call, its duration and the network's figures: the bitrate
+	// sent, and the RTT and loss where the browser tells them.
+	callLine := regexp.MustCompile(`^In the room as alice\. · \d+:\d\d · \d+ kbit/s sent( · RTT \d+ ms)?( · \d+\.\d % lost)?$`)
+	var line string
+	if err := waitFor(alice, 20*time.Second, func() (bool, error) {
+		var err error
+		line, err = eval[string](alice, `document.getElementById('call-status').textContent`)
+		return err == nil && callLine.MatchString(line) && !strings.Contains(line, " 0 kbit/s"), err
+	}); err != nil {
+		t.Errorf("alice's status line in the call: %q (%v)", line, err)
+	}
+	t.Logf("alice's status line: %q", line)
 	sameColours(t, alice, screenshot(t, alice, "call-alice"))
 	screenshot(t, bob, "call-bob")
 

@@ -119,6 +119,7 @@ type publisher struct {
 	wt      js.Value
 	lastKey time.Time
 	st      pubStats
+	link    player.LinkMeter
 	// static/publish.js quicastFeedAudio's counts: {behind, stalls}.
 	audioGate js.Value
 }
@@ -700,6 +701,10 @@ func (p *publisher) session() (connected bool, err error) {
 		}
 		return true
 	})
+	go every(linkEvery, done, func(now time.Time) bool {
+		p.sampleLink(wt, now)
+		return true
+	})
 	info, cerr := await(wt.Get("closed"))
 	close(done)
 	p.mu.Lock()
@@ -719,6 +724,36 @@ func (p *publisher) session() (connected bool, err error) {
 		return true, errors.New(info.Get("reason").String())
 	}
 	return true, errors.New("the relay closed the session")
+}
+
+// linkEvery is how often the link's figures are taken (the call's status
+// line says them).
+const linkEvery = time.Second
+
+// sampleLink takes the link's figures at now: the media bytes sent, and
+// the session's QUIC counters and smoothed RTT where the browser tells
+// them (W3C WebTransport getStats).
+func (p *publisher) sampleLink(wt js.Value, now time.Time) {
+	sent, lost, rtt := int64(-1), int64(-1), time.Duration(0)
+	if wt.Get("getStats").Type() == js.TypeFunction {
+		if st, err := await(wt.Call("getStats")); err == nil && st.Truthy() {
+			num := func(k string) (float64, bool) {
+				v := st.Get(k)
+				return v.Float(), v.Type() == js.TypeNumber
+			}
+			ps, ok1 := num("packetsSent")
+			pl, ok2 := num("packetsLost")
+			if ok1 && ok2 {
+				sent, lost = int64(ps), int64(pl)
+			}
+			if r, ok := num("smoothedRtt"); ok && r > 0 {
+				rtt = time.Duration(r * float64(time.Millisecond))
+			}
+		}
+	}
+	p.mu.Lock()
+	p.link.Sample(now, p.st.VideoBytes+p.st.AudioBytes, sent, lost, rtt)
+	p.mu.Unlock()
 }
 
 // statsObject returns the figures (pubStats) for quicastPublishStats.
@@ -743,5 +778,6 @@ func (p *publisher) statsObject() map[string]any {
 		"keyframeRequests": s.KeyframeRequests, "viewers": s.Viewers,
 		"width": s.Width, "height": s.Height, "channels": s.Channels,
 		"cameraEnded": s.CameraEnded, "microphoneEnded": s.MicrophoneEnded,
+		"link": map[string]any{"known": p.link.Known, "kbps": p.link.Kbps, "lossPct": p.link.LossPct, "rttMs": ms(p.link.RTT)},
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"syscall/js"
+	"time"
+
+	"github.com/quicast/quicast/viewer-wasm/player"
 )
 
 // The room page: the other participants are watched by players in this
@@ -36,6 +39,7 @@ type participant struct {
 	inWorker bool       // the last join's publisher is (was) in the worker
 	figures  js.Value   // the worker's latest {stats}
 	notice   string     // a camera or microphone that stopped during this join
+	liveAt   time.Time  // this join first went live: the call's duration is since
 }
 
 func runRoom() {
@@ -114,12 +118,65 @@ func watchTile(o js.Value) any {
 func (p *participant) setState(state, msg string) {
 	p.mu.Lock()
 	p.state, p.message = state, msg
-	if p.notice != "" && (state == "live" || state == "reconnecting") {
-		msg += " " + p.notice
+	if state == "live" && p.liveAt.IsZero() {
+		p.liveAt = time.Now()
 	}
+	msg = p.statusLocked(time.Now())
 	p.mu.Unlock()
 	p.body.Get("dataset").Set("call", state)
 	p.status.Set("textContent", msg)
+}
+
+// statusLocked is the status line at now: the state's message; in the
+// call, how long it has lasted and the link's figures too
+// (player.CallStatus); and a device's notice. Callers hold p.mu.
+func (p *participant) statusLocked(now time.Time) string {
+	msg := p.message
+	if p.state == "live" {
+		msg = player.CallStatus(msg, now.Sub(p.liveAt), p.linkLocked())
+	}
+	if p.notice != "" && (p.state == "live" || p.state == "reconnecting") {
+		msg += " " + p.notice
+	}
+	return msg
+}
+
+// linkLocked returns the publisher's link figures: its own, or the
+// worker's latest. Callers hold p.mu.
+func (p *participant) linkLocked() player.LinkMeter {
+	if p.pub != nil {
+		p.pub.mu.Lock()
+		defer p.pub.mu.Unlock()
+		return p.pub.link
+	}
+	var m player.LinkMeter
+	if !p.figures.Truthy() {
+		return m
+	}
+	if l := p.figures.Get("link"); l.Truthy() {
+		m.Known, m.Kbps, m.LossPct = l.Get("known").Bool(), l.Get("kbps").Float(), l.Get("lossPct").Float()
+		m.RTT = time.Duration(l.Get("rttMs").Float() * float64(time.Millisecond))
+	}
+	return m
+}
+
+// showStatus keeps the status line of join up to date once a second while
+// it is live: the call's duration and the link's figures move.
+func (p *participant) showStatus(join int) {
+	t := time.NewTicker(linkEvery)
+	defer t.Stop()
+	for now := range t.C {
+		p.mu.Lock()
+		if join != p.join || !p.joined {
+			p.mu.Unlock()
+			return
+		}
+		live, msg := p.state == "live", p.statusLocked(now)
+		p.mu.Unlock()
+		if live {
+			p.status.Set("textContent", msg)
+		}
+	}
 }
 
 // setEnabled turns the tracks of one kind on or off: a muted microphone
@@ -171,7 +228,9 @@ func (p *participant) start() {
 	p.join++
 	join := p.join
 	p.figures = js.Undefined()
+	p.liveAt = time.Time{}
 	p.mu.Unlock()
+	go p.showStatus(join)
 	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		// Never released: a few bytes per join.
 		d := args[0]
