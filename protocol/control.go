@@ -29,9 +29,16 @@ const (
 	// control stream with MsgPublish (Client, and Tracks it offers:
 	// Kind, Codec, Channels, Width, Height); the relay answers MsgCatalog
 	// with the SSRCs and payload types to send with, and later MsgKeyframe
-	// (a viewer needs one), MsgStats (Viewers) and MsgEnded. The
-	// participant sends MsgSync for each of its tracks about once a second.
+	// (a viewer needs one), MsgStats (Viewers), MsgReport and MsgEnded.
+	// The participant sends MsgSync for each of its tracks about once a
+	// second.
 	MsgPublish = "publish"
+	// MsgReport: relay → a participant publishing over WebTransport: the
+	// reception report blocks (Reports) of the receiver report the relay
+	// would send an SRTP sender (RFC 3550 §6.4.2), about once a second —
+	// the participant's loss, jitter and, from LSR and DLSR, its
+	// round-trip time (§6.4.1).
+	MsgReport = "report"
 )
 
 var (
@@ -54,16 +61,27 @@ var (
 //	| length (varint)| type | fields (length − 1 bytes)  |
 //	+----------------+------+----------------------------+
 type Message struct {
-	Type   string
-	Client string
-	Tracks []TrackInfo
-	Sync   *SyncReport
-	Stats  *StatsReport
-	Reason string
+	Type    string
+	Client  string
+	Tracks  []TrackInfo
+	Sync    *SyncReport
+	Stats   *StatsReport
+	Reports []ReportBlock
+	Reason  string
 }
 
+// ReportBlock is one reception report block (RFC 3550 §6.4.1) of a
+// MsgReport: the track's SSRC and what the relay received of it.
+type ReportBlock struct {
+	SSRC uint32
+	ReceptionReport
+}
+
+// maxReportBlocks bounds a MsgReport's blocks (an RTCP report holds 31).
+const maxReportBlocks = 31
+
 // The type byte of each message type.
-var wireTypes = map[string]byte{MsgHello: 1, MsgCatalog: 2, MsgSync: 3, MsgKeyframe: 4, MsgStats: 5, MsgEnded: 6, MsgError: 7, MsgPublish: 8}
+var wireTypes = map[string]byte{MsgHello: 1, MsgCatalog: 2, MsgSync: 3, MsgKeyframe: 4, MsgStats: 5, MsgEnded: 6, MsgError: 7, MsgPublish: 8, MsgReport: 9}
 
 func typeName(b byte) string {
 	for n, t := range wireTypes {
@@ -147,6 +165,16 @@ func AppendMessage(b []byte, m *Message) ([]byte, error) {
 			body = AppendVarint(body, v)
 		}
 		body = binary.BigEndian.AppendUint64(body, math.Float64bits(r.PlayoutDelayMS))
+	case MsgReport:
+		n := min(len(m.Reports), maxReportBlocks)
+		body = AppendVarint(body, uint64(n))
+		for _, r := range m.Reports[:n] {
+			body = binary.BigEndian.AppendUint32(body, r.SSRC)
+			body = append(body, r.FractionLost)
+			for _, v := range []uint32{r.TotalLost, r.ExtendedHighestSeq, r.Jitter, r.LastSenderReport, r.Delay} {
+				body = binary.BigEndian.AppendUint32(body, v)
+			}
+		}
 	case MsgEnded, MsgError:
 		body = appendString(body, m.Reason)
 	}
@@ -253,6 +281,19 @@ func ParseMessage(body []byte) (*Message, error) {
 		m.Stats = &StatsReport{GroupsDropped: d.varint(), PacketsDropped: d.varint(), Viewers: uint32(min(d.varint(), 1<<32-1)),
 			FramesDecoded: d.varint(), FramesRendered: d.varint(), FramesDropped: d.varint(),
 			PlayoutDelayMS: math.Float64frombits(d.uint64())}
+	case MsgReport:
+		n := d.varint()
+		if n > maxReportBlocks {
+			d.err = errControlShort
+			break
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			r := ReportBlock{SSRC: d.uint32()}
+			r.FractionLost = d.byte()
+			r.TotalLost, r.ExtendedHighestSeq, r.Jitter = d.uint32(), d.uint32(), d.uint32()
+			r.LastSenderReport, r.Delay = d.uint32(), d.uint32()
+			m.Reports = append(m.Reports, r)
+		}
 	case MsgEnded, MsgError:
 		m.Reason = d.string()
 	}

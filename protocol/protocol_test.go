@@ -90,6 +90,9 @@ func TestControlRoundTrip(t *testing.T) {
 		{Type: MsgError, Reason: "ticket expired"},
 		{Type: MsgPublish, Client: "quicast-browser", Tracks: []TrackInfo{
 			{Kind: "video", Codec: "VP8", Width: 1280, Height: 720}, {Kind: "audio", Codec: "opus", Channels: 1}}},
+		{Type: MsgReport, Reports: []ReportBlock{
+			{SSRC: 1, ReceptionReport: ReceptionReport{FractionLost: 26, TotalLost: 1 << 23, ExtendedHighestSeq: 70000, Jitter: 450, LastSenderReport: 0xdeadbeef, Delay: 65536 / 4}},
+			{SSRC: 2, ReceptionReport: ReceptionReport{ExtendedHighestSeq: 3}}}},
 	}
 	var buf bytes.Buffer
 	for _, m := range msgs {
@@ -127,6 +130,16 @@ func TestControlRoundTrip(t *testing.T) {
 	short = append(short, 3, 0, 0, 0, 1)
 	if _, err := NewControlReader(bytes.NewReader(short)).Read(); err == nil {
 		t.Error("sync message cut inside its fields: no error")
+	}
+	// A report claiming more blocks than its bytes hold, or than an RTCP
+	// report can, is malformed.
+	for _, n := range []uint64{2, maxReportBlocks + 1} {
+		body, _ := AppendMessage(nil, &Message{Type: MsgReport, Reports: []ReportBlock{{SSRC: 1}}})
+		body = body[1:]   // its length
+		body[1] = byte(n) // the block count (one varint byte)
+		if _, err := ParseMessage(body); err == nil {
+			t.Errorf("report of %d blocks with one block's bytes: no error", n)
+		}
 	}
 }
 

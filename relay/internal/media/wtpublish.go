@@ -37,6 +37,16 @@ func (l *wtLink) rtcp(pkts []rtcp.Packet) {
 		switch r := pk.(type) {
 		case *rtcp.PictureLossIndication:
 			l.control(&protocol.Message{Type: protocol.MsgKeyframe})
+		case *rtcp.ReceiverReport:
+			m := &protocol.Message{Type: protocol.MsgReport}
+			for _, b := range r.Reports {
+				m.Reports = append(m.Reports, protocol.ReportBlock{SSRC: b.SSRC, ReceptionReport: protocol.ReceptionReport{
+					FractionLost: b.FractionLost, TotalLost: b.TotalLost, ExtendedHighestSeq: b.LastSequenceNumber,
+					Jitter: b.Jitter, LastSenderReport: b.LastSenderReport, Delay: b.Delay}})
+			}
+			if len(m.Reports) > 0 {
+				l.control(m)
+			}
 		case *rtcp.ApplicationDefined:
 			switch r.SubType {
 			case protocol.AppSubtypeViewers:

@@ -120,6 +120,12 @@ type publisher struct {
 	lastKey time.Time
 	st      pubStats
 	link    player.LinkMeter
+	// The sender reports sent lately, by LSR (the middle 32 bits of their
+	// NTP time): when, for the round-trip time of the reports answering
+	// them (RFC 3550 §6.4.1). Their NTP time is the capture clock's, not
+	// the instant sent, so the RTT is taken from the instant.
+	srSent [8]sentSR
+	srNext int
 	// static/publish.js quicastFeedAudio's counts: {behind, stalls}.
 	audioGate js.Value
 }
@@ -130,7 +136,14 @@ func newPublisher(room string, video, audio js.Value, report func(pubEvent)) *pu
 		ignore: js.FuncOf(func(js.Value, []js.Value) any { return nil }),
 		videoQ: make(chan encoded, encodedQueue),
 		audioQ: make(chan encoded, encodedQueue),
+		link:   player.NewLinkMeter(),
 	}
+}
+
+// sentSR is a sender report sent: its LSR, and when.
+type sentSR struct {
+	lsr uint32
+	at  time.Time
 }
 
 // run encodes and publishes, reconnecting with backoff, until stop or
@@ -680,6 +693,8 @@ func (p *publisher) session() (connected bool, err error) {
 					p.st.Viewers = int(m.Stats.Viewers)
 					p.mu.Unlock()
 				}
+			case protocol.MsgReport:
+				p.receptionReport(m.Reports, time.Now())
 			case protocol.MsgEnded:
 				ended.Store(m.Reason)
 			}
@@ -698,11 +713,15 @@ func (p *publisher) session() (connected bool, err error) {
 			if write(&protocol.Message{Type: protocol.MsgSync, Sync: &r}) != nil {
 				return false
 			}
+			p.mu.Lock()
+			p.srSent[p.srNext%len(p.srSent)] = sentSR{lsr: uint32(r.NTPTime >> 16), at: time.Now()}
+			p.srNext++
+			p.mu.Unlock()
 		}
 		return true
 	})
 	go every(linkEvery, done, func(now time.Time) bool {
-		p.sampleLink(wt, now)
+		p.sampleLink(now)
 		return true
 	})
 	info, cerr := await(wt.Get("closed"))
@@ -730,30 +749,41 @@ func (p *publisher) session() (connected bool, err error) {
 // line says them).
 const linkEvery = time.Second
 
-// sampleLink takes the link's figures at now: the media bytes sent, and
-// the session's QUIC counters and smoothed RTT where the browser tells
-// them (W3C WebTransport getStats).
-func (p *publisher) sampleLink(wt js.Value, now time.Time) {
-	sent, lost, rtt := int64(-1), int64(-1), time.Duration(0)
-	if wt.Get("getStats").Type() == js.TypeFunction {
-		if st, err := await(wt.Call("getStats")); err == nil && st.Truthy() {
-			num := func(k string) (float64, bool) {
-				v := st.Get(k)
-				return v.Float(), v.Type() == js.TypeNumber
-			}
-			ps, ok1 := num("packetsSent")
-			pl, ok2 := num("packetsLost")
-			if ok1 && ok2 {
-				sent, lost = int64(ps), int64(pl)
-			}
-			if r, ok := num("smoothedRtt"); ok && r > 0 {
-				rtt = time.Duration(r * float64(time.Millisecond))
+// sampleLink takes the bitrate sent, at now.
+func (p *publisher) sampleLink(now time.Time) {
+	p.mu.Lock()
+	p.link.Sample(now, p.st.VideoBytes+p.st.AudioBytes)
+	p.mu.Unlock()
+}
+
+// receptionReport takes the relay's reception report blocks (MsgReport)
+// of this participant's tracks, come at now: the loss (the larger
+// fraction of the two tracks') and the round-trip time (RFC 3550 §6.4.1:
+// now, less when the sender report the block answers (LSR) was sent, less
+// how long the relay held it (DLSR, 1/65536 s)).
+func (p *publisher) receptionReport(blocks []protocol.ReportBlock, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	loss, seen := 0.0, false
+	for _, b := range blocks {
+		if b.SSRC != p.out.Video.SSRC && b.SSRC != p.out.Audio.SSRC || b.SSRC == 0 {
+			continue
+		}
+		loss, seen = max(loss, float64(b.FractionLost)*100/256), true
+		if b.LastSenderReport == 0 {
+			continue
+		}
+		for _, sr := range p.srSent {
+			if sr.lsr == b.LastSenderReport && !sr.at.IsZero() {
+				if rtt := now.Sub(sr.at) - time.Duration(int64(b.Delay)*int64(time.Second)>>16); rtt > 0 {
+					p.link.RTT = rtt
+				}
 			}
 		}
 	}
-	p.mu.Lock()
-	p.link.Sample(now, p.st.VideoBytes+p.st.AudioBytes, sent, lost, rtt)
-	p.mu.Unlock()
+	if seen {
+		p.link.LossPct = loss
+	}
 }
 
 // statsObject returns the figures (pubStats) for quicastPublishStats.

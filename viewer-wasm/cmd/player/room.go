@@ -149,7 +149,7 @@ func (p *participant) linkLocked() player.LinkMeter {
 		defer p.pub.mu.Unlock()
 		return p.pub.link
 	}
-	var m player.LinkMeter
+	m := player.NewLinkMeter()
 	if !p.figures.Truthy() {
 		return m
 	}
