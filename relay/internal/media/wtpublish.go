@@ -28,7 +28,11 @@ import (
 type wtLink struct {
 	sess  *webtransport.Session
 	ctrlQ chan *protocol.Message
-	once  sync.Once
+	// mu orders control against end: the hub's housekeeping may still
+	// report to a publisher whose session has just ended, and a send on
+	// the closed ctrlQ would panic.
+	mu     sync.Mutex
+	closed bool // ctrlQ
 }
 
 // rtcp says over the control stream what pkts would tell an SRTP sender.
@@ -62,18 +66,33 @@ func (l *wtLink) rtcp(pkts []rtcp.Packet) {
 }
 
 func (l *wtLink) control(m *protocol.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.queueLocked(m)
+}
+
+// queueLocked queues m unless the queue is closed or full (l.mu held).
+func (l *wtLink) queueLocked(m *protocol.Message) {
+	if l.closed {
+		return
+	}
 	select {
 	case l.ctrlQ <- m:
 	default:
 	}
 }
 
-// end tells the participant why its session ends and closes it.
+// end tells the participant why its session ends and closes it; what
+// comes for it after that is dropped.
 func (l *wtLink) end(reason string) {
-	l.once.Do(func() {
-		l.control(&protocol.Message{Type: protocol.MsgEnded, Reason: reason})
-		close(l.ctrlQ) // the writer sends what is queued, then closes the session
-	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	l.queueLocked(&protocol.Message{Type: protocol.MsgEnded, Reason: reason})
+	l.closed = true
+	close(l.ctrlQ) // the writer sends what is queued, then closes the session
 }
 
 // ServePublisher implements web.Media: it upgrades the request to a
