@@ -97,7 +97,7 @@ func (s *ReceiverStats) Update(seq uint16, ts uint32, arrival time.Time) {
 // SenderReport notes the arrival at now of a sender report with NTP time
 // ntp (64-bit format), for the next report's LSR and DLSR.
 func (s *ReceiverStats) SenderReport(ntp uint64, now time.Time) {
-	s.lastSR, s.lastSRAt = uint32(ntp>>16), now
+	s.lastSR, s.lastSRAt = LSR(ntp), now
 }
 
 // Report returns the report block at now and starts the next interval of

@@ -64,13 +64,20 @@ func NTPTime(t time.Time) uint64 {
 // both the sender's clock and DLSR is a duration, so the two ends' clocks
 // need not agree. A negative result is returned as 0.
 func RoundTrip(now time.Time, lsr, dlsr uint32) time.Duration {
-	a := uint32(NTPTime(now) >> 16)
-	d := int32(a - lsr - dlsr)
+	d := int32(LSR(NTPTime(now)) - lsr - dlsr)
 	if d < 0 {
 		return 0
 	}
-	return time.Duration(int64(d) * int64(time.Second) >> 16)
+	return ShortDuration(int64(d))
 }
+
+// LSR returns the middle 32 bits of a 64-bit NTP timestamp: how a
+// reception report names the sender report it answers (RFC 3550 §6.4.1).
+func LSR(ntp uint64) uint32 { return uint32(ntp >> 16) }
+
+// ShortDuration converts v, in units of 1/65536 s (the NTP short format of
+// DLSR, RFC 3550 §6.4.1), to a time.Duration.
+func ShortDuration(v int64) time.Duration { return time.Duration(v * int64(time.Second) >> 16) }
 
 // NTPToTime converts a 64-bit NTP timestamp to a time.Time (era 0).
 func NTPToTime(ntp uint64) time.Time {

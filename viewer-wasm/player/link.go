@@ -8,7 +8,7 @@ import (
 // LinkMeter is a sending side's network figures: the bitrate it sent over
 // the last interval (Sample, about once a second), and the loss and
 // round-trip time the receiver's reception reports tell (RFC 3550 §6.4.1,
-// set by the caller). The zero value has no figures yet.
+// set by the caller). NewLinkMeter makes one with no figures yet.
 type LinkMeter struct {
 	at    time.Time
 	bytes int64

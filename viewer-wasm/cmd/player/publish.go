@@ -714,7 +714,7 @@ func (p *publisher) session() (connected bool, err error) {
 				return false
 			}
 			p.mu.Lock()
-			p.srSent[p.srNext%len(p.srSent)] = sentSR{lsr: uint32(r.NTPTime >> 16), at: time.Now()}
+			p.srSent[p.srNext%len(p.srSent)] = sentSR{lsr: protocol.LSR(r.NTPTime), at: time.Now()}
 			p.srNext++
 			p.mu.Unlock()
 		}
@@ -775,7 +775,7 @@ func (p *publisher) receptionReport(blocks []protocol.ReportBlock, now time.Time
 		}
 		for _, sr := range p.srSent {
 			if sr.lsr == b.LastSenderReport && !sr.at.IsZero() {
-				if rtt := now.Sub(sr.at) - time.Duration(int64(b.Delay)*int64(time.Second)>>16); rtt > 0 {
+				if rtt := now.Sub(sr.at) - protocol.ShortDuration(int64(b.Delay)); rtt > 0 {
 					p.link.RTT = rtt
 				}
 			}
