@@ -241,6 +241,12 @@ func TestBrowserCall(t *testing.T) {
 		}); err != nil {
 			t.Errorf("%s never heard %s's beep: %v", side.name, side.other, err)
 		}
+		// …and their tile is outlined as speaking while it sounds.
+		if err := waitFor(side.ctx, 20*time.Second, func() (bool, error) {
+			return eval[bool](side.ctx, `!!document.querySelector('.tile.speaking[data-stream="team.`+side.other+`"]')`)
+		}); err != nil {
+			t.Errorf("%s's tile is never outlined as speaking on %s's page: %v", side.other, side.name, err)
+		}
 		t.Logf("%s sees %s: %v; glass-to-glass p50 %.0f ms p95 %.0f ms", side.name, side.other, last, last.LatencyP50MS, last.LatencyP95MS)
 	}
 	if n, _ := eval[int](alice, `document.querySelectorAll('.tile[data-stream]').length`); n != 1 {

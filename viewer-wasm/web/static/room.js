@@ -200,8 +200,18 @@
     const t = shown.get(stream);
     return t && t.out ? t.out.level() : -200;
   };
+  // A tile stays outlined for speakHold after its sound last rose above
+  // -40 dBFS: the outline follows the talk, not each syllable, and each
+  // change repaints the page (no transition either: an animated outline
+  // repainted the page and recomposited it at the display's rate, a tenth
+  // of a core per browser in a two-person call).
+  const speakHold = 600;
   setInterval(() => {
-    for (const t of shown.values()) t.tile.classList.toggle('speaking', t.out && t.out.level() > -40);
+    const now = performance.now();
+    for (const t of shown.values()) {
+      if (t.out && t.out.level() > -40) t.spokeAt = now;
+      t.tile.classList.toggle('speaking', now - (t.spokeAt || -Infinity) < speakHold);
+    }
   }, 150);
   // For tests and the curious: every participant's player figures, and
   // the measurement windows started over.
