@@ -57,7 +57,10 @@ async function figures() {
   const o = {};
   (await pc.getStats()).forEach(s => {
     if (s.type === 'inbound-rtp' && s.kind === 'audio') Object.assign(o, {aJB: s.jitterBufferDelay, aJBTarget: s.jitterBufferTargetDelay,
-      aJBCount: s.jitterBufferEmittedCount, aConcealed: s.concealedSamples, aSamples: s.totalSamplesReceived, aJitter: s.jitter});
+      aJBCount: s.jitterBufferEmittedCount, aConcealed: s.concealedSamples, aSamples: s.totalSamplesReceived, aJitter: s.jitter,
+      // The capture time of the sound played now, on the sender's NTP clock
+      // (RTCP sender reports): both browsers share this machine's clock.
+      mouthToEar: s.estimatedPlayoutTimestamp ? Date.now() + 2208988800000 - s.estimatedPlayoutTimestamp : 0});
     if (s.type === 'inbound-rtp' && s.kind === 'video') Object.assign(o, {vJB: s.jitterBufferDelay, vJBCount: s.jitterBufferEmittedCount,
       vDecoded: s.framesDecoded, vFreezes: s.freezeCount, vFreezeS: s.totalFreezesDuration, vWidth: s.frameWidth, vFPS: s.framesPerSecond});
     if (s.type === 'media-playout') Object.assign(o, {playoutDelay: s.totalPlayoutDelay, playoutCount: s.totalSamplesCount});
@@ -85,6 +88,7 @@ type webrtcFigures struct {
 	PlayoutDelay  float64 `json:"playoutDelay"`
 	PlayoutCount  float64 `json:"playoutCount"`
 	RTT           float64 `json:"rtt"`
+	MouthToEarMS  float64 `json:"mouthToEar"`
 }
 
 // BenchmarkWebRTCCall is the reference for BenchmarkBrowserCall: the same
@@ -93,7 +97,10 @@ type webrtcFigures struct {
 // with nothing but the browser's own WebRTC, peer to peer (no relay), its
 // jitter buffers (libwebrtc's NetEq for the sound) and its rendering. It
 // reports, over benchWindow after 10 s of warm-up, what the browsers'
-// statistics say of each side's reception of the other: the sound's jitter
+// statistics say of each side's reception of the other: mouth-to-ear from
+// estimatedPlayoutTimestamp (the capture time, on the sender's clock, of
+// the sound leaving the jitter buffer now: the output device's latency is
+// not in it, as it is in BenchmarkBrowserCall's), the sound's jitter
 // buffer delay (mean, jitterBufferDelay / jitterBufferEmittedCount) and
 // target, the share of it concealed (lost or late), the picture's jitter
 // buffer delay, frames decoded and freezes; and each browser's CPU. What
@@ -148,9 +155,20 @@ func BenchmarkWebRTCCall(b *testing.B) {
 			cpu0[who] = browser.Usage(dirs[who])
 		}
 		start := time.Now()
-		waitFor(context.Background(), benchWindow+time.Second, func() (bool, error) { return time.Since(start) >= benchWindow, nil })
+		mouth := map[string][]float64{}
+		tick := time.NewTicker(250 * time.Millisecond)
+		for time.Since(start) < benchWindow {
+			<-tick.C
+			for _, who := range people {
+				if f, err := eval[webrtcFigures](ctxs[who], `figures()`); err == nil && f.MouthToEarMS > 0 {
+					mouth[who] = append(mouth[who], f.MouthToEarMS)
+				}
+			}
+		}
+		tick.Stop()
 		elapsed := time.Since(start)
 		var jb, jbTarget, concealed, cpuSum, freezes float64
+		var all []float64
 		for _, who := range people {
 			f, err := eval[webrtcFigures](ctxs[who], `figures()`)
 			if err != nil {
@@ -173,13 +191,16 @@ func BenchmarkWebRTCCall(b *testing.B) {
 			if f.Samples > p.Samples {
 				conc = (f.Concealed - p.Concealed) / (f.Samples - p.Samples) * 100
 			}
-			b.Logf("%s: of the other's sound, jitter buffer %.0f ms (target %.0f ms), playout delay %.0f ms, %.2f %% concealed, jitter %.1f ms, RTT %.0f ms; of the picture (%.0f px wide), jitter buffer %.0f ms, %.1f frames decoded per s, %.0f freezes (%.1f s); browser %.0f %% of a core, %.0f MB",
-				who, aJB, aTarget, playout, conc, f.AudioJitter*1000, f.RTT*1000, f.Width, vJB, (f.Decoded-p.Decoded)/elapsed.Seconds(),
+			b.Logf("%s: hears the other %.0f/%.0f ms (p50/p95) after they spoke (estimatedPlayoutTimestamp); of their sound, jitter buffer %.0f ms (target %.0f ms), playout delay %.0f ms, %.2f %% concealed, jitter %.1f ms, RTT %.0f ms; of the picture (%.0f px wide), jitter buffer %.0f ms, %.1f frames decoded per s, %.0f freezes (%.1f s); browser %.0f %% of a core, %.0f MB",
+				who, load.Percentile(mouth[who], 50), load.Percentile(mouth[who], 95), aJB, aTarget, playout, conc, f.AudioJitter*1000, f.RTT*1000, f.Width, vJB, (f.Decoded-p.Decoded)/elapsed.Seconds(),
 				f.Freezes-p.Freezes, f.FreezeS-p.FreezeS, cpu, float64(u.RSS)/1e6)
 			jb, jbTarget, concealed = max(jb, aJB), max(jbTarget, aTarget), max(concealed, conc)
 			freezes += f.Freezes - p.Freezes
+			all = append(all, mouth[who]...)
 			cpuSum += cpu
 		}
+		b.ReportMetric(load.Percentile(all, 50), "mouth-to-ear-p50-ms")
+		b.ReportMetric(load.Percentile(all, 95), "mouth-to-ear-p95-ms")
 		b.ReportMetric(jb, "audio-jitter-buffer-ms")
 		b.ReportMetric(jbTarget, "audio-target-ms")
 		b.ReportMetric(concealed, "audio-concealed-%")
