@@ -86,7 +86,7 @@ const (
 // one batch with thousands of others, stalling the page (static/player.js
 // says by how much).
 var helpers struct {
-	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, feedAudio, write js.Value
+	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, feedAudio, write, playoutReports js.Value
 }
 
 func loadHelpers() {
@@ -101,6 +101,7 @@ func loadHelpers() {
 	helpers.feed = g.Get("quicastFeed")
 	helpers.feedAudio = g.Get("quicastFeedAudio")
 	helpers.write = g.Get("quicastWrite")
+	helpers.playoutReports = g.Get("quicastPlayoutReports")
 }
 
 // collect runs the garbage collector every gcEvery. A player's heap is a
@@ -288,7 +289,10 @@ type Player struct {
 	targetSent     time.Duration
 	packetDur      time.Duration // of the sender's last Opus packet
 	merged         []byte        // drainAudio's chunk of merged packets, kept for the next
-	fixed          js.Value      // the worklet's last `fixed` report: its arrivals played at fixed targets
+	reports        []float64     // the worklet's latest figures (takeReports), written by static/player.js
+	reported       js.Value      // and its last `fixed` report (.fixed): its arrivals played at fixed targets
+	reportsTaken   int64         // reports taken in so far
+	beeps          int64         // beeps taken in so far
 	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
 
 	ticks struct { // when tick last did its slower work; only tick touches them
@@ -648,43 +652,75 @@ func (p *Player) setupAudio(a js.Value) {
 	p.audioCtx = a.Get("ctx")
 	p.audioNode = a.Get("node")
 	p.playout = a.Get("playout")
-	p.audioNode.Get("port").Set("onmessage", p.fn(func(args []js.Value) {
-		d := args[0].Get("data")
-		now := time.Now()
-		if b := d.Get("beep"); b.Type() == js.TypeNumber {
-			// When the sample at context time b leaves the loudspeaker,
-			// from the context's own (contextTime, performanceTime) pair.
-			ts := p.audioCtx.Call("getOutputTimestamp")
-			if ts.Get("contextTime").Float() == 0 {
-				return // the output has not started yet
-			}
-			heard := ts.Get("performanceTime").Float() + (b.Float()-ts.Get("contextTime").Float())*1000
-			at := now.Add(time.Duration((heard - js.Global().Get("performance").Call("now").Float()) * float64(time.Millisecond)))
-			p.mu.Lock()
-			p.skew.Beep(at)
-			p.mu.Unlock()
-			return
-		}
+	p.reports = make([]float64, reportValues)
+	p.reported = helpers.playoutReports.Invoke(p.audioNode.Get("port"), p.audioCtx, uintptr(unsafe.Pointer(&p.reports[0])), len(p.reports))
+}
+
+// The playout worklet's figures, as static/player.js quicastPlayoutReports
+// writes them into Player.reports.
+const (
+	reportCount = iota
+	reportEpoch
+	reportPos
+	reportAt
+	reportPlayed
+	reportUnderruns
+	reportStarved
+	reportDropped
+	reportTrimmed
+	reportBuffered
+	reportBeeps
+	reportBeepHeard
+	reportValues
+)
+
+// fixedTargets returns the worklet's last `fixed` report, or null.
+func (p *Player) fixedTargets() js.Value {
+	if !p.reported.Truthy() {
+		return js.Null()
+	}
+	return p.reported.Get("fixed")
+}
+
+// takeReports takes in the worklet's latest report and beep, if new since
+// the last tick: its figures, and the read position heardPosition maps to
+// RTP time (exact at its context time, whenever it is taken in).
+func (p *Player) takeReports(now time.Time) {
+	r := p.reports
+	if r == nil {
+		return
+	}
+	if n := int64(r[reportBeeps]); n != p.beeps {
+		p.beeps = n
+		// When the sample heard at performance.now() time
+		// r[reportBeepHeard] left the loudspeaker, on Go's clock.
+		ago := js.Global().Get("performance").Call("now").Float() - r[reportBeepHeard]
+		at := now.Add(-time.Duration(ago * float64(time.Millisecond)))
 		p.mu.Lock()
-		defer p.mu.Unlock()
-		played := int64(d.Get("played").Float())
-		if played > p.played {
-			p.m.Media(now)
-		}
-		p.played = played
-		p.s.AudioSamplesPlayed = int(played)
-		p.s.AudioUnderruns = d.Get("underruns").Int()
-		p.s.AudioSamplesStarved = d.Get("starved").Int()
-		p.s.AudioDropped = d.Get("dropped").Int()
-		p.s.AudioSamplesTrimmed = d.Get("trimmed").Int()
-		p.s.PlayoutDelayMS = d.Get("buffered").Float() / 48
-		if fx := d.Get("fixed"); fx.Truthy() {
-			p.fixed = fx // read when the figures are (statsObject), not at every report
-		}
-		if d.Get("epoch").Int() == p.epoch {
-			p.audioPos, p.audioPosAt, p.audioPosCtx = int64(d.Get("pos").Float()), now, d.Get("at").Float()
-		}
-	}))
+		p.skew.Beep(at)
+		p.mu.Unlock()
+	}
+	n := int64(r[reportCount])
+	if n == p.reportsTaken {
+		return
+	}
+	p.reportsTaken = n
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	played := int64(r[reportPlayed])
+	if played > p.played {
+		p.m.Media(now)
+	}
+	p.played = played
+	p.s.AudioSamplesPlayed = int(played)
+	p.s.AudioUnderruns = int(r[reportUnderruns])
+	p.s.AudioSamplesStarved = int(r[reportStarved])
+	p.s.AudioDropped = int(r[reportDropped])
+	p.s.AudioSamplesTrimmed = int(r[reportTrimmed])
+	p.s.PlayoutDelayMS = r[reportBuffered] / 48
+	if int(r[reportEpoch]) == p.epoch {
+		p.audioPos, p.audioPosAt, p.audioPosCtx = int64(r[reportPos]), now, r[reportAt]
+	}
 }
 
 func (p *Player) setupDecoders() {
@@ -1298,6 +1334,7 @@ func (p *Player) tick(now time.Time) {
 	if t.lastRate.IsZero() {
 		t.lastRate, t.lastOverlay, t.lastShow = now, now, now
 	}
+	p.takeReports(now)
 	p.drainAudio(now)
 	p.render(now)
 	if now.Sub(t.lastShow) >= 250*time.Millisecond {
@@ -1599,7 +1636,7 @@ func (p *Player) statsObject() any {
 		"bitrateKbps": s.BitrateKbps, "playoutDelayMs": s.PlayoutDelayMS, "jitterMs": s.JitterMS, "targetMarginMs": ms(margin), "targetSyncMs": ms(sync),
 		"avSkewMs": ms(skewLast), "avSkewP95Ms": ms(skewP95), "avSkewPairs": skewPairs, "avSkewFlashes": p.skew.Flashes, "avSkewBeeps": p.skew.Beeps, "avSkewClockMs": s.AVSkewClockMS, "mouthToEarMs": mouthToEar,
 		"groupsReceived": s.GroupsReceived, "packetsLost": s.PacketsLost, "packetsLate": s.PacketsLate, "audioDecodeQueue": s.AudioDecodeQueue, "audioDecoderBehind": s.AudioDecoderBehind, "audioChunksMerged": s.AudioChunksMerged, "audioWorkerErrors": s.AudioWorkerErrors, "datagramsDropped": s.DatagramsDropped, "badDatagrams": s.BadDatagrams, "badAudioPackets": s.BadAudioPackets, "decodeErrors": s.DecodeErrors,
-		"keyframeRequests": s.KeyframeRequests, "fixedTargets": p.fixed,
+		"keyframeRequests": s.KeyframeRequests, "fixedTargets": p.fixedTargets(),
 		"goRuntime": goRuntime(), "drawing": drawing,
 		"stalls": map[string]any{"arrival": stallsObject(s.ArrivalStalls), "tick": stallsObject(s.TickStalls), "hand": stallsObject(s.HandStalls),
 			"videoIn": stallsObject(s.VideoInStalls), "videoOut": stallsObject(s.VideoOutStalls),

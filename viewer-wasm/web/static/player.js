@@ -63,6 +63,38 @@ self.quicastPlayout = (node) => {
 // and its options, per packet) a call's page stalled 150–370 ms at every
 // collection, long enough to run its playout buffers dry.
 
+// quicastPlayoutReports keeps the playout worklet's reports
+// (static/worklet.js, 20 a second) where the Go program reads them at its
+// own pace, with no call into it per report: each writes its figures into
+// a Float64Array of n values at addr in the program's memory
+// (self.quicastMemory), the last `fixed` onto the holder returned. Values
+// (viewer-wasm/cmd/player report*): 0 reports so far, 1 epoch, 2 pos (read
+// position, samples), 3 at (its context time, s), 4 played, 5 underruns,
+// 6 starved, 7 dropped, 8 trimmed, 9 buffered (samples), 10 beeps heard so
+// far, 11 when the last one was heard (performance.now() time, ms), from
+// ctx's output timestamp (W3C Web Audio getOutputTimestamp); a beep before
+// the output starts is not counted.
+self.quicastPlayoutReports = (port, ctx, addr, n) => {
+  const holder = {fixed: null};
+  let f = null;
+  port.onmessage = (e) => {
+    const d = e.data;
+    if (!f || f.buffer !== self.quicastMemory.buffer) f = new Float64Array(self.quicastMemory.buffer, addr, n); // the memory grew
+    if (d.beep !== undefined) {
+      const ts = ctx.getOutputTimestamp();
+      if (!(ts.contextTime > 0)) return;
+      f[11] = ts.performanceTime + (d.beep - ts.contextTime) * 1000;
+      f[10]++;
+      return;
+    }
+    if (d.fixed) holder.fixed = d.fixed;
+    f[1] = d.epoch; f[2] = d.pos; f[3] = d.at; f[4] = d.played; f[5] = d.underruns;
+    f[6] = d.starved; f[7] = d.dropped; f[8] = d.trimmed; f[9] = d.buffered;
+    f[0]++;
+  };
+  return holder;
+};
+
 // quicastReadRing reads a reader of datagrams into a buffer in the Go
 // program's own memory (self.quicastMemory, its WebAssembly.Memory; the
 // buffer at addr, size bytes), which the program drains at its own pace:
