@@ -289,7 +289,7 @@ type Player struct {
 	targetSent     time.Duration
 	packetDur      time.Duration // of the sender's last Opus packet
 	merged         []byte        // drainAudio's chunk of merged packets, kept for the next
-	reports        []float64     // the worklet's latest figures (takeReports), written by static/player.js
+	reports        []float64     // the worklet's latest figures (takeReports), written by static/player.js until stop takes its port's handler away
 	reported       js.Value      // and its last `fixed` report (.fixed): its arrivals played at fixed targets
 	reportsTaken   int64         // reports taken in so far
 	beeps          int64         // beeps taken in so far
