@@ -289,6 +289,7 @@ type Stats struct {
 	Height              int     `json:"height"` // pixels
 	VideoFramesDecoded  int     `json:"videoFramesDecoded"`
 	VideoFramesRendered int     `json:"videoFramesRendered"`
+	VideoFramesCopied   int     `json:"videoFramesCopied"` // of those rendered, put on the canvas by copyTo (static/render.js)
 	VideoFramesDropped  int     `json:"videoFramesDropped"`
 	AudioFramesDecoded  int     `json:"audioFramesDecoded"`
 	AudioSamplesPlayed  int     `json:"audioSamplesPlayed"`
@@ -354,8 +355,8 @@ type Stats struct {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("state=%q muted=%v sessions=%d broadcasts=%d video=%s %dx%d decoded=%d rendered=%d dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s playout %.0f ms (target %.0f, trimmed %d)",
-		s.State, s.Muted, s.Sessions, s.Broadcasts, s.VideoCodec, s.Width, s.Height, s.VideoFramesDecoded, s.VideoFramesRendered, s.VideoFramesDropped,
+	return fmt.Sprintf("state=%q muted=%v sessions=%d broadcasts=%d video=%s %dx%d decoded=%d rendered=%d (copied %d) dropped=%d audio=%s decoded=%d played=%d underruns=%d %.0f kbit/s playout %.0f ms (target %.0f, trimmed %d)",
+		s.State, s.Muted, s.Sessions, s.Broadcasts, s.VideoCodec, s.Width, s.Height, s.VideoFramesDecoded, s.VideoFramesRendered, s.VideoFramesCopied, s.VideoFramesDropped,
 		s.AudioCodec, s.AudioFramesDecoded, s.AudioSamplesPlayed, s.AudioUnderruns, s.BitrateKbps,
 		s.PlayoutDelayMS, s.TargetDelayMS, s.AudioSamplesTrimmed)
 }

@@ -330,6 +330,7 @@ type stats struct {
 	VideoDecoderFull                                 int // frames not decoded: the VideoDecoder's queue over maxDecodeQ
 	VideoFramesNonReference                          int // complete frames with VP8's N bit: no other frame is predicted from them
 	VideoFramesThinned                               int // non-reference frames not decoded: the VideoDecoder's queue at thinDecodeQ
+	VideoFramesCopied                                int // frames the render worker put on the canvas converted by copyTo, not drawImage
 	VideoGroupsLost                                  int // groups never received (player.VideoGate.LostGroups)
 	TargetDelayMS, OutputLatencyMS                   float64
 	Latency                                          player.Latency
@@ -558,9 +559,12 @@ func (p *Player) setupRenderer() {
 		mainAbs := perf.Get("timeOrigin").Float() + perf.Call("now").Float()
 		shown := now.Add(time.Duration((d.Get("shown").Float() - mainAbs) * float64(time.Millisecond)))
 		id := d.Get("id").Int()
-		flash := d.Get("flash").Bool()
+		flash, copied := d.Get("flash").Bool(), d.Get("copied").Bool()
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		if copied {
+			p.s.VideoFramesCopied++
+		}
 		f, ok := p.drawing[id]
 		if !ok {
 			return
@@ -1624,7 +1628,7 @@ func (p *Player) statsObject() any {
 		"viewers":    p.viewerCount,
 		"videoCodec": s.VideoCodec, "audioCodec": s.AudioCodec,
 		"width": s.Width, "height": s.Height,
-		"videoFramesDecoded": s.VideoFramesDecoded, "videoFramesRendered": s.VideoFramesRendered,
+		"videoFramesDecoded": s.VideoFramesDecoded, "videoFramesRendered": s.VideoFramesRendered, "videoFramesCopied": s.VideoFramesCopied,
 		"videoFramesDropped": s.VideoFramesDropped, "videoFramesLost": s.VideoFramesLost,
 		"videoFramesAssembled": s.VideoFramesAssembled, "videoFramesAwaitingKey": s.VideoFramesAwaitingKey, "videoDecoderFull": s.VideoDecoderFull, "videoFramesThinned": s.VideoFramesThinned, "videoFramesNonReference": s.VideoFramesNonReference, "videoGroupsLost": s.VideoGroupsLost, "videoDecodeQueueMax": s.VideoDecodeQMax,
 		"audioFramesDecoded": s.AudioFramesDecoded,
