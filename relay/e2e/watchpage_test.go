@@ -113,6 +113,13 @@ func TestWatchPageStates(t *testing.T) {
 	if s.VideoCodec != "" {
 		t.Errorf("audio-only stream: video codec %q", s.VideoCodec)
 	}
+	// The level meter moves with the test source's beeps.
+	if err := waitFor(ctx, 10*time.Second, func() (bool, error) {
+		w, err := eval[float64](ctx, `parseFloat(document.getElementById('level-bar').style.width) || 0`)
+		return err == nil && w > 20, err
+	}); err != nil {
+		t.Errorf("audio-only stream: the level meter never moved: %v", err)
+	}
 	screenshot(t, ctx, "watch-audio-only")
 
 	// An unknown stream: a 404 page that says so and leads back.

@@ -66,14 +66,18 @@
     node.connect(analyser);
     const level = window.quicastPeakLevel(analyser);
     const bar = document.getElementById('level-bar');
+    // Drawn at the display's rate only while it shows: a loop of
+    // animation frames keeps the page's main thread and compositor awake.
+    let metering = false;
     const meter = () => {
-      if (document.body.dataset.video === 'false') {
-        const db = level();
-        bar.style.width = Math.max(0, Math.min(100, (db + 60) / 60 * 100)) + '%';
-      }
+      metering = document.body.dataset.video === 'false';
+      if (!metering) return;
+      const db = level();
+      bar.style.width = Math.max(0, Math.min(100, (db + 60) / 60 * 100)) + '%';
       requestAnimationFrame(meter);
     };
-    requestAnimationFrame(meter);
+    new MutationObserver(() => { if (!metering) meter(); }).observe(document.body, {attributes: true, attributeFilter: ['data-video']});
+    meter();
     const volume = document.getElementById('volume');
     const saved = parseFloat(localStorage.getItem('quicast.volume'));
     if (saved >= 0 && saved <= 1) volume.value = saved;
