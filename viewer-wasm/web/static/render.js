@@ -15,9 +15,10 @@
 // frame converted to RGB by the browser itself (W3C WebCodecs
 // VideoFrame.copyTo with format RGBX, in the frame's colour space as
 // drawImage converts it) and put on the canvas as is. Without a GPU,
-// Chromium 156's drawImage of a decoded frame took 2.6 ms at 320×180,
-// 6-8 ms at 640×480 and 16-18 ms at 1280×720 (half a core at 30 frames a
-// second); the conversion and putImageData 0.3, 0.7 and 1.4 ms. Where
+// Chromium 156's drawImage of a frame took 2.6-3.4 ms at 320×180, 6-10 ms
+// at 640×480 and 16-19 ms at 1280×720 (half a core at 30 frames a
+// second); the conversion and putImageData 0.3, 0.7 and 1.4-1.8 ms
+// (relay/e2e BenchmarkFrameDraw). Where
 // the frames are in GPU memory, drawImage on an accelerated canvas is the
 // cheap one, and copying them out is not.
 let canvas = null, ctx = null;
