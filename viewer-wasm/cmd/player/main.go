@@ -86,7 +86,7 @@ const (
 // one batch with thousands of others, stalling the page (static/player.js
 // says by how much).
 var helpers struct {
-	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, feedAudio, write, playoutReports js.Value
+	readRing, decodeAudio, decodeVideo, audioDecoder, audioForget, heardAt, encodedOutput, feed, feedAudio, write, playoutReports, renderAnswers js.Value
 }
 
 func loadHelpers() {
@@ -102,6 +102,7 @@ func loadHelpers() {
 	helpers.feedAudio = g.Get("quicastFeedAudio")
 	helpers.write = g.Get("quicastWrite")
 	helpers.playoutReports = g.Get("quicastPlayoutReports")
+	helpers.renderAnswers = g.Get("quicastRenderAnswers")
 }
 
 // collect runs the garbage collector every gcEvery. A player's heap is a
@@ -293,6 +294,8 @@ type Player struct {
 	reported       js.Value      // and its last `fixed` report (.fixed): its arrivals played at fixed targets
 	reportsTaken   int64         // reports taken in so far
 	beeps          int64         // beeps taken in so far
+	answers        []float64     // the render worker's answers (takeAnswers), written by static/player.js until the worker is terminated
+	answersTaken   int64         // answers taken in so far
 	outLatency     time.Duration // AudioContext output + base latency: played samples are heard this much later
 
 	ticks struct { // when tick last did its slower work; only tick touches them
@@ -550,28 +553,44 @@ func (p *Player) setupRenderer() {
 		p.renderer = g.Get("Worker").New("/static/render.js")
 		p.renderer.Call("postMessage", map[string]any{"canvas": off}, []any{off})
 	}
-	perf := js.Global().Get("performance")
-	p.renderer.Set("onmessage", p.fn(func(args []js.Value) {
-		d := args[0].Get("data")
-		now := time.Now()
-		// The worker's clock is absolute (timeOrigin + now); ours is
-		// time.Now. Their difference, measured now, maps one to the other.
-		mainAbs := perf.Get("timeOrigin").Float() + perf.Call("now").Float()
-		shown := now.Add(time.Duration((d.Get("shown").Float() - mainAbs) * float64(time.Millisecond)))
-		id := d.Get("id").Int()
-		flash, copied := d.Get("flash").Bool(), d.Get("copied").Bool()
-		p.mu.Lock()
-		defer p.mu.Unlock()
+	p.answers, p.answersTaken = make([]float64, 1+4*renderAnswers), 0
+	helpers.renderAnswers.Invoke(p.renderer, uintptr(unsafe.Pointer(&p.answers[0])), len(p.answers))
+}
+
+// renderAnswers is how many of the render worker's answers its ring
+// (Player.answers) holds: more than maxDrawing frames are never out.
+const renderAnswers = 16
+
+// takeAnswers takes in the render worker's answers written since the last
+// tick (static/player.js quicastRenderAnswers): each frame drawn, when,
+// and whether the test source's flash was on it.
+func (p *Player) takeAnswers(now time.Time) {
+	a := p.answers
+	if a == nil || int64(a[0]) == p.answersTaken {
+		return
+	}
+	// The worker's clock mapped to ours, as of now.
+	perfNow := js.Global().Get("performance").Call("now").Float()
+	n := int64(a[0])
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n-p.answersTaken > renderAnswers {
+		p.answersTaken = n - renderAnswers // overwritten: those frames time out (render)
+	}
+	for ; p.answersTaken < n; p.answersTaken++ {
+		k := 1 + 4*int(p.answersTaken%renderAnswers)
+		id, shownAt, flash, copied := int(a[k]), a[k+1], a[k+2] == 1, a[k+3] == 1
 		if copied {
 			p.s.VideoFramesCopied++
 		}
 		f, ok := p.drawing[id]
 		if !ok {
-			return
+			continue
 		}
 		delete(p.drawing, id)
+		shown := now.Add(-time.Duration((perfNow - shownAt) * float64(time.Millisecond)))
 		p.frameShown(f.ts, f.times, shown, f.posted, flash)
-	}))
+	}
 }
 
 // frameShown records a frame on the screen at shown: latency, continuity,
@@ -1339,6 +1358,7 @@ func (p *Player) tick(now time.Time) {
 		t.lastRate, t.lastOverlay, t.lastShow = now, now, now
 	}
 	p.takeReports(now)
+	p.takeAnswers(now)
 	p.drainAudio(now)
 	p.render(now)
 	if now.Sub(t.lastShow) >= 250*time.Millisecond {

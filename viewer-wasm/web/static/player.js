@@ -95,6 +95,25 @@ self.quicastPlayoutReports = (port, ctx, addr, n) => {
   return holder;
 };
 
+// quicastRenderAnswers takes the render worker's answers (static/render.js:
+// {id, shown, flash, copied} per frame) into a ring of n Float64 values at
+// addr in the Go program's memory (self.quicastMemory), read at its next
+// tick: no call into the program per frame. Value 0 counts the answers
+// written; answer k is at 1 + 4 × (k mod (n − 1) / 4): the frame's id, when
+// it was shown (performance.now() time of this realm, ms), whether the test
+// source's flash was on it (1 or 0), whether it went by copyTo (1 or 0).
+self.quicastRenderAnswers = (worker, addr, n) => {
+  const slots = (n - 1) >> 2;
+  let f = null;
+  worker.onmessage = (e) => {
+    const d = e.data;
+    if (!f || f.buffer !== self.quicastMemory.buffer) f = new Float64Array(self.quicastMemory.buffer, addr, n); // the memory grew
+    const k = 1 + 4 * (f[0] % slots);
+    f[k] = d.id; f[k + 1] = d.shown - performance.timeOrigin; f[k + 2] = d.flash ? 1 : 0; f[k + 3] = d.copied ? 1 : 0;
+    f[0]++;
+  };
+};
+
 // quicastReadRing reads a reader of datagrams into a buffer in the Go
 // program's own memory (self.quicastMemory, its WebAssembly.Memory; the
 // buffer at addr, size bytes), which the program drains at its own pace:
