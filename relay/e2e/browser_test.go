@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +124,10 @@ func sanitize(s string) string {
 		}
 		return '_'
 	}, s)
+}
+
+// jsString quotes s as a JavaScript string literal (JSON's is one).
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

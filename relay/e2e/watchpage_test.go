@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/quicast/quicast/relay/e2e/browser"
 )
-
-func strconvQuote(s string) string { return strconv.Quote(s) }
 
 // visible reports whether the element matching sel is displayed.
 func visible(ctx context.Context, sel string) (bool, error) {
@@ -47,7 +44,7 @@ func TestWatchPageStates(t *testing.T) {
 	// shared link later: a click counts as the gesture autoplay waits for.
 	run(t, ctx, 20*time.Second, chromedp.Navigate(r.base()+"/login"))
 	if code, err := eval[int](ctx, `fetch('/api/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
-		body: JSON.stringify({username: `+strconvQuote(r.user)+`, password: `+strconvQuote(r.password)+`})}).then(r => r.status)`); err != nil || code != 204 {
+		body: JSON.stringify({username: `+jsString(r.user)+`, password: `+jsString(r.password)+`})}).then(r => r.status)`); err != nil || code != 204 {
 		t.Fatalf("login: %d %v", code, err)
 	}
 

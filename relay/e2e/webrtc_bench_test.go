@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -207,10 +206,4 @@ func BenchmarkWebRTCCall(b *testing.B) {
 		b.ReportMetric(freezes, "freezes")
 		b.ReportMetric(cpuSum/float64(len(people)), "browser-cpu-%")
 	}
-}
-
-// jsString quotes s as a JavaScript string literal (JSON's is one).
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

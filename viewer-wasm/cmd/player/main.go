@@ -557,6 +557,15 @@ func (p *Player) setupRenderer() {
 	helpers.renderAnswers.Invoke(p.renderer, uintptr(unsafe.Pointer(&p.answers[0])), len(p.answers))
 }
 
+// perfNow returns performance.now() (ms) of this realm.
+func perfNow() float64 { return js.Global().Get("performance").Call("now").Float() }
+
+// fromPerf maps at, a performance.now() time (ms) of this realm, to Go's
+// clock, given both clocks' readings now and pnow at one instant.
+func fromPerf(now time.Time, pnow, at float64) time.Time {
+	return now.Add(-time.Duration((pnow - at) * float64(time.Millisecond)))
+}
+
 // renderAnswers is how many of the render worker's answers its ring
 // (Player.answers) holds: more than maxDrawing frames are never out.
 const renderAnswers = 16
@@ -569,8 +578,7 @@ func (p *Player) takeAnswers(now time.Time) {
 	if a == nil || int64(a[0]) == p.answersTaken {
 		return
 	}
-	// The worker's clock mapped to ours, as of now.
-	perfNow := js.Global().Get("performance").Call("now").Float()
+	pnow := perfNow()
 	n := int64(a[0])
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -588,8 +596,7 @@ func (p *Player) takeAnswers(now time.Time) {
 			continue
 		}
 		delete(p.drawing, id)
-		shown := now.Add(-time.Duration((perfNow - shownAt) * float64(time.Millisecond)))
-		p.frameShown(f.ts, f.times, shown, f.posted, flash)
+		p.frameShown(f.ts, f.times, fromPerf(now, pnow, shownAt), f.posted, flash)
 	}
 }
 
@@ -607,7 +614,7 @@ func (p *Player) frameShown(ts int64, times player.FrameTimes, shown, posted tim
 	p.lat.Add(times)
 	p.cont.Frame(ts, shown)
 	if p.firstFrameMS == 0 {
-		p.firstFrameMS = js.Global().Get("performance").Call("now").Float()
+		p.firstFrameMS = perfNow()
 	}
 	if flash && !p.flashing {
 		p.skew.Flash(shown)
@@ -715,10 +722,9 @@ func (p *Player) takeReports(now time.Time) {
 	}
 	if n := int64(r[reportBeeps]); n != p.beeps {
 		p.beeps = n
-		// When the sample heard at performance.now() time
-		// r[reportBeepHeard] left the loudspeaker, on Go's clock.
-		ago := js.Global().Get("performance").Call("now").Float() - r[reportBeepHeard]
-		at := now.Add(-time.Duration(ago * float64(time.Millisecond)))
+		// When the sample heard at r[reportBeepHeard] left the
+		// loudspeaker, on Go's clock.
+		at := fromPerf(now, perfNow(), r[reportBeepHeard])
 		p.mu.Lock()
 		p.skew.Beep(at)
 		p.mu.Unlock()
@@ -1683,7 +1689,7 @@ func stallsObject(s player.Stalls) []any { return []any{s.Over50, s.Over100, ms(
 // Callers hold p.mu.
 func (p *Player) markLocked(step string) {
 	if _, ok := p.marks[step]; !ok {
-		p.marks[step] = js.Global().Get("performance").Call("now").Float()
+		p.marks[step] = perfNow()
 	}
 }
 

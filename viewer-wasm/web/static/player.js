@@ -63,6 +63,12 @@ self.quicastPlayout = (node) => {
 // and its options, per packet) a call's page stalled 150–370 ms at every
 // collection, long enough to run its playout buffers dry.
 
+// quicastFloats returns f, or, where the Go program's memory
+// (self.quicastMemory) grew since f was made and f no longer sees it, a new
+// Float64Array of its n values at addr.
+const quicastFloats = (f, addr, n) =>
+  f && f.buffer === self.quicastMemory.buffer ? f : new Float64Array(self.quicastMemory.buffer, addr, n);
+
 // quicastPlayoutReports keeps the playout worklet's reports
 // (static/worklet.js, 20 a second) where the Go program reads them at its
 // own pace, with no call into it per report: each writes its figures into
@@ -79,7 +85,7 @@ self.quicastPlayoutReports = (port, ctx, addr, n) => {
   let f = null;
   port.onmessage = (e) => {
     const d = e.data;
-    if (!f || f.buffer !== self.quicastMemory.buffer) f = new Float64Array(self.quicastMemory.buffer, addr, n); // the memory grew
+    f = quicastFloats(f, addr, n);
     if (d.beep !== undefined) {
       const ts = ctx.getOutputTimestamp();
       if (!(ts.contextTime > 0)) return;
@@ -107,7 +113,7 @@ self.quicastRenderAnswers = (worker, addr, n) => {
   let f = null;
   worker.onmessage = (e) => {
     const d = e.data;
-    if (!f || f.buffer !== self.quicastMemory.buffer) f = new Float64Array(self.quicastMemory.buffer, addr, n); // the memory grew
+    f = quicastFloats(f, addr, n);
     const k = 1 + 4 * (f[0] % slots);
     f[k] = d.id; f[k + 1] = d.shown - performance.timeOrigin; f[k + 2] = d.flash ? 1 : 0; f[k + 3] = d.copied ? 1 : 0;
     f[0]++;
