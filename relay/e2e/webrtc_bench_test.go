@@ -29,7 +29,7 @@ async function start(size) {
   media = await navigator.mediaDevices.getUserMedia({
     video: {width: {ideal: w}, height: {ideal: h}, frameRate: {ideal: 30}},
     audio: {echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: {ideal: 1}}});
-  document.getElementById('self').srcObject = media;
+  document.getElementById('self').srcObject = new MediaStream(media.getVideoTracks());
   pc = new RTCPeerConnection();
   pc.ontrack = (e) => { const v = document.getElementById('other'); if (v.srcObject !== e.streams[0]) v.srcObject = e.streams[0]; };
 }

@@ -214,7 +214,11 @@ func (p *participant) start() {
 		stopTracks(media)
 		return
 	}
-	p.self.Set("srcObject", media)
+	// The self view shows the camera alone: a muted <video> given the
+	// microphone too still plays it, silenced, through an audio output of
+	// its own (Chromium: another output thread in the page and a stream in
+	// the audio service, running for the whole call).
+	p.self.Set("srcObject", js.Global().Get("MediaStream").New(media.Call("getVideoTracks")))
 	readable := func(tracks js.Value) js.Value {
 		if tracks.Length() == 0 {
 			return js.Undefined()
