@@ -36,7 +36,9 @@ import (
 // side also logs the gaps on the way of the sound (sender, relay, player,
 // decoding worker) and what the same arrivals would have starved at fixed
 // playout targets (path-buffer-1pct-ms: the least of them that starved 1 %
-// of the time or less, on the worse side).
+// of the time or less, on the worse side). cpu-pressure-% is the share of
+// the window in which some runnable task of the machine waited for a core
+// (Linux's pressure stall information; not reported where there is none).
 func BenchmarkBrowserCall(b *testing.B) {
 	size := callSize
 	if s := os.Getenv("QUICAST_CALL_SIZE"); s != "" {
@@ -117,6 +119,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 				b.Fatalf("trace: %v", err)
 			}
 		}
+		pressure := load.StartPressure()
 		start := time.Now()
 		mouth := map[string][]float64{}
 		skew := map[string][]float64{}
@@ -132,6 +135,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 		}
 		tick.Stop()
 		elapsed := time.Since(start)
+		pressurePct, pressureErr := pressure.Percent()
 		if trace != nil {
 			path := filepath.Join(os.Getenv("QUICAST_TRACE"), "alice.trace.json")
 			if _, err := trace.Stop(path, 10); err != nil {
@@ -226,6 +230,9 @@ func BenchmarkBrowserCall(b *testing.B) {
 		b.ReportMetric(pathBuffer, "path-buffer-1pct-ms")
 		b.ReportMetric(cpuSum/float64(len(people)), "browser-cpu-%")
 		b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
+		if pressureErr == nil {
+			b.ReportMetric(pressurePct, "cpu-pressure-%") // of the window, some task waited for a core
+		}
 	}
 }
 

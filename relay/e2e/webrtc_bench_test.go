@@ -105,7 +105,8 @@ type webrtcFigures struct {
 // buffer delay, frames decoded and freezes; and each browser's CPU. What
 // the field's own stack achieves here is what quicast's browser call is
 // measured against: the playout buffer the machine's scheduling asks for,
-// and what two browsers cost on two cores.
+// and what two browsers cost on two cores (and cpu-pressure-%, as
+// BenchmarkBrowserCall's).
 func BenchmarkWebRTCCall(b *testing.B) {
 	size := callSize
 	if s := os.Getenv("QUICAST_CALL_SIZE"); s != "" {
@@ -153,6 +154,7 @@ func BenchmarkWebRTCCall(b *testing.B) {
 			f0[who], _ = eval[webrtcFigures](ctxs[who], `figures()`)
 			cpu0[who] = browser.Usage(dirs[who])
 		}
+		pressure := load.StartPressure()
 		start := time.Now()
 		mouth := map[string][]float64{}
 		tick := time.NewTicker(250 * time.Millisecond)
@@ -166,6 +168,7 @@ func BenchmarkWebRTCCall(b *testing.B) {
 		}
 		tick.Stop()
 		elapsed := time.Since(start)
+		pressurePct, pressureErr := pressure.Percent()
 		var jb, jbTarget, concealed, cpuSum, freezes float64
 		var all []float64
 		for _, who := range people {
@@ -205,5 +208,8 @@ func BenchmarkWebRTCCall(b *testing.B) {
 		b.ReportMetric(concealed, "audio-concealed-%")
 		b.ReportMetric(freezes, "freezes")
 		b.ReportMetric(cpuSum/float64(len(people)), "browser-cpu-%")
+		if pressureErr == nil {
+			b.ReportMetric(pressurePct, "cpu-pressure-%") // of the window, some task waited for a core
+		}
 	}
 }

@@ -86,3 +86,65 @@ func Percentile(v []float64, p float64) float64 {
 	slices.Sort(s)
 	return s[min(len(s)-1, int(float64(len(s))*p/100))]
 }
+
+// CPUPressure reads how long, in all, some runnable task of the machine
+// has waited for a CPU since it booted: the "some" line's total of Linux's
+// pressure stall information (/proc/pressure/cpu, kernel 4.20+, psi=1).
+// Over a window, its growth divided by the window's length is the share of
+// the time something was ready to run but no core was free. An error where
+// the kernel does not keep it.
+func CPUPressure() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0, err
+	}
+	return parsePressure(string(b))
+}
+
+// parsePressure returns the total (µs) of the "some" line of a
+// /proc/pressure file.
+func parsePressure(s string) (time.Duration, error) {
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "some" {
+			continue
+		}
+		for _, kv := range f[1:] {
+			if v, ok := strings.CutPrefix(kv, "total="); ok {
+				us, err := strconv.ParseUint(v, 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("load: pressure total %q: %w", v, err)
+				}
+				return time.Duration(us) * time.Microsecond, nil
+			}
+		}
+	}
+	return 0, errors.New("load: no \"some ... total=\" in the pressure file")
+}
+
+// PressureWindow measures the CPU pressure (CPUPressure) over a window.
+type PressureWindow struct {
+	total time.Duration
+	at    time.Time
+	err   error
+}
+
+// StartPressure starts a window now.
+func StartPressure() PressureWindow {
+	total, err := CPUPressure()
+	return PressureWindow{total: total, at: time.Now(), err: err}
+}
+
+// Percent returns the share of the window so far (%) in which some
+// runnable task waited for a CPU: 0 on an idle machine, near 100 on a
+// saturated one. An error where the kernel keeps no pressure figures.
+func (w PressureWindow) Percent() (float64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	total, err := CPUPressure()
+	if err != nil {
+		return 0, err
+	}
+	return float64(total-w.total) / float64(time.Since(w.at)) * 100, nil
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // TestProcessUsage reads this test's own process: some CPU time used,
@@ -35,5 +36,17 @@ func TestPercentile(t *testing.T) {
 	}
 	if v[0] != 5 || Percentile(nil, 50) != 0 {
 		t.Errorf("changed its input (%v) or gave a value for none", v)
+	}
+}
+
+func TestParsePressure(t *testing.T) {
+	got, err := parsePressure("some avg10=1.09 avg60=26.36 avg300=49.53 total=1145639622\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n")
+	if err != nil || got != 1145639622*time.Microsecond {
+		t.Errorf("parsePressure = %v, %v; want 1145.639622 s", got, err)
+	}
+	for _, bad := range []string{"", "full avg10=0 total=3\n", "some avg10=0 total=x\n"} {
+		if d, err := parsePressure(bad); err == nil {
+			t.Errorf("parsePressure(%q) = %v, want an error", bad, d)
+		}
 	}
 }

@@ -31,6 +31,8 @@ import (
 // longest) and how late the sound (browser: mouth-to-ear from the
 // player's clocks; window: the playout's capture → speaker delay). The
 // relay runs in the benchmark's process: its CPU includes the sampling.
+// cpu-pressure-%: the share of the window in which some runnable task of
+// the machine waited for a core (Linux's pressure stall information).
 // It fails when anyone stops seeing someone. $QUICAST_CALL_WINDOWS and
 // $QUICAST_CALL_BROWSERS (0–2 each, default 2) change who takes part.
 // With $QUICAST_PROFILE set to a directory, the first browser's main
@@ -155,6 +157,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	relay0, _ := load.ProcessUsage(os.Getpid())
 	drops0 := relayDrops(b, r)
 	b.Logf("%d windows and %d browsers see and hear each other; measuring for %v", windows, browsers, d)
+	pressure := load.StartPressure()
 	start := time.Now()
 	// $QUICAST_PROFILE: the first browser's main thread is profiled over
 	// the first profileFor of the window.
@@ -225,6 +228,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
+	pressurePct, pressureErr := pressure.Percent()
 	relay1, _ := load.ProcessUsage(os.Getpid())
 
 	var desktopCPU, browserCPU, longest float64
@@ -307,6 +311,9 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	b.ReportMetric(desktopCPU, "window-cpu-%")
 	b.ReportMetric(browserCPU, "browser-cpu-%")
 	b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
+	if pressureErr == nil {
+		b.ReportMetric(pressurePct, "cpu-pressure-%") // of the window, some task waited for a core
+	}
 	b.ReportMetric(float64(freezes), "freezes")
 	b.ReportMetric(longest, "longest-freeze-ms")
 	b.ReportMetric(load.Percentile(allMouth, 50), "browser-mouth-to-ear-p50-ms")
