@@ -51,10 +51,11 @@ type call struct {
 
 	direct bool // a direct call (direct.go), not a room on a relay
 
-	// How wide, in pixels, the window draws the others' pictures (0:
-	// not drawn yet): a grid of four needs a quarter of what one picture
-	// does, and every frame is converted and uploaded at that size.
-	drawnWidth atomic.Int64
+	// The box, in pixels, the window draws each of the others' pictures
+	// in (width<<32 | height; 0: not drawn yet): a grid of four needs a
+	// quarter of what one picture does, and every frame is converted and
+	// uploaded at the size it fits that box at.
+	drawnBox atomic.Int64
 
 	mu        sync.Mutex
 	join      *protocol.RoomJoin // once joined: this side's stream and key
@@ -391,7 +392,7 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 		case <-rc.Done():
 			return
 		case f := <-rc.Frames():
-			t := broadcast.Thumbnail(f.Image, c.pictureWidth())
+			t := broadcast.Thumbnail(f.Image, c.pictureWidth(f.Image.Bounds()))
 			f.Image = nil
 			c.mu.Lock()
 			p.picture, p.frame = t, f
@@ -413,17 +414,25 @@ const (
 	minPictureWidth = 160
 )
 
-// setDrawnWidth records how wide (pixels) the window draws each of the
-// others' pictures now.
-func (c *call) setDrawnWidth(px int) { c.drawnWidth.Store(int64(px)) }
+// setDrawnBox records the box (pixels) the window draws each of the
+// others' pictures in now, scaled to fit (widget.Contain).
+func (c *call) setDrawnBox(box image.Point) {
+	c.drawnBox.Store(int64(max(box.X, 0))<<32 | int64(max(box.Y, 0)))
+}
 
-// pictureWidth is the width (pixels) the next received frame is converted
-// at: as drawn, within [minPictureWidth, maxPictureWidth]; the largest
-// before the window said.
-func (c *call) pictureWidth() int {
-	w := int(c.drawnWidth.Load())
-	if w == 0 {
+// pictureWidth is the width (pixels) a received frame of size src is
+// converted at: as wide as it is drawn, fitted into the drawn box, within
+// [minPictureWidth, maxPictureWidth]; the largest before the window said.
+// Drawn at its own size, the picture needs no scaling filter (grid.go
+// pictureFilter).
+func (c *call) pictureWidth(src image.Rectangle) int {
+	b := c.drawnBox.Load()
+	w, h := int(b>>32), int(b&0xffffffff)
+	if w == 0 || h == 0 {
 		return maxPictureWidth
+	}
+	if src.Dx() > 0 && src.Dy() > 0 {
+		w = min(w, h*src.Dx()/src.Dy())
 	}
 	return min(max(w, minPictureWidth), maxPictureWidth)
 }

@@ -1,21 +1,53 @@
 package ui
 
 import (
+	"image"
 	"testing"
 	"time"
+
+	"gioui.org/op/paint"
 )
 
 func TestPictureWidth(t *testing.T) {
 	var c call
-	for _, s := range []struct{ drawn, want int }{
-		{0, maxPictureWidth},    // not drawn yet: the largest
-		{1280, maxPictureWidth}, // a huge picture box: no more than the largest
-		{250, 250},              // a tile of a grid: its size
-		{40, minPictureWidth},   // a tiny tile: no less than the smallest
+	vga := image.Rect(0, 0, 640, 480)
+	for _, s := range []struct {
+		box  image.Point
+		src  image.Rectangle
+		want int
+	}{
+		{image.Pt(0, 0), vga, maxPictureWidth},       // not drawn yet: the largest
+		{image.Pt(1280, 1000), vga, maxPictureWidth}, // a huge picture box: no more than the largest
+		{image.Pt(250, 400), vga, 250},               // a tall tile: its width
+		{image.Pt(1024, 360), vga, 480},              // a wide box: as wide as the picture fits its height
+		{image.Pt(400, 150), image.Rect(0, 0, 320, 180), 266},
+		{image.Pt(40, 30), vga, minPictureWidth}, // a tiny tile: no less than the smallest
+		{image.Pt(300, 200), image.Rectangle{}, 300},
 	} {
-		c.setDrawnWidth(s.drawn)
-		if got := c.pictureWidth(); got != s.want {
-			t.Errorf("drawn %d px wide: pictures converted %d wide, want %d", s.drawn, got, s.want)
+		c.setDrawnBox(s.box)
+		if got := c.pictureWidth(s.src); got != s.want {
+			t.Errorf("drawn in %v: a %v picture converted %d wide, want %d", s.box, s.src.Size(), got, s.want)
+		}
+	}
+}
+
+// A picture drawn at its own size needs no scaling filter; a scaled one
+// is filtered linearly.
+func TestPictureFilter(t *testing.T) {
+	for _, s := range []struct {
+		img  image.Rectangle
+		box  image.Point
+		want paint.ImageFilter
+	}{
+		{image.Rect(0, 0, 480, 360), image.Pt(480, 360), paint.FilterNearest},
+		{image.Rect(0, 0, 480, 360), image.Pt(1024, 360), paint.FilterNearest}, // fits by its height, centred
+		{image.Rect(0, 0, 266, 150), image.Pt(400, 152), paint.FilterNearest},  // within 3 %
+		{image.Rect(0, 0, 640, 480), image.Pt(480, 360), paint.FilterLinear},   // scaled down
+		{image.Rect(0, 0, 640, 480), image.Pt(1280, 960), paint.FilterLinear},  // scaled up
+		{image.Rectangle{}, image.Pt(100, 100), paint.FilterLinear},
+	} {
+		if got := pictureFilter(s.img, s.box); got != s.want {
+			t.Errorf("%v in a %v box: filter %v, want %v", s.img.Size(), s.box, got, s.want)
 		}
 	}
 }
@@ -46,5 +78,28 @@ func TestPartySilence(t *testing.T) {
 		if got := p.silence(s.bytes, t0.Add(s.at)); got != s.want {
 			t.Errorf("at %v with %d bytes: silent %v, want %v", s.at, s.bytes, got, s.want)
 		}
+	}
+}
+
+// A picture larger than its box is shrunk to fit it, each pixel the
+// average of those it covers; one that fits is kept as it is.
+func TestShrink(t *testing.T) {
+	img := image.NewRGBA(image.Rect(10, 10, 14, 12)) // 4×2, not at the origin
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 8)
+	}
+	got := shrink(img, image.Pt(2, 2))
+	if got.Bounds().Size() != image.Pt(2, 1) {
+		t.Fatalf("4×2 into 2×2: %v, want 2×1", got.Bounds().Size())
+	}
+	// Pixel (0,0) averages source pixels (0,0), (1,0), (0,1), (1,1).
+	for c := range 4 {
+		want := (int(img.Pix[c]) + int(img.Pix[4+c]) + int(img.Pix[img.Stride+c]) + int(img.Pix[img.Stride+4+c])) / 4
+		if int(got.Pix[c]) != want {
+			t.Errorf("channel %d: %d, want %d", c, got.Pix[c], want)
+		}
+	}
+	if shrink(img, image.Pt(8, 4)) != img || shrink(img, image.Pt(4, 2)) != img {
+		t.Error("a picture that fits was copied")
 	}
 }

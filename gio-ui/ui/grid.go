@@ -61,10 +61,10 @@ func (u *UI) layoutGrid(gtx C, size image.Point, parties []partyStatus, self *im
 	}
 	cols, rows := gridShape(n, float64(size.X)/float64(max(1, size.Y)))
 	tw, th := size.X/cols, size.Y/rows
-	if u.call != nil {
-		u.call.setDrawnWidth(tw)
-	}
 	gap := gtx.Dp(2)
+	if u.call != nil {
+		u.call.setDrawnBox(image.Pt(tw-2*gap, th-2*gap))
+	}
 	seen := map[string]bool{}
 	for i := range n {
 		at := image.Pt(i%cols*tw, i/cols*th)
@@ -73,9 +73,7 @@ func (u *UI) layoutGrid(gtx C, size image.Point, parties []partyStatus, self *im
 		tgtx := gtx
 		tgtx.Constraints = layout.Exact(tile.Size())
 		if i == len(parties) {
-			if self != u.selfPreview {
-				u.selfPreview, u.selfOp = self, paint.NewImageOp(self)
-			}
+			u.setSelfPicture(self, tile.Size())
 			u.layoutTile(tgtx, u.selfOp, u.lang.T(i18n.You), "")
 			st.Pop()
 			continue
@@ -91,6 +89,9 @@ func (u *UI) layoutGrid(gtx C, size image.Point, parties []partyStatus, self *im
 		t := u.tiles[p.Them]
 		if p.Picture != nil && t.img != p.Picture {
 			t = tileOp{p.Picture, paint.NewImageOp(p.Picture)}
+		}
+		if t.img != nil {
+			t.op.Filter = pictureFilter(t.img.Bounds(), tile.Size())
 			u.tiles[p.Them] = t
 		}
 		waiting := ""
@@ -136,4 +137,71 @@ func (u *UI) layoutTile(gtx C, img paint.ImageOp, name, waiting string) {
 				})
 			}))
 	})
+}
+
+// pictureFilter is the scaling filter for a picture of size img drawn to
+// fit box (widget.Contain): nearest neighbour where it is drawn at its own
+// size (within 3 %) — the same pixels as linear there, and Gio then makes
+// no mipmaps for its texture, which it does for every new linearly
+// filtered picture: with software OpenGL (Mesa's llvmpipe) the costliest
+// step of a frame. Linear where it is scaled.
+func pictureFilter(img image.Rectangle, box image.Point) paint.ImageFilter {
+	if img.Dx() <= 0 || img.Dy() <= 0 {
+		return paint.FilterLinear
+	}
+	scale := min(float64(box.X)/float64(img.Dx()), float64(box.Y)/float64(img.Dy()))
+	if scale >= 0.97 && scale <= 1.03 {
+		return paint.FilterNearest
+	}
+	return paint.FilterLinear
+}
+
+// setSelfPicture makes selfOp show self, this side's own picture, drawn
+// to fit box: shrunk to the size it is drawn at (shrink) when it is
+// larger, so that it needs no scaling filter (pictureFilter).
+func (u *UI) setSelfPicture(self *image.RGBA, box image.Point) {
+	if self == u.selfPreview && u.selfBox == box {
+		return
+	}
+	s := shrink(self, box)
+	u.selfPreview, u.selfBox, u.selfOp = self, box, paint.NewImageOp(s)
+	u.selfOp.Filter = pictureFilter(s.Bounds(), box)
+}
+
+// shrink returns img scaled down to fit box (widget.Contain), each pixel
+// the average of the ones it covers, or img itself where it is no more
+// than 3 % larger than the box allows.
+func shrink(img *image.RGBA, box image.Point) *image.RGBA {
+	r := img.Bounds()
+	w, h := r.Dx(), r.Dy()
+	if w <= 0 || h <= 0 || box.X <= 0 || box.Y <= 0 {
+		return img
+	}
+	scale := min(float64(box.X)/float64(w), float64(box.Y)/float64(h))
+	if scale >= 0.97 {
+		return img
+	}
+	tw, th := max(1, int(float64(w)*scale)), max(1, int(float64(h)*scale))
+	out := image.NewRGBA(image.Rect(0, 0, tw, th))
+	for y := range th {
+		y0, y1 := y*h/th, max((y+1)*h/th, y*h/th+1)
+		for x := range tw {
+			x0, x1 := x*w/tw, max((x+1)*w/tw, x*w/tw+1)
+			var sum [4]int
+			for sy := y0; sy < y1; sy++ {
+				o := img.PixOffset(r.Min.X+x0, r.Min.Y+sy)
+				row := img.Pix[o : o+4*(x1-x0)]
+				for i := 0; i < len(row); i += 4 {
+					sum[0] += int(row[i])
+					sum[1] += int(row[i+1])
+					sum[2] += int(row[i+2])
+					sum[3] += int(row[i+3])
+				}
+			}
+			n := (y1 - y0) * (x1 - x0)
+			p := out.Pix[y*out.Stride+4*x : y*out.Stride+4*x+4 : y*out.Stride+4*x+4]
+			p[0], p[1], p[2], p[3] = uint8(sum[0]/n), uint8(sum[1]/n), uint8(sum[2]/n), uint8(sum[3]/n)
+		}
+	}
+	return out
 }

@@ -340,7 +340,7 @@ func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *imag
 		return D{Size: size}
 	}
 	if u.call != nil {
-		u.call.setDrawnWidth(w)
+		u.call.setDrawnBox(size)
 	}
 	if img == nil {
 		l := material.Body2(u.th, u.lang.T(emptyMsg))
@@ -352,17 +352,16 @@ func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *imag
 		if img != u.preview {
 			u.preview, u.previewOp = img, paint.NewImageOp(img)
 		}
+		u.previewOp.Filter = pictureFilter(img.Bounds(), size)
 		cgtx := gtx
 		cgtx.Constraints = layout.Exact(size)
 		widget.Image{Src: u.previewOp, Fit: widget.Contain, Position: layout.Center, Scale: 1 / gtx.Metric.PxPerDp}.Layout(cgtx)
 	}
 	if self != nil {
 		// This side's own picture, a quarter wide, bottom right, framed.
-		if self != u.selfPreview {
-			u.selfPreview, u.selfOp = self, paint.NewImageOp(self)
-		}
 		sw := w / 4
 		sh := sw * self.Bounds().Dy() / max(1, self.Bounds().Dx())
+		u.setSelfPicture(self, image.Pt(sw, sh))
 		m := gtx.Dp(6)
 		at := image.Pt(w-sw-m, h-sh-m)
 		frame := clip.Rect{Min: at.Sub(image.Pt(2, 2)), Max: at.Add(image.Pt(sw+2, sh+2))}

@@ -128,6 +128,7 @@ type UI struct {
 	preview     *image.RGBA // the frame previewOp was made from
 	previewOp   paint.ImageOp
 	selfPreview *image.RGBA // in a call, the frame selfOp was made from
+	selfBox     image.Point // and the box it was made to fit
 	selfOp      paint.ImageOp
 	tiles       map[string]tileOp // in a call of three or more: each other participant's picture, by name
 	invalidate  func()

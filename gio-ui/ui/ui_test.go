@@ -939,12 +939,13 @@ func TestCallOfThree(t *testing.T) {
 	})
 	// Their frames are converted as wide as the grid's tiles, not wider.
 	w.until("pictures the tiles' size", 10*time.Second, func() bool {
-		pw := u.call.pictureWidth()
-		if pw >= maxPictureWidth {
-			t.Fatalf("pictures converted %d pixels wide in a grid of three", pw)
-		}
 		for _, p := range u.call.status().Parties {
-			if p.Picture == nil || p.Picture.Bounds().Dx() > pw {
+			if p.Picture == nil {
+				return false
+			}
+			if pw := u.call.pictureWidth(p.Picture.Bounds()); pw >= maxPictureWidth {
+				t.Fatalf("pictures converted %d pixels wide in a grid of three", pw)
+			} else if p.Picture.Bounds().Dx() > pw {
 				return false
 			}
 		}
