@@ -139,18 +139,27 @@ func (u *UI) layoutTile(gtx C, img paint.ImageOp, name, waiting string) {
 	})
 }
 
+// ownSize is how far (a fraction) from 1 the scale of a picture drawn at
+// its own size may be: a column or row in 33 repeated or left out.
+const ownSize = 0.03
+
+// fitScale is the scale of a picture of size img drawn to fit box
+// (widget.Contain), 0 for an empty picture.
+func fitScale(img image.Rectangle, box image.Point) float64 {
+	if img.Dx() <= 0 || img.Dy() <= 0 {
+		return 0
+	}
+	return min(float64(box.X)/float64(img.Dx()), float64(box.Y)/float64(img.Dy()))
+}
+
 // pictureFilter is the scaling filter for a picture of size img drawn to
 // fit box (widget.Contain): nearest neighbour where it is drawn at its own
-// size (within 3 %) — the same pixels as linear there, and Gio then makes
-// no mipmaps for its texture, which it does for every new linearly
+// size (within ownSize) — the same pixels as linear there, and Gio then
+// makes no mipmaps for its texture, which it does for every new linearly
 // filtered picture: with software OpenGL (Mesa's llvmpipe) five times what
 // drawing it costs (BenchmarkPictureFrame). Linear where it is scaled.
 func pictureFilter(img image.Rectangle, box image.Point) paint.ImageFilter {
-	if img.Dx() <= 0 || img.Dy() <= 0 {
-		return paint.FilterLinear
-	}
-	scale := min(float64(box.X)/float64(img.Dx()), float64(box.Y)/float64(img.Dy()))
-	if scale >= 0.97 && scale <= 1.03 {
+	if s := fitScale(img, box); s >= 1-ownSize && s <= 1+ownSize {
 		return paint.FilterNearest
 	}
 	return paint.FilterLinear
@@ -169,16 +178,13 @@ func (u *UI) setSelfPicture(self *image.RGBA, box image.Point) {
 }
 
 // shrink returns img scaled down to fit box (widget.Contain), each pixel
-// the average of the ones it covers, or img itself where it is no more
-// than 3 % larger than the box allows.
+// the average of the ones it covers, or img itself where it is drawn at its
+// own size or larger (ownSize).
 func shrink(img *image.RGBA, box image.Point) *image.RGBA {
 	r := img.Bounds()
 	w, h := r.Dx(), r.Dy()
-	if w <= 0 || h <= 0 || box.X <= 0 || box.Y <= 0 {
-		return img
-	}
-	scale := min(float64(box.X)/float64(w), float64(box.Y)/float64(h))
-	if scale >= 0.97 {
+	scale := fitScale(r, box)
+	if scale <= 0 || scale >= 1-ownSize {
 		return img
 	}
 	tw, th := max(1, int(float64(w)*scale)), max(1, int(float64(h)*scale))
