@@ -23,9 +23,24 @@ type (
 	D = layout.Dimensions
 )
 
-// Layout draws the window.
+// Layout draws the window: the form on the left and the picture box and
+// status on the right — in a call, the call's state on the left in place
+// of the form (all of which waits for the call to end) and the pictures on
+// the right.
 func (u *UI) Layout(gtx C) D {
 	u.update(gtx)
+	v := u.liveView(gtx)
+	left, right := u.layoutForm, func(gtx C) D { return u.layoutStatus(gtx, v) }
+	if u.call != nil {
+		left = func(gtx C) D { return u.layoutCallPanel(gtx, v) }
+		right = func(gtx C) D { return u.layoutPictureBox(gtx, v) }
+	}
+	return u.layoutWindow(gtx, left, right)
+}
+
+// layoutWindow draws the header and the warnings, and the left and right
+// panels under them.
+func (u *UI) layoutWindow(gtx C, left, right layout.Widget) D {
 	paint.Fill(gtx.Ops, white)
 	return layout.UniformInset(unit.Dp(12)).Layout(gtx, func(gtx C) D {
 		return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
@@ -41,9 +56,9 @@ func (u *UI) Layout(gtx C) D {
 			}),
 			layout.Flexed(1, func(gtx C) D {
 				return layout.Flex{Spacing: layout.SpaceBetween}.Layout(gtx,
-					layout.Flexed(0.48, u.layoutForm),
+					layout.Flexed(0.48, left),
 					layout.Rigid(layout.Spacer{Width: unit.Dp(16)}.Layout),
-					layout.Flexed(0.52, u.layoutStatus),
+					layout.Flexed(0.52, right),
 				)
 			}),
 		)
@@ -273,6 +288,23 @@ func (u *UI) layoutForm(gtx C) D {
 	return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
 		layout.Flexed(1, func(gtx C) D {
 			return material.List(u.th, &u.form).Layout(gtx, len(items), func(gtx C, i int) D { return items[i](gtx) })
+		}),
+		layout.Rigid(u.layoutButtons))
+}
+
+// layoutCallPanel is the left-hand panel in a call: its state and
+// figures (statusRows), scrolled when they do not fit, above the buttons.
+// The form it replaces cannot change during the call, and drawing it
+// costs: on software OpenGL each of its texts and borders is rasterized
+// again every frame, a new picture's frame three times the cost without
+// it (BenchmarkCallWindowFrame).
+func (u *UI) layoutCallPanel(gtx C, v liveView) D {
+	rows := u.statusRows(v)
+	return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
+		layout.Flexed(1, func(gtx C) D {
+			return material.List(u.th, &u.callPanel).Layout(gtx, len(rows), func(gtx C, i int) D {
+				return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows[i])
+			})
 		}),
 		layout.Rigid(u.layoutButtons))
 }

@@ -23,42 +23,72 @@ import (
 	"github.com/quicast/quicast/sender"
 )
 
-func (u *UI) layoutStatus(gtx C) D {
-	var st broadcast.Status
-	var img *image.RGBA
-	level := math.Inf(-1)
+// liveView is what the picture box and the status rows show this frame.
+type liveView struct {
+	st       broadcast.Status // of the broadcast, while there is one
+	img      *image.RGBA      // the box's picture: the self view, or theirs in a call; nil: none
+	emptyMsg i18n.Msg         // what the box says without img
+	self     *image.RGBA      // in a call: this side's picture, small in a corner or a tile
+	level    float64          // the microphone's peak, dBFS
+	cs       callStatus       // in a call
+}
+
+func (u *UI) liveView(gtx C) liveView {
+	v := liveView{level: math.Inf(-1), emptyMsg: i18n.PreviewOff}
 	if u.bc != nil {
-		st = u.bc.Status()
-		img = u.bc.Preview()
-		level = u.bc.Level()
+		v.st = u.bc.Status()
+		v.img = u.bc.Preview()
+		v.level = u.bc.Level()
 	} else {
 		u.bg.mu.Lock()
-		img = u.bg.idlePreview
+		v.img = u.bg.idlePreview
 		u.bg.mu.Unlock()
 	}
 	if !u.showPreview.Value {
-		img = nil
+		v.img, v.emptyMsg = nil, i18n.PreviewHidden
 	}
-	// In a call the box shows their picture, once it comes.
-	var cs callStatus
-	emptyMsg := i18n.PreviewOff
-	if !u.showPreview.Value {
-		emptyMsg = i18n.PreviewHidden
-	}
-	var self *image.RGBA // in a call: this side's picture, small, in a corner of theirs
 	if u.call != nil {
-		cs = u.call.status()
-		self = img
-		img, emptyMsg = cs.Picture, i18n.CallWaiting
+		// In a call the box shows their picture, once it comes.
+		v.cs = u.call.status()
+		v.self = v.img
+		v.img, v.emptyMsg = v.cs.Picture, i18n.CallWaiting
 		// Drawn again within the second: its duration and a silence
 		// change with nothing coming in to redraw the window.
 		gtx.Execute(op.InvalidateCmd{At: gtx.Now.Add(time.Second)})
 	}
+	return v
+}
+
+// layoutPictureBox draws the picture box (layoutPreview) as high as the
+// constraints allow and the self-view check box under it.
+func (u *UI) layoutPictureBox(gtx C, v liveView) D {
+	return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
+		layout.Rigid(func(gtx C) D {
+			gtx.Constraints.Max.Y -= gtx.Dp(40) // the check box's room
+			return u.layoutPreview(gtx, v.img, v.emptyMsg, v.self, v.cs.Parties)
+		}),
+		layout.Rigid(material.CheckBox(u.th, &u.showPreview, u.lang.T(i18n.Preview)).Layout))
+}
+
+// layoutStatus is the right-hand panel outside a call: the picture box,
+// half the panel high at most, and the status rows under it.
+func (u *UI) layoutStatus(gtx C, v liveView) D {
 	rows := []layout.FlexChild{
-		layout.Rigid(func(gtx C) D { return u.layoutPreview(gtx, img, emptyMsg, self, cs.Parties) }),
-		layout.Rigid(material.CheckBox(u.th, &u.showPreview, u.lang.T(i18n.Preview)).Layout),
+		layout.Rigid(func(gtx C) D {
+			gtx.Constraints.Max.Y = gtx.Constraints.Max.Y/2 + gtx.Dp(40)
+			return u.layoutPictureBox(gtx, v)
+		}),
 		layout.Rigid(layout.Spacer{Height: unit.Dp(4)}.Layout),
 	}
+	rows = append(rows, u.statusRows(v)...)
+	return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+}
+
+// statusRows is the state of the broadcast or call as rows of the
+// status panel: the state, why it failed, calls ringing, the figures.
+func (u *UI) statusRows(v liveView) []layout.FlexChild {
+	st, cs, level := v.st, v.cs, v.level
+	var rows []layout.FlexChild
 	line := func(label, value string, c color.NRGBA) {
 		rows = append(rows, layout.Rigid(func(gtx C) D {
 			return u.statusRow(gtx, label, func(gtx C) D {
@@ -180,7 +210,7 @@ func (u *UI) layoutStatus(gtx C) D {
 		if u.call != nil {
 			// In a call: the other side's rows instead of the audience's.
 			u.callRows(&rows, cs, st.Stats, line)
-			return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+			return rows
 		}
 		line(u.lang.T(i18n.PacketsSent), strconv.FormatUint(s.Video.Packets+s.Audio.Packets, 10), black)
 		line(u.lang.T(i18n.LossReported), fmt.Sprintf("%.1f %%  (%d)", 100*s.Video.FractionLost, s.Video.CumulativeLost+s.Audio.CumulativeLost), black)
@@ -208,7 +238,7 @@ func (u *UI) layoutStatus(gtx C) D {
 	if u.call != nil {
 		u.callRows(&rows, cs, st.Stats, line)
 	}
-	return layout.Flex{Axis: layout.Vertical}.Layout(gtx, rows...)
+	return rows
 }
 
 // callRows adds the call's state, the network of this side's sending
@@ -330,7 +360,7 @@ func (u *UI) statusRow(gtx C, label string, value layout.Widget) D {
 func (u *UI) layoutPreview(gtx C, img *image.RGBA, emptyMsg i18n.Msg, self *image.RGBA, parties []partyStatus) D {
 	w := gtx.Constraints.Max.X
 	h := w * 3 / 4
-	if mh := gtx.Constraints.Max.Y / 2; h > mh {
+	if mh := gtx.Constraints.Max.Y; h > mh {
 		h = mh
 	}
 	size := image.Pt(w, h)

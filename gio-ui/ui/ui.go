@@ -104,6 +104,7 @@ type UI struct {
 	startBtn, stopBtn, quitBtn, copyBtn, pinBtn, takeoverBtn widget.Clickable
 	muteBtn, cameraBtn                                       widget.Clickable // in a call
 	form                                                     widget.List
+	callPanel                                                widget.List // in place of the form during a call
 	showPreview                                              widget.Bool
 
 	lists devices.Lists // as of this frame
@@ -215,7 +216,7 @@ func New(cfg Config) (*UI, error) {
 	u.bitrateEnum.Value = pick(strconv.Itoa(set.BitrateKbps), bitrates, "1000")
 	u.cam = newDeviceSelector(i18n.Camera, i18n.TestPicture, set.Camera)
 	u.mic = newDeviceSelector(i18n.Microphone, i18n.TestTone, set.Microphone)
-	u.form.Axis = layout.Vertical
+	u.form.Axis, u.callPanel.Axis = layout.Vertical, layout.Vertical
 	u.bg.relay = u.relayTarget()
 	return u, nil
 }

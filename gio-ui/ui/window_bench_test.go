@@ -1,0 +1,139 @@
+package ui
+
+import (
+	"context"
+	"image"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"gioui.org/gpu/headless"
+	"gioui.org/io/input"
+	"gioui.org/layout"
+	"gioui.org/op"
+	"gioui.org/unit"
+
+	"github.com/quicast/quicast/gio-ui/devices"
+	"github.com/quicast/quicast/gio-ui/netcheck"
+	"github.com/quicast/quicast/sender/media"
+)
+
+// BenchmarkCallWindowFrame: a frame of the whole window (1024×720, Gio,
+// headless, on this machine's OpenGL: Mesa's llvmpipe where there is no
+// GPU), as a call draws one for every new picture. "idle": the form and
+// the camera's preview, new each frame, as the window is before a call;
+// "call-N-still" and "call-N-new": a call of N (the others' pictures,
+// converted as the call converts them, new each frame or not; no self
+// view), drawn as a call is (the call's state in place of the form); the
+// "-form" cases draw the form there instead, as the window did before.
+// ms/frame is the wall time of Frame, which waits for the rendering;
+// cpu-ms/frame the CPU time of the whole process (Mesa's threads too).
+func BenchmarkCallWindowFrame(b *testing.B) {
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" && os.Getenv("EGL_PLATFORM") == "" {
+		b.Setenv("EGL_PLATFORM", "surfaceless")
+	}
+	for _, c := range []struct {
+		name    string
+		parties int // 0: no call
+		fresh   bool
+		form    bool
+	}{
+		{"idle", 0, true, false},
+		{"call-2-still", 1, false, false},
+		{"call-2-still-form", 1, false, true},
+		{"call-2-new", 1, true, false},
+		{"call-2-new-form", 1, true, true},
+		{"call-4-new", 3, true, false},
+		{"call-4-new-form", 3, true, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			size := image.Pt(1024, 720)
+			w, err := headless.NewWindow(size.X, size.Y)
+			if err != nil {
+				b.Skipf("no OpenGL for a headless window: %v", err)
+			}
+			defer w.Release()
+			u, err := New(Config{ConfigDir: b.TempDir(), Lang: english(), NoPreview: true,
+				Watcher: &devices.Watcher{Interval: time.Hour, List: func() ([]media.Device, error) { return nil, nil }},
+				Checker: &netcheck.Checker{Probes: []string{}, Interval: time.Hour}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c.parties > 0 {
+				u.modeEnum.Value = modeCall
+				_, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				u.call = newCall(cancel, func() {}, nil, false)
+			}
+			var r input.Router
+			var ops op.Ops
+			frame := func() {
+				ops.Reset()
+				gtx := layout.Context{Ops: &ops, Now: time.Now(), Source: r.Source(),
+					Metric: unit.Metric{PxPerDp: 1, PxPerSp: 1}, Constraints: layout.Exact(size)}
+				if c.form {
+					u.update(gtx)
+					v := u.liveView(gtx)
+					u.layoutWindow(gtx, u.layoutForm, func(gtx C) D { return u.layoutStatus(gtx, v) })
+				} else {
+					u.Layout(gtx)
+				}
+				r.Frame(&ops)
+				if err := w.Frame(&ops); err != nil {
+					b.Fatal(err)
+				}
+			}
+			frame() // lays out the picture boxes: the pictures' size
+			pw := 640
+			if u.call != nil {
+				pw = u.call.pictureWidth(image.Rect(0, 0, 640, 480))
+			}
+			newPic := func(k int) *image.RGBA {
+				p := image.NewRGBA(image.Rect(0, 0, pw, pw*3/4))
+				for j := range p.Pix {
+					p.Pix[j] = byte(k*7 + j)
+				}
+				return p
+			}
+			setPictures := func(i int) {
+				if u.call == nil {
+					u.bg.mu.Lock()
+					u.bg.idlePreview = newPic(i)
+					u.bg.mu.Unlock()
+					return
+				}
+				u.call.mu.Lock()
+				defer u.call.mu.Unlock()
+				for len(u.call.parties) < c.parties {
+					u.call.parties = append(u.call.parties, &party{user: string(rune('a' + len(u.call.parties)))})
+				}
+				for k, p := range u.call.parties {
+					p.picture = newPic(i + k)
+				}
+			}
+			setPictures(0)
+			frame()
+			i := 1
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if c.fresh {
+					setPictures(i)
+				}
+				frame()
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/frame")
+			b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/frame")
+		})
+	}
+}
+
+// cpuTime is the CPU time, in ns, this process has used (all its threads).
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
