@@ -29,6 +29,10 @@ type Config struct {
 	// Changed is called (from any goroutine) when the status changed or a
 	// new preview frame is ready; the window invalidates itself.
 	Changed func()
+	// PreviewChanged, when set, is called for a new preview frame instead
+	// of Changed: a window that redraws for other pictures anyway (a
+	// call) can let its self view wait for the next of those redraws.
+	PreviewChanged func()
 	// HidePreview starts the broadcast without the self view (no frame
 	// copied, no redraw per frame); ShowPreview changes it later.
 	HidePreview bool
@@ -105,6 +109,9 @@ func Start(cfg Config) *Broadcast {
 	}
 	if cfg.Changed == nil {
 		cfg.Changed = func() {}
+	}
+	if cfg.PreviewChanged == nil {
+		cfg.PreviewChanged = cfg.Changed
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broadcast{cfg: cfg, cancel: cancel, done: make(chan struct{})}
@@ -197,7 +204,7 @@ func (b *Broadcast) run(ctx context.Context) {
 			b.preview.Store(t)
 		}
 		b.pmu.Unlock()
-		b.cfg.Changed()
+		b.cfg.PreviewChanged()
 	}
 	// The preview's frames redraw the level meter too; without them the
 	// level asks for a redraw itself, at most every 66 ms (15 Hz).

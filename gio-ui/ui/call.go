@@ -56,6 +56,9 @@ type call struct {
 	// quarter of what one picture does, and every frame is converted and
 	// uploaded at the size it fits that box at.
 	drawnBox atomic.Int64
+	// The frames the window drew during the call: each shows every
+	// participant's latest picture.
+	drawn atomic.Uint64
 
 	mu        sync.Mutex
 	join      *protocol.RoomJoin // once joined: this side's stream and key
@@ -171,6 +174,7 @@ func (c *call) report(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		c.log.Info("call window", "framesDrawn", c.drawn.Load())
 		if c.echo != nil {
 			e := c.echo.Stats()
 			c.log.Info("call echo", "frames", e.Frames, "farDropped", e.FarDropped, "farMissing", e.FarMissing)

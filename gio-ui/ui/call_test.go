@@ -103,3 +103,32 @@ func TestShrink(t *testing.T) {
 		t.Error("a picture that fits was copied")
 	}
 }
+
+// A new self-view picture redraws the window, except in a call whose last
+// frame, less than selfViewWait ago, showed the others' pictures: their
+// next picture's redraw shows it.
+func TestSelfViewChanged(t *testing.T) {
+	now := time.Unix(1000, 0)
+	redraws := 0
+	u := &UI{now: func() time.Time { return now }, invalidate: func() { redraws++ }}
+	for _, c := range []struct {
+		name   string
+		others bool
+		ago    time.Duration
+		redraw bool
+	}{
+		{"no call", false, time.Millisecond, true},
+		{"theirs shown just now", true, time.Millisecond, false},
+		{"theirs shown within the wait", true, selfViewWait - time.Millisecond, false},
+		{"theirs stopped", true, selfViewWait, true},
+		{"a call without their pictures", false, 10 * time.Millisecond, true},
+	} {
+		u.drewOthers.Store(c.others)
+		u.drawnAt.Store(now.Add(-c.ago).UnixNano())
+		before := redraws
+		u.selfViewChanged()
+		if got := redraws > before; got != c.redraw {
+			t.Errorf("%s: redrawn %v, want %v", c.name, got, c.redraw)
+		}
+	}
+}

@@ -207,13 +207,14 @@ func (u *UI) startSending(stream, key string, takeover bool, peer *sender.Sessio
 	u.bc = broadcast.Start(broadcast.Config{
 		PublishConfig: sender.PublishConfig{Relay: relay, Stream: stream, Key: key, CAFile: target.CAFile, Pin: target.Pin,
 			Takeover: takeover},
-		Video:       u.cam.source(),
-		Audio:       u.mic.source(),
-		Options:     opts,
-		Logger:      u.cfg.Logger,
-		Changed:     u.invalidate,
-		HidePreview: !u.showPreview.Value,
-		Peer:        peer,
+		Video:          u.cam.source(),
+		Audio:          u.mic.source(),
+		Options:        opts,
+		Logger:         u.cfg.Logger,
+		Changed:        u.invalidate,
+		PreviewChanged: u.selfViewChanged,
+		HidePreview:    !u.showPreview.Value,
+		Peer:           peer,
 	})
 }
 

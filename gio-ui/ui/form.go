@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,11 @@ type (
 func (u *UI) Layout(gtx C) D {
 	u.update(gtx)
 	v := u.liveView(gtx)
+	u.drawnAt.Store(u.now().UnixNano())
+	u.drewOthers.Store(slices.ContainsFunc(v.cs.Parties, func(p partyStatus) bool { return p.Picture != nil }))
 	left, right := u.layoutForm, func(gtx C) D { return u.layoutStatus(gtx, v) }
 	if u.call != nil {
+		u.call.drawn.Add(1)
 		left = func(gtx C) D { return u.layoutCallPanel(gtx, v) }
 		right = func(gtx C) D { return u.layoutPictureBox(gtx, v) }
 	}

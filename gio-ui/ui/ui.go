@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gioui.org/font/gofont"
@@ -133,6 +134,10 @@ type UI struct {
 	selfOp      paint.ImageOp
 	tiles       map[string]tileOp // in a call of three or more: each other participant's picture, by name
 	invalidate  func()
+	// Set by each frame, for selfViewChanged: when it was drawn (unix ns)
+	// and whether it showed others' pictures of a call.
+	drawnAt     atomic.Int64
+	drewOthers  atomic.Bool
 	previewWant chan media.Source
 	recheck     chan struct{}
 	now         func() time.Time

@@ -44,6 +44,7 @@ func BenchmarkCallWindowFrame(b *testing.B) {
 		{"call-2-still-form", 1, false, true},
 		{"call-2-new", 1, true, false},
 		{"call-2-new-form", 1, true, true},
+		{"call-4-still", 3, false, false},
 		{"call-4-new", 3, true, false},
 		{"call-4-new-form", 3, true, true},
 	} {
@@ -84,6 +85,11 @@ func BenchmarkCallWindowFrame(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			if u.call != nil {
+				for i := range c.parties {
+					u.call.parties = append(u.call.parties, &party{user: string(rune('a' + i))})
+				}
+			}
 			frame() // lays out the picture boxes: the pictures' size
 			pw := 640
 			if u.call != nil {
@@ -105,9 +111,6 @@ func BenchmarkCallWindowFrame(b *testing.B) {
 				}
 				u.call.mu.Lock()
 				defer u.call.mu.Unlock()
-				for len(u.call.parties) < c.parties {
-					u.call.parties = append(u.call.parties, &party{user: string(rune('a' + len(u.call.parties)))})
-				}
 				for k, p := range u.call.parties {
 					p.picture = newPic(i + k)
 				}

@@ -33,6 +33,8 @@ import (
 // relay runs in the benchmark's process: its CPU includes the sampling.
 // cpu-pressure-%: the share of the window in which some runnable task of
 // the machine waited for a core (Linux's pressure stall information).
+// window-fps: the frames a window drew a second (each shows every other's
+// latest picture), from its log.
 // It fails when anyone stops seeing someone. $QUICAST_CALL_WINDOWS and
 // $QUICAST_CALL_BROWSERS (0–2 each, default 2) change who takes part.
 // With $QUICAST_PROFILE set to a directory, the first browser's main
@@ -231,7 +233,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	pressurePct, pressureErr := pressure.Percent()
 	relay1, _ := load.ProcessUsage(os.Getpid())
 
-	var desktopCPU, browserCPU, longest float64
+	var desktopCPU, browserCPU, longest, windowFPS float64
 	var sound []float64 // the windows' sound delays, every 10 s of each party
 	var freezes int
 	var allMouth []float64
@@ -240,16 +242,20 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 		cpu := float64(u.CPU-p.cpu0.CPU) / float64(elapsed) * 100
 		kind := "browser"
 		var seen []string
+		drawn := ""
 		if p.win != nil {
 			kind = "window"
 			desktopCPU += cpu / float64(windows)
 			l := p.win.logs.String()
 			now, then := windowParties(l), start0[p.name]
 			for _, line := range strings.Split(l[logAt[p.name]:], "\n") {
-				if f := logFields(line); f != nil && f["connected"] == "true" {
+				if f := logFields(line, "call party"); f != nil && f["connected"] == "true" {
 					sound = append(sound, float64(atoi(f["soundDelayMs"])))
 				}
 			}
+			fps := logRate(then[""], now[""], "framesDrawn")
+			windowFPS += fps / float64(windows)
+			drawn = fmt.Sprintf("draws %.1f frames/s; ", fps)
 			for _, o := range others(p) {
 				n, t := now[o], then[o]
 				shown, expected := atoi(n["framesShown"])-atoi(t["framesShown"]), atoi(n["framesExpected"])-atoi(t["framesExpected"])
@@ -300,7 +306,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 			allMouth = append(allMouth, p.mouth...)
 			seen = append(seen, fmt.Sprintf("mouth-to-ear p50 %.0f / p95 %.0f ms", load.Percentile(p.mouth, 50), load.Percentile(p.mouth, 95)))
 		}
-		b.Logf("%s (%s): %.0f %% of a core, peak %.0f MB; sees %s", p.name, kind, cpu, float64(p.peakRSS)/1e6, strings.Join(seen, "; "))
+		b.Logf("%s (%s): %.0f %% of a core, peak %.0f MB; %ssees %s", p.name, kind, cpu, float64(p.peakRSS)/1e6, drawn, strings.Join(seen, "; "))
 	}
 	drops := relayDrops(b, r)
 	var ds []string
@@ -309,6 +315,9 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	}
 	b.Logf("relay, per s: %s", strings.Join(ds, ", "))
 	b.ReportMetric(desktopCPU, "window-cpu-%")
+	if windows > 0 {
+		b.ReportMetric(windowFPS, "window-fps")
+	}
 	b.ReportMetric(browserCPU, "browser-cpu-%")
 	b.ReportMetric(float64(relay1.CPU-relay0.CPU)/float64(elapsed)*100, "relay-cpu-%")
 	if pressureErr == nil {
@@ -347,17 +356,31 @@ func roomStats(ctx context.Context) map[string]browser.Stats {
 func windowParties(log string) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, line := range strings.Split(log, "\n") {
-		if f := logFields(line); f != nil {
+		if f := logFields(line, "call party"); f != nil {
 			out[f["user"]] = f
+		}
+		if f := logFields(line, "call window"); f != nil {
+			out[""] = f
 		}
 	}
 	return out
 }
 
-// logFields are the key=value pairs of a "call party" log line, nil for
-// another line.
-func logFields(line string) map[string]string {
-	if !strings.Contains(line, `msg="call party"`) {
+// logRate is how fast the count key grew, per second, from the log line
+// a to the log line b (logFields; their time fields), 0 without both.
+func logRate(a, b map[string]string, key string) float64 {
+	ta, errA := time.Parse(time.RFC3339Nano, a["time"])
+	tb, errB := time.Parse(time.RFC3339Nano, b["time"])
+	if errA != nil || errB != nil || !tb.After(ta) {
+		return 0
+	}
+	return float64(atoi(b[key])-atoi(a[key])) / tb.Sub(ta).Seconds()
+}
+
+// logFields are the key=value pairs of a log line whose message is msg,
+// nil for another line.
+func logFields(line, msg string) map[string]string {
+	if !strings.Contains(line, `msg="`+msg+`"`) {
 		return nil
 	}
 	f := map[string]string{}
