@@ -82,8 +82,10 @@ type party struct {
 	user, stream string
 	cancel       context.CancelFunc // they left: stop watching
 	rc           *receive.Receiver  // their session, while one is open
-	picture      *image.RGBA
-	frame        receive.Frame // the latest, without its image
+	picture      *image.RGBA        // their picture as the window draws it
+	latest       *image.YCbCr       // their latest frame, until picture is made from it
+	latestTS     int64              // its RTP timestamp, unwrapped
+	frame        receive.Frame      // the latest, without its image
 	frames       int
 	lost         int   // >0: their session was lost, this attempt at it is next
 	lastErr      error // why
@@ -396,14 +398,15 @@ func (c *call) serve(ctx context.Context, p *party, rc *receive.Receiver, open f
 		case <-rc.Done():
 			return
 		case f := <-rc.Frames():
-			t := broadcast.Thumbnail(f.Image, c.pictureWidth(f.Image.Bounds()))
-			f.Image = nil
+			// Converted, and counted as shown, when the window draws it
+			// (call.drawStatus): a window behind draws some frames only,
+			// and converting the others would take from its drawing.
 			c.mu.Lock()
-			p.picture, p.frame = t, f
+			p.latest, p.latestTS = f.Image, p.unwrap.Unwrap(f.RTPTime)
+			f.Image = nil
+			p.frame = f
 			p.frames++
-			ts := p.unwrap.Unwrap(f.RTPTime)
-			p.cont.Received(ts) // the frames decoded: all this side gets to see
-			p.cont.Frame(ts, time.Now())
+			p.cont.Received(p.latestTS) // the frames decoded: all this side gets to see
 			c.mu.Unlock()
 			c.changed()
 		}
@@ -540,7 +543,16 @@ type partyStatus struct {
 	Played                               receive.PlayoutStats // their sound, as the speaker took it
 }
 
-func (c *call) status() callStatus {
+// status is the call's state now.
+func (c *call) status() callStatus { return c.snapshot(false) }
+
+// drawStatus is status for a frame of the window: each party's latest
+// frame becomes their picture, converted at the size the window draws it
+// (pictureWidth), and counts as shown now (player.Continuity: the window's
+// freezes are gaps in what it draws, not in what it receives).
+func (c *call) drawStatus() callStatus { return c.snapshot(true) }
+
+func (c *call) snapshot(draw bool) callStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := callStatus{Room: c.room, Inviting: c.inviting, Alone: c.listed && len(c.parties) == 0,
@@ -548,6 +560,11 @@ func (c *call) status() callStatus {
 	s.Them, s.Level = c.them, math.Inf(-1)
 	now := time.Now()
 	for _, p := range c.parties {
+		if draw && p.latest != nil {
+			p.picture = broadcast.Thumbnail(p.latest, c.pictureWidth(p.latest.Bounds()))
+			p.latest = nil
+			p.cont.Frame(p.latestTS, now)
+		}
 		s.Parties = append(s.Parties, p.status(now))
 		s.Others = append(s.Others, p.user)
 	}

@@ -49,7 +49,7 @@ func (u *UI) liveView(gtx C) liveView {
 	}
 	if u.call != nil {
 		// In a call the box shows their picture, once it comes.
-		v.cs = u.call.status()
+		v.cs = u.call.drawStatus()
 		v.self = v.img
 		v.img, v.emptyMsg = v.cs.Picture, i18n.CallWaiting
 		// Drawn again within the second: its duration and a silence

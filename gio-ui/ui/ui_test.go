@@ -909,8 +909,10 @@ func TestCallOfThree(t *testing.T) {
 	for _, p := range cs.Parties {
 		t.Logf("%s: %d frames (%d of %d captured shown, %d freezes), picture %v behind their camera, %+v",
 			p.Them, p.Frames, p.FramesShown, p.FramesExpected, p.Freezes, p.Delay, p.Played)
-		if p.FramesShown != p.Frames {
-			t.Errorf("%s: %d frames shown, %d counted", p.Them, p.FramesShown, p.Frames)
+		// Shown: the frames the window drew (each the latest when it was
+		// drawn), of those received.
+		if p.FramesShown < 1 || p.FramesShown > p.Frames {
+			t.Errorf("%s: %d frames shown, %d received", p.Them, p.FramesShown, p.Frames)
 		}
 	}
 	if n := u.call.mix.Inputs(); n != 2 {

@@ -23,9 +23,9 @@ import (
 // headless, on this machine's OpenGL: Mesa's llvmpipe where there is no
 // GPU), as a call draws one for every new picture. "idle": the form and
 // the camera's preview, new each frame, as the window is before a call;
-// "call-N-still" and "call-N-new": a call of N (the others' pictures,
-// converted as the call converts them, new each frame or not; no self
-// view), drawn as a call is (the call's state in place of the form); the
+// "call-N-still" and "call-N-new": a call of N (the others' pictures, a
+// new 640×480 frame each frame, converted as the call converts them, or
+// not; no self view), drawn as a call is (the call's state in place of the form); the
 // "-form" cases draw the form there instead, as the window did before.
 // ms/frame is the wall time of Frame, which waits for the rendering;
 // cpu-ms/frame the CPU time of the whole process (Mesa's threads too).
@@ -91,12 +91,8 @@ func BenchmarkCallWindowFrame(b *testing.B) {
 				}
 			}
 			frame() // lays out the picture boxes: the pictures' size
-			pw := 640
-			if u.call != nil {
-				pw = u.call.pictureWidth(image.Rect(0, 0, 640, 480))
-			}
-			newPic := func(k int) *image.RGBA {
-				p := image.NewRGBA(image.Rect(0, 0, pw, pw*3/4))
+			newPic := func(k int) *image.RGBA { // the idle preview's, as previewLoop makes it
+				p := image.NewRGBA(image.Rect(0, 0, 480, 360))
 				for j := range p.Pix {
 					p.Pix[j] = byte(k*7 + j)
 				}
@@ -112,7 +108,12 @@ func BenchmarkCallWindowFrame(b *testing.B) {
 				u.call.mu.Lock()
 				defer u.call.mu.Unlock()
 				for k, p := range u.call.parties {
-					p.picture = newPic(i + k)
+					// A decoded frame, converted as the window draws it.
+					y := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+					for j := range y.Y {
+						y.Y[j] = byte(i + k + j)
+					}
+					p.latest, p.latestTS = y, int64(i)*6000
 				}
 			}
 			setPictures(0)
