@@ -14,6 +14,7 @@ import (
 	"gioui.org/op"
 	"gioui.org/unit"
 
+	"github.com/quicast/quicast/gio-ui/broadcast"
 	"github.com/quicast/quicast/gio-ui/devices"
 	"github.com/quicast/quicast/gio-ui/netcheck"
 	"github.com/quicast/quicast/sender/media"
@@ -22,13 +23,14 @@ import (
 // BenchmarkCallWindowFrame: a frame of the whole window (1024×720, Gio,
 // headless, on this machine's OpenGL: Mesa's llvmpipe where there is no
 // GPU), as a call draws one for every new picture. "idle": the form and
-// the camera's preview, new each frame, as the window is before a call;
-// "call-N-still" and "call-N-new": a call of N (the others' pictures, a
-// new 640×480 frame each frame, converted as the call converts them, or
-// not; no self view), drawn as a call is (the call's state in place of the form); the
-// "-form" cases draw the form there instead, as the window did before.
-// ms/frame is the wall time of Frame, which waits for the rendering;
-// cpu-ms/frame the CPU time of the whole process (Mesa's threads too).
+// the camera's preview (a new 640×480 frame each frame, converted 480 wide
+// as previewLoop does), as the window is before a call; "call-N-still" and
+// "call-N-new": a call of N (the others' pictures: a new 640×480 frame
+// each, converted as the window converts them, or none new; no self view),
+// drawn as a call is, its state in place of the form; the "-form" cases
+// draw the form there instead, as the window did before. ms/frame is the
+// wall time of Frame, which waits for the rendering; cpu-ms/frame the CPU
+// time of the whole process (Mesa's threads too).
 func BenchmarkCallWindowFrame(b *testing.B) {
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" && os.Getenv("EGL_PLATFORM") == "" {
 		b.Setenv("EGL_PLATFORM", "surfaceless")
@@ -90,30 +92,28 @@ func BenchmarkCallWindowFrame(b *testing.B) {
 					u.call.parties = append(u.call.parties, &party{user: string(rune('a' + i))})
 				}
 			}
-			frame() // lays out the picture boxes: the pictures' size
-			newPic := func(k int) *image.RGBA { // the idle preview's, as previewLoop makes it
-				p := image.NewRGBA(image.Rect(0, 0, 480, 360))
-				for j := range p.Pix {
-					p.Pix[j] = byte(k*7 + j)
+			// The first frame lays out the picture boxes: the size
+			// pictures are converted at.
+			frame()
+			frame640 := func(k int) *image.YCbCr { // a decoded 640×480 frame
+				y := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+				for j := range y.Y {
+					y.Y[j] = byte(k + j)
 				}
-				return p
+				return y
 			}
 			setPictures := func(i int) {
 				if u.call == nil {
 					u.bg.mu.Lock()
-					u.bg.idlePreview = newPic(i)
+					u.bg.idlePreview = broadcast.Thumbnail(frame640(i), 480)
 					u.bg.mu.Unlock()
 					return
 				}
 				u.call.mu.Lock()
 				defer u.call.mu.Unlock()
 				for k, p := range u.call.parties {
-					// A decoded frame, converted as the window draws it.
-					y := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
-					for j := range y.Y {
-						y.Y[j] = byte(i + k + j)
-					}
-					p.latest, p.latestTS = y, int64(i)*6000
+					// Converted as the window draws it.
+					p.latest, p.latestTS = frame640(i+k), int64(i)*6000
 				}
 			}
 			setPictures(0)
