@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gioui.org/layout"
+	"gioui.org/op"
 	"gioui.org/op/clip"
 	"gioui.org/op/paint"
 	"gioui.org/unit"
@@ -363,14 +364,22 @@ func (u *UI) layoutButtons(gtx C) D {
 	})
 }
 
-// editor is a bordered one-line text field.
+// editor is a bordered one-line text field. The border is two rectangles,
+// grey and white, not a stroked outline (widget.Border): Gio draws a
+// rectangle as it is but rasterizes an outline's whole area again every
+// frame — on software OpenGL 1-2 ms a field (BenchmarkCallWindowFrame).
 func editor(th *material.Theme, ed *widget.Editor, hint string) layout.Widget {
 	return func(gtx C) D {
-		return widget.Border{Color: grey, CornerRadius: unit.Dp(3), Width: unit.Dp(1)}.Layout(gtx, func(gtx C) D {
-			return layout.UniformInset(unit.Dp(6)).Layout(gtx, func(gtx C) D {
-				gtx.Constraints.Min.X = gtx.Constraints.Max.X
-				return material.Editor(th, ed, hint).Layout(gtx)
-			})
+		m := op.Record(gtx.Ops)
+		d := layout.UniformInset(unit.Dp(6)).Layout(gtx, func(gtx C) D {
+			gtx.Constraints.Min.X = gtx.Constraints.Max.X
+			return material.Editor(th, ed, hint).Layout(gtx)
 		})
+		text := m.Stop()
+		w := gtx.Dp(1)
+		paint.FillShape(gtx.Ops, grey, clip.Rect{Max: d.Size}.Op())
+		paint.FillShape(gtx.Ops, white, clip.Rect{Min: image.Pt(w, w), Max: d.Size.Sub(image.Pt(w, w))}.Op())
+		text.Add(gtx.Ops)
+		return d
 	}
 }
