@@ -53,8 +53,8 @@ type call struct {
 
 	// The box, in pixels, the window draws each of the others' pictures
 	// in (width<<32 | height; 0: not drawn yet): a grid of four needs a
-	// quarter of what one picture does, and every frame is converted and
-	// uploaded at the size it fits that box at.
+	// quarter of what one picture does, and each frame the window draws
+	// is converted and uploaded at the size it fits that box at.
 	drawnBox atomic.Int64
 	// The frames the window drew during the call: each shows every
 	// participant's latest picture.

@@ -301,8 +301,8 @@ func (u *UI) layoutForm(gtx C) D {
 // figures (statusRows), scrolled when they do not fit, above the buttons.
 // The form it replaces cannot change during the call, and drawing it
 // costs: on software OpenGL each of its texts and borders is rasterized
-// again every frame, a new picture's frame three times the cost without
-// it (BenchmarkCallWindowFrame).
+// again every frame, which doubles the cost of a call's frame
+// (BenchmarkCallWindowFrame, the -form cases).
 func (u *UI) layoutCallPanel(gtx C, v liveView) D {
 	rows := u.statusRows(v)
 	return layout.Flex{Axis: layout.Vertical}.Layout(gtx,

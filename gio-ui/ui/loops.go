@@ -159,10 +159,10 @@ const selfViewWait = 100 * time.Millisecond
 
 // selfViewChanged is the broadcast's new self-view picture: it redraws the
 // window, unless the window's last frame, drawn less than selfViewWait
-// ago, showed others' pictures of a call — their next one (the camera's
-// rate of theirs) shows this one too. A call of two then draws a frame per
-// picture of theirs rather than one per picture of either side; a self
-// view whose others' pictures stopped waits selfViewWait at most.
+// ago, showed others' pictures of a call — the redraw their next picture
+// brings shows this one too. A call of two then draws a frame per picture
+// of theirs rather than one per picture of either side; when their
+// pictures stop, the self view waits selfViewWait at most.
 func (u *UI) selfViewChanged() {
 	if u.drewOthers.Load() && u.now().Sub(time.Unix(0, u.drawnAt.Load())) < selfViewWait {
 		return

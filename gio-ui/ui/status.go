@@ -33,6 +33,9 @@ type liveView struct {
 	cs       callStatus       // in a call
 }
 
+// liveView gathers what this frame shows: the broadcast's state and
+// preview, or the idle preview; in a call the call's drawStatus (their
+// latest frames become their pictures) and a redraw within the second.
 func (u *UI) liveView(gtx C) liveView {
 	v := liveView{level: math.Inf(-1), emptyMsg: i18n.PreviewOff}
 	if u.bc != nil {
@@ -59,12 +62,16 @@ func (u *UI) liveView(gtx C) liveView {
 	return v
 }
 
+// checkBoxRoom is the height left under the picture box for the self-view
+// check box.
+const checkBoxRoom = unit.Dp(40)
+
 // layoutPictureBox draws the picture box (layoutPreview) as high as the
 // constraints allow and the self-view check box under it.
 func (u *UI) layoutPictureBox(gtx C, v liveView) D {
 	return layout.Flex{Axis: layout.Vertical}.Layout(gtx,
 		layout.Rigid(func(gtx C) D {
-			gtx.Constraints.Max.Y -= gtx.Dp(40) // the check box's room
+			gtx.Constraints.Max.Y -= gtx.Dp(checkBoxRoom)
 			return u.layoutPreview(gtx, v.img, v.emptyMsg, v.self, v.cs.Parties)
 		}),
 		layout.Rigid(material.CheckBox(u.th, &u.showPreview, u.lang.T(i18n.Preview)).Layout))
@@ -75,7 +82,7 @@ func (u *UI) layoutPictureBox(gtx C, v liveView) D {
 func (u *UI) layoutStatus(gtx C, v liveView) D {
 	rows := []layout.FlexChild{
 		layout.Rigid(func(gtx C) D {
-			gtx.Constraints.Max.Y = gtx.Constraints.Max.Y/2 + gtx.Dp(40)
+			gtx.Constraints.Max.Y = gtx.Constraints.Max.Y/2 + gtx.Dp(checkBoxRoom)
 			return u.layoutPictureBox(gtx, v)
 		}),
 		layout.Rigid(layout.Spacer{Height: unit.Dp(4)}.Layout),

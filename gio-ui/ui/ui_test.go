@@ -551,6 +551,12 @@ func TestCallFromTheWindow(t *testing.T) {
 	if _, ok := w.find("Hang up"); !ok {
 		t.Errorf("no Hang up button in a call: %q", w.labels())
 	}
+	// The call's state in place of the form, which waits for its end.
+	for _, form := range []string{"Relay", "Room", "Quality", "Test picture (built in)"} {
+		if _, ok := w.find(form); ok {
+			t.Errorf("the form's %q shown in a call: %q", form, w.labels())
+		}
+	}
 	if cs.Delay <= 0 || cs.Delay > 5*time.Second || cs.SpeakErr != nil {
 		t.Errorf("call status %+v", cs)
 	}
@@ -613,6 +619,9 @@ func TestCallFromTheWindow(t *testing.T) {
 	w.click("Hang up")
 	if u.call != nil || u.bc != nil {
 		t.Errorf("after hanging up: call %v, broadcast %v", u.call, u.bc)
+	}
+	if _, ok := w.find("Room"); !ok {
+		t.Errorf("no form after the call: %q", w.labels())
 	}
 	w.until("my stream over", 15*time.Second, func() bool { return !r.Live(t, "team.me") })
 	if u.set.Room != "team" || u.set.CallUser != "me" || u.set.Mode != modeCall {
