@@ -2,10 +2,8 @@ package ui
 
 import (
 	"image"
-	"os"
 	"testing"
 
-	"gioui.org/gpu/headless"
 	"gioui.org/layout"
 	"gioui.org/op"
 	"gioui.org/op/paint"
@@ -26,9 +24,6 @@ import (
 // time of Frame, which waits for the rendering. Without a display, Mesa
 // renders to no surface (EGL_PLATFORM=surfaceless).
 func BenchmarkPictureFrame(b *testing.B) {
-	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" && os.Getenv("EGL_PLATFORM") == "" {
-		b.Setenv("EGL_PLATFORM", "surfaceless")
-	}
 	for _, c := range []struct {
 		name     string
 		box, pic image.Point
@@ -43,11 +38,7 @@ func BenchmarkPictureFrame(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			box := c.box
-			w, err := headless.NewWindow(box.X, box.Y)
-			if err != nil {
-				b.Skipf("no OpenGL for a headless window: %v", err)
-			}
-			defer w.Release()
+			w := headlessWindow(b, box)
 			// Two pictures in turn: each frame uploads a new texture, as
 			// a new received frame does.
 			pics := [2]*image.RGBA{image.NewRGBA(image.Rectangle{Max: c.pic}), image.NewRGBA(image.Rectangle{Max: c.pic})}

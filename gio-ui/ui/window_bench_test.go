@@ -32,9 +32,6 @@ import (
 // wall time of Frame, which waits for the rendering; cpu-ms/frame the CPU
 // time of the whole process (Mesa's threads too).
 func BenchmarkCallWindowFrame(b *testing.B) {
-	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" && os.Getenv("EGL_PLATFORM") == "" {
-		b.Setenv("EGL_PLATFORM", "surfaceless")
-	}
 	for _, c := range []struct {
 		name    string
 		parties int // 0: no call
@@ -52,11 +49,7 @@ func BenchmarkCallWindowFrame(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			size := image.Pt(1024, 720)
-			w, err := headless.NewWindow(size.X, size.Y)
-			if err != nil {
-				b.Skipf("no OpenGL for a headless window: %v", err)
-			}
-			defer w.Release()
+			w := headlessWindow(b, size)
 			u, err := New(Config{ConfigDir: b.TempDir(), Lang: english(), NoPreview: true,
 				Watcher: &devices.Watcher{Interval: time.Hour, List: func() ([]media.Device, error) { return nil, nil }},
 				Checker: &netcheck.Checker{Probes: []string{}, Interval: time.Hour}})
@@ -131,6 +124,21 @@ func BenchmarkCallWindowFrame(b *testing.B) {
 			b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/frame")
 		})
 	}
+}
+
+// headlessWindow is a Gio window of the given size drawn by this machine's
+// OpenGL with no display (EGL_PLATFORM=surfaceless where there is none),
+// released when b ends; b is skipped without OpenGL.
+func headlessWindow(b *testing.B, size image.Point) *headless.Window {
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" && os.Getenv("EGL_PLATFORM") == "" {
+		b.Setenv("EGL_PLATFORM", "surfaceless")
+	}
+	w, err := headless.NewWindow(size.X, size.Y)
+	if err != nil {
+		b.Skipf("no OpenGL for a headless window: %v", err)
+	}
+	b.Cleanup(w.Release)
+	return w
 }
 
 // cpuTime is the CPU time, in ns, this process has used (all its threads).
