@@ -352,7 +352,8 @@ func roomStats(ctx context.Context) map[string]browser.Stats {
 }
 
 // windowParties reads a window's log (-v) for the latest "call party"
-// line of each other participant: its figures by name.
+// line of each other participant — its figures by name — and the latest
+// "call window" line, under "".
 func windowParties(log string) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, line := range strings.Split(log, "\n") {
