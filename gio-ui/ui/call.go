@@ -543,16 +543,47 @@ type partyStatus struct {
 	Played                               receive.PlayoutStats // their sound, as the speaker took it
 }
 
-// status is the call's state now.
-func (c *call) status() callStatus { return c.snapshot(false) }
-
 // drawStatus is status for a frame of the window: each party's latest
 // frame becomes their picture, converted at the size the window draws it
-// (pictureWidth), and counts as shown now (player.Continuity: the window's
-// freezes are gaps in what it draws, not in what it receives).
-func (c *call) drawStatus() callStatus { return c.snapshot(true) }
+// (pictureWidth) outside the call's lock, and counts as shown now
+// (player.Continuity: the window's freezes are gaps in what it draws, not
+// in what it receives).
+func (c *call) drawStatus() callStatus {
+	type latest struct {
+		p   *party
+		rc  *receive.Receiver // the session it came in
+		img *image.YCbCr
+		ts  int64
+		pic *image.RGBA
+	}
+	var todo []latest
+	c.mu.Lock()
+	for _, p := range c.parties {
+		if p.latest != nil {
+			todo = append(todo, latest{p: p, rc: p.rc, img: p.latest, ts: p.latestTS})
+			p.latest = nil
+		}
+	}
+	c.mu.Unlock()
+	if len(todo) > 0 {
+		for i, l := range todo {
+			todo[i].pic = broadcast.Thumbnail(l.img, c.pictureWidth(l.img.Bounds()))
+		}
+		now := time.Now()
+		c.mu.Lock()
+		for _, l := range todo {
+			l.p.picture = l.pic
+			if l.p.rc == l.rc { // a new session counts afresh
+				l.p.cont.Frame(l.ts, now)
+			}
+		}
+		c.mu.Unlock()
+	}
+	return c.status()
+}
 
-func (c *call) snapshot(draw bool) callStatus {
+// status is the call's state now.
+func (c *call) status() callStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := callStatus{Room: c.room, Inviting: c.inviting, Alone: c.listed && len(c.parties) == 0,
@@ -560,11 +591,6 @@ func (c *call) snapshot(draw bool) callStatus {
 	s.Them, s.Level = c.them, math.Inf(-1)
 	now := time.Now()
 	for _, p := range c.parties {
-		if draw && p.latest != nil {
-			p.picture = broadcast.Thumbnail(p.latest, c.pictureWidth(p.latest.Bounds()))
-			p.latest = nil
-			p.cont.Frame(p.latestTS, now)
-		}
 		s.Parties = append(s.Parties, p.status(now))
 		s.Others = append(s.Others, p.user)
 	}
