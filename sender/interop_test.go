@@ -249,7 +249,9 @@ func TestFFplayREADMEPeerMode(t *testing.T) {
 	if err := play.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer play.Wait()
+	// Stopped before it is waited for, also when the test fails first:
+	// ffplay plays until killed.
+	defer func() { cancel(); play.Wait() }()
 	// ffplay's status line: "  4.25 A-V:  0.004 fd=   0 aq= 2KB vq= 34KB …"
 	status := regexp.MustCompile(`(\d+\.\d+) A-V:\s*(-?\d+\.\d+) fd=\s*(\d+)`)
 	var last []string
