@@ -62,11 +62,13 @@ test-short: deps-gui wasm
 # skew, an impaired network, the viewer's size) measured by headless
 # Chromium, once each. Prints a table and writes it to bin/bench.txt.
 # BenchmarkFourPersonCall (two windows, two browsers in one room) runs for
-# $QUICAST_CALL_DURATION, 10m unless set.
+# $QUICAST_CALL_DURATION, 10m unless set. The end-to-end ones run with -v:
+# without it Go keeps ten lines of a benchmark's log, and a call's
+# figures for each side take more.
 bench: deps wasm
 	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v -e /relay/e2e -e /viewer-wasm/cmd/) | tee $(BIN)/bench-raw.txt
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./relay/e2e/ | tee -a $(BIN)/bench-raw.txt
+	$(GO) test -v -run '^$$' -bench . -benchtime 1x -timeout 20m ./relay/e2e/ | tee -a $(BIN)/bench-raw.txt
 	@$(GO) run scripts/benchtable.go $(BIN)/bench-raw.txt | tee $(BIN)/bench.txt
 
 # Every fuzz target for FUZZTIME each (default 20s; FUZZTIME=3m for a long

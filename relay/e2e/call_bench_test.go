@@ -39,6 +39,9 @@ import (
 // of the time or less, on the worse side). cpu-pressure-% is the share of
 // the window in which some runnable task of the machine waited for a core
 // (Linux's pressure stall information; not reported where there is none).
+// Each browser's CPU is also logged by process type and thread
+// (browser.Threads), as BenchmarkWebRTCCall logs its own. Run it with -v:
+// Go keeps ten lines of a benchmark's log without.
 func BenchmarkBrowserCall(b *testing.B) {
 	size := callSize
 	if s := os.Getenv("QUICAST_CALL_SIZE"); s != "" {
@@ -85,11 +88,13 @@ func BenchmarkBrowserCall(b *testing.B) {
 			eval[any](ctxs[who], `window.quicastRoomResetStats()`)
 		}
 		cpu0 := map[string]load.Usage{}
+		threads0 := map[string]browser.Threads{}
 		pub0 := map[string]publishStats{}
 		heard0 := map[string]playerStats{}
 		out0 := map[string]audioOutput{}
 		for _, who := range people {
 			cpu0[who] = browser.Usage(dirs[who])
+			threads0[who] = browser.ThreadUsage(dirs[who])
 			out0[who], _ = eval[audioOutput](ctxs[who], `window.quicastAudioOutput()`)
 			pub0[who], _ = eval[publishStats](ctxs[who], `window.quicastPublishStats()`)
 			_, heard0[who], _ = otherStats(ctxs[who])
@@ -206,6 +211,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 			b.Logf("%s's sound output: latency %.1f ms (base) + %.1f ms (output); the browser's own underruns %.0f, %.1f ms per s",
 				who, o.BaseLatency*1000, o.OutputLatency*1000, o.UnderrunEvents-out0[who].UnderrunEvents, underrun)
 			u := browser.Usage(dirs[who])
+			logThreads(b, who, threads0[who], dirs[who], elapsed)
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu
 			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms (capture → arrival %.0f, decode %.0f, wait %.0f), skew p95 %.0f ms, audio target %.0f ms (jitter %.1f, underrun margin %.0f, video sync %.0f), playout %.0f ms, starved %d samples; frames shown %d of %d, %d non-reference left out, %d freezes; browser %.0f %% of a core, %.0f MB",
@@ -240,6 +246,16 @@ func BenchmarkBrowserCall(b *testing.B) {
 // stalls ([over 50 ms, over 100 ms, longest ms]).
 func stallsIn(now, before [3]float64) string {
 	return fmt.Sprintf("%.0f/%.0f (%.0f ms)", now[0]-before[0], now[1]-before[1], now[2])
+}
+
+// logThreads logs where who's browser (profile dir) spent its CPU since
+// before, by process type and thread (browser.Threads): the busiest ten, %
+// of one core over elapsed. The two call benchmarks log the same, so a
+// call through the relay and one with the browser's own WebRTC compare
+// thread by thread.
+func logThreads(b *testing.B, who string, before browser.Threads, dir string, elapsed time.Duration) {
+	top, total := browser.ThreadUsage(dir).Busiest(before, elapsed, 10)
+	b.Logf("%s's browser by thread (%% of a core, %.0f in all): %s", who, total, strings.Join(top, ", "))
 }
 
 // audioOutput is a room page's sound output (static/room.js

@@ -102,7 +102,8 @@ type webrtcFigures struct {
 // not in it, as it is in BenchmarkBrowserCall's), the sound's jitter
 // buffer delay (mean, jitterBufferDelay / jitterBufferEmittedCount) and
 // target, the share of it concealed (lost or late), the picture's jitter
-// buffer delay, frames decoded and freezes; and each browser's CPU. What
+// buffer delay, frames decoded and freezes; and each browser's CPU, also
+// by process type and thread (logThreads, as BenchmarkBrowserCall). What
 // the field's own stack achieves here is what quicast's browser call is
 // measured against: the playout buffer the machine's scheduling asks for,
 // and what two browsers cost on two cores (and cpu-pressure-%, as
@@ -150,9 +151,11 @@ func BenchmarkWebRTCCall(b *testing.B) {
 		}
 		f0 := map[string]webrtcFigures{}
 		cpu0 := map[string]load.Usage{}
+		threads0 := map[string]browser.Threads{}
 		for _, who := range people {
 			f0[who], _ = eval[webrtcFigures](ctxs[who], `figures()`)
 			cpu0[who] = browser.Usage(dirs[who])
+			threads0[who] = browser.ThreadUsage(dirs[who])
 		}
 		pressure := load.StartPressure()
 		start := time.Now()
@@ -178,6 +181,7 @@ func BenchmarkWebRTCCall(b *testing.B) {
 			}
 			p := f0[who]
 			u := browser.Usage(dirs[who])
+			logThreads(b, who, threads0[who], dirs[who], elapsed)
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			ms := func(sum, n, sum0, n0 float64) float64 {
 				if n-n0 <= 0 {

@@ -26,23 +26,30 @@ func ProcessUsage(pid int) (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
-	// The command name (field 2) may hold spaces: fields count from the ')'.
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return Usage{}, errors.New("load: /proc stat: no command field")
+	_, u, err := ParseStat(string(stat))
+	return u, err
+}
+
+// ParseStat reads a process's or a thread's stat line (/proc/PID/stat,
+// /proc/PID/task/TID/stat; proc(5)): its command name (field 2, without
+// the parentheses) and its usage (user plus system time, resident size).
+func ParseStat(stat string) (name string, u Usage, err error) {
+	// The command name may hold spaces and ')': fields count from the last ')'.
+	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if open < 0 || end < open {
+		return "", Usage{}, errors.New("load: /proc stat: no command field")
 	}
-	f := strings.Fields(s[i+1:])
+	f := strings.Fields(stat[end+1:])
 	if len(f) < 22 {
-		return Usage{}, errors.New("load: /proc stat: too few fields")
+		return "", Usage{}, errors.New("load: /proc stat: too few fields")
 	}
 	utime, err1 := strconv.ParseUint(f[11], 10, 64) // field 14
 	stime, err2 := strconv.ParseUint(f[12], 10, 64) // field 15
 	rss, err3 := strconv.ParseUint(f[21], 10, 64)   // field 24, pages
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return Usage{}, err
+		return "", Usage{}, err
 	}
-	return Usage{CPU: time.Duration(utime+stime) * clockTick, RSS: rss * uint64(os.Getpagesize())}, nil
+	return stat[open+1 : end], Usage{CPU: time.Duration(utime+stime) * clockTick, RSS: rss * uint64(os.Getpagesize())}, nil
 }
 
 // Cost is what the relay spent on a measurement window.
