@@ -34,7 +34,12 @@ import (
 // cpu-pressure-%: the share of the window in which some runnable task of
 // the machine waited for a core (Linux's pressure stall information).
 // window-fps: the frames a window drew a second (each shows every other's
-// latest picture), from its log.
+// latest picture), from its log. Under Xvfb without a GPU, Mesa's EGL hands
+// each drawn frame to the X server through its socket (a 1024×720 window:
+// 2.9 MB, written in a dozen or so socket-buffer-sized pieces, each waiting
+// for Xvfb to be scheduled and read it; strace of a window): on a
+// saturated machine a frame then takes hundreds of ms of wall time for the
+// 15–20 ms of CPU it needs, and window-fps says so.
 // It fails when anyone stops seeing someone. $QUICAST_CALL_WINDOWS and
 // $QUICAST_CALL_BROWSERS (0–2 each, default 2) change who takes part.
 // With $QUICAST_PROFILE set to a directory, the first browser's main
