@@ -27,6 +27,21 @@ func TestProcessUsage(t *testing.T) {
 	runtime.KeepAlive(hold)
 }
 
+// TestParseStat: a thread's stat line whose name holds a space and a
+// parenthesis (Chromium names its threads so), and lines cut short.
+func TestParseStat(t *testing.T) {
+	line := "4242 (Realtime (Aud) S 1 4242 4242 0 -1 4194560 500 0 0 0 123 45 0 0 -2 0 30 0 1366298 1000000 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 -1 1 0 0 0 0 0"
+	name, u, err := ParseStat(line)
+	if err != nil || name != "Realtime (Aud" || u.CPU != 168*clockTick || u.RSS != 2560*uint64(os.Getpagesize()) {
+		t.Errorf("ParseStat = %q, %+v, %v; want \"Realtime (Aud\", 1.68 s, 2560 pages", name, u, err)
+	}
+	for _, bad := range []string{"", "4242 Realtime S 1", "4242 (x) S 1 2 3"} {
+		if _, _, err := ParseStat(bad); err == nil {
+			t.Errorf("ParseStat(%q): no error", bad)
+		}
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	v := []float64{5, 1, 4, 2, 3}
 	for _, c := range []struct{ p, want float64 }{{0, 1}, {50, 3}, {95, 5}, {100, 5}} {
