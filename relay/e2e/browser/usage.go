@@ -21,16 +21,7 @@ import (
 // memory once per process. Linux; zero elsewhere.
 func Usage(dir string) load.Usage {
 	var u load.Usage
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), "--user-data-dir="+dir) {
-			continue
-		}
-		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		if err != nil {
-			continue
-		}
+	processes(dir, func(pid int, _ []byte) {
 		if pu, err := load.ProcessUsage(pid); err == nil {
 			u.CPU += pu.CPU
 			if pss, ok := pss(pid); ok {
@@ -39,8 +30,24 @@ func Usage(dir string) load.Usage {
 				u.RSS += pu.RSS
 			}
 		}
-	}
+	})
 	return u
+}
+
+// processes calls each with the pid and command line of every process of
+// the browser whose profile directory is dir (chromedp.UserDataDir: it is
+// on each of its processes' command lines). Linux; none elsewhere.
+func processes(dir string, each func(pid int, cmdline []byte)) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), "--user-data-dir="+dir) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			each(pid, b)
+		}
+	}
 }
 
 // pss reads pid's proportional set size, in bytes, from
@@ -69,18 +76,12 @@ func pss(pid int) (uint64, bool) {
 type Threads map[string]time.Duration
 
 // ThreadUsage reads the CPU time of every thread of the browser whose
-// profile directory is dir, as Usage finds its processes. Linux; empty
-// elsewhere.
+// profile directory is dir. Linux; empty elsewhere.
 func ThreadUsage(dir string) Threads {
 	t := Threads{}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), "--user-data-dir="+dir) {
-			continue
-		}
-		typ := processType(b)
-		stats, _ := filepath.Glob(filepath.Join(filepath.Dir(p), "task", "[0-9]*", "stat"))
+	processes(dir, func(pid int, cmdline []byte) {
+		typ := processType(cmdline)
+		stats, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/[0-9]*/stat")
 		for _, s := range stats {
 			b, err := os.ReadFile(s)
 			if err != nil {
@@ -91,7 +92,7 @@ func ThreadUsage(dir string) Threads {
 				t[typ+"/"+strings.TrimRight(name, "0123456789")] += u.CPU
 			}
 		}
-	}
+	})
 	return t
 }
 
