@@ -128,6 +128,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 		start := time.Now()
 		mouth := map[string][]float64{}
 		skew := map[string][]float64{}
+		series := map[string][]string{} // every sample: mouth-to-ear/target/playout, ms
 		tick := time.NewTicker(250 * time.Millisecond)
 		for time.Since(start) < benchWindow {
 			<-tick.C
@@ -135,6 +136,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 				if _, s, err := otherStats(ctxs[who]); err == nil && s.MouthToEarMS > 0 {
 					mouth[who] = append(mouth[who], s.MouthToEarMS)
 					skew[who] = append(skew[who], math.Abs(s.AVSkewClockMS))
+					series[who] = append(series[who], fmt.Sprintf("%.0f/%.0f/%.0f", s.MouthToEarMS, s.TargetDelayMS, s.PlayoutDelayMS))
 				}
 			}
 		}
@@ -204,6 +206,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 				need = math.Inf(1) // even the largest starved more
 			}
 			pathBuffer = max(pathBuffer, need)
+			b.Logf("%s over the window, every 250 ms, mouth-to-ear/audio target/playout delay (ms): %s", who, strings.Join(series[who], " "))
 			b.Logf("%s: the same arrivals played at fixed targets: %s", who, strings.Join(fixed, "; "))
 			o, _ := eval[audioOutput](ctxs[who], `window.quicastAudioOutput()`)
 			underrun := (o.UnderrunDuration - out0[who].UnderrunDuration) * 1000 / elapsed.Seconds()
@@ -211,7 +214,7 @@ func BenchmarkBrowserCall(b *testing.B) {
 			b.Logf("%s's sound output: latency %.1f ms (base) + %.1f ms (output); the browser's own underruns %.0f, %.1f ms per s",
 				who, o.BaseLatency*1000, o.OutputLatency*1000, o.UnderrunEvents-out0[who].UnderrunEvents, underrun)
 			u := browser.Usage(dirs[who])
-			logThreads(b, who, threads0[who], dirs[who], elapsed)
+			logThreads(b, who, threads0[who], browser.ThreadUsage(dirs[who]), elapsed)
 			cpu := float64(u.CPU-cpu0[who].CPU) / float64(elapsed) * 100
 			cpuSum += cpu
 			b.Logf("%s hears the other %.0f/%.0f ms (p50/p95) after they spoke, sees them %.0f/%.0f ms (capture → arrival %.0f, decode %.0f, wait %.0f), skew p95 %.0f ms, audio target %.0f ms (jitter %.1f, underrun margin %.0f, video sync %.0f), playout %.0f ms, starved %d samples; frames shown %d of %d, %d non-reference left out, %d freezes; browser %.0f %% of a core, %.0f MB",
@@ -248,13 +251,13 @@ func stallsIn(now, before [3]float64) string {
 	return fmt.Sprintf("%.0f/%.0f (%.0f ms)", now[0]-before[0], now[1]-before[1], now[2])
 }
 
-// logThreads logs where who's browser (profile dir) spent its CPU since
-// before, by process type and thread (browser.Threads): the busiest ten, %
-// of one core over elapsed. The two call benchmarks log the same, so a
-// call through the relay and one with the browser's own WebRTC compare
-// thread by thread.
-func logThreads(b *testing.B, who string, before browser.Threads, dir string, elapsed time.Duration) {
-	top, total := browser.ThreadUsage(dir).Busiest(before, elapsed, 10)
+// logThreads logs where who's browser spent its CPU between two readings
+// of its threads (browser.ThreadUsage), by process type and thread: the
+// busiest ten, % of one core over elapsed. The two call benchmarks log the
+// same, so a call through the relay and one with the browser's own WebRTC
+// compare thread by thread.
+func logThreads(b *testing.B, who string, before, after browser.Threads, elapsed time.Duration) {
+	top, total := after.Busiest(before, elapsed, 10)
 	b.Logf("%s's browser by thread (%% of a core, %.0f in all): %s", who, total, strings.Join(top, ", "))
 }
 

@@ -40,8 +40,10 @@ import (
 // for Xvfb to be scheduled and read it; strace of a window): on a
 // saturated machine a frame then takes hundreds of ms of wall time for the
 // 15–20 ms of CPU it needs, and window-fps says so.
-// It fails when anyone stops seeing someone. $QUICAST_CALL_WINDOWS and
-// $QUICAST_CALL_BROWSERS (0–2 each, default 2) change who takes part.
+// It fails when anyone stops seeing someone. $QUICAST_CALL_WINDOWS (0–2)
+// and $QUICAST_CALL_BROWSERS (0–4; default 2 each) change who takes part:
+// four browsers compare with relay/e2e BenchmarkWebRTCCall's four
+// (QUICAST_CALL_PEOPLE=4), the browser's own WebRTC on the same machine.
 // With $QUICAST_PROFILE set to a directory, the first browser's main
 // thread is profiled over the first profileFor (NAME.cpuprofile there);
 // with $QUICAST_TRACE, a Chrome trace of it is taken instead
@@ -56,14 +58,14 @@ func BenchmarkFourPersonCall(b *testing.B) {
 			b.Fatalf("QUICAST_CALL_DURATION: %v", err)
 		}
 	}
-	count := func(env string) int {
+	count := func(env string, most int) int {
 		n, err := strconv.Atoi(os.Getenv(env))
-		if err != nil || n < 0 || n > 2 {
+		if err != nil || n < 0 || n > most {
 			return 2
 		}
 		return n
 	}
-	windows, browsers := count("QUICAST_CALL_WINDOWS"), count("QUICAST_CALL_BROWSERS")
+	windows, browsers := count("QUICAST_CALL_WINDOWS", 2), count("QUICAST_CALL_BROWSERS", 4)
 	if windows+browsers < 2 {
 		b.Fatalf("a call needs two: %d windows, %d browsers", windows, browsers)
 	}
@@ -83,6 +85,7 @@ type participant struct {
 	mouth   []float64                // browser: mouth-to-ear samples of everyone heard, ms
 	stats0  map[string]browser.Stats // browser: at the start of the measurement
 	pub0    map[string]any           // browser: its own sending's figures then
+	t0      time.Time                // when cpu0, stats0, pub0 or the window's log were read
 }
 
 func (p *participant) usage() load.Usage {
@@ -97,7 +100,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	bin, display := windowUnderXvfb(b, "xdotool")
 	r := relaytest.Start(b)
 	r.AddRoom(b, "team")
-	people := append([]*participant{{name: "dana"}, {name: "dev"}}[:windows], []*participant{{name: "bria"}, {name: "ben"}}[:browsers]...)
+	people := append([]*participant{{name: "dana"}, {name: "dev"}}[:windows], []*participant{{name: "bria"}, {name: "ben"}, {name: "bo"}, {name: "bea"}}[:browsers]...)
 	for i, p := range people {
 		r.AddUser(b, p.name, p.name+"'s password")
 		if i < windows {
@@ -151,6 +154,10 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	start0 := map[string]map[string]map[string]string{} // window → party → its figures at the start
 	logAt := map[string]int{}                           // window → its log's length at the start
 	for _, p := range people {
+		// The readings of a saturated browser take a while, one after
+		// the other: each participant's rates are over its own window,
+		// from the middle of its first readings to that of its last.
+		t := time.Now()
 		if p.win != nil {
 			l := p.win.logs.String()
 			start0[p.name], logAt[p.name] = windowParties(l), len(l)
@@ -160,6 +167,7 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 			p.pub0, _ = browser.Eval[map[string]any](p.ctx, `window.quicastPublishStats()`)
 		}
 		p.cpu0 = p.usage()
+		p.t0 = t.Add(time.Since(t) / 2)
 	}
 	relay0, _ := load.ProcessUsage(os.Getpid())
 	drops0 := relayDrops(b, r)
@@ -243,7 +251,15 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 	var freezes int
 	var allMouth []float64
 	for _, p := range people {
+		t := time.Now()
 		u := p.usage()
+		var all map[string]browser.Stats
+		var pub map[string]any
+		if p.ctx != nil {
+			all = roomStats(p.ctx)
+			pub, _ = browser.Eval[map[string]any](p.ctx, `window.quicastPublishStats()`)
+		}
+		elapsed := t.Add(time.Since(t) / 2).Sub(p.t0)
 		cpu := float64(u.CPU-p.cpu0.CPU) / float64(elapsed) * 100
 		kind := "browser"
 		var seen []string
@@ -277,7 +293,6 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 			}
 		} else {
 			browserCPU += cpu / float64(browsers)
-			all := roomStats(p.ctx)
 			for _, o := range others(p) {
 				s := all["team."+o]
 				freezes += s.Freezes
@@ -300,7 +315,6 @@ func fourPersonCall(b *testing.B, d time.Duration, windows, browsers int) {
 				seen = append(seen, fmt.Sprintf("players' Go runtime %v", s.GoRuntime))
 				break
 			}
-			pub, _ := browser.Eval[map[string]any](p.ctx, `window.quicastPublishStats()`)
 			sent := func(k string) float64 {
 				a, _ := pub[k].(float64)
 				b, _ := p.pub0[k].(float64)
