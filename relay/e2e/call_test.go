@@ -153,7 +153,9 @@ func teamRelay(t testing.TB) *relay {
 func TestBrowserCall(t *testing.T) {
 	r := teamRelay(t)
 	// One browser, two people: each in a browser context of their own.
-	first := browser.New(t, browser.FakeMedia())
+	// The profile directory names its processes (browser.WorkerPriorities).
+	profile := t.TempDir()
+	first := browser.New(t, browser.FakeMedia(), chromedp.UserDataDir(profile))
 	alice := joinRoom(t, first, r, "team", "alice", "alice's password")
 	bob := browser.Incognito(t, first)
 	browser.LogIn(t, bob, r.base(), "bob", "bob's password")
@@ -251,6 +253,27 @@ func TestBrowserCall(t *testing.T) {
 	}
 	if n, _ := eval[int](alice, `document.querySelectorAll('.tile[data-stream]').length`); n != 1 {
 		t.Errorf("alice's page shows %d participants, want bob only", n)
+	}
+	// Each page's players worker runs at the priority the browser gives
+	// a live track's reader, as its publishing worker does (static/room.js):
+	// four raised workers in all, where the browser raises any.
+	var nices []int
+	raised := func() int {
+		nices = browser.WorkerPriorities(profile)
+		n := 0
+		for _, v := range nices {
+			if v < 0 {
+				n++
+			}
+		}
+		return n
+	}
+	if err := waitFor(alice, 10*time.Second, func() (bool, error) { return raised() >= 4, nil }); err != nil {
+		if raised() == 0 {
+			t.Logf("this browser runs every worker at the default priority (nice %v)", nices)
+		} else {
+			t.Errorf("the workers' priorities (nice, each): %v; want the two publishing and the two players workers raised", nices)
+		}
 	}
 	// In the call, its duration and the network's figures: the bitrate
 	// sent, the RTT and the loss from the relay's reception reports.

@@ -142,3 +142,44 @@ func (t Threads) Busiest(before Threads, elapsed time.Duration, n int) (top []st
 	}
 	return top, pct(sum)
 }
+
+// WorkerPriorities returns the nice value (Linux setpriority: −20 the
+// highest, 0 the default) of every worker thread (Chromium's
+// "DedicatedWorker thread") of the renderers of the browser whose profile
+// directory is dir: how the browser ranks a page's workers against its
+// other threads when the machine's cores are all busy. Linux; none
+// elsewhere.
+func WorkerPriorities(dir string) []int {
+	var nices []int
+	processes(dir, func(pid int, cmdline []byte) {
+		if processType(cmdline) != "renderer" {
+			return
+		}
+		stats, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/[0-9]*/stat")
+		for _, s := range stats {
+			b, err := os.ReadFile(s)
+			if err != nil {
+				continue // the thread ended
+			}
+			if nice, ok := workerNice(string(b)); ok {
+				nices = append(nices, nice)
+			}
+		}
+	})
+	return nices
+}
+
+// workerNice returns the nice value (field 19) of a thread's stat line,
+// if the thread is a worker's (its name, cut to 15 bytes, DedicatedWorker).
+func workerNice(stat string) (int, bool) {
+	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if open < 0 || end < open || !strings.HasPrefix(stat[open+1:end], "DedicatedWorker") {
+		return 0, false
+	}
+	f := strings.Fields(stat[end+1:])
+	if len(f) < 17 {
+		return 0, false
+	}
+	nice, err := strconv.Atoi(f[16])
+	return nice, err == nil
+}

@@ -12,7 +12,10 @@
 //      {stop: id}, {resetStats: id};
 //      {audio: {state, outputLatency, baseLatency, contextTime,
 //        performanceTime}}: the page's AudioContext, its output timestamp's
-//        performanceTime in ms since the epoch (timeOrigin + performanceTime).
+//        performanceTime in ms since the epoch (timeOrigin + performanceTime);
+//      {clock} once, where the browser has MediaStreamTrackProcessor: a
+//        silent track's readable, read here for the priority Chromium gives
+//        the thread of a live track's reader (static/room.js says why).
 // Out: {id, status} and {id, dataset: {name: value}} as the tile changes;
 //      {stats: {id: figures}} every 250 ms; {login: next} when the relay
 //      wants a login first; {ready: true} once the program runs; {log}
@@ -67,6 +70,21 @@ self.quicastPlayersReady = () => {
 onmessage = async (e) => {
   const m = e.data;
   if (m.audio) { Object.assign(ctx, m.audio); return; }
+  if (m.clock) {
+    const reader = m.clock.getReader();
+    (async () => {
+      try {
+        for (;;) {
+          const {value, done} = await reader.read();
+          if (done) return;
+          value.close();
+        }
+      } catch (e) {
+        // the page closed its AudioContext: nothing more to read
+      }
+    })();
+    return;
+  }
   if (m.watch !== undefined) {
     if (self.quicastWatch) watch(m); else waiting.push(m);
     return;
