@@ -34,7 +34,7 @@ func TestWorkerNice(t *testing.T) {
 		{"4242 (DedicatedWorker) S 1 2 3 0 -1 4194368 10 0 0 0 30 5 0 0 12 -8 40 0 2049752 0 0", -8, true},
 		{"4243 (DedicatedWorker) R 1 2 3 0 -1 4194368 10 0 0 0 30 5 0 0 20 0 40 0 2049752 0 0", 0, true},
 		{"4244 (Compositor) S 1 2 3 0 -1 4194368 10 0 0 0 30 5 0 0 12 -8 40 0 2049752 0 0", 0, false}, // not a worker
-		{"4245 (DedicatedWorker) S 1 2 3", 0, false},                                                    // cut short
+		{"4245 (DedicatedWorker) S 1 2 3", 0, false},                                                  // cut short
 	} {
 		nice, ok := workerNice(c.stat)
 		if nice != c.nice || ok != c.ok {
