@@ -126,7 +126,10 @@
     // time: the others' sound and pictures a second late. A silent track
     // of the page's AudioContext (a chunk every 10 ms while the context
     // runs), read there and thrown away, gives them the priority the
-    // publishing worker has, which reads the camera and microphone.
+    // publishing worker has, which reads the camera and microphone: 6 % of
+    // a core, waiting 52 % of the time; the four-person call of two
+    // windows and two browsers (120 s) went from 705 freezes on the
+    // browsers' side to 228, mouth-to-ear p50/p95 405/626 → 322/364 ms.
     if (typeof MediaStreamTrackProcessor === 'function' && audio.createConstantSource) {
       try {
         const dest = audio.createMediaStreamDestination(), silence = audio.createConstantSource();
