@@ -59,9 +59,13 @@ func BenchmarkFourPersonCall(b *testing.B) {
 		}
 	}
 	count := func(env string, most int) int {
-		n, err := strconv.Atoi(os.Getenv(env))
-		if err != nil || n < 0 || n > most {
+		s := os.Getenv(env)
+		if s == "" {
 			return 2
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > most {
+			b.Fatalf("%s=%q: want 0 to %d", env, s, most)
 		}
 		return n
 	}
