@@ -34,12 +34,10 @@ func ProcessUsage(pid int) (Usage, error) {
 // /proc/PID/task/TID/stat; proc(5)): its command name (field 2, without
 // the parentheses) and its usage (user plus system time, resident size).
 func ParseStat(stat string) (name string, u Usage, err error) {
-	// The command name may hold spaces and ')': fields count from the last ')'.
-	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
-	if open < 0 || end < open {
-		return "", Usage{}, errors.New("load: /proc stat: no command field")
+	name, f, err := StatFields(stat)
+	if err != nil {
+		return "", Usage{}, err
 	}
-	f := strings.Fields(stat[end+1:])
 	if len(f) < 22 {
 		return "", Usage{}, errors.New("load: /proc stat: too few fields")
 	}
@@ -49,7 +47,19 @@ func ParseStat(stat string) (name string, u Usage, err error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return "", Usage{}, err
 	}
-	return stat[open+1 : end], Usage{CPU: time.Duration(utime+stime) * clockTick, RSS: rss * uint64(os.Getpagesize())}, nil
+	return name, Usage{CPU: time.Duration(utime+stime) * clockTick, RSS: rss * uint64(os.Getpagesize())}, nil
+}
+
+// StatFields splits a stat line (proc(5)) into its command name (field 2,
+// without the parentheses) and the fields after it: fields[0] is field 3
+// (the state), fields[k] field k+3.
+func StatFields(stat string) (name string, fields []string, err error) {
+	// The command name may hold spaces and ')': fields count from the last ')'.
+	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if open < 0 || end < open {
+		return "", nil, errors.New("load: /proc stat: no command field")
+	}
+	return stat[open+1 : end], strings.Fields(stat[end+1:]), nil
 }
 
 // Cost is what the relay spent on a measurement window.

@@ -79,21 +79,28 @@ type Threads map[string]time.Duration
 // profile directory is dir. Linux; empty elsewhere.
 func ThreadUsage(dir string) Threads {
 	t := Threads{}
+	threads(dir, func(typ, stat string) {
+		// Chromium numbers its pool threads: one entry for them all.
+		if name, u, err := load.ParseStat(stat); err == nil {
+			t[typ+"/"+strings.TrimRight(name, "0123456789")] += u.CPU
+		}
+	})
+	return t
+}
+
+// threads calls each with the process type (processType) and the stat
+// line (/proc/PID/task/TID/stat) of every thread of the browser whose
+// profile directory is dir. Linux; none elsewhere.
+func threads(dir string, each func(typ, stat string)) {
 	processes(dir, func(pid int, cmdline []byte) {
 		typ := processType(cmdline)
 		stats, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/[0-9]*/stat")
 		for _, s := range stats {
-			b, err := os.ReadFile(s)
-			if err != nil {
-				continue // the thread ended
-			}
-			// Chromium numbers its pool threads: one entry for them all.
-			if name, u, err := load.ParseStat(string(b)); err == nil {
-				t[typ+"/"+strings.TrimRight(name, "0123456789")] += u.CPU
+			if b, err := os.ReadFile(s); err == nil { // else the thread ended
+				each(typ, string(b))
 			}
 		}
 	})
-	return t
 }
 
 // processType is a Chromium process's role from its command line (NUL-
@@ -151,19 +158,9 @@ func (t Threads) Busiest(before Threads, elapsed time.Duration, n int) (top []st
 // elsewhere.
 func WorkerPriorities(dir string) []int {
 	var nices []int
-	processes(dir, func(pid int, cmdline []byte) {
-		if processType(cmdline) != "renderer" {
-			return
-		}
-		stats, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/[0-9]*/stat")
-		for _, s := range stats {
-			b, err := os.ReadFile(s)
-			if err != nil {
-				continue // the thread ended
-			}
-			if nice, ok := workerNice(string(b)); ok {
-				nices = append(nices, nice)
-			}
+	threads(dir, func(typ, stat string) {
+		if nice, ok := workerNice(stat); ok && typ == "renderer" {
+			nices = append(nices, nice)
 		}
 	})
 	return nices
@@ -172,12 +169,8 @@ func WorkerPriorities(dir string) []int {
 // workerNice returns the nice value (field 19) of a thread's stat line,
 // if the thread is a worker's (its name, cut to 15 bytes, DedicatedWorker).
 func workerNice(stat string) (int, bool) {
-	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
-	if open < 0 || end < open || !strings.HasPrefix(stat[open+1:end], "DedicatedWorker") {
-		return 0, false
-	}
-	f := strings.Fields(stat[end+1:])
-	if len(f) < 17 {
+	name, f, err := load.StatFields(stat)
+	if err != nil || !strings.HasPrefix(name, "DedicatedWorker") || len(f) < 17 {
 		return 0, false
 	}
 	nice, err := strconv.Atoi(f[16])
