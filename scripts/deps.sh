@@ -4,12 +4,13 @@
 # run and fails.
 #
 #   scripts/deps.sh build   cgo codecs only (VP8, Opus)
+#   scripts/deps.sh gui     build + the desktop window (Gio, echo canceller, H.264 decoding)
 #   scripts/deps.sh test    build + browser, GStreamer, ffmpeg, Xvfb (default)
 set -euo pipefail
 
 build_pkgs=(gcc pkg-config libvpx-dev libopus-dev)
 gui_pkgs=(libspeexdsp-dev libwayland-dev libx11-dev libx11-xcb-dev libxkbcommon-x11-dev libgles2-mesa-dev
-  libegl1-mesa-dev libffi-dev libxcursor-dev libvulkan-dev fonts-noto-cjk libopusfile-dev)
+  libegl1-mesa-dev libffi-dev libxcursor-dev libvulkan-dev fonts-noto-cjk libopusfile-dev libavcodec-dev)
 test_pkgs=(chromium libnss3-tools xvfb xauth xdotool gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad ffmpeg)
 

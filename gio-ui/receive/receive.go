@@ -1,8 +1,9 @@
 // Package receive is the desktop's native viewer of a relay stream, the
 // receiving half of a call: it watches the stream as the browser's player
-// does (protocol/watch), reassembles VP8 frames from the video groups
-// (protocol/rtpvp8, RFC 7741), decodes them with libvpx (through
-// pion/mediadevices) and stamps each with its capture time on the sender's
+// does (protocol/watch), reassembles VP8 or H.264 frames from the video
+// groups (protocol/rtpvp8, RFC 7741; protocol/rtph264, RFC 6184), decodes
+// them with libvpx (through pion/mediadevices) or libavcodec
+// (gio-ui/internal/h264) and stamps each with its capture time on the sender's
 // clock (RFC 3550 §6.4.1 sender reports, forwarded by the relay on the
 // control stream).
 //
@@ -29,7 +30,9 @@ import (
 	"github.com/pion/mediadevices/pkg/prop"
 	"gopkg.in/hraban/opus.v2"
 
+	"github.com/quicast/quicast/gio-ui/internal/h264"
 	"github.com/quicast/quicast/protocol"
+	"github.com/quicast/quicast/protocol/rtph264"
 	"github.com/quicast/quicast/protocol/rtpvp8"
 	"github.com/quicast/quicast/protocol/watch"
 )
@@ -150,8 +153,8 @@ func start(ctx context.Context, sess source, log *slog.Logger) *Receiver {
 func (r *Receiver) Frames() <-chan Frame { return r.frames }
 
 // ErrVideoCodec is a picture in a codec this receiver does not decode
-// (H.264: OpenH264's binding here encodes only); the sound goes on.
-var ErrVideoCodec = errors.New("their picture is in a codec this window cannot show yet (it shows VP8)")
+// (neither VP8 nor H.264); the sound goes on.
+var ErrVideoCodec = errors.New("their picture is in a codec this window cannot show (it shows VP8 and H.264)")
 
 // VideoCodecProblem is ErrVideoCodec, naming the codec, once packets of
 // a picture this receiver cannot decode have come; nil otherwise.
@@ -162,9 +165,6 @@ func (r *Receiver) VideoCodecProblem() error {
 	r.mu.Lock()
 	name := r.codec
 	r.mu.Unlock()
-	if strings.HasPrefix(strings.ToLower(name), "avc1") {
-		name = "H.264 (" + name + ")"
-	}
 	return fmt.Errorf("%w: %s", ErrVideoCodec, name)
 }
 
@@ -384,14 +384,14 @@ func (r *Receiver) audioLoop(ctx context.Context) {
 // group that come after a newer one began are left out (the newer one
 // starts at a keyframe).
 func (r *Receiver) decodeLoop(ctx context.Context) {
-	feed := &frameFeed{frames: make(chan protocol.VideoFrame, 1)}
-	var dec codec.VideoDecoder
+	var dec videoDecoder
 	defer func() {
 		if dec != nil {
-			_ = dec.Close()
+			dec.close()
 		}
 	}()
-	var asm rtpvp8.Assembler
+	var asm protocol.VideoAssembler
+	asmCodec := "" // the codec asm and dec are for
 	var cur uint64
 	started := false
 	// Packets that come before the catalog (the relay sends a joining
@@ -417,7 +417,14 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 		batch := append(early, gp)
 		early = nil
 		for _, gp := range batch {
-			if !strings.EqualFold(codec, protocol.CodecVP8) {
+			if codec != asmCodec { // a new broadcast in another codec
+				if dec != nil {
+					dec.close()
+					dec = nil
+				}
+				asm, asmCodec, started = newAssembler(codec), codec, false
+			}
+			if asm == nil {
 				r.otherCodec.Add(1) // counted and shown: see VideoCodecProblem
 				continue
 			}
@@ -455,15 +462,12 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 					continue
 				}
 				var derr error
-				if dec, derr = vpx.NewDecoder(feed, prop.Media{}); derr != nil {
-					r.log.Warn("no VP8 decoder", "err", derr)
+				if dec, derr = newVideoDecoder(codec); derr != nil {
+					r.log.Warn("no video decoder", "codec", codec, "err", derr)
 					return
 				}
 			}
-			// The decoder copies the frame out of the assembler's buffer in
-			// its Read, before the next Push can reuse it.
-			feed.frames <- f
-			img, release, err := dec.Read()
+			y, err := dec.decode(f)
 			if errors.Is(err, errNoFrame) {
 				continue // decoded, nothing to show (a frame the sender marked not shown)
 			}
@@ -471,14 +475,8 @@ func (r *Receiver) decodeLoop(ctx context.Context) {
 				r.decodeErrs.Add(1)
 				r.requestKeyframe()
 				// A fresh decoder from the next keyframe.
-				_ = dec.Close()
+				dec.close()
 				dec = nil
-				continue
-			}
-			y, _ := img.(*image.YCbCr)
-			release()
-			if y == nil {
-				r.decodeErrs.Add(1)
 				continue
 			}
 			r.decoded.Add(1)
@@ -612,6 +610,86 @@ func (r *Receiver) requestKeyframe() {
 // frameFeed is the decoder's input: each Read is one whole VP8 frame, as
 // libvpx's decode call wants; errNoFrame when the frame handed over has
 // been taken and gave no picture.
+// newAssembler returns the reassembler of a video track in codec (the
+// catalog's name: VP8, or H.264 by its WebCodecs avc1 name), nil for any
+// other.
+func newAssembler(codec string) protocol.VideoAssembler {
+	switch {
+	case strings.EqualFold(codec, protocol.CodecVP8):
+		return &rtpvp8.Assembler{}
+	case isH264(codec):
+		return &rtph264.Assembler{}
+	}
+	return nil
+}
+
+func isH264(codec string) bool {
+	c := strings.ToLower(codec)
+	return c == "h264" || strings.HasPrefix(c, "avc1")
+}
+
+// videoDecoder decodes the frames of one video stream from a keyframe on.
+type videoDecoder interface {
+	// decode returns f's picture, in memory of its own (f.Data is the
+	// assembler's, reused at its next Push); errNoFrame when f has
+	// none to show.
+	decode(f protocol.VideoFrame) (*image.YCbCr, error)
+	close()
+}
+
+// newVideoDecoder returns a decoder for codec, which newAssembler knows:
+// VP8 by libvpx (pion/mediadevices), H.264 by libavcodec (gio-ui/internal/h264).
+func newVideoDecoder(codec string) (videoDecoder, error) {
+	if isH264(codec) {
+		d, err := h264.NewDecoder()
+		if err != nil {
+			return nil, err
+		}
+		return h264Decoder{d}, nil
+	}
+	feed := &frameFeed{frames: make(chan protocol.VideoFrame, 1)}
+	d, err := vpx.NewDecoder(feed, prop.Media{})
+	if err != nil {
+		return nil, err
+	}
+	return &vp8Decoder{feed: feed, dec: d}, nil
+}
+
+type vp8Decoder struct {
+	feed *frameFeed
+	dec  codec.VideoDecoder
+}
+
+func (v *vp8Decoder) decode(f protocol.VideoFrame) (*image.YCbCr, error) {
+	// The decoder copies the frame out of the assembler's buffer in its
+	// Read.
+	v.feed.frames <- f
+	img, release, err := v.dec.Read()
+	if err != nil {
+		return nil, err
+	}
+	y, _ := img.(*image.YCbCr)
+	release()
+	if y == nil {
+		return nil, fmt.Errorf("receive: VP8 picture of type %T", img)
+	}
+	return y, nil
+}
+
+func (v *vp8Decoder) close() { _ = v.dec.Close() }
+
+type h264Decoder struct{ d *h264.Decoder }
+
+func (h h264Decoder) decode(f protocol.VideoFrame) (*image.YCbCr, error) {
+	y, err := h.d.Decode(f.Data)
+	if errors.Is(err, h264.ErrNoPicture) {
+		return nil, errNoFrame
+	}
+	return y, err
+}
+
+func (h h264Decoder) close() { _ = h.d.Close() }
+
 type frameFeed struct {
 	frames chan protocol.VideoFrame
 }
