@@ -114,3 +114,51 @@ func TestCorruptInput(t *testing.T) {
 		t.Errorf("after Close: %v, want the decoder closed", err)
 	}
 }
+
+// BenchmarkDecode: the CPU of decoding one 1280×720 picture of a moving
+// picture (the sender's OpenH264 at 2 Mbit/s, an IDR then P-frames), in
+// ns/op per access unit.
+func BenchmarkDecode(b *testing.B) {
+	const w, h, n = 1280, 720, 30
+	pic := card(w, h)
+	i := 0
+	src := video.ReaderFunc(func() (image.Image, func(), error) {
+		i++
+		for y := range h { // the light half's edge moves 8 pixels a frame
+			row := pic.Y[y*pic.YStride : y*pic.YStride+w]
+			for x := range row {
+				row[x] = 50
+				if (x+8*i)%w < w/2 {
+					row[x] = 200
+				}
+			}
+		}
+		return pic, func() {}, nil
+	})
+	enc, err := media.NewH264Encoder(src, w, h, media.Options{VideoBitrate: 2_000_000, FPS: 30, KeyframeInterval: 2 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var aus [][]byte
+	for range n {
+		au, release, err := enc.Read()
+		if err != nil {
+			b.Fatal(err)
+		}
+		aus = append(aus, append([]byte(nil), au...))
+		release()
+	}
+	enc.Close()
+	d, err := NewDecoder()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	k := 0
+	for b.Loop() {
+		if _, err := d.Decode(aus[k%n]); err != nil {
+			b.Fatalf("access unit %d: %v", k%n, err)
+		}
+		k++
+	}
+}
