@@ -17,6 +17,7 @@ import (
 	"gioui.org/widget"
 	"gioui.org/widget/material"
 
+	"github.com/quicast/quicast/gio-ui/broadcast"
 	"github.com/quicast/quicast/gio-ui/i18n"
 )
 
@@ -32,6 +33,14 @@ type (
 func (u *UI) Layout(gtx C) D {
 	u.update(gtx)
 	v := u.liveView(gtx)
+	// The relay's banner follows the publishing's link at once: a session
+	// lost or published again is news about the relay the next periodic
+	// check would tell seconds later, while the banner contradicts the
+	// status under it.
+	if down := u.bc != nil && v.st.State == broadcast.Reconnecting || u.call != nil && v.cs.Reconnect > 0; down != u.linkDown {
+		u.linkDown = down
+		u.checkRelayNow()
+	}
 	u.drawnAt.Store(u.now().UnixNano())
 	u.drewOthers.Store(slices.ContainsFunc(v.cs.Parties, func(p partyStatus) bool { return p.Picture != nil }))
 	left, right := u.layoutForm, func(gtx C) D { return u.layoutStatus(gtx, v) }

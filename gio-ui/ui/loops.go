@@ -145,10 +145,16 @@ func (u *UI) commitRelay() {
 	u.bg.relay = t
 	u.bg.mu.Unlock()
 	if changed {
-		select {
-		case u.recheck <- struct{}{}:
-		default:
-		}
+		u.checkRelayNow()
+	}
+}
+
+// checkRelayNow has the network check run at once rather than at its next
+// interval.
+func (u *UI) checkRelayNow() {
+	select {
+	case u.recheck <- struct{}{}:
+	default:
 	}
 }
 

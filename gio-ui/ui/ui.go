@@ -139,8 +139,11 @@ type UI struct {
 	drawnAt     atomic.Int64
 	drewOthers  atomic.Bool
 	previewWant chan media.Source
-	recheck     chan struct{}
-	now         func() time.Time
+	recheck     chan struct{} // a relay check at once (checkRelayNow)
+	// linkDown is whether the broadcast or call was reconnecting at the
+	// last frame: a change re-checks the relay (Layout).
+	linkDown bool
+	now      func() time.Time
 }
 
 // shared is what the background goroutines report.

@@ -519,7 +519,10 @@ func TestCallFromTheWindow(t *testing.T) {
 	r.AddUser(t, "me", "my password")
 	r.AddUser(t, "them", "their password")
 
-	u, w := callWindow(t, r.URL, "team", "me", "my password", r.CAFile())
+	// The relay is checked when the form's relay changes and when the
+	// call loses it or gets it back, not periodically here: the
+	// banner's changes below are those.
+	u, w := callWindowChecking(t, time.Hour, r.URL, "team", "me", "my password", r.CAFile())
 	w.click("Start call")
 	if u.call == nil {
 		t.Fatalf("no call: %q", u.bcErr)
@@ -606,6 +609,12 @@ func TestCallFromTheWindow(t *testing.T) {
 	w.until("the reconnection shown", 5*time.Second, func() bool {
 		return slices.ContainsFunc(w.labels(), func(l string) bool { return strings.HasPrefix(l, "Their stream was lost: reconnecting (attempt ") })
 	})
+	// The banner says so too, at once rather than at the next periodic
+	// check, and goes with the reconnection.
+	unreachable := func() bool {
+		return slices.ContainsFunc(w.labels(), func(l string) bool { return strings.Contains(l, "Relay unreachable") })
+	}
+	w.until("the relay unreachable in the banner", 10*time.Second, unreachable)
 	r.Restart(t)
 	before := u.call.status().Frames
 	w.until("their picture again", 45*time.Second, func() bool {
@@ -615,6 +624,7 @@ func TestCallFromTheWindow(t *testing.T) {
 		}
 		return cs.Connected && cs.Frames >= before+15
 	})
+	w.until("the banner gone with the reconnection", 10*time.Second, func() bool { return !unreachable() })
 
 	w.click("Hang up")
 	if u.call != nil || u.bc != nil {
@@ -635,9 +645,15 @@ func TestCallFromTheWindow(t *testing.T) {
 // file.
 func callWindow(t *testing.T, fields ...string) (*UI, *window) {
 	t.Helper()
+	return callWindowChecking(t, 200*time.Millisecond, fields...)
+}
+
+// callWindowChecking is callWindow with the relay checked every interval.
+func callWindowChecking(t *testing.T, interval time.Duration, fields ...string) (*UI, *window) {
+	t.Helper()
 	u, err := New(Config{ConfigDir: t.TempDir(), Lang: english(), NoPreview: true,
 		Watcher: &devices.Watcher{Interval: 50 * time.Millisecond, List: func() ([]media.Device, error) { return nil, nil }},
-		Checker: &netcheck.Checker{Probes: []string{}, Interval: 200 * time.Millisecond},
+		Checker: &netcheck.Checker{Probes: []string{}, Interval: interval},
 		Speaker: func(s receive.Sound) (*receive.Speaker, error) { return receive.OpenSpeaker(s, receive.BackendNull) }})
 	if err != nil {
 		t.Fatal(err)
