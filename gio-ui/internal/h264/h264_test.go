@@ -34,17 +34,23 @@ func card(w, h int) *image.YCbCr {
 func encoded(t *testing.T, w, h, n int) [][]byte {
 	t.Helper()
 	pic := card(w, h)
-	src := video.ReaderFunc(func() (image.Image, func(), error) { return pic, func() {}, nil })
-	enc, err := media.NewH264Encoder(src, w, h, media.Options{VideoBitrate: 500_000, FPS: 15, KeyframeInterval: 2 * time.Second})
+	return encode(t, video.ReaderFunc(func() (image.Image, func(), error) { return pic, func() {}, nil }), w, h, 500_000, n)
+}
+
+// encode returns n access units of src's w×h pictures at bitrate (bit/s),
+// by the sender's OpenH264 encoder (the first an IDR).
+func encode(tb testing.TB, src video.Reader, w, h, bitrate, n int) [][]byte {
+	tb.Helper()
+	enc, err := media.NewH264Encoder(src, w, h, media.Options{VideoBitrate: bitrate, FPS: 30, KeyframeInterval: 2 * time.Second})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer enc.Close()
 	var aus [][]byte
 	for range n {
 		b, release, err := enc.Read()
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		aus = append(aus, append([]byte(nil), b...))
 		release()
@@ -135,20 +141,7 @@ func BenchmarkDecode(b *testing.B) {
 		}
 		return pic, func() {}, nil
 	})
-	enc, err := media.NewH264Encoder(src, w, h, media.Options{VideoBitrate: 2_000_000, FPS: 30, KeyframeInterval: 2 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var aus [][]byte
-	for range n {
-		au, release, err := enc.Read()
-		if err != nil {
-			b.Fatal(err)
-		}
-		aus = append(aus, append([]byte(nil), au...))
-		release()
-	}
-	enc.Close()
+	aus := encode(b, src, w, h, 2_000_000, n)
 	d, err := NewDecoder()
 	if err != nil {
 		b.Fatal(err)
