@@ -607,9 +607,6 @@ func (r *Receiver) requestKeyframe() {
 	}
 }
 
-// frameFeed is the decoder's input: each Read is one whole VP8 frame, as
-// libvpx's decode call wants; errNoFrame when the frame handed over has
-// been taken and gave no picture.
 // newAssembler returns the reassembler of a video track in codec (the
 // catalog's name: VP8, or H.264 by its WebCodecs avc1 name), nil for any
 // other.
@@ -690,6 +687,9 @@ func (h h264Decoder) decode(f protocol.VideoFrame) (*image.YCbCr, error) {
 
 func (h h264Decoder) close() { _ = h.d.Close() }
 
+// frameFeed is the decoder's input: each Read is one whole VP8 frame, as
+// libvpx's decode call wants; errNoFrame when the frame handed over has
+// been taken and gave no picture.
 type frameFeed struct {
 	frames chan protocol.VideoFrame
 }
