@@ -63,6 +63,20 @@ func VideoCodec(name string) (pt uint8, webCodecs string, ok bool) {
 	return 0, "", false
 }
 
+// CatalogCodec returns the RTP encoding name (CodecVP8, CodecH264) of a
+// catalog track's codec: its WebCodecs codec string ("vp8", "avc1.PPCCLL";
+// W3C WebCodecs Codec Registry), or the encoding name itself; any case.
+// It returns "" for a codec quicast does not carry.
+func CatalogCodec(codec string) string {
+	switch c := strings.ToLower(codec); {
+	case c == WebCodecsVP8:
+		return CodecVP8
+	case c == strings.ToLower(CodecH264) || strings.HasPrefix(c, "avc1"):
+		return CodecH264
+	}
+	return ""
+}
+
 // PublishRequest is the JSON body of POST PathPublish.
 type PublishRequest struct {
 	Stream string `json:"stream"`

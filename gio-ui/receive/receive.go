@@ -20,7 +20,6 @@ import (
 	"image"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -611,18 +610,13 @@ func (r *Receiver) requestKeyframe() {
 // catalog's name: VP8, or H.264 by its WebCodecs avc1 name), nil for any
 // other.
 func newAssembler(codec string) protocol.VideoAssembler {
-	switch {
-	case strings.EqualFold(codec, protocol.CodecVP8):
+	switch protocol.CatalogCodec(codec) {
+	case protocol.CodecVP8:
 		return &rtpvp8.Assembler{}
-	case isH264(codec):
+	case protocol.CodecH264:
 		return &rtph264.Assembler{}
 	}
 	return nil
-}
-
-func isH264(codec string) bool {
-	c := strings.ToLower(codec)
-	return c == "h264" || strings.HasPrefix(c, "avc1")
 }
 
 // videoDecoder decodes the frames of one video stream from a keyframe on.
@@ -637,7 +631,7 @@ type videoDecoder interface {
 // newVideoDecoder returns a decoder for codec, which newAssembler knows:
 // VP8 by libvpx (pion/mediadevices), H.264 by libavcodec (gio-ui/internal/h264).
 func newVideoDecoder(codec string) (videoDecoder, error) {
-	if isH264(codec) {
+	if protocol.CatalogCodec(codec) == protocol.CodecH264 {
 		d, err := h264.NewDecoder()
 		if err != nil {
 			return nil, err

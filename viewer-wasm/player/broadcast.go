@@ -1,8 +1,6 @@
 package player
 
 import (
-	"strings"
-
 	"github.com/quicast/quicast/protocol"
 	"github.com/quicast/quicast/protocol/rtph264"
 	"github.com/quicast/quicast/protocol/rtpvp8"
@@ -33,7 +31,7 @@ func NewBroadcast(tracks []protocol.TrackInfo) *Broadcast {
 				b.Video = &t
 				b.VideoClock = protocol.RTPClock{ClockRate: t.ClockRate}
 				b.Assembler = &rtpvp8.Assembler{}
-				if strings.HasPrefix(t.Codec, "avc1") {
+				if protocol.CatalogCodec(t.Codec) == protocol.CodecH264 {
 					b.Assembler = &rtph264.Assembler{}
 				}
 			}
